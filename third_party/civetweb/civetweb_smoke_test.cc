@@ -43,8 +43,9 @@ std::string http_get(int port, const std::string& path) {
 
 TEST(CivetwebSmokeTest, ServerOnPortZeroAnswers) {
   std::vector<std::string> options = {"listening_ports", "127.0.0.1:0", "num_threads", "2"};
+  HelloHandler handler;  // civetweb does not take ownership of handlers
   CivetServer server(options);
-  server.addHandler("/hello", new HelloHandler);
+  server.addHandler("/hello", handler);
   std::vector<int> ports = server.getListeningPorts();
   ASSERT_EQ(ports.size(), 1u);
   ASSERT_NE(ports[0], 0);

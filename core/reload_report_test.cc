@@ -1,0 +1,40 @@
+#include "core/reload_report.h"
+
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+TEST(ReloadReportTest, StatusFollowsErrorsThenSkipsThenOk) {
+  auto ok = ReloadReport::begin(ReloadKind::kModule, "counter");
+  ok.reloaded.push_back("counter");
+  ok.finish();
+  EXPECT_EQ(ok.status, ReloadStatus::kOk);
+  EXPECT_GE(ok.duration_ms, 0);
+
+  auto partial = ReloadReport::begin(ReloadKind::kApp, "demo");
+  partial.add_skipped("counter", reload_status(ReloadError::kUnchanged, "same bytes"));
+  partial.finish();
+  EXPECT_EQ(partial.status, ReloadStatus::kPartial);
+  EXPECT_EQ(partial.skipped[0].reason, ReloadError::kUnchanged);
+
+  auto error = ReloadReport::begin(ReloadKind::kModule, "nope");
+  error.add_error("nope", reload_status(ReloadError::kNotFound, "no module nope"));
+  error.add_skipped("x", reload_status(ReloadError::kUnchanged, ""));
+  error.finish();
+  EXPECT_EQ(error.status, ReloadStatus::kError);
+}
+
+TEST(ReloadReportTest, ChildErrorMakesParentError) {
+  auto sys = ReloadReport::begin(ReloadKind::kSystem, "all");
+  auto child = ReloadReport::begin(ReloadKind::kModule, "counter");
+  child.add_error("counter", reload_status(ReloadError::kCodeChangeFailed, "boom"));
+  child.finish();
+  sys.results.push_back(child);
+  sys.finish();
+  EXPECT_EQ(sys.status, ReloadStatus::kError);
+  EXPECT_STREQ(to_string(sys.kind), "system");
+}
+
+}  // namespace
+}  // namespace lemon
