@@ -1,0 +1,91 @@
+// What a module author implements: the behaviour of one reloadable actor, hosted by the framework.
+//
+// The framework (actors/reloadable_actor.h) owns the CAF actor and its system messages (suspend,
+// resume, change_code, get_status); a Behaviour only sees ordinary messages:
+//
+//   class Counter : public lemon::Behaviour {
+//    public:
+//     caf::message_handler handlers(lemon::ActorContext& ctx) override {
+//       return {[this](lemon::add_atom, int64_t n) { count_ += n; return count_; }};
+//     }
+//     std::string export_state() const override { return std::to_string(count_); }
+//     std::string format_status() const override { return "{\"count\":" + ... + "}"; }
+//    private:
+//     int64_t count_ = 0;
+//   };
+//
+// A behaviour's state must survive a version change in serialized form: export_state() writes it,
+// the next version's code_change(old_version, state, extra) reads it. The old version's code may be
+// unloaded afterwards, so nothing else may cross.
+#ifndef LEMON_ACTORS_BEHAVIOUR_H_
+#define LEMON_ACTORS_BEHAVIOUR_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "actors/messages.h"
+#include "caf/event_based_actor.hpp"
+#include "caf/message_handler.hpp"
+
+namespace lemon {
+
+// The hosting actor as seen from module code. Valid while the behaviour is installed.
+class ActorContext {
+ public:
+  virtual ~ActorContext() = default;
+
+  // The CAF actor running this behaviour: use it to send, delayed_send, monitor.
+  virtual caf::event_based_actor* self() = 0;
+
+  // The actor's registered name ("" if it has none).
+  virtual const std::string& name() const = 0;
+
+  // Sends a request whose continuation the framework tracks: a suspension is acknowledged only once
+  // every tracked continuation has run, so no continuation made by old code ever runs against a
+  // migrated state. Use it instead of self()->request(...).then(...).
+  template <class OnResult, class OnError, class... Ts>
+  void request(const caf::actor& dest, caf::duration timeout, OnResult on_result, OnError on_error,
+               Ts&&... xs) {
+    request_started();
+    self()
+        ->request(dest, timeout, std::forward<Ts>(xs)...)
+        .then(
+            [this, on_result](auto&&... ys) mutable {
+              on_result(std::forward<decltype(ys)>(ys)...);
+              request_finished();
+            },
+            [this, on_error](caf::error& err) mutable {
+              on_error(err);
+              request_finished();
+            });
+  }
+
+ protected:
+  virtual void request_started() = 0;
+  virtual void request_finished() = 0;
+};
+
+// One actor's behaviour and state. Created by the module (create or code_change), destroyed by the
+// module (LemonBehaviourDescriptor::destroy). Called only from the hosting actor: no locking needed.
+class Behaviour {
+ public:
+  virtual ~Behaviour() = default;
+
+  // Called once when installed (after create or code_change, and again after a rollback).
+  // Handlers may capture `this` and `ctx`; they are dropped before the behaviour is destroyed.
+  virtual caf::message_handler handlers(ActorContext& ctx) = 0;
+
+  // The state in a form the next version's code_change can read without this version's code.
+  virtual std::string export_state() const = 0;
+
+  // A JSON object describing the state for humans and `actors.list`, e.g. {"count":42}.
+  virtual std::string format_status() const = 0;
+
+  // Called before the actor stops for good (not on a version change).
+  virtual void terminate(const std::string& reason) { (void)reason; }
+};
+
+}  // namespace lemon
+
+#endif  // LEMON_ACTORS_BEHAVIOUR_H_

@@ -1,0 +1,399 @@
+#include "core/code_server.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/elf_check.h"
+#include "core/reload_error.h"
+#include "core/sha256.h"
+
+namespace lemon {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+absl::Status mkdirs(const std::string& dir) {
+  std::string partial;
+  for (absl::string_view part : absl::StrSplit(dir, '/')) {
+    partial += std::string(part) + "/";
+    if (part.empty()) continue;
+    if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      return reload_status(ReloadError::kIoError,
+                           absl::StrCat("cannot create ", partial, ": ", errno_text()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Copies `from` to `to` via a temporary file and rename, so `to` is complete or absent.
+absl::Status copy_file(const std::string& from, const std::string& to) {
+  int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) {
+    return reload_status(ReloadError::kIoError, absl::StrCat("cannot read ", from, ": ", errno_text()));
+  }
+  const std::string tmp = to + ".tmp";
+  int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+  if (out < 0) {
+    std::string why = errno_text();
+    close(in);
+    return reload_status(ReloadError::kIoError,
+                         absl::StrCat("cannot write module copy ", tmp, ": ", why));
+  }
+  char buf[1 << 16];
+  absl::Status status;
+  for (;;) {
+    ssize_t n = read(in, buf, sizeof(buf));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      status = reload_status(ReloadError::kIoError, absl::StrCat("read ", from, ": ", errno_text()));
+      break;
+    }
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = write(out, buf + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        status = reload_status(ReloadError::kIoError,
+                               absl::StrCat("write ", tmp, ": ", errno_text()));
+        break;
+      }
+      done += w;
+    }
+    if (!status.ok()) break;
+  }
+  close(in);
+  if (close(out) != 0 && status.ok()) {
+    status = reload_status(ReloadError::kIoError, absl::StrCat("close ", tmp, ": ", errno_text()));
+  }
+  if (status.ok() && rename(tmp.c_str(), to.c_str()) != 0) {
+    status = reload_status(ReloadError::kIoError,
+                           absl::StrCat("rename ", tmp, " to ", to, ": ", errno_text()));
+  }
+  if (!status.ok()) unlink(tmp.c_str());
+  return status;
+}
+
+// Owns a dlopen handle and its private copy until released into a LoadedModule.
+struct MappedCopy {
+  void* handle = nullptr;
+  std::string path;
+  ~MappedCopy() {
+    if (handle != nullptr) dlclose(handle);
+    if (!path.empty()) unlink(path.c_str());
+  }
+};
+
+}  // namespace
+
+std::string fingerprint_difference(absl::string_view host, absl::string_view module) {
+  if (host == module) return "";
+  std::map<std::string, std::string> h, m;
+  for (absl::string_view f : absl::StrSplit(host, ';')) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(f, absl::MaxSplits('=', 1));
+    h[kv.first] = kv.second;
+  }
+  for (absl::string_view f : absl::StrSplit(module, ';')) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(f, absl::MaxSplits('=', 1));
+    m[kv.first] = kv.second;
+  }
+  std::string out;
+  for (const auto& [key, value] : h) {
+    auto it = m.find(key);
+    std::string theirs = it == m.end() ? "<missing>" : it->second;
+    if (theirs != value) {
+      absl::StrAppend(&out, out.empty() ? "" : ", ", key, ": host ", value, ", module ", theirs);
+    }
+  }
+  for (const auto& [key, value] : m) {
+    if (h.count(key) == 0) {
+      absl::StrAppend(&out, out.empty() ? "" : ", ", key, ": host <missing>, module ", value);
+    }
+  }
+  return out.empty() ? "fingerprints differ" : out;
+}
+
+LoadedModule::~LoadedModule() {
+  if (handle_ != nullptr) dlclose(handle_);
+  if (!copy_path_.empty()) unlink(copy_path_.c_str());
+}
+
+const LemonBehaviourDescriptor* LoadedModule::behaviour(absl::string_view name) const {
+  for (uint32_t i = 0; i < descriptor_->behaviour_count; ++i) {
+    if (name == descriptor_->behaviours[i].name) return &descriptor_->behaviours[i];
+  }
+  return nullptr;
+}
+
+ModuleUse::ModuleUse(ModuleRef module) : module_(std::move(module)) {
+  if (module_) module_->actors_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+ModuleUse::ModuleUse(ModuleUse&& other) noexcept : module_(std::move(other.module_)) {}
+
+ModuleUse& ModuleUse::operator=(ModuleUse&& other) noexcept {
+  if (this != &other) {
+    if (module_) module_->actors_.fetch_sub(1, std::memory_order_acq_rel);
+    module_ = std::move(other.module_);
+  }
+  return *this;
+}
+
+ModuleUse::~ModuleUse() {
+  if (module_) module_->actors_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+absl::StatusOr<std::unique_ptr<CodeServer>> CodeServer::create(Options options) {
+  if (options.copy_dir.empty()) {
+    return reload_status(ReloadError::kInvalidArgument, "CodeServer needs a copy_dir");
+  }
+  if (auto s = mkdirs(options.copy_dir); !s.ok()) return s;
+  return std::unique_ptr<CodeServer>(new CodeServer(std::move(options)));
+}
+
+absl::StatusOr<std::string> CodeServer::copy_privately(const std::string& path,
+                                                       const std::string& checksum) {
+  const std::string to = absl::StrCat(options_.copy_dir, "/", checksum.substr(0, 16), "-",
+                                      getpid(), "-", copies_.fetch_add(1), ".so");
+  if (auto s = copy_file(path, to); !s.ok()) return s;
+  return to;
+}
+
+absl::Status CodeServer::check_old_purgeable(const std::string& name) const {
+  auto it = modules_.find(name);
+  if (it == modules_.end() || !it->second.old) return absl::OkStatus();
+  int n = it->second.old->actor_count();
+  if (n == 0) return absl::OkStatus();
+  return reload_status(ReloadError::kInUse,
+                       absl::StrCat(n, " actor(s) still run ", name, " version ",
+                                    it->second.old->version(), "; old code not purged"));
+}
+
+absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
+                                              absl::string_view expected_name) {
+  if (path.empty()) return reload_status(ReloadError::kInvalidArgument, "empty module path");
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return reload_status(ReloadError::kNotFound, absl::StrCat("no module file ", path));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return reload_status(ReloadError::kInvalidArgument,
+                         absl::StrCat(path, " is not a regular file"));
+  }
+  auto checksum = sha256_file(path);
+  if (!checksum.ok()) return checksum.status();
+
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, entry] : modules_) {
+      if (entry.current->checksum() == *checksum &&
+          (expected_name.empty() || expected_name == name)) {
+        return reload_status(ReloadError::kUnchanged,
+                             absl::StrCat(path, " is unchanged: ", name, " version ",
+                                          entry.current->version(), " is current"));
+      }
+    }
+  }
+
+  MappedCopy copy;
+  auto copy_path = copy_privately(path, *checksum);
+  if (!copy_path.ok()) return copy_path.status();
+  copy.path = *copy_path;
+
+  if (auto s = check_shared_object(copy.path); !s.ok()) {
+    return reload_status(ReloadError::kLoadFailed,
+                         absl::StrCat("cannot load ", path, ": ", s.message()));
+  }
+  dlerror();
+  copy.handle = dlopen(copy.path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (copy.handle == nullptr) {
+    const char* why = dlerror();
+    return reload_status(ReloadError::kLoadFailed,
+                         absl::StrCat("cannot load ", path, ": ", why ? why : "dlopen failed"));
+  }
+  auto entry = reinterpret_cast<LemonModuleEntryFn>(dlsym(copy.handle, kModuleEntrySymbol));
+  if (entry == nullptr) {
+    return reload_status(ReloadError::kBadAbi,
+                         absl::StrCat(path, " has no entry point ", kModuleEntrySymbol,
+                                      ": not a Lemon module"));
+  }
+  const LemonModuleDescriptor* d = entry();
+  if (d == nullptr) {
+    return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": entry point returned null"));
+  }
+  if (d->abi_version != kModuleAbiVersion) {
+    return reload_status(ReloadError::kBadAbi,
+                         absl::StrCat(path, " was built for module ABI ", d->abi_version,
+                                      "; this host has ABI ", kModuleAbiVersion));
+  }
+  if (d->struct_size != sizeof(LemonModuleDescriptor)) {
+    return reload_status(ReloadError::kBadAbi,
+                         absl::StrCat(path, ": descriptor size ", d->struct_size, ", expected ",
+                                      sizeof(LemonModuleDescriptor)));
+  }
+  if (d->fingerprint == nullptr || absl::string_view(d->fingerprint) != kHostFingerprint) {
+    return reload_status(
+        ReloadError::kFingerprintMismatch,
+        absl::StrCat(path, " does not match this host (",
+                     fingerprint_difference(kHostFingerprint, d->fingerprint ? d->fingerprint : ""),
+                     ")"));
+  }
+  if (d->name == nullptr || *d->name == '\0' || d->version == nullptr || *d->version == '\0') {
+    return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": module without name or version"));
+  }
+  if (d->behaviour_count > 0 && d->behaviours == nullptr) {
+    return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": null behaviour table"));
+  }
+  for (uint32_t i = 0; i < d->behaviour_count; ++i) {
+    const auto& b = d->behaviours[i];
+    if (b.name == nullptr || b.create == nullptr || b.code_change == nullptr ||
+        b.destroy == nullptr) {
+      return reload_status(ReloadError::kBadAbi,
+                           absl::StrCat(path, ": behaviour ", i, " is incomplete"));
+    }
+  }
+  const std::string name = d->name;
+  if (!expected_name.empty() && expected_name != name) {
+    return reload_status(ReloadError::kNameMismatch,
+                         absl::StrCat(path, " holds module ", name, ", not ", expected_name));
+  }
+
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = modules_.find(name);
+    if (it != modules_.end() && it->second.current->version() == d->version) {
+      return reload_status(ReloadError::kSameVersion,
+                           absl::StrCat(path, ": ", name, " version ", d->version,
+                                        " is already current with other bytes; bump the version"));
+    }
+    if (auto s = check_old_purgeable(name); !s.ok()) return s;
+  }
+
+  auto module = std::shared_ptr<LoadedModule>(new LoadedModule());
+  module->name_ = name;
+  module->version_ = d->version;
+  module->checksum_ = *checksum;
+  module->source_path_ = path;
+  module->copy_path_ = copy.path;
+  module->descriptor_ = d;
+  module->handle_ = copy.handle;
+  copy.handle = nullptr;
+  copy.path.clear();
+  return ModuleRef(std::move(module));
+}
+
+absl::Status CodeServer::commit(const ModuleRef& prepared) {
+  if (!prepared) return reload_status(ReloadError::kInvalidArgument, "commit of a null module");
+  ModuleRef dropped;  // released after the lock: dlclose may run destructors
+  absl::MutexLock lock(&mu_);
+  if (auto s = check_old_purgeable(prepared->name()); !s.ok()) return s;
+  Entry& e = modules_[prepared->name()];
+  if (e.current == prepared) return absl::OkStatus();
+  dropped = std::move(e.old);
+  e.old = std::move(e.current);
+  e.current = prepared;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModuleRef> CodeServer::load(const std::string& path,
+                                           absl::string_view expected_name) {
+  auto prepared = prepare(path, expected_name);
+  if (!prepared.ok()) return prepared.status();
+  if (auto s = commit(*prepared); !s.ok()) return s;
+  return prepared;
+}
+
+absl::Status CodeServer::soft_purge(absl::string_view name) {
+  ModuleRef dropped;
+  absl::MutexLock lock(&mu_);
+  auto it = modules_.find(name);
+  if (it == modules_.end()) {
+    return reload_status(ReloadError::kNotFound, absl::StrCat("no module ", name));
+  }
+  if (auto s = check_old_purgeable(it->first); !s.ok()) return s;
+  dropped = std::move(it->second.old);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> CodeServer::purge(absl::string_view name) {
+  ModuleRef old_version;
+  PurgeHook hook;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = modules_.find(name);
+    if (it == modules_.end()) {
+      return reload_status(ReloadError::kNotFound, absl::StrCat("no module ", name));
+    }
+    old_version = it->second.old;
+    hook = purge_hook_;
+  }
+  if (!old_version) return 0;
+  int stopped = 0;
+  if (old_version->actor_count() > 0) {
+    if (!hook) {
+      return reload_status(ReloadError::kInUse,
+                           absl::StrCat(old_version->actor_count(), " actor(s) run ", name,
+                                        " version ", old_version->version(),
+                                        " and no purge hook can stop them"));
+    }
+    stopped = hook(old_version);
+  }
+  ModuleRef dropped;
+  absl::MutexLock lock(&mu_);
+  auto it = modules_.find(name);
+  if (it == modules_.end() || it->second.old != old_version) return stopped;
+  if (auto s = check_old_purgeable(it->first); !s.ok()) return s;
+  dropped = std::move(it->second.old);
+  return stopped;
+}
+
+absl::Status CodeServer::unload(absl::string_view name) {
+  Entry dropped;
+  absl::MutexLock lock(&mu_);
+  auto it = modules_.find(name);
+  if (it == modules_.end()) {
+    return reload_status(ReloadError::kNotFound, absl::StrCat("no module ", name));
+  }
+  int n = it->second.current->actor_count() +
+          (it->second.old ? it->second.old->actor_count() : 0);
+  if (n > 0) {
+    return reload_status(ReloadError::kInUse,
+                         absl::StrCat(n, " actor(s) still run ", name, "; not unloaded"));
+  }
+  dropped = std::move(it->second);
+  modules_.erase(it);
+  return absl::OkStatus();
+}
+
+void CodeServer::set_purge_hook(PurgeHook hook) {
+  absl::MutexLock lock(&mu_);
+  purge_hook_ = std::move(hook);
+}
+
+ModuleRef CodeServer::current(absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = modules_.find(name);
+  return it == modules_.end() ? nullptr : it->second.current;
+}
+
+ModuleRef CodeServer::old(absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = modules_.find(name);
+  return it == modules_.end() ? nullptr : it->second.old;
+}
+
+std::vector<ModuleStatus> CodeServer::list() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<ModuleStatus> out;
+  for (const auto& [name, e] : modules_) out.push_back({name, e.current, e.old});
+  return out;
+}
+
+}  // namespace lemon

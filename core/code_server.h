@@ -1,0 +1,158 @@
+// The code server: keeps a current and an old version of each module (as the BEAM does) and loads,
+// validates, purges and unloads the shared objects behind them.
+//
+//   auto cs = CodeServer::create({.copy_dir = "/tmp/lemon-code"}).value();
+//   ModuleRef v1 = cs->load("libcounter_v1.so").value();   // current = 1
+//   ModuleRef v2 = cs->load("libcounter_v2.so").value();   // current = 2, old = 1
+//   cs->soft_purge("counter");   // drops 1 unless an actor still runs it (then kInUse)
+//
+// A load is validated completely (entry point, ABI version, fingerprint, name, version) before
+// anything changes; a failed load leaves the current version untouched. Each version is a private
+// copy of the file at a unique path (dlopen caches by path), opened RTLD_NOW | RTLD_LOCAL, and is
+// dlclose'd only when nothing references it: the code server, a ModuleUse, or a ModuleRef.
+// All methods are thread-safe.
+#ifndef LEMON_CORE_CODE_SERVER_H_
+#define LEMON_CORE_CODE_SERVER_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "core/module_abi.h"
+
+namespace lemon {
+
+// One loaded version of one module: a mapped private copy of a shared object.
+class LoadedModule {
+ public:
+  LoadedModule(const LoadedModule&) = delete;
+  LoadedModule& operator=(const LoadedModule&) = delete;
+  ~LoadedModule();  // dlclose, then remove the private copy
+
+  const std::string& name() const { return name_; }
+  const std::string& version() const { return version_; }
+  const std::string& checksum() const { return checksum_; }        // sha256 of the file
+  const std::string& source_path() const { return source_path_; }  // what was loaded
+  const std::string& copy_path() const { return copy_path_; }      // what is mapped
+  const LemonModuleDescriptor& descriptor() const { return *descriptor_; }
+
+  // The behaviour named `name`, or nullptr.
+  const LemonBehaviourDescriptor* behaviour(absl::string_view name) const;
+
+  // Actors currently running this version (held through ModuleUse).
+  int actor_count() const { return actors_.load(std::memory_order_acquire); }
+
+ private:
+  friend class CodeServer;
+  friend class ModuleUse;
+  LoadedModule() = default;
+
+  std::string name_, version_, checksum_, source_path_, copy_path_;
+  void* handle_ = nullptr;
+  const LemonModuleDescriptor* descriptor_ = nullptr;
+  mutable std::atomic<int> actors_{0};
+};
+
+// Shared ownership of a loaded version: it stays mapped while any ModuleRef lives.
+using ModuleRef = std::shared_ptr<const LoadedModule>;
+
+// An actor's claim on the version it runs: counts toward actor_count() and keeps it mapped.
+class ModuleUse {
+ public:
+  ModuleUse() = default;
+  explicit ModuleUse(ModuleRef module);
+  ModuleUse(ModuleUse&& other) noexcept;
+  ModuleUse& operator=(ModuleUse&& other) noexcept;
+  ModuleUse(const ModuleUse&) = delete;
+  ModuleUse& operator=(const ModuleUse&) = delete;
+  ~ModuleUse();
+
+  const ModuleRef& module() const { return module_; }
+  explicit operator bool() const { return module_ != nullptr; }
+
+ private:
+  ModuleRef module_;
+};
+
+// One module as the code server sees it.
+struct ModuleStatus {
+  std::string name;
+  ModuleRef current;  // never null in list()
+  ModuleRef old;      // null when there is no old version
+};
+
+class CodeServer {
+ public:
+  struct Options {
+    // Where private copies of loaded shared objects go; created if missing.
+    std::string copy_dir;
+  };
+
+  // Stops the actors that run `version` and returns how many were stopped (hard purge).
+  using PurgeHook = std::function<int(const ModuleRef& version)>;
+
+  static absl::StatusOr<std::unique_ptr<CodeServer>> create(Options options);
+
+  // Maps and validates the module at `path` without changing anything: the result is not yet
+  // current. Fails with kUnchanged (same bytes as a current version), kInvalidArgument, kNotFound,
+  // kIoError, kLoadFailed, kBadAbi, kFingerprintMismatch, kNameMismatch (when `expected_name` is
+  // given), kSameVersion, or kInUse (an old version exists that actors still run).
+  absl::StatusOr<ModuleRef> prepare(const std::string& path, absl::string_view expected_name = "");
+
+  // Makes a prepared version current; the current one becomes old and any previous old version
+  // is dropped. kInUse if that previous old version is still run by actors.
+  absl::Status commit(const ModuleRef& prepared);
+
+  // prepare + commit.
+  absl::StatusOr<ModuleRef> load(const std::string& path, absl::string_view expected_name = "");
+
+  // Drops the old version of `name` if no actor runs it (OK when there is none); else kInUse with
+  // the number of actors. kNotFound for an unknown module.
+  absl::Status soft_purge(absl::string_view name);
+
+  // Stops the actors running the old version of `name` (through the purge hook), then drops it.
+  // Returns how many actors were stopped.
+  absl::StatusOr<int> purge(absl::string_view name);
+
+  // Forgets `name` entirely when no actor runs any of its versions (kInUse otherwise).
+  absl::Status unload(absl::string_view name);
+
+  void set_purge_hook(PurgeHook hook);
+
+  ModuleRef current(absl::string_view name) const;
+  ModuleRef old(absl::string_view name) const;
+  std::vector<ModuleStatus> list() const;
+
+ private:
+  explicit CodeServer(Options options) : options_(std::move(options)) {}
+
+  struct Entry {
+    ModuleRef current;
+    ModuleRef old;
+  };
+
+  absl::StatusOr<std::string> copy_privately(const std::string& path, const std::string& checksum);
+  absl::Status check_old_purgeable(const std::string& name) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  std::atomic<uint64_t> copies_{0};
+  mutable absl::Mutex mu_;
+  std::map<std::string, Entry, std::less<>> modules_ ABSL_GUARDED_BY(mu_);
+  PurgeHook purge_hook_ ABSL_GUARDED_BY(mu_);
+};
+
+// The fields of two fingerprints that differ, e.g. "caf=1706 vs caf=1800"; "" when equal.
+std::string fingerprint_difference(absl::string_view host, absl::string_view module);
+
+}  // namespace lemon
+
+#endif  // LEMON_CORE_CODE_SERVER_H_

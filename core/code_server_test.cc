@@ -1,0 +1,209 @@
+#include "core/code_server.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/reload_error.h"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+std::string runfile(const std::string& path) {
+  const char* root = std::getenv("TEST_SRCDIR");
+  return std::string(root ? root : ".") + "/lemon/" + path;
+}
+
+std::string counter(int v) {
+  return runfile("extensions/counter/libcounter_v" + std::to_string(v) + ".so");
+}
+
+std::string raw(const std::string& name) { return runfile("core/testdata/lib" + name + ".so"); }
+
+std::string read_maps() {
+  std::ifstream in("/proc/self/maps");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class CodeServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/lemon-code-server-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto cs = CodeServer::create({dir_ + "/copies"});
+    ASSERT_TRUE(cs.ok()) << cs.status();
+    cs_ = std::move(*cs);
+  }
+  void TearDown() override {
+    cs_.reset();
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+
+  std::string write_file(const std::string& name, const std::string& bytes) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+  }
+
+  std::string copy_to(const std::string& from, const std::string& name) {
+    std::ifstream in(from, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return write_file(name, ss.str());
+  }
+
+  std::string dir_;
+  std::unique_ptr<CodeServer> cs_;
+};
+
+TEST_F(CodeServerTest, LoadingANewVersionMakesTheCurrentOneOld) {
+  auto v1 = cs_->load(counter(1));
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ((*v1)->name(), "counter");
+  EXPECT_EQ((*v1)->version(), "1");
+  ASSERT_NE((*v1)->behaviour("counter"), nullptr);
+  EXPECT_EQ((*v1)->behaviour("nope"), nullptr);
+  auto v2 = cs_->load(counter(2), "counter");
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(cs_->current("counter")->version(), "2");
+  EXPECT_EQ(cs_->old("counter")->version(), "1");
+  auto listed = cs_->list();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].current->checksum(), (*v2)->checksum());
+}
+
+TEST_F(CodeServerTest, SameBytesAreUnchanged) {
+  ASSERT_TRUE(cs_->load(counter(1)).ok());
+  auto again = cs_->load(counter(1));
+  EXPECT_EQ(reload_error_of(again.status()), ReloadError::kUnchanged) << again.status();
+  EXPECT_EQ(cs_->old("counter"), nullptr);
+}
+
+TEST_F(CodeServerTest, ReplacingTheFileAtTheSamePathLoadsTheNewVersion) {
+  // dlopen caches by path: without a private copy per version, v2 would come back as v1.
+  const std::string path = copy_to(counter(1), "counter.so");
+  ASSERT_TRUE(cs_->load(path).ok());
+  copy_to(counter(2), "counter.so");
+  auto v2 = cs_->load(path);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ((*v2)->version(), "2");
+  EXPECT_EQ(cs_->old("counter")->version(), "1");
+  EXPECT_NE(cs_->old("counter")->copy_path(), (*v2)->copy_path());
+}
+
+TEST_F(CodeServerTest, SoftPurgeIsRefusedWhileAnActorRunsOldCode) {
+  auto v1 = cs_->load(raw("raw_v1"));
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  ModuleUse actor_a(*v1), actor_b(*v1);
+  ASSERT_TRUE(cs_->load(raw("raw_v2")).ok());
+  auto s = cs_->soft_purge("raw");
+  EXPECT_EQ(reload_error_of(s), ReloadError::kInUse) << s;
+  EXPECT_NE(s.message().find("2 actor(s)"), absl::string_view::npos) << s;
+  // A further load must purge the old version first, so it is refused too and nothing changes.
+  auto v3 = cs_->load(raw("raw_v3"));
+  EXPECT_EQ(reload_error_of(v3.status()), ReloadError::kInUse) << v3.status();
+  EXPECT_EQ(cs_->current("raw")->version(), "2");
+  EXPECT_EQ(cs_->old("raw")->version(), "1");
+  actor_a = ModuleUse();
+  actor_b = ModuleUse();
+  EXPECT_TRUE(cs_->soft_purge("raw").ok());
+  EXPECT_EQ(cs_->old("raw"), nullptr);
+  EXPECT_TRUE(cs_->load(raw("raw_v3")).ok());
+}
+
+TEST_F(CodeServerTest, SoftPurgedVersionIsReallyUnmapped) {
+  std::string v1_copy;
+  {
+    auto v1 = cs_->load(counter(1));
+    ASSERT_TRUE(v1.ok()) << v1.status();
+    v1_copy = (*v1)->copy_path();
+  }
+  ASSERT_NE(read_maps().find(v1_copy), std::string::npos) << "v1 should be mapped";
+  ASSERT_TRUE(cs_->load(counter(2)).ok());
+  ASSERT_NE(read_maps().find(v1_copy), std::string::npos) << "old code stays mapped";
+  ASSERT_TRUE(cs_->soft_purge("counter").ok());
+  EXPECT_EQ(read_maps().find(v1_copy), std::string::npos) << "purged v1 is still mapped";
+  struct stat st;
+  EXPECT_NE(stat(v1_copy.c_str(), &st), 0) << "private copy not removed";
+}
+
+TEST_F(CodeServerTest, HardPurgeStopsActorsOnOldCodeThenDropsIt) {
+  auto v1 = cs_->load(raw("raw_v1"));
+  ASSERT_TRUE(v1.ok());
+  auto actor = std::make_unique<ModuleUse>(*v1);
+  v1 = ModuleRef();
+  ASSERT_TRUE(cs_->load(raw("raw_v2")).ok());
+  auto without_hook = cs_->purge("raw");
+  EXPECT_EQ(reload_error_of(without_hook.status()), ReloadError::kInUse);
+  std::string hooked_version;
+  cs_->set_purge_hook([&](const ModuleRef& m) {
+    hooked_version = m->version();
+    actor.reset();
+    return 1;
+  });
+  auto stopped = cs_->purge("raw");
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(*stopped, 1);
+  EXPECT_EQ(hooked_version, "1");
+  EXPECT_EQ(cs_->old("raw"), nullptr);
+  EXPECT_EQ(cs_->current("raw")->version(), "2");
+}
+
+TEST_F(CodeServerTest, BadModulesAreRefusedAndTheCurrentVersionIsUntouched) {
+  auto v1 = cs_->load(raw("raw_v1"));
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  const std::string not_elf = write_file("not_elf.so", "this is not a shared object\n");
+  std::ifstream in(raw("raw_v2"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string truncated = write_file("truncated.so", bytes.substr(0, bytes.size() / 3));
+  struct Case {
+    std::string what;
+    std::string path;
+    std::string expected_name;
+    ReloadError error;
+  };
+  const Case cases[] = {
+      {"empty path", "", "", ReloadError::kInvalidArgument},
+      {"missing file", dir_ + "/nope.so", "", ReloadError::kNotFound},
+      {"directory", dir_, "", ReloadError::kInvalidArgument},
+      {"not ELF", not_elf, "", ReloadError::kLoadFailed},
+      {"truncated", truncated, "", ReloadError::kLoadFailed},
+      {"no entry point", raw("no_entry"), "", ReloadError::kBadAbi},
+      {"wrong ABI", raw("bad_abi"), "", ReloadError::kBadAbi},
+      {"fingerprint", raw("bad_fingerprint"), "", ReloadError::kFingerprintMismatch},
+      {"unresolved symbol", raw("unresolved"), "", ReloadError::kLoadFailed},
+      {"wrong name", raw("other_name"), "raw", ReloadError::kNameMismatch},
+      {"same version", raw("raw_v1_other_bytes"), "", ReloadError::kSameVersion},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto r = cs_->load(c.path, c.expected_name);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(reload_error_of(r.status()), c.error) << r.status();
+    EXPECT_FALSE(r.status().message().empty());
+    EXPECT_EQ(cs_->current("raw"), *v1);
+    EXPECT_EQ(cs_->old("raw"), nullptr);
+  }
+  // Nothing of the failed loads stays behind in the copy directory.
+  std::string cmd = "test $(ls '" + dir_ + "/copies' | wc -l) -eq 1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+TEST(FingerprintDifferenceTest, NamesTheFieldsThatDiffer) {
+  EXPECT_EQ(fingerprint_difference("abi=1;caf=1706", "abi=1;caf=1706"), "");
+  std::string d = fingerprint_difference("abi=1;caf=1706", "abi=1;caf=1800");
+  EXPECT_NE(d.find("caf: host 1706, module 1800"), std::string::npos) << d;
+}
+
+}  // namespace
+}  // namespace lemon
