@@ -39,7 +39,7 @@ class ActorContext {
   virtual caf::event_based_actor* self() = 0;
 
   // The actor's registered name ("" if it has none).
-  virtual const std::string& name() const = 0;
+  virtual const std::string& registered_name() const = 0;
 
   // Sends a request whose continuation the framework tracks: a suspension is acknowledged only once
   // every tracked continuation has run, so no continuation made by old code ever runs against a

@@ -1,0 +1,125 @@
+#include "actors/registry.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace lemon {
+
+absl::StatusOr<caf::actor> ActorRegistry::spawn_registered(
+    const std::string& module, const std::string& behaviour, const std::string& name,
+    const std::function<absl::StatusOr<caf::actor>(bool deferred)>& spawn) {
+  absl::MutexLock lock(&mu_);
+  if (!name.empty() && names_.count(name) > 0) {
+    return absl::AlreadyExistsError(absl::StrCat("an actor named ", name, " already exists"));
+  }
+  auto gate = gates_.find(module);
+  const bool deferred = gate != gates_.end();
+  auto spawned = spawn(deferred);
+  if (!spawned.ok()) return spawned.status();
+  caf::actor a = *spawned;
+  actors_[a.id()] = ActorEntry{a, name, module, behaviour};
+  if (!name.empty()) names_[name] = a.id();
+  by_module_[module].insert(a.id());
+  if (deferred) gate->second.push_back(a);
+  return a;
+}
+
+void ActorRegistry::unregister(caf::actor_id id) {
+  ActorEntry dropped;  // released after the lock
+  absl::MutexLock lock(&mu_);
+  auto it = actors_.find(id);
+  if (it == actors_.end()) return;
+  if (!it->second.name.empty()) names_.erase(it->second.name);
+  auto m = by_module_.find(it->second.module);
+  if (m != by_module_.end()) {
+    m->second.erase(id);
+    if (m->second.empty()) by_module_.erase(m);
+  }
+  dropped = std::move(it->second);
+  actors_.erase(it);
+}
+
+caf::actor ActorRegistry::whereis(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = names_.find(name);
+  if (it == names_.end()) return caf::actor{};
+  return actors_.at(it->second).handle;
+}
+
+std::vector<caf::actor> ActorRegistry::actors_of(const std::string& module) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<caf::actor> out;
+  auto m = by_module_.find(module);
+  if (m == by_module_.end()) return out;
+  for (caf::actor_id id : m->second) out.push_back(actors_.at(id).handle);
+  return out;
+}
+
+std::vector<ActorEntry> ActorRegistry::list() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<ActorEntry> out;
+  for (const auto& [id, entry] : actors_) out.push_back(entry);
+  return out;
+}
+
+std::size_t ActorRegistry::count(const std::string& module) const {
+  absl::MutexLock lock(&mu_);
+  auto m = by_module_.find(module);
+  return m == by_module_.end() ? 0 : m->second.size();
+}
+
+std::map<std::string, std::size_t> ActorRegistry::counts() const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, std::size_t> out;
+  for (const auto& [module, ids] : by_module_) out[module] = ids.size();
+  return out;
+}
+
+absl::StatusOr<std::vector<caf::actor>> ActorRegistry::open_gate(const std::string& module) {
+  absl::MutexLock lock(&mu_);
+  if (gates_.count(module) > 0) {
+    return absl::FailedPreconditionError(absl::StrCat("a reload of ", module, " is running"));
+  }
+  gates_[module];
+  std::vector<caf::actor> out;
+  auto m = by_module_.find(module);
+  if (m == by_module_.end()) return out;
+  for (caf::actor_id id : m->second) out.push_back(actors_.at(id).handle);
+  return out;
+}
+
+std::vector<caf::actor> ActorRegistry::close_gate(const std::string& module) {
+  absl::MutexLock lock(&mu_);
+  auto gate = gates_.find(module);
+  if (gate == gates_.end()) return {};
+  std::vector<caf::actor> deferred = std::move(gate->second);
+  gates_.erase(gate);
+  return deferred;
+}
+
+bool ActorRegistry::gate_open(const std::string& module) const {
+  absl::MutexLock lock(&mu_);
+  return gates_.count(module) > 0;
+}
+
+bool ActorRegistry::await_count(const std::string& module, std::size_t n,
+                                absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto m = by_module_.find(module);
+    return (m == by_module_.end() ? 0 : m->second.size()) == n;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+}
+
+bool ActorRegistry::await_gate(const std::string& module, bool open,
+                               absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (gates_.count(module) > 0) == open;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+}
+
+}  // namespace lemon

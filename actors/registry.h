@@ -1,0 +1,79 @@
+// The actor registry: which reloadable actors exist, their names, and which module each runs.
+//
+//   auto reg = std::make_shared<ActorRegistry>();
+//   caf::actor a = reg->whereis("counter-1");
+//   std::vector<caf::actor> on_counter = reg->actors_of("counter");
+//
+// It also holds the reload gate of each module: while a module is being reloaded, actors spawned
+// for it are admitted as *deferred* (they start suspended, without a version) and are handed the
+// version that won when the reload ends, so no actor is ever left on a version being discarded.
+// Thread-safe; touched on spawn, exit and reload only, never on message delivery.
+#ifndef LEMON_ACTORS_REGISTRY_H_
+#define LEMON_ACTORS_REGISTRY_H_
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "caf/actor.hpp"
+
+namespace lemon {
+
+struct ActorEntry {
+  caf::actor handle;
+  std::string name;  // may be empty
+  std::string module;
+  std::string behaviour;
+};
+
+class ActorRegistry {
+ public:
+  // Spawns through `spawn(deferred)` under the registry lock and registers the result; `deferred`
+  // is true while `module` is being reloaded. kInvalidArgument (as AlreadyExists) if `name` is
+  // taken.
+  absl::StatusOr<caf::actor> spawn_registered(
+      const std::string& module, const std::string& behaviour, const std::string& name,
+      const std::function<absl::StatusOr<caf::actor>(bool deferred)>& spawn);
+
+  // Forgets an actor (called when it exits).
+  void unregister(caf::actor_id id);
+
+  caf::actor whereis(const std::string& name) const;
+  std::vector<caf::actor> actors_of(const std::string& module) const;
+  std::vector<ActorEntry> list() const;
+  std::size_t count(const std::string& module) const;
+  std::map<std::string, std::size_t> counts() const;  // module -> actors
+
+  // Starts a reload of `module`: returns the actors running it now; spawns from here on are
+  // deferred. FailedPrecondition if a reload of `module` is already open.
+  absl::StatusOr<std::vector<caf::actor>> open_gate(const std::string& module);
+
+  // Ends the reload of `module`: returns the actors admitted as deferred meanwhile.
+  std::vector<caf::actor> close_gate(const std::string& module);
+
+  bool gate_open(const std::string& module) const;
+
+  // Blocks until `module` has exactly `n` actors, or `timeout` passes; returns whether it did.
+  bool await_count(const std::string& module, std::size_t n, absl::Duration timeout) const;
+
+  // Blocks until a reload of `module` is (or is not) running, or `timeout` passes.
+  bool await_gate(const std::string& module, bool open, absl::Duration timeout) const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<caf::actor_id, ActorEntry> actors_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, caf::actor_id> names_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::set<caf::actor_id>> by_module_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<caf::actor>> gates_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace lemon
+
+#endif  // LEMON_ACTORS_REGISTRY_H_

@@ -1,0 +1,190 @@
+#include "actors/reload_manager.h"
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/messages.h"
+#include "actors/reloadable_actor.h"
+#include "actors/system_messages.h"
+#include "caf/all.hpp"
+#include "core/reload_error.h"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+std::string runfile(const std::string& path) {
+  const char* root = std::getenv("TEST_SRCDIR");
+  return std::string(root ? root : ".") + "/lemon/" + path;
+}
+
+std::string counter(const std::string& v) {
+  return runfile("extensions/counter/libcounter_v" + v + ".so");
+}
+
+class ReloadManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/lemon-reload-manager-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    cs_ = std::move(CodeServer::create({dir_}).value());
+    manager_ = std::make_unique<ReloadManager>(*sys_, registry_, *cs_);
+  }
+  void TearDown() override {
+    for (const ActorEntry& e : registry_->list()) {
+      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
+    }
+    self_.reset();
+    manager_.reset();
+    sys_.reset();
+    cs_.reset();
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+
+  std::vector<caf::actor> spawn_many(const std::string& module, int n) {
+    std::vector<caf::actor> out;
+    for (int i = 0; i < n; ++i) {
+      auto a = spawn_reloadable(*sys_, registry_, *cs_,
+                                {module, "", module + "-" + std::to_string(i), std::to_string(i)});
+      EXPECT_TRUE(a.ok()) << a.status();
+      out.push_back(*a);
+    }
+    return out;
+  }
+
+  template <class T, class... Ts>
+  T ask(const caf::actor& a, Ts... xs) {
+    T out{};
+    (*self_)->request(a, std::chrono::seconds(120), xs...).receive(
+        [&](T& x) { out = std::move(x); },
+        [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
+    return out;
+  }
+
+  std::string dir_;
+  std::unique_ptr<CodeServer> cs_;
+  std::shared_ptr<ActorRegistry> registry_ = std::make_shared<ActorRegistry>();
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_ = std::make_unique<caf::actor_system>(cfg_);
+  std::unique_ptr<caf::scoped_actor> self_ = std::make_unique<caf::scoped_actor>(*sys_);
+  std::unique_ptr<ReloadManager> manager_;
+};
+
+TEST_F(ReloadManagerTest, SwapUnderLoadMovesEveryActorAndLosesNothing) {
+  ASSERT_TRUE(cs_->load(counter("1")).ok());
+  constexpr int kActors = 200;
+  auto actors = spawn_many("counter", kActors);
+  // A sender keeps a steady stream going to every actor, before, during and after the swap.
+  std::atomic<bool> stop{false};
+  std::vector<uint64_t> sent(kActors, 0);
+  std::thread sender([&] {
+    caf::scoped_actor s{*sys_};
+    while (!stop.load()) {
+      for (int i = 0; i < kActors; ++i) s->send(actors[i], tick_atom::value, uint64_t{9}, ++sent[i]);
+    }
+  });
+  auto next = cs_->prepare(counter("2"));
+  ASSERT_TRUE(next.ok()) << next.status();
+  SwapResult r = manager_->swap(*next, {});
+  stop = true;
+  sender.join();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.actors, static_cast<size_t>(kActors));
+  EXPECT_EQ(r.pause_seconds.size(), static_cast<size_t>(kActors));
+  EXPECT_EQ(r.from_version, "1");
+  EXPECT_EQ(cs_->current("counter")->version(), "2");
+  EXPECT_EQ(cs_->old("counter")->actor_count(), 0);
+  uint64_t total_sent = 0;
+  for (int i = 0; i < kActors; ++i) {
+    SCOPED_TRACE(i);
+    total_sent += sent[i];
+    // Each actor started at count i and received sent[i] ticks, none lost.
+    EXPECT_EQ(ask<int64_t>(actors[i], get_atom::value), static_cast<int64_t>(i + sent[i]));
+    auto st = ask<ActorStatus>(actors[i], sys_status_atom::value);
+    EXPECT_EQ(st.version, "2");
+    EXPECT_NE(st.state.find("\"order_violations\":0"), std::string::npos) << st.state;
+  }
+  EXPECT_GT(total_sent, 0u);
+  EXPECT_TRUE(cs_->soft_purge("counter").ok());
+}
+
+TEST_F(ReloadManagerTest, OneFailingCodeChangeRollsBackEveryActor) {
+  ASSERT_TRUE(cs_->load(counter("1")).ok());
+  auto actors = spawn_many("counter", 40);  // counts 0..39: odd ones fail with "fail-on-odd"
+  auto next = cs_->prepare(counter("2"));
+  ASSERT_TRUE(next.ok());
+  SwapOptions options;
+  options.extra = "fail-on-odd";
+  SwapResult r = manager_->swap(*next, options);
+  EXPECT_EQ(reload_error_of(r.status), ReloadError::kCodeChangeFailed) << r.status;
+  EXPECT_EQ(r.failures.size(), 20u);
+  EXPECT_NE(r.status.message().find("odd count"), absl::string_view::npos) << r.status;
+  EXPECT_EQ(cs_->current("counter")->version(), "1");
+  EXPECT_EQ(cs_->old("counter"), nullptr);
+  for (int i = 0; i < 40; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(ask<int64_t>(actors[i], get_atom::value), i) << "old state kept";
+    EXPECT_EQ(ask<ActorStatus>(actors[i], sys_status_atom::value).version, "1");
+  }
+  EXPECT_EQ((*next)->actor_count(), 0);
+}
+
+TEST_F(ReloadManagerTest, AnActorStuckInAHandlerTimesOutAndNothingChanges) {
+  ASSERT_TRUE(cs_->load(runfile("actors/testdata/libslow_v1.so")).ok());
+  auto actors = spawn_many("slow", 5);
+  // actors[0] is busy for 3 s; the suspension deadline is 200 ms.
+  (*self_)->send(actors[0], ping_atom::value, uint64_t{3000});
+  auto next = cs_->prepare(runfile("actors/testdata/libslow_v2.so"));
+  ASSERT_TRUE(next.ok());
+  SwapOptions options;
+  options.suspend_timeout = absl::Milliseconds(200);
+  SwapResult r = manager_->swap(*next, options);
+  EXPECT_EQ(reload_error_of(r.status), ReloadError::kSuspendTimeout) << r.status;
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_EQ(r.failures[0].actor_name, "slow-0");
+  EXPECT_EQ(cs_->current("slow")->version(), "1");
+  for (auto& a : actors) EXPECT_EQ(ask<ActorStatus>(a, sys_status_atom::value).version, "1");
+  // The stuck actor finished its work and answers on the old version, still running.
+  EXPECT_EQ(ask<uint64_t>(actors[0], ping_atom::value, uint64_t{0}), 2u);
+}
+
+TEST_F(ReloadManagerTest, ActorSpawnedDuringAReloadStartsOnTheWinningVersion) {
+  ASSERT_TRUE(cs_->load(runfile("actors/testdata/libslow_v1.so")).ok());
+  auto actors = spawn_many("slow", 2);
+  (*self_)->send(actors[0], ping_atom::value, uint64_t{1500});  // keeps the reload open a while
+  auto next = cs_->prepare(runfile("actors/testdata/libslow_v2.so"));
+  ASSERT_TRUE(next.ok());
+  SwapResult r;
+  std::thread reload([&] { r = manager_->swap(*next, {}); });
+  ASSERT_TRUE(registry_->await_gate("slow", true, absl::Seconds(60)));
+  auto late = spawn_reloadable(*sys_, registry_, *cs_, {"slow", "", "late", ""});
+  ASSERT_TRUE(late.ok()) << late.status();
+  (*self_)->send(*late, ping_atom::value, uint64_t{0});  // kept until it has a version
+  reload.join();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.deferred, 1u);
+  auto st = ask<ActorStatus>(*late, sys_status_atom::value);
+  EXPECT_EQ(st.version, "2");
+  EXPECT_EQ(ask<uint64_t>(*late, ping_atom::value, uint64_t{0}), 2u) << "first ping was lost";
+}
+
+TEST_F(ReloadManagerTest, ModuleWithoutActorsIsCommittedDirectly) {
+  ASSERT_TRUE(cs_->load(counter("1")).ok());
+  auto next = cs_->prepare(counter("2"));
+  ASSERT_TRUE(next.ok());
+  SwapResult r = manager_->swap(*next, {});
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.actors, 0u);
+  EXPECT_EQ(cs_->current("counter")->version(), "2");
+}
+
+}  // namespace
+}  // namespace lemon

@@ -1,0 +1,182 @@
+#include "actors/reloadable_actor.h"
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#include "actors/messages.h"
+#include "actors/system_messages.h"
+#include "caf/all.hpp"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string runfile(const std::string& path) {
+  const char* root = std::getenv("TEST_SRCDIR");
+  return std::string(root ? root : ".") + "/lemon/" + path;
+}
+
+class ReloadableActorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/lemon-actor-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    cs_ = std::move(CodeServer::create({dir_}).value());
+    v1_ = cs_->load(runfile("extensions/counter/libcounter_v1.so")).value();
+  }
+  void TearDown() override {
+    for (const ActorEntry& e : registry_->list()) {
+      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
+    }
+    self_.reset();
+    sys_.reset();
+    cs_.reset();
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+
+  caf::actor spawn_counter(const std::string& name) {
+    auto a = spawn_reloadable(*sys_, registry_, *cs_, {"counter", "", name, "0"});
+    EXPECT_TRUE(a.ok()) << a.status();
+    return *a;
+  }
+
+  template <class T, class... Ts>
+  T ask(const caf::actor& a, Ts... xs) {
+    T out{};
+    (*self_)->request(a, caf::infinite, xs...).receive(
+        [&](T& x) { out = std::move(x); },
+        [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
+    return out;
+  }
+
+  // Waits (with a deadline) for the next message of the given protocol step.
+  template <class Atom>
+  void expect_ack() {
+    bool got = false;
+    (*self_)->receive([&](Atom, uint64_t, caf::actor_id) { got = true; },
+                      [&](Atom, uint64_t, caf::actor_id, uint64_t) { got = true; },
+                      caf::after(60s) >> [] {});
+    ASSERT_TRUE(got);
+  }
+
+  std::string dir_;
+  std::unique_ptr<CodeServer> cs_;
+  ModuleRef v1_;
+  std::shared_ptr<ActorRegistry> registry_ = std::make_shared<ActorRegistry>();
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_ = std::make_unique<caf::actor_system>(cfg_);
+  std::unique_ptr<caf::scoped_actor> self_ = std::make_unique<caf::scoped_actor>(*sys_);
+};
+
+TEST_F(ReloadableActorTest, RunsTheModuleBehaviourAndRegistersByName) {
+  caf::actor a = spawn_counter("c1");
+  EXPECT_EQ(ask<int64_t>(a, add_atom::value, int64_t{5}), 5);
+  EXPECT_EQ(registry_->whereis("c1"), a);
+  EXPECT_EQ(registry_->count("counter"), 1u);
+  EXPECT_EQ(v1_->actor_count(), 1);
+  auto status = ask<ActorStatus>(a, sys_status_atom::value);
+  EXPECT_EQ(status.name, "c1");
+  EXPECT_EQ(status.version, "1");
+  EXPECT_FALSE(status.suspended);
+  EXPECT_NE(status.state.find("\"count\":5"), std::string::npos) << status.state;
+  auto again = spawn_reloadable(*sys_, registry_, *cs_, {"counter", "", "c1", ""});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  auto unknown = spawn_reloadable(*sys_, registry_, *cs_, {"nope", "", "", ""});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion) {
+  caf::actor a = spawn_counter("c1");
+  ASSERT_EQ(ask<int64_t>(a, add_atom::value, int64_t{0}), 0);
+  caf::actor me = caf::actor{*self_};
+  (*self_)->send<caf::message_priority::high>(a, sys_suspend_atom::value, uint64_t{7}, me);
+  expect_ack<suspended_atom>();
+
+  constexpr uint64_t kMessages = 10000;
+  for (uint64_t seq = 1; seq <= kMessages; ++seq) {
+    (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
+  }
+  // A request queued while suspended is answered after resume, by the new version.
+  auto pong = (*self_)->request(a, caf::infinite, ping_atom::value, uint64_t{1});
+
+  auto status = ask<ActorStatus>(a, sys_status_atom::value);  // system messages are still served
+  EXPECT_TRUE(status.suspended);
+  EXPECT_GE(status.mailbox_size, kMessages);
+  EXPECT_NE(status.state.find("\"count\":0"), std::string::npos) << "handled while suspended";
+
+  ModuleRef v2 = cs_->load(runfile("extensions/counter/libcounter_v2.so")).value();
+  (*self_)->send<caf::message_priority::high>(a, sys_change_atom::value, uint64_t{7}, v2,
+                                              std::string(), me);
+  bool changed = false;
+  (*self_)->receive(
+      [&](changed_atom, uint64_t, caf::actor_id, bool ok, std::string& error) {
+        changed = ok;
+        EXPECT_TRUE(ok) << error;
+      },
+      caf::after(60s) >> [] {});
+  ASSERT_TRUE(changed);
+  (*self_)->send<caf::message_priority::high>(a, sys_commit_atom::value, uint64_t{7}, me);
+  expect_ack<resumed_atom>();
+
+  uint64_t pong_value = 0;
+  pong.receive([&](uint64_t x) { pong_value = x; },
+               [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
+  EXPECT_EQ(pong_value, 1000001u) << "the request was answered by version 1";
+
+  EXPECT_EQ(ask<int64_t>(a, get_atom::value), static_cast<int64_t>(kMessages));
+  status = ask<ActorStatus>(a, sys_status_atom::value);
+  EXPECT_EQ(status.version, "2");
+  EXPECT_NE(status.state.find("\"order_violations\":0"), std::string::npos) << status.state;
+  EXPECT_NE(status.state.find("\"upgrades\":1"), std::string::npos) << status.state;
+  EXPECT_EQ(v1_->actor_count(), 0);
+  EXPECT_EQ(v2->actor_count(), 1);
+}
+
+TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
+  caf::actor a = spawn_counter("c1");
+  ASSERT_EQ(ask<int64_t>(a, add_atom::value, int64_t{41}), 41);
+  caf::actor me = caf::actor{*self_};
+  (*self_)->send<caf::message_priority::high>(a, sys_suspend_atom::value, uint64_t{1}, me);
+  expect_ack<suspended_atom>();
+  (*self_)->send(a, add_atom::value, int64_t{1});
+  auto prepared = cs_->prepare(runfile("extensions/counter/libcounter_v2.so"));
+  ASSERT_TRUE(prepared.ok());
+  (*self_)->send<caf::message_priority::high>(a, sys_change_atom::value, uint64_t{1}, *prepared,
+                                              std::string("fail"), me);
+  bool ok = true;
+  std::string error;
+  (*self_)->receive([&](changed_atom, uint64_t, caf::actor_id, bool x, std::string& e) {
+    ok = x;
+    error = e;
+  });
+  EXPECT_FALSE(ok);
+  EXPECT_NE(error.find("failed as asked"), std::string::npos) << error;
+  (*self_)->send<caf::message_priority::high>(a, sys_abort_atom::value, uint64_t{1}, me);
+  expect_ack<resumed_atom>();
+  EXPECT_EQ(ask<int64_t>(a, get_atom::value), 42);
+  EXPECT_EQ(ask<ActorStatus>(a, sys_status_atom::value).version, "1");
+  EXPECT_EQ((*prepared)->actor_count(), 0);
+}
+
+TEST_F(ReloadableActorTest, ExitUnregistersAndReleasesTheVersion) {
+  caf::actor a = spawn_counter("c1");
+  ASSERT_EQ(ask<int64_t>(a, get_atom::value), 0);
+  (*self_)->monitor(a);
+  (*self_)->send_exit(a, caf::exit_reason::user_shutdown);
+  (*self_)->receive([](caf::down_msg&) {});
+  a = caf::actor{};
+  // The registry entry goes when the actor's cleanup has run.
+  ASSERT_TRUE(registry_->await_count("counter", 0, absl::Seconds(60)));
+  EXPECT_EQ(registry_->whereis("c1"), caf::actor{});
+  EXPECT_EQ(v1_->actor_count(), 0);
+}
+
+}  // namespace
+}  // namespace lemon
