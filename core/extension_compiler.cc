@@ -1,0 +1,458 @@
+#include "core/extension_compiler.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/build_flags.h"
+#include "core/module_abi.h"
+#include "core/reload_error.h"
+#include "core/sha256.h"
+
+extern char** environ;
+
+namespace lemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kWorkspaceName[] = "lemon";
+constexpr char kSourceName[] = "extension.cc";
+constexpr char kModuleName[] = "module.so";
+constexpr char kOutputName[] = "compiler.out";
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+absl::Status io_error(absl::string_view what, const std::string& path, int err) {
+  return reload_status(ReloadError::kIoError, absl::StrCat(what, " ", path, ": ", errno_text(err)));
+}
+
+bool is_readable_file(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), R_OK) == 0;
+}
+
+bool has_runtime_files(const std::string& root) {
+  for (const char* file : build_flags::kRuntimeFiles) {
+    if (!is_readable_file(absl::StrCat(root, "/", file))) return false;
+  }
+  return true;
+}
+
+// The directory holding actors/module.h & co.: the explicit one, else this binary's runfiles.
+absl::StatusOr<std::string> find_include_root(const std::string& explicit_root) {
+  std::vector<std::string> candidates;
+  if (!explicit_root.empty()) {
+    candidates.push_back(explicit_root);
+  } else {
+    for (const char* var : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
+      const char* dir = getenv(var);
+      if (dir != nullptr && *dir != '\0')
+        candidates.push_back(absl::StrCat(dir, "/", kWorkspaceName));
+    }
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) candidates.push_back(absl::StrCat(exe.string(), ".runfiles/", kWorkspaceName));
+  }
+  for (const std::string& candidate : candidates) {
+    if (has_runtime_files(candidate)) return candidate;
+  }
+  return reload_status(
+      ReloadError::kNotFound,
+      absl::StrCat("the module headers (", build_flags::kRuntimeFiles[0], ", ...) are in none of [",
+                   absl::StrJoin(candidates, ", "),
+                   "]: set ExtensionCompiler::Options::include_root or run from a Bazel runfiles "
+                   "tree"));
+}
+
+absl::StatusOr<std::string> read_file(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot read", path, errno);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return io_error("cannot read", path, err);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+absl::Status write_new_file(const std::string& path, absl::string_view data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return io_error("cannot create", path, errno);
+  for (size_t done = 0; done < data.size();) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return io_error("cannot write", path, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0) return io_error("cannot write", path, errno);
+  return absl::OkStatus();
+}
+
+// The source's bytes. Symlinks are already resolved by the caller, so one now is a race: refused.
+absl::StatusOr<std::string> read_source(const std::string& resolved, const std::string& shown) {
+  // O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file.
+  int fd = open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+      return reload_status(ReloadError::kNotFound, absl::StrCat("no such extension: ", shown));
+    }
+    if (err == ELOOP) {
+      return reload_status(ReloadError::kPathNotAllowed,
+                           absl::StrCat(shown, " became a symbolic link while being read"));
+    }
+    return io_error("cannot read extension", shown, err);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return io_error("cannot stat extension", shown, err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    const bool dir = S_ISDIR(st.st_mode);
+    close(fd);
+    return reload_status(ReloadError::kInvalidArgument,
+                         absl::StrCat(shown, dir ? " is a directory" : " is not a regular file"));
+  }
+  close(fd);
+  return read_file(resolved);
+}
+
+// `path` is `root` or lies below it; both canonical.
+bool is_under(const fs::path& path, const fs::path& root) {
+  auto p = path.begin();
+  for (auto r = root.begin(); r != root.end(); ++r, ++p) {
+    if (r->empty() && std::next(r) == root.end()) return true;  // root ends with '/'
+    if (p == path.end() || *p != *r) return false;
+  }
+  return true;
+}
+
+// The environment of the compiler: ours, with temporary files kept in `tmp_dir` and messages in
+// plain ASCII for the diagnostics parser.
+std::vector<std::string> child_environment(const std::string& tmp_dir) {
+  std::vector<std::string> env;
+  bool has_path = false;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    absl::string_view var(*e);
+    if (absl::StartsWith(var, "TMPDIR=") || absl::StartsWith(var, "LC_ALL=") ||
+        absl::StartsWith(var, "GCC_COLORS=")) {
+      continue;
+    }
+    has_path = has_path || absl::StartsWith(var, "PATH=");
+    env.emplace_back(var);
+  }
+  env.push_back("TMPDIR=" + tmp_dir);
+  env.push_back("LC_ALL=C");
+  if (!has_path) env.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
+  return env;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (std::string& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+struct ProcessOutcome {
+  bool timed_out = false;
+  int wait_status = 0;
+};
+
+// Runs argv[0] (no shell) in its own process group with stdout and stderr into `output_path`;
+// at `timeout` the whole group is killed. Every process of the group is gone when this returns.
+absl::StatusOr<ProcessOutcome> run_process(std::vector<std::string> argv,
+                                           std::vector<std::string> env,
+                                           const std::string& output_path, absl::Duration timeout) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  sigset_t no_signals, default_signals;
+  sigemptyset(&no_signals);
+  sigemptyset(&default_signals);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&default_signals, sig);
+  posix_spawnattr_setsigmask(&attr, &no_signals);
+  posix_spawnattr_setsigdefault(&attr, &default_signals);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> c_argv = c_strings(argv);
+  std::vector<char*> c_env = c_strings(env);
+  pid_t pid = 0;
+  int err = posix_spawn(&pid, c_argv[0], &actions, &attr, c_argv.data(), c_env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return io_error("cannot run compiler", argv[0], err);
+
+  ProcessOutcome outcome;
+  const absl::Time deadline = absl::Now() + timeout;
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    // WNOWAIT keeps the exited leader a zombie, so its process group id cannot be reused before
+    // the kill below sweeps up whatever the compiler left behind.
+    siginfo_t info{};
+    int r = waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+    if (r != 0 && errno != EINTR) break;
+    if (r == 0 && info.si_pid == pid) break;
+    if (absl::Now() >= deadline) {
+      outcome.timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(20));
+  }
+  kill(-pid, SIGKILL);
+  while (waitpid(pid, &outcome.wait_status, 0) < 0 && errno == EINTR) {
+  }
+  return outcome;
+}
+
+std::string line_directive(const std::string& shown_path) {
+  std::string escaped;
+  for (char c : shown_path) {
+    if (c == '\\' || c == '"') escaped += '\\';
+    escaped += c;
+  }
+  return "#line 1 \"" + escaped + "\"\n";
+}
+
+std::string describe(const Diagnostic& d) {
+  std::string where = d.file;
+  if (d.line > 0) absl::StrAppend(&where, ":", d.line);
+  if (d.column > 0) absl::StrAppend(&where, ":", d.column);
+  return where.empty() ? d.message : absl::StrCat(where, ": ", d.message);
+}
+
+bool is_error(const Diagnostic& d) {
+  return d.severity == "error" || d.severity == "fatal error" || d.severity == "ice" ||
+         d.severity == "sorry";
+}
+
+// Removes `dir` and everything in it (the compiler's private directory).
+void remove_tree(const std::string& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ExtensionCompiler>> ExtensionCompiler::create(Options options) {
+  if (options.extension_roots.empty()) {
+    return reload_status(ReloadError::kInvalidArgument, "no extension roots configured");
+  }
+  if (options.cache_dir.empty()) {
+    return reload_status(ReloadError::kInvalidArgument, "no cache directory configured");
+  }
+  std::error_code ec;
+  fs::create_directories(options.cache_dir, ec);
+  if (ec || !fs::is_directory(options.cache_dir, ec)) {
+    return reload_status(ReloadError::kIoError,
+                         absl::StrCat("cannot create cache directory ", options.cache_dir, ": ",
+                                      ec ? ec.message() : "not a directory"));
+  }
+  if (options.compiler.empty()) options.compiler = build_flags::kCompiler;
+  if (access(options.compiler.c_str(), X_OK) != 0) {
+    return reload_status(
+        ReloadError::kNotFound,
+        absl::StrCat("compiler ", options.compiler, " is not executable: ", errno_text(errno)));
+  }
+  absl::StatusOr<std::string> root = find_include_root(options.include_root);
+  if (!root.ok()) return root.status();
+  options.include_root = *std::move(root);
+
+  std::string config =
+      absl::StrCat("compiler=", options.compiler, "\nsanitizer=", build_flags::kSanitizer,
+                   "\nfingerprint=", kHostFingerprint);
+  for (const char* flag : build_flags::kCompileFlags) absl::StrAppend(&config, "\ncompile=", flag);
+  for (const char* flag : build_flags::kLinkFlags) absl::StrAppend(&config, "\nlink=", flag);
+  for (const std::string& flag : options.extra_flags) absl::StrAppend(&config, "\nextra=", flag);
+  for (const char* file : build_flags::kRuntimeFiles) {
+    absl::StatusOr<std::string> hash = sha256_file(absl::StrCat(options.include_root, "/", file));
+    if (!hash.ok()) return hash.status();
+    absl::StrAppend(&config, "\nfile=", file, ":", *hash);
+  }
+  return std::unique_ptr<ExtensionCompiler>(
+      new ExtensionCompiler(std::move(options), sha256_hex(config)));
+}
+
+ExtensionCompiler::ExtensionCompiler(Options options, std::string config_digest)
+    : options_(std::move(options)), config_digest_(std::move(config_digest)) {}
+
+std::vector<std::string> ExtensionCompiler::command(const std::string& source,
+                                                    const std::string& output) const {
+  std::vector<std::string> argv = {options_.compiler};
+  for (const char* flag : build_flags::kCompileFlags) argv.emplace_back(flag);
+  argv.push_back("-I" + options_.include_root);
+  argv.push_back("-fdiagnostics-format=json");
+  argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
+  argv.insert(argv.end(), {"-o", output, "-x", "c++", source});
+  for (const char* flag : build_flags::kLinkFlags) argv.emplace_back(flag);
+  argv.push_back(absl::StrCat("-Wl,--version-script=", options_.include_root, "/",
+                              build_flags::kVersionScript));
+  return argv;
+}
+
+absl::StatusOr<std::string> ExtensionCompiler::confine(const std::string& source_path) const {
+  if (source_path.empty()) {
+    return reload_status(ReloadError::kInvalidArgument, "empty extension path");
+  }
+  std::error_code ec;
+  fs::path absolute = fs::absolute(source_path, ec);
+  // Resolves every symlink and `..` of the part that exists; a missing tail is normalized.
+  fs::path resolved = ec ? fs::path() : fs::weakly_canonical(absolute, ec);
+  if (ec) {
+    return reload_status(ReloadError::kInvalidArgument,
+                         absl::StrCat("cannot resolve ", source_path, ": ", ec.message()));
+  }
+  for (const std::string& root : options_.extension_roots) {
+    fs::path canonical_root = fs::canonical(root, ec);
+    if (ec) continue;
+    if (is_under(resolved, canonical_root) && resolved != canonical_root) return resolved.string();
+  }
+  return reload_status(
+      ReloadError::kPathNotAllowed,
+      absl::StrCat(source_path, " (", resolved.string(), ") is outside the extension roots [",
+                   absl::StrJoin(options_.extension_roots, ", "), "]"));
+}
+
+absl::StatusOr<CompileResult> ExtensionCompiler::compile(const std::string& source_path) {
+  const auto started = std::chrono::steady_clock::now();
+  auto elapsed_ms = [started] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+        .count();
+  };
+  absl::StatusOr<std::string> resolved = confine(source_path);
+  if (!resolved.ok()) return resolved.status();
+  absl::StatusOr<std::string> source = read_source(*resolved, source_path);
+  if (!source.ok()) return source.status();
+  const std::string source_hash = sha256_hex(*source);
+  const std::string key = sha256_hex(absl::StrCat(source_hash, "\n", config_digest_));
+  const std::string so_path = absl::StrCat(options_.cache_dir, "/", key, ".so");
+
+  {
+    absl::MutexLock lock(&mu_);
+    // One compiler per key: later callers wait for it and then find the cached module.
+    while (in_flight_.count(key) != 0) compiled_.Wait(&mu_);
+    if (is_readable_file(so_path)) {
+      CompileResult cached;
+      cached.so_path = so_path;
+      cached.source_hash = source_hash;
+      cached.cached = true;
+      cached.compile_ms = elapsed_ms();
+      return cached;
+    }
+    in_flight_.insert(key);
+  }
+  absl::StatusOr<CompileResult> result = build(source_path, *source, so_path);
+  {
+    absl::MutexLock lock(&mu_);
+    in_flight_.erase(key);
+    compiled_.SignalAll();
+  }
+  if (result.ok()) {
+    result->source_hash = source_hash;
+    result->compile_ms = elapsed_ms();
+  }
+  return result;
+}
+
+absl::StatusOr<CompileResult> ExtensionCompiler::build(const std::string& source_path,
+                                                       const std::string& source,
+                                                       const std::string& so_path) {
+  std::string tmp_dir = absl::StrCat(options_.cache_dir, "/tmp-XXXXXX");
+  if (mkdtemp(tmp_dir.data()) == nullptr) return io_error("cannot create", tmp_dir, errno);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { remove_tree(dir); }
+  } cleanup{tmp_dir};
+
+  const std::string tmp_source = absl::StrCat(tmp_dir, "/", kSourceName);
+  const std::string tmp_module = absl::StrCat(tmp_dir, "/", kModuleName);
+  const std::string output_path = absl::StrCat(tmp_dir, "/", kOutputName);
+  // The compiler reads this private copy (the bytes that were hashed); #line makes it report
+  // the user's path.
+  absl::Status written = write_new_file(tmp_source, line_directive(source_path) + source);
+  if (!written.ok()) return written;
+
+  absl::StatusOr<ProcessOutcome> run = run_process(
+      command(tmp_source, tmp_module), child_environment(tmp_dir), output_path, options_.timeout);
+  if (!run.ok()) return run.status();
+  if (run->timed_out) {
+    return reload_status(ReloadError::kTimeout,
+                         absl::StrCat(source_path, ": compiler killed after ",
+                                      absl::FormatDuration(options_.timeout)));
+  }
+  absl::StatusOr<std::string> output = read_file(output_path);
+  if (!output.ok()) return output.status();
+  std::vector<Diagnostic> diagnostics =
+      parse_compiler_diagnostics(*output, {{tmp_source, source_path}});
+
+  const int ws = run->wait_status;
+  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || !is_readable_file(tmp_module)) {
+    const std::string how =
+        WIFSIGNALED(ws)
+            ? absl::StrCat("compiler killed by signal ", WTERMSIG(ws))
+            : absl::StrCat("compiler exited with status ", WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    auto first_error = std::find_if(diagnostics.begin(), diagnostics.end(), is_error);
+    if (first_error == diagnostics.end()) {
+      // Nothing the parsers understood: hand over the raw output as one diagnostic.
+      Diagnostic raw;
+      raw.file = source_path;
+      raw.severity = "error";
+      raw.message = absl::StrCat(how, ": ", output->substr(0, 4000));
+      diagnostics.push_back(raw);
+      first_error = diagnostics.end() - 1;
+    }
+    const auto errors = std::count_if(diagnostics.begin(), diagnostics.end(), is_error);
+    return compile_failed_status(
+        absl::StrCat(source_path, " did not compile (", errors, errors == 1 ? " error" : " errors",
+                     "): ", describe(*first_error)),
+        diagnostics);
+  }
+  if (rename(tmp_module.c_str(), so_path.c_str()) != 0) {
+    return io_error(absl::StrCat("cannot move ", tmp_module, " to"), so_path, errno);
+  }
+  CompileResult result;
+  result.so_path = so_path;
+  result.warnings = std::move(diagnostics);
+  return result;
+}
+
+}  // namespace lemon

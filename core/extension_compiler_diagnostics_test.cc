@@ -1,0 +1,92 @@
+#include "core/extension_compiler_diagnostics.h"
+
+#include "core/reload_error.h"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+// What GCC 12 prints with -fdiagnostics-format=json for a missing ';' and an unused variable.
+constexpr char kGccJson[] =
+    R"([{"kind": "error", "column-origin": 1, "children": [], "locations": [{"caret": )"
+    R"({"byte-column": 19, "display-column": 19, "line": 2, "file": "/tmp/x/extension.cc", )"
+    R"("column": 19}}], "message": "expected ';' before '}' token", "escape-source": false}, )"
+    R"({"kind": "warning", "locations": [{"caret": {"line": 3, "file": "/tmp/x/extension.cc", )"
+    R"("column": 20}}], "children": [{"kind": "note", "locations": [{"caret": {"line": 1, )"
+    R"("file": "other.h", "column": 5}}], "message": "declared here [with ']' inside]"}], )"
+    R"("option": "-Wunused-variable", "message": "unused variable 'y'"}])"
+    "\n";
+
+TEST(ParseCompilerDiagnostics, ReadsGccJsonWithNotesAndMapsTheFile) {
+  auto d = parse_compiler_diagnostics(kGccJson, {{"/tmp/x/extension.cc", "ext/a.cc"}});
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0].file, "ext/a.cc");
+  EXPECT_EQ(d[0].line, 2);
+  EXPECT_EQ(d[0].column, 19);
+  EXPECT_EQ(d[0].severity, "error");
+  EXPECT_EQ(d[0].message, "expected ';' before '}' token");
+  EXPECT_EQ(d[1].severity, "warning");
+  EXPECT_EQ(d[1].line, 3);
+  EXPECT_EQ(d[2].severity, "note");
+  EXPECT_EQ(d[2].file, "other.h");
+  EXPECT_EQ(d[2].message, "declared here [with ']' inside]");
+}
+
+TEST(ParseCompilerDiagnostics, ReadsTextLinesWhenThereIsNoJson) {
+  const char* text =
+      "In file included from a.cc:1:\n"
+      "a.cc:4:7: error: 'foo' was not declared in this scope\n"
+      "a.cc:9: warning: no column here\n"
+      "cc1plus: fatal error: nope.h: No such file or directory\n"
+      "compilation terminated.\n";
+  auto d = parse_compiler_diagnostics(text, {{"/tmp/x/a.cc", "ext/a.cc"}});
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0].file, "ext/a.cc");  // the linker and some tools name only the base name
+  EXPECT_EQ(d[0].line, 4);
+  EXPECT_EQ(d[0].column, 7);
+  EXPECT_EQ(d[0].severity, "error");
+  EXPECT_EQ(d[0].message, "'foo' was not declared in this scope");
+  EXPECT_EQ(d[1].line, 9);
+  EXPECT_EQ(d[1].column, 0);
+  EXPECT_EQ(d[2].severity, "fatal error");
+  EXPECT_EQ(d[2].message, "cc1plus: nope.h: No such file or directory");
+}
+
+TEST(ParseCompilerDiagnostics, ReadsLinkerErrorsAfterAnEmptyJsonArray) {
+  const char* text =
+      "[]\n"
+      "/usr/bin/ld: /tmp/ccX.o: in function `entry':\n"
+      "extension.cc:(.text+0x5): undefined reference to `missing()'\n"
+      "collect2: error: ld returned 1 exit status\n";
+  auto d = parse_compiler_diagnostics(text, {{"/tmp/x/extension.cc", "ext/a.cc"}});
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].file, "ext/a.cc");
+  EXPECT_EQ(d[0].severity, "error");
+  EXPECT_EQ(d[0].message, "undefined reference to `missing()'");
+  EXPECT_EQ(d[1].message, "collect2: ld returned 1 exit status");
+}
+
+TEST(ParseCompilerDiagnostics, SurvivesBrokenJsonAndGarbage) {
+  for (const char* text : {"[{\"kind\": \"error\", \"locations\": [", "[1, 2, \"x\"]", "[[[", "]]]",
+                           "[{\"kind\": 5, \"locations\": {}}]", "\x01\xff\xfe garbage"}) {
+    SCOPED_TRACE(text);
+    auto d = parse_compiler_diagnostics(text);
+    for (const Diagnostic& x : d) EXPECT_NE(x.severity, "note");
+  }
+}
+
+TEST(CompileFailedStatus, CarriesItsDiagnostics) {
+  Diagnostic d{"ext/a.cc", 3, 14, "error", "expected ';' \xff"};
+  absl::Status s = compile_failed_status("ext/a.cc did not compile", {d});
+  EXPECT_EQ(reload_error_of(s), ReloadError::kCompileFailed);
+  auto back = diagnostics_of(s);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].file, "ext/a.cc");
+  EXPECT_EQ(back[0].line, 3);
+  EXPECT_EQ(back[0].column, 14);
+  EXPECT_EQ(back[0].severity, "error");
+  EXPECT_TRUE(diagnostics_of(absl::InternalError("x")).empty());
+}
+
+}  // namespace
+}  // namespace lemon

@@ -1,0 +1,275 @@
+#include "core/extension_compiler.h"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/module_abi.h"
+#include "core/reload_error.h"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A module without CAF code: compiles in well under a second.
+constexpr char kTinyModule[] = "extern \"C\" int lemon_module_entry() { return 1; }\n";
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+// Dead or a zombie waiting for its new parent to reap it.
+bool is_gone(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  std::string stat = read_all(absl::StrCat("/proc/", pid, "/stat"));
+  auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
+}
+
+class ExtensionCompilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    base_ = fs::path(tmp != nullptr ? tmp : "/tmp") /
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(base_);
+    root_ = (base_ / "ext").string();
+    cache_ = (base_ / "cache").string();
+    outside_ = (base_ / "outside").string();
+    fs::create_directories(root_);
+    fs::create_directories(outside_);
+  }
+
+  std::unique_ptr<ExtensionCompiler> make(ExtensionCompiler::Options options = {}) {
+    options.extension_roots = {root_};
+    options.cache_dir = cache_;
+    auto compiler = ExtensionCompiler::create(options);
+    EXPECT_TRUE(compiler.ok()) << compiler.status();
+    return compiler.ok() ? *std::move(compiler) : nullptr;
+  }
+
+  // Files in the cache directory: modules and leftovers of private build directories.
+  std::vector<std::string> cache_entries() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(cache_)) out.push_back(e.path().filename());
+    return out;
+  }
+
+  fs::path base_;
+  std::string root_, cache_, outside_;
+};
+
+TEST_F(ExtensionCompilerTest, CompilesCounterIntoAModuleTheHostAccepts) {
+  const std::string counter = root_ + "/counter.cc";
+  write(counter, read_all(absl::StrCat(std::getenv("TEST_SRCDIR"),
+                                       "/lemon/extensions/counter/counter_v1.cc")));
+  auto compiler = make();
+  ASSERT_NE(compiler, nullptr);
+
+  auto r = compiler->compile(counter);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::cerr << "counter_v1.cc compiled in " << r->compile_ms << " ms\n";
+  EXPECT_FALSE(r->cached);
+  EXPECT_EQ(r->so_path.rfind(cache_ + "/", 0), 0u);
+  EXPECT_EQ(r->source_hash.size(), 64u);
+
+  void* handle = dlopen(r->so_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(handle, nullptr) << dlerror();
+  auto entry = reinterpret_cast<LemonModuleEntryFn>(dlsym(handle, kModuleEntrySymbol));
+  ASSERT_NE(entry, nullptr);
+  const LemonModuleDescriptor* d = entry();
+  EXPECT_EQ(d->abi_version, kModuleAbiVersion);
+  EXPECT_STREQ(d->name, "counter");
+  EXPECT_STREQ(d->version, "1");
+  EXPECT_STREQ(d->fingerprint, kHostFingerprint);
+  dlclose(handle);
+
+  auto again = compiler->compile(counter);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->cached);
+  EXPECT_EQ(again->so_path, r->so_path);
+
+  // A fresh compiler on the same cache (a restarted host) finds the module too.
+  auto after_restart = make()->compile(counter);
+  ASSERT_TRUE(after_restart.ok()) << after_restart.status();
+  EXPECT_TRUE(after_restart->cached);
+
+  write(counter, read_all(counter) + "// changed\n");
+  auto changed = compiler->compile(counter);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_FALSE(changed->cached);
+  EXPECT_NE(changed->so_path, r->so_path);
+  EXPECT_NE(changed->source_hash, r->source_hash);
+  EXPECT_EQ(cache_entries().size(), 2u);  // two modules, no build directory left
+}
+
+TEST_F(ExtensionCompilerTest, ConcurrentCompilesOfOneSourceBuildItOnce) {
+  write(root_ + "/tiny.cc", kTinyModule);
+  auto compiler = make();
+  ASSERT_NE(compiler, nullptr);
+  std::vector<absl::StatusOr<CompileResult>> results(4, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (auto& result : results) {
+    threads.emplace_back([&] { result = compiler->compile(root_ + "/tiny.cc"); });
+  }
+  for (auto& t : threads) t.join();
+  int compiled = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->so_path, results[0]->so_path);
+    if (!r->cached) ++compiled;
+  }
+  EXPECT_EQ(compiled, 1);
+  EXPECT_EQ(cache_entries().size(), 1u);
+}
+
+TEST_F(ExtensionCompilerTest, SyntaxErrorComesBackAsDiagnosticsAndNoModule) {
+  const std::string path = root_ + "/broken.cc";
+  write(path, "int f() {\n  return 1\n}\n");
+  auto compiler = make();
+  ASSERT_NE(compiler, nullptr);
+  auto r = compiler->compile(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(reload_error_of(r.status()), ReloadError::kCompileFailed) << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "broken.cc:2:11")) << r.status();
+  auto diagnostics = diagnostics_of(r.status());
+  ASSERT_FALSE(diagnostics.empty());
+  EXPECT_EQ(diagnostics[0].file, path);
+  EXPECT_EQ(diagnostics[0].line, 2);
+  EXPECT_EQ(diagnostics[0].column, 11);
+  EXPECT_EQ(diagnostics[0].severity, "error");
+  EXPECT_TRUE(absl::StrContains(diagnostics[0].message, "expected ';'")) << diagnostics[0].message;
+  EXPECT_TRUE(cache_entries().empty());
+
+  write(path, "#include \"no_such_header.h\"\n");
+  r = compiler->compile(path);
+  ASSERT_FALSE(r.ok());
+  diagnostics = diagnostics_of(r.status());
+  ASSERT_FALSE(diagnostics.empty());
+  EXPECT_EQ(diagnostics[0].file, path);
+  EXPECT_EQ(diagnostics[0].line, 1);
+  EXPECT_EQ(diagnostics[0].severity, "fatal error");
+  EXPECT_TRUE(absl::StrContains(diagnostics[0].message, "no_such_header.h"));
+  EXPECT_TRUE(cache_entries().empty());
+}
+
+TEST_F(ExtensionCompilerTest, WarningsComeWithTheModule) {
+  write(root_ + "/warns.cc", "extern \"C\" int lemon_module_entry() { int unused; return 1; }\n");
+  auto r = make()->compile(root_ + "/warns.cc");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->warnings.empty());
+  EXPECT_EQ(r->warnings[0].severity, "warning");
+  EXPECT_EQ(r->warnings[0].line, 1);
+}
+
+TEST_F(ExtensionCompilerTest, RefusesPathsOutsideTheRootsAndBadPaths) {
+  write(outside_ + "/evil.cc", kTinyModule);
+  write(root_ + "/inside.cc", kTinyModule);
+  fs::create_symlink(outside_ + "/evil.cc", root_ + "/link.cc");
+  fs::create_directory_symlink(outside_, root_ + "/linked_dir");
+  fs::create_symlink(root_ + "/inside.cc", root_ + "/inside_link.cc");
+  fs::create_directory(root_ + "/sub");
+  ASSERT_EQ(mkfifo((root_ + "/fifo.cc").c_str(), 0600), 0);
+  auto compiler = make();
+  ASSERT_NE(compiler, nullptr);
+
+  const struct {
+    std::string path;
+    ReloadError expected;
+  } cases[] = {
+      {outside_ + "/evil.cc", ReloadError::kPathNotAllowed},
+      {root_ + "/../outside/evil.cc", ReloadError::kPathNotAllowed},
+      {root_ + "/link.cc", ReloadError::kPathNotAllowed},
+      {root_ + "/linked_dir/evil.cc", ReloadError::kPathNotAllowed},
+      {outside_ + "/missing.cc", ReloadError::kPathNotAllowed},
+      {root_, ReloadError::kPathNotAllowed},
+      {"/etc/passwd", ReloadError::kPathNotAllowed},
+      {root_ + "/missing.cc", ReloadError::kNotFound},
+      {root_ + "/no/such/dir/x.cc", ReloadError::kNotFound},
+      {"", ReloadError::kInvalidArgument},
+      {root_ + "/sub", ReloadError::kInvalidArgument},
+      {root_ + "/fifo.cc", ReloadError::kInvalidArgument},
+      {root_ + "/sub/../inside.cc", ReloadError::kOk},
+      {root_ + "/inside_link.cc", ReloadError::kOk},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.path);
+    auto r = compiler->compile(c.path);
+    EXPECT_EQ(reload_error_of(r.status()), c.expected) << r.status();
+  }
+}
+
+TEST_F(ExtensionCompilerTest, HangingCompilerIsKilledAtTheTimeout) {
+  const std::string pids = (base_ / "pids").string();
+  const std::string script = (base_ / "hang.sh").string();
+  write(script, absl::StrCat("#!/bin/sh\necho $$ > ", pids, "\nsleep 1000 &\necho $! >> ", pids,
+                             "\nwait\n"));
+  fs::permissions(script, fs::perms::owner_all);
+  write(root_ + "/tiny.cc", kTinyModule);
+  ExtensionCompiler::Options options;
+  options.compiler = script;
+  options.timeout = absl::Seconds(1);
+  auto compiler = make(options);
+  ASSERT_NE(compiler, nullptr);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto r = compiler->compile(root_ + "/tiny.cc");
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(reload_error_of(r.status()), ReloadError::kTimeout) << r.status();
+  EXPECT_LT(took, std::chrono::seconds(30));
+
+  std::ifstream in(pids);
+  std::vector<pid_t> started;
+  for (pid_t pid; in >> pid;) started.push_back(pid);
+  ASSERT_EQ(started.size(), 2u) << "the script did not start its sleep";
+  for (pid_t pid : started) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!is_gone(pid) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(is_gone(pid)) << "process " << pid << " survived the timeout";
+  }
+  EXPECT_TRUE(cache_entries().empty());
+}
+
+TEST_F(ExtensionCompilerTest, CreateRefusesBadOptions) {
+  ExtensionCompiler::Options no_roots;
+  no_roots.cache_dir = cache_;
+  EXPECT_EQ(reload_error_of(ExtensionCompiler::create(no_roots).status()),
+            ReloadError::kInvalidArgument);
+
+  ExtensionCompiler::Options no_headers;
+  no_headers.extension_roots = {root_};
+  no_headers.cache_dir = cache_;
+  no_headers.include_root = outside_;
+  auto r = ExtensionCompiler::create(no_headers);
+  EXPECT_EQ(reload_error_of(r.status()), ReloadError::kNotFound);
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "actors/")) << r.status();
+}
+
+}  // namespace
+}  // namespace lemon
