@@ -98,6 +98,23 @@ std::vector<caf::actor> ActorRegistry::close_gate(const std::string& module) {
   return deferred;
 }
 
+bool ActorRegistry::contains(caf::actor_id id) const {
+  absl::MutexLock lock(&mu_);
+  return actors_.count(id) > 0;
+}
+
+std::string ActorRegistry::name_of(caf::actor_id id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = actors_.find(id);
+  return it == actors_.end() ? std::string() : it->second.name;
+}
+
+bool ActorRegistry::await_gone(caf::actor_id id, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return actors_.count(id) == 0; };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+}
+
 bool ActorRegistry::gate_open(const std::string& module) const {
   absl::MutexLock lock(&mu_);
   return gates_.count(module) > 0;

@@ -60,6 +60,12 @@ class ActorRegistry {
 
   bool gate_open(const std::string& module) const;
 
+  bool contains(caf::actor_id id) const;
+  std::string name_of(caf::actor_id id) const;  // "" if unnamed or unknown
+
+  // Blocks until actor `id` is unregistered, or `timeout` passes; returns whether it was.
+  bool await_gone(caf::actor_id id, absl::Duration timeout) const;
+
   // Blocks until `module` has exactly `n` actors, or `timeout` passes; returns whether it did.
   bool await_count(const std::string& module, std::size_t n, absl::Duration timeout) const;
 

@@ -1,14 +1,14 @@
 #include "actors/reload_manager.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "actors/reload_round.h"
 #include "actors/system_messages.h"
 #include "caf/actor_system.hpp"
-#include "caf/after.hpp"
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 #include "core/reload_error.h"
@@ -18,15 +18,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::atomic<uint64_t> next_reload_id{1};
+std::atomic<uint64_t> next_round_id{1};
 
-std::chrono::milliseconds left_until(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return left.count() > 0 ? left : std::chrono::milliseconds(0);
-}
+// How often a wait re-checks whether actors that have not answered still exist.
+constexpr absl::Duration kLivenessSlice = absl::Milliseconds(50);
 
-Clock::time_point deadline_after(absl::Duration d) {
-  return Clock::now() + absl::ToChronoNanoseconds(d);
+// Waits for `done(slice)` in slices until `timeout`, marking actors that vanished from the
+// registry as gone so that a dead actor does not hold a reload until its deadline.
+template <class Await>
+bool await_with_liveness(ReloadRound& round, const std::vector<caf::actor>& actors,
+                         const ActorRegistry& registry, absl::Duration timeout, Await await) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    const absl::Duration left = deadline - absl::Now();
+    if (await(std::min(left, kLivenessSlice))) return true;
+    if (left <= kLivenessSlice) return false;
+    for (std::size_t i = 0; i < actors.size(); ++i) {
+      if (!registry.contains(actors[i].id())) round.gone(i);
+    }
+  }
 }
 
 }  // namespace
@@ -40,97 +50,68 @@ SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options
   SwapResult result;
   result.module = next->name();
   result.to_version = next->version();
-  if (ModuleRef before = code_server_.current(next->name())) result.from_version = before->version();
+  if (ModuleRef before = code_server_.current(next->name())) {
+    result.from_version = before->version();
+  }
 
   auto snapshot = registry_->open_gate(next->name());
   if (!snapshot.ok()) {
     result.status = reload_status(ReloadError::kReloadInProgress, snapshot.status().message());
     return result;
   }
-  const uint64_t reload_id = next_reload_id.fetch_add(1);
-  caf::scoped_actor self{sys_};
-  std::map<caf::actor_id, caf::actor> actors;  // still alive and part of this reload
-  for (caf::actor& a : *snapshot) {
-    self->monitor(a);
-    actors.emplace(a.id(), a);
-  }
+  const std::vector<caf::actor>& actors = *snapshot;
   result.actors = actors.size();
-  std::map<caf::actor_id, std::string> names;
-  for (const ActorEntry& e : registry_->list()) names[e.handle.id()] = e.name;
-
-  // Removes an actor that exited during the reload; it no longer takes part.
-  auto on_down = [&](caf::down_msg& down) { actors.erase(down.source.id()); };
-
-  // Phase 1: suspend everyone, wait for every acknowledgement.
-  for (auto& [id, a] : actors) {
-    self->send<caf::message_priority::high>(a, sys_suspend_atom::value, reload_id,
-                                            caf::actor{self});
-  }
-  std::map<caf::actor_id, bool> acked;
-  auto deadline = deadline_after(options.suspend_timeout);
-  bool timed_out = false;
-  while (!timed_out && acked.size() < actors.size()) {
-    self->receive(
-        [&](suspended_atom, uint64_t rid, caf::actor_id id) {
-          if (rid == reload_id && actors.count(id) > 0) acked[id] = true;
-        },
-        on_down, caf::after(left_until(deadline)) >> [&] { timed_out = true; });
-    for (auto it = acked.begin(); it != acked.end();) {
-      it = actors.count(it->first) > 0 ? std::next(it) : acked.erase(it);
-    }
-  }
-  if (timed_out) {
-    std::size_t missing = 0;
-    for (auto& [id, a] : actors) {
-      if (acked.count(id) == 0) {
-        ++missing;
-        result.failures.push_back({id, names[id], "did not acknowledge suspension in time"});
-      }
-    }
-    result.status = reload_status(
-        ReloadError::kSuspendTimeout,
-        absl::StrCat(missing, " of ", actors.size(), " actor(s) of ", next->name(),
-                     " did not acknowledge suspension within ",
-                     absl::FormatDuration(options.suspend_timeout)));
+  auto round = std::make_shared<ReloadRound>(next_round_id.fetch_add(1), next, options.extra,
+                                             actors.size());
+  for (std::size_t i = 0; i < actors.size(); ++i) {
+    round->describe(i, actors[i].id(), registry_->name_of(actors[i].id()));
   }
 
-  // Phase 2: migrate every actor's state with the new version's code_change.
-  if (result.status.ok()) {
-    for (auto& [id, a] : actors) {
-      self->send<caf::message_priority::high>(a, sys_change_atom::value, reload_id, next,
-                                              options.extra, caf::actor{self});
+  // Phase 1: every actor suspends and migrates; all must report before the deadline.
+  for (std::size_t i = 0; i < actors.size(); ++i) {
+    caf::anon_send<caf::message_priority::high>(actors[i], sys_suspend_atom::value, round,
+                                                static_cast<uint64_t>(i));
+  }
+  const bool all_prepared =
+      await_with_liveness(*round, actors, *registry_, options.suspend_timeout,
+                          [&](absl::Duration d) { return round->await_prepared(d); });
+  std::size_t not_suspended = 0, not_migrated = 0;
+  for (const ReloadRound::Slot& slot : round->snapshot()) {
+    switch (slot.step) {
+      case ReloadRound::Step::kPending:
+        ++not_suspended;
+        result.failures.push_back(
+            {slot.actor, slot.name, "did not acknowledge suspension before the deadline"});
+        break;
+      case ReloadRound::Step::kSuspended:
+        ++not_migrated;
+        result.failures.push_back({slot.actor, slot.name, "code_change did not finish in time"});
+        break;
+      case ReloadRound::Step::kFailed:
+        result.failures.push_back({slot.actor, slot.name, slot.error});
+        break;
+      default:
+        break;
     }
-    std::map<caf::actor_id, bool> changed;
-    deadline = deadline_after(options.change_timeout);
-    while (!timed_out && changed.size() < actors.size()) {
-      self->receive(
-          [&](changed_atom, uint64_t rid, caf::actor_id id, bool ok, std::string& error) {
-            if (rid != reload_id || actors.count(id) == 0) return;
-            changed[id] = ok;
-            if (!ok) result.failures.push_back({id, names[id], std::move(error)});
-          },
-          on_down, caf::after(left_until(deadline)) >> [&] { timed_out = true; });
-      for (auto it = changed.begin(); it != changed.end();) {
-        it = actors.count(it->first) > 0 ? std::next(it) : changed.erase(it);
-      }
-    }
-    if (timed_out) {
-      for (auto& [id, a] : actors) {
-        if (changed.count(id) == 0) {
-          result.failures.push_back({id, names[id], "code_change did not finish in time"});
-        }
-      }
+  }
+  if (!all_prepared || !result.failures.empty()) {
+    if (not_suspended > 0 || not_migrated > 0) {
       result.status = reload_status(
-          ReloadError::kTimeout,
-          absl::StrCat("code_change of ", next->name(), " did not finish within ",
-                       absl::FormatDuration(options.change_timeout)));
-    } else if (!result.failures.empty()) {
+          ReloadError::kSuspendTimeout,
+          absl::StrCat(not_suspended, " actor(s) of ", next->name(),
+                       " did not acknowledge suspension and ", not_migrated,
+                       " did not finish code_change within ",
+                       absl::FormatDuration(options.suspend_timeout), "; first: ",
+                       result.failures.empty() ? "?" : result.failures.front().actor_name));
+    } else {
       const ActorFailure& first = result.failures.front();
       result.status = reload_status(
           ReloadError::kCodeChangeFailed,
-          absl::StrCat(result.failures.size(), " of ", actors.size(), " actor(s) failed code_change ",
-                       result.from_version, " -> ", result.to_version, "; first: actor ",
-                       first.actor_name.empty() ? std::to_string(first.actor_id) : first.actor_name,
+          absl::StrCat(result.failures.size(), " of ", actors.size(),
+                       " actor(s) failed code_change ", result.from_version, " -> ",
+                       result.to_version, "; first: actor ",
+                       first.actor_name.empty() ? std::to_string(first.actor_id)
+                                                : first.actor_name,
                        ": ", first.message));
     }
   }
@@ -141,33 +122,26 @@ SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options
   }
   const bool committed = result.status.ok();
 
-  // Phase 3: resume everyone, on the new version (commit) or the old one (abort).
-  for (auto& [id, a] : actors) {
+  // Phase 2: everyone resumes, on the new version (commit) or the old one (abort).
+  for (std::size_t i = 0; i < actors.size(); ++i) {
     if (committed) {
-      self->send<caf::message_priority::high>(a, sys_commit_atom::value, reload_id,
-                                              caf::actor{self});
+      caf::anon_send<caf::message_priority::high>(actors[i], sys_commit_atom::value, round,
+                                                  static_cast<uint64_t>(i));
     } else {
-      self->send<caf::message_priority::high>(a, sys_abort_atom::value, reload_id,
-                                              caf::actor{self});
+      caf::anon_send<caf::message_priority::high>(actors[i], sys_abort_atom::value, round,
+                                                  static_cast<uint64_t>(i));
     }
   }
-  std::map<caf::actor_id, bool> resumed;
-  deadline = deadline_after(options.suspend_timeout + options.change_timeout);
-  bool resume_timed_out = false;
-  while (!resume_timed_out && resumed.size() < actors.size()) {
-    self->receive(
-        [&](resumed_atom, uint64_t rid, caf::actor_id id, uint64_t pause_ns) {
-          if (rid != reload_id || actors.count(id) == 0) return;
-          if (resumed.emplace(id, true).second) {
-            result.pause_seconds.push_back(static_cast<double>(pause_ns) * 1e-9);
-          }
-        },
-        on_down, caf::after(left_until(deadline)) >> [&] { resume_timed_out = true; });
-    for (auto it = resumed.begin(); it != resumed.end();) {
-      it = actors.count(it->first) > 0 ? std::next(it) : resumed.erase(it);
+  // A stuck actor resumes when its handler returns; don't hold the caller for it after an abort.
+  const absl::Duration resume_timeout =
+      committed ? options.suspend_timeout + absl::Seconds(10) : absl::Milliseconds(200);
+  await_with_liveness(*round, actors, *registry_, resume_timeout,
+                      [&](absl::Duration d) { return round->await_resumed(d); });
+  for (const ReloadRound::Slot& slot : round->snapshot()) {
+    if (slot.step == ReloadRound::Step::kResumed) {
+      result.pause_seconds.push_back(static_cast<double>(slot.pause_ns) * 1e-9);
     }
   }
-  for (auto& [id, a] : actors) self->demonitor(a);
 
   // Actors spawned meanwhile start on the version that won.
   ModuleRef winner = code_server_.current(next->name());
@@ -175,14 +149,43 @@ SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options
   result.deferred = deferred.size();
   for (caf::actor& a : deferred) {
     if (winner) {
-      self->send<caf::message_priority::high>(a, sys_init_atom::value, winner);
+      caf::anon_send<caf::message_priority::high>(a, sys_init_atom::value, winner);
     } else {
-      self->send_exit(a, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     }
   }
-  result.duration_ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return result;
+}
+
+int ReloadManager::stop_actors(const ModuleRef& version, absl::Duration timeout) {
+  caf::scoped_actor self{sys_};
+  std::vector<caf::actor> victims;
+  for (caf::actor& a : registry_->actors_of(version->name())) {
+    self->request(a, caf::infinite, sys_status_atom::value)
+        .receive(
+            [&](ActorStatus& s) {
+              if (s.version == version->version()) victims.push_back(a);
+            },
+            [](caf::error&) {});
+  }
+  for (caf::actor& a : victims) {
+    self->monitor(a);
+    self->send_exit(a, caf::exit_reason::kill);
+  }
+  std::size_t down = 0;
+  bool timed_out = false;
+  while (!timed_out && down < victims.size()) {
+    self->receive([&](caf::down_msg&) { ++down; },
+                  caf::after(absl::ToChronoMilliseconds(timeout)) >> [&] { timed_out = true; });
+  }
+  // The module reference is released in each actor's cleanup, right after its down message.
+  for (caf::actor& a : victims) registry_->await_gone(a.id(), timeout);
+  return static_cast<int>(victims.size());
+}
+
+std::map<std::string, std::size_t> ReloadManager::actor_counts() const {
+  return registry_->counts();
 }
 
 }  // namespace lemon

@@ -6,13 +6,14 @@
 //   SwapResult r = manager.swap(next, {.extra = ""});
 //   if (!r.status.ok()) { /* every actor still runs the old version with its old state */ }
 //
-// Protocol (actors/system_messages.h): suspend all actors of the module in parallel and wait for
-// every acknowledgement (deadline); ask each to migrate its state with the new version's
-// code_change (deadline); if all succeeded, make the version current in the code server and commit
-// every actor, else abort every actor (they resume on the old version with their untouched old
-// state) and drop the new version. Actors then resume; messages that arrived meanwhile were kept
-// and run first, in order. Acknowledgements are plain messages counted by a scoped actor: no
-// per-actor request/response, so cost stays linear in the number of actors.
+// Protocol (actors/system_messages.h): ask all actors of the module, in parallel, to suspend and
+// migrate their state with the new version's code_change, and wait until every one reported
+// (deadline). If all succeeded, make the version current in the code server and commit every
+// actor; else abort every actor (they resume on the old version with their untouched old state)
+// and the new version is dropped with the caller's last reference. Actors then resume; messages
+// that arrived meanwhile were kept and run first, in order. Actors report through a shared
+// ReloadRound (actors/reload_round.h), not per-actor request/response: the manager's cost is two
+// sends per actor.
 // swap() blocks its caller; it is thread-safe, and reloads of different modules may overlap.
 #ifndef LEMON_ACTORS_RELOAD_MANAGER_H_
 #define LEMON_ACTORS_RELOAD_MANAGER_H_
@@ -27,41 +28,23 @@
 #include "actors/registry.h"
 #include "caf/fwd.hpp"
 #include "core/code_server.h"
+#include "core/module_swapper.h"
 
 namespace lemon {
 
-struct SwapOptions {
-  std::string extra;                                   // passed to every code_change
-  absl::Duration suspend_timeout = absl::Seconds(10);  // for all suspension acknowledgements
-  absl::Duration change_timeout = absl::Seconds(30);   // for all code_change replies
-};
-
-struct ActorFailure {
-  uint64_t actor_id = 0;
-  std::string actor_name;
-  std::string message;
-};
-
-struct SwapResult {
-  absl::Status status;  // kSuspendTimeout, kCodeChangeFailed, kInUse, ... or OK
-  std::string module;
-  std::string from_version;  // "" if the module was not loaded before
-  std::string to_version;
-  std::size_t actors = 0;   // actors moved (or rolled back)
-  std::size_t deferred = 0; // actors spawned during the swap, started on the winning version
-  std::vector<ActorFailure> failures;
-  std::vector<double> pause_seconds;  // per actor: suspended -> resumed
-  double duration_ms = 0;
-};
-
-class ReloadManager {
+class ReloadManager : public ModuleSwapper {
  public:
   ReloadManager(caf::actor_system& sys, std::shared_ptr<ActorRegistry> registry,
                 CodeServer& code_server);
 
   // Makes `next` (from CodeServer::prepare) the current version of its module and moves every
   // actor running that module to it, or leaves everything as it was and reports why.
-  SwapResult swap(const ModuleRef& next, const SwapOptions& options);
+  SwapResult swap(const ModuleRef& next, const SwapOptions& options) override;
+
+  // Kills the actors running `version` (hard purge) and waits until they are gone.
+  int stop_actors(const ModuleRef& version, absl::Duration timeout) override;
+
+  std::map<std::string, std::size_t> actor_counts() const override;
 
  private:
   caf::actor_system& sys_;

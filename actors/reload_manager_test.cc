@@ -140,7 +140,7 @@ TEST_F(ReloadManagerTest, OneFailingCodeChangeRollsBackEveryActor) {
 TEST_F(ReloadManagerTest, AnActorStuckInAHandlerTimesOutAndNothingChanges) {
   ASSERT_TRUE(cs_->load(runfile("actors/testdata/libslow_v1.so")).ok());
   auto actors = spawn_many("slow", 5);
-  // actors[0] is busy for 3 s; the suspension deadline is 200 ms.
+  // actors[0] is busy for 3 s; the deadline is 200 ms.
   (*self_)->send(actors[0], ping_atom::value, uint64_t{3000});
   auto next = cs_->prepare(runfile("actors/testdata/libslow_v2.so"));
   ASSERT_TRUE(next.ok());

@@ -45,6 +45,8 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext {
   }
 
   void on_exit() override {
+    if (round_) round_->gone(index_);
+    round_.reset();
     if (current_) {
       try {
         current_.behaviour->terminate(to_string(fail_state()));
@@ -65,9 +67,9 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext {
   void request_started() override { ++pending_requests_; }
 
   void request_finished() override {
-    if (--pending_requests_ == 0 && ack_owed_) {
-      ack_owed_ = false;
-      send_suspend_ack();
+    if (--pending_requests_ == 0 && migration_owed_) {
+      migration_owed_ = false;
+      migrate();
     }
   }
 
@@ -82,90 +84,91 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext {
 
   caf::behavior running_behaviour() {
     caf::message_handler system{
-        [this](sys_suspend_atom, uint64_t reload_id, caf::actor reply_to) {
-          suspend(reload_id, std::move(reply_to));
+        [this](sys_suspend_atom, ReloadRoundPtr& round, uint64_t index) {
+          suspend(std::move(round), index);
         },
-        // Stale protocol messages of a reload that already gave up on this actor.
-        [](sys_change_atom, uint64_t, const ModuleRef&, const std::string&, const caf::actor&) {},
-        [](sys_commit_atom, uint64_t, const caf::actor&) {},
-        [](sys_abort_atom, uint64_t, const caf::actor&) {},
+        // Commit or abort of a round this actor never joined (it was suspended and resumed by an
+        // earlier abort): report and ignore.
+        [this](sys_commit_atom, ReloadRoundPtr& round, uint64_t index) {
+          round->resumed(index, 0);
+        },
+        [this](sys_abort_atom, ReloadRoundPtr& round, uint64_t index) {
+          round->resumed(index, 0);
+        },
     };
     return system.or_else(status_handlers()).or_else(current_.behaviour->handlers(*this));
   }
 
   caf::behavior suspended_behaviour() {
     caf::message_handler system{
-        [this](sys_suspend_atom, uint64_t reload_id, caf::actor reply_to) {
-          suspend(reload_id, std::move(reply_to));
+        [this](sys_suspend_atom, ReloadRoundPtr& round, uint64_t index) {
+          suspend(std::move(round), index);
         },
-        [this](sys_change_atom, uint64_t reload_id, const ModuleRef& next,
-               const std::string& extra, const caf::actor& reply_to) {
-          change(reload_id, next, extra, reply_to);
-        },
-        [this](sys_commit_atom, uint64_t reload_id, const caf::actor& reply_to) {
+        [this](sys_commit_atom, ReloadRoundPtr& round, uint64_t index) {
+          if (round != round_) return round->resumed(index, 0);  // stale: not ours
           if (staged_) current_ = std::move(staged_);
-          resume(reload_id, reply_to);
+          resume(round, index);
         },
-        [this](sys_abort_atom, uint64_t reload_id, const caf::actor& reply_to) {
+        [this](sys_abort_atom, ReloadRoundPtr& round, uint64_t index) {
+          if (round != round_) return round->resumed(index, 0);  // stale: not ours
           staged_ = Instance{};
-          resume(reload_id, reply_to);
+          resume(round, index);
         },
         [this](sys_init_atom, const ModuleRef& version) { init(version); },
     };
     return system.or_else(status_handlers());
   }
 
-  void suspend(uint64_t reload_id, caf::actor reply_to) {
-    reload_id_ = reload_id;
-    reply_to_ = std::move(reply_to);
+  void suspend(ReloadRoundPtr round, uint64_t index) {
+    if (round_ && round_ != round) {
+      // A newer round replaces one that gave up on this actor.
+      staged_ = Instance{};
+    }
+    round_ = std::move(round);
+    index_ = index;
     if (!suspended_) {
       suspended_ = true;
       suspended_at_ = Clock::now();
       set_default_handler(caf::skip);
       become(suspended_behaviour());
     }
+    round_->suspended(index_);
     if (pending_requests_ > 0) {
-      ack_owed_ = true;  // acknowledged once the last tracked continuation has run
+      migration_owed_ = true;  // migrate once the last tracked continuation has run
     } else {
-      send_suspend_ack();
+      migrate();
     }
   }
 
-  void send_suspend_ack() {
-    send<caf::message_priority::high>(reply_to_, suspended_atom::value, reload_id_, id());
-  }
-
-  void change(uint64_t reload_id, const ModuleRef& next, const std::string& extra,
-              const caf::actor& reply_to) {
+  // Builds the next version's behaviour from this one's exported state; keeps it staged.
+  void migrate() {
     staged_ = Instance{};
-    auto migrated = current_ ? migrate_instance(current_, next, spec_.behaviour, extra)
-                             : absl::StatusOr<Instance>(reload_status(
-                                   ReloadError::kInternal, "actor has no behaviour to migrate"));
+    if (!current_) {
+      round_->prepared(index_, false, "actor has no behaviour to migrate");
+      return;
+    }
+    auto migrated = migrate_instance(current_, round_->next(), spec_.behaviour, round_->extra());
     if (!migrated.ok()) {
-      send<caf::message_priority::high>(reply_to, changed_atom::value, reload_id, id(), false,
-                                        std::string(migrated.status().message()));
+      round_->prepared(index_, false, std::string(migrated.status().message()));
       return;
     }
     staged_ = std::move(*migrated);
-    send<caf::message_priority::high>(reply_to, changed_atom::value, reload_id, id(), true,
-                                      std::string());
+    round_->prepared(index_, true, std::string());
   }
 
-  void resume(uint64_t reload_id, const caf::actor& reply_to) {
-    const auto paused = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() -
-                                                                             suspended_at_);
+  void resume(const ReloadRoundPtr& round, uint64_t index) {
+    const auto paused =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - suspended_at_);
     suspended_ = false;
-    ack_owed_ = false;
+    migration_owed_ = false;
+    round_.reset();
     set_default_handler(count_unhandled);
     become(running_behaviour());
     // Messages kept while suspended sit in the queues' skip caches; without a flush they would
     // wait for the next new message, which would then overtake them.
     get_normal_queue().flush_cache();
     get_urgent_queue().flush_cache();
-    if (reply_to) {
-      send<caf::message_priority::high>(reply_to, resumed_atom::value, reload_id, id(),
-                                        static_cast<uint64_t>(paused.count()));
-    }
+    if (round) round->resumed(index, static_cast<uint64_t>(paused.count()));
   }
 
   void init(const ModuleRef& version) {
@@ -176,7 +179,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext {
       return;
     }
     current_ = std::move(*made);
-    resume(0, caf::actor{});
+    resume(nullptr, 0);
   }
 
   ActorStatus status() {
@@ -205,10 +208,10 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext {
   Instance staged_;  // the migrated behaviour, installed on commit
   bool suspended_ = false;
   Clock::time_point suspended_at_{};
-  uint64_t reload_id_ = 0;
-  caf::actor reply_to_;
+  ReloadRoundPtr round_;  // the reload this actor is suspended for
+  uint64_t index_ = 0;    // this actor's slot in round_
   int pending_requests_ = 0;
-  bool ack_owed_ = false;
+  bool migration_owed_ = false;
 };
 
 }  // namespace

@@ -56,16 +56,6 @@ class ReloadableActorTest : public ::testing::Test {
     return out;
   }
 
-  // Waits (with a deadline) for the next message of the given protocol step.
-  template <class Atom>
-  void expect_ack() {
-    bool got = false;
-    (*self_)->receive([&](Atom, uint64_t, caf::actor_id) { got = true; },
-                      [&](Atom, uint64_t, caf::actor_id, uint64_t) { got = true; },
-                      caf::after(60s) >> [] {});
-    ASSERT_TRUE(got);
-  }
-
   std::string dir_;
   std::unique_ptr<CodeServer> cs_;
   ModuleRef v1_;
@@ -95,10 +85,13 @@ TEST_F(ReloadableActorTest, RunsTheModuleBehaviourAndRegistersByName) {
 TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion) {
   caf::actor a = spawn_counter("c1");
   ASSERT_EQ(ask<int64_t>(a, add_atom::value, int64_t{0}), 0);
-  caf::actor me = caf::actor{*self_};
-  (*self_)->send<caf::message_priority::high>(a, sys_suspend_atom::value, uint64_t{7}, me);
-  expect_ack<suspended_atom>();
+  ModuleRef v2 = cs_->load(runfile("extensions/counter/libcounter_v2.so")).value();
+  auto round = std::make_shared<ReloadRound>(1, v2, "", 1);
+  caf::anon_send<caf::message_priority::high>(a, sys_suspend_atom::value, round, uint64_t{0});
+  ASSERT_TRUE(round->await_prepared(absl::Seconds(60)));
+  ASSERT_EQ(round->snapshot()[0].step, ReloadRound::Step::kMigrated) << round->snapshot()[0].error;
 
+  // The actor is suspended (migrated, waiting for commit): everything sent now is kept.
   constexpr uint64_t kMessages = 10000;
   for (uint64_t seq = 1; seq <= kMessages; ++seq) {
     (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
@@ -108,22 +101,12 @@ TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion)
 
   auto status = ask<ActorStatus>(a, sys_status_atom::value);  // system messages are still served
   EXPECT_TRUE(status.suspended);
+  EXPECT_EQ(status.version, "1");
   EXPECT_GE(status.mailbox_size, kMessages);
   EXPECT_NE(status.state.find("\"count\":0"), std::string::npos) << "handled while suspended";
 
-  ModuleRef v2 = cs_->load(runfile("extensions/counter/libcounter_v2.so")).value();
-  (*self_)->send<caf::message_priority::high>(a, sys_change_atom::value, uint64_t{7}, v2,
-                                              std::string(), me);
-  bool changed = false;
-  (*self_)->receive(
-      [&](changed_atom, uint64_t, caf::actor_id, bool ok, std::string& error) {
-        changed = ok;
-        EXPECT_TRUE(ok) << error;
-      },
-      caf::after(60s) >> [] {});
-  ASSERT_TRUE(changed);
-  (*self_)->send<caf::message_priority::high>(a, sys_commit_atom::value, uint64_t{7}, me);
-  expect_ack<resumed_atom>();
+  caf::anon_send<caf::message_priority::high>(a, sys_commit_atom::value, round, uint64_t{0});
+  ASSERT_TRUE(round->await_resumed(absl::Seconds(60)));
 
   uint64_t pong_value = 0;
   pong.receive([&](uint64_t x) { pong_value = x; },
@@ -133,6 +116,7 @@ TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion)
   EXPECT_EQ(ask<int64_t>(a, get_atom::value), static_cast<int64_t>(kMessages));
   status = ask<ActorStatus>(a, sys_status_atom::value);
   EXPECT_EQ(status.version, "2");
+  EXPECT_FALSE(status.suspended);
   EXPECT_NE(status.state.find("\"order_violations\":0"), std::string::npos) << status.state;
   EXPECT_NE(status.state.find("\"upgrades\":1"), std::string::npos) << status.state;
   EXPECT_EQ(v1_->actor_count(), 0);
@@ -142,26 +126,20 @@ TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion)
 TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
   caf::actor a = spawn_counter("c1");
   ASSERT_EQ(ask<int64_t>(a, add_atom::value, int64_t{41}), 41);
-  caf::actor me = caf::actor{*self_};
-  (*self_)->send<caf::message_priority::high>(a, sys_suspend_atom::value, uint64_t{1}, me);
-  expect_ack<suspended_atom>();
-  (*self_)->send(a, add_atom::value, int64_t{1});
   auto prepared = cs_->prepare(runfile("extensions/counter/libcounter_v2.so"));
   ASSERT_TRUE(prepared.ok());
-  (*self_)->send<caf::message_priority::high>(a, sys_change_atom::value, uint64_t{1}, *prepared,
-                                              std::string("fail"), me);
-  bool ok = true;
-  std::string error;
-  (*self_)->receive([&](changed_atom, uint64_t, caf::actor_id, bool x, std::string& e) {
-    ok = x;
-    error = e;
-  });
-  EXPECT_FALSE(ok);
-  EXPECT_NE(error.find("failed as asked"), std::string::npos) << error;
-  (*self_)->send<caf::message_priority::high>(a, sys_abort_atom::value, uint64_t{1}, me);
-  expect_ack<resumed_atom>();
+  auto round = std::make_shared<ReloadRound>(1, *prepared, "fail", 1);
+  caf::anon_send<caf::message_priority::high>(a, sys_suspend_atom::value, round, uint64_t{0});
+  ASSERT_TRUE(round->await_prepared(absl::Seconds(60)));
+  (*self_)->send(a, add_atom::value, int64_t{1});  // kept while suspended
+  auto slot = round->snapshot()[0];
+  EXPECT_EQ(slot.step, ReloadRound::Step::kFailed);
+  EXPECT_NE(slot.error.find("failed as asked"), std::string::npos) << slot.error;
+  caf::anon_send<caf::message_priority::high>(a, sys_abort_atom::value, round, uint64_t{0});
+  ASSERT_TRUE(round->await_resumed(absl::Seconds(60)));
   EXPECT_EQ(ask<int64_t>(a, get_atom::value), 42);
   EXPECT_EQ(ask<ActorStatus>(a, sys_status_atom::value).version, "1");
+  round.reset();
   EXPECT_EQ((*prepared)->actor_count(), 0);
 }
 
