@@ -31,6 +31,7 @@ const char* to_string(ReloadError e) {
     case ReloadError::kSameVersion: return "same_version";
     case ReloadError::kInternal: return "internal";
     case ReloadError::kUnauthorized: return "unauthorized";
+    case ReloadError::kRolledBack: return "rolled_back";
   }
   return "internal";
 }
@@ -56,6 +57,7 @@ absl::StatusCode canonical_code(ReloadError e) {
     case ReloadError::kIoError: return absl::StatusCode::kUnavailable;
     case ReloadError::kInternal: return absl::StatusCode::kInternal;
     case ReloadError::kUnauthorized: return absl::StatusCode::kUnauthenticated;
+    case ReloadError::kRolledBack: return absl::StatusCode::kAborted;
   }
   return absl::StatusCode::kInternal;
 }
@@ -72,7 +74,7 @@ ReloadError reload_error_of(const absl::Status& s) {
   auto payload = s.GetPayload(kPayloadUrl);
   int n = 0;
   if (!payload || !absl::SimpleAtoi(std::string(*payload), &n)) return ReloadError::kInternal;
-  if (n < 0 || n > static_cast<int>(ReloadError::kUnauthorized)) return ReloadError::kInternal;
+  if (n < 0 || n > static_cast<int>(ReloadError::kRolledBack)) return ReloadError::kInternal;
   return static_cast<ReloadError>(n);
 }
 

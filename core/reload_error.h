@@ -37,6 +37,7 @@ enum class ReloadError : int {
   kSameVersion = 16,          // new bytes but the same version string as the current one
   kInternal = 17,             // a broken invariant inside Lemon
   kUnauthorized = 18,         // control plane: missing or wrong token
+  kRolledBack = 19,           // undone because another part of the same app/system reload failed
 };
 
 // Stable snake_case name, e.g. "in_use".

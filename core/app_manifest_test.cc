@@ -1,0 +1,43 @@
+#include "core/app_manifest.h"
+
+#include "core/reload_error.h"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+TEST(AppManifestTest, ParsesAppsInOrder) {
+  auto m = parse_app_manifest(
+      R"({"apps": [{"name": "demo", "modules": ["counter", "kv"]}, {"name": "b", "modules": ["x"]}]})");
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_NE(m->find("demo"), nullptr);
+  EXPECT_EQ(m->find("demo")->modules, (std::vector<std::string>{"counter", "kv"}));
+  EXPECT_EQ(m->find("nope"), nullptr);
+}
+
+TEST(AppManifestTest, RejectsBadManifestsWithAReason) {
+  const char* bad[] = {
+      "{",
+      R"([])",
+      R"({"apps": [{"modules": ["a"]}]})",
+      R"({"apps": [{"name": "a", "modules": []}]})",
+      R"({"apps": [{"name": "a", "modules": ["m"]}, {"name": "a", "modules": ["n"]}]})",
+      R"({"apps": [{"name": "a", "modules": ["m"]}, {"name": "b", "modules": ["m"]}]})",
+      R"({"apps": [{"name": "a", "modules": [1]}]})",
+  };
+  for (const char* text : bad) {
+    SCOPED_TRACE(text);
+    auto m = parse_app_manifest(text);
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(reload_error_of(m.status()), ReloadError::kInvalidArgument);
+  }
+}
+
+TEST(AppManifestTest, MissingFileIsAnEmptyManifest) {
+  auto m = load_app_manifest("/nonexistent/apps.json");
+  ASSERT_TRUE(m.ok());
+  EXPECT_TRUE(m->apps.empty());
+}
+
+}  // namespace
+}  // namespace lemon
