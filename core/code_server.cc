@@ -293,9 +293,13 @@ absl::Status CodeServer::commit(const ModuleRef& prepared) {
   if (!prepared) return reload_status(ReloadError::kInvalidArgument, "commit of a null module");
   ModuleRef dropped;  // released after the lock: dlclose may run destructors
   absl::MutexLock lock(&mu_);
-  if (auto s = check_old_purgeable(prepared->name()); !s.ok()) return s;
   Entry& e = modules_[prepared->name()];
   if (e.current == prepared) return absl::OkStatus();
+  if (e.old == prepared) {  // going back to the old version (a rollback): the two trade places
+    std::swap(e.old, e.current);
+    return absl::OkStatus();
+  }
+  if (auto s = check_old_purgeable(prepared->name()); !s.ok()) return s;
   dropped = std::move(e.old);
   e.old = std::move(e.current);
   e.current = prepared;

@@ -108,7 +108,8 @@ class CodeServer {
   absl::StatusOr<ModuleRef> prepare(const std::string& path, absl::string_view expected_name = "");
 
   // Makes a prepared version current; the current one becomes old and any previous old version
-  // is dropped. kInUse if that previous old version is still run by actors.
+  // is dropped. kInUse if that previous old version is still run by actors. Committing the old
+  // version itself (a rollback) makes current and old trade places.
   absl::Status commit(const ModuleRef& prepared);
 
   // prepare + commit.

@@ -101,43 +101,49 @@ ReloadReport Reloader::run(ReloadKind kind, const std::string& target,
                            const ReloadOptions& options, Body body) {
   ReloadReport report = ReloadReport::begin(kind, target);
   const std::string kind_name = to_string(kind);
-  if (deps_.telemetry) {
-    deps_.telemetry->emit({kReloadStart, {}, {{"kind", kind_name}, {"target", target}}});
-  }
+  Telemetry* telemetry = deps_.telemetry;
+  if (telemetry) telemetry->emit({kReloadStart, {}, {{"kind", kind_name}, {"target", target}}});
+  // reload.stop is emitted while the lock is still held, so that observers see operations as
+  // disjoint intervals.
+  auto stop = [&] {
+    report.finish();
+    emit_modules();
+    if (!telemetry) return;
+    TelemetryEvent e{kReloadStop,
+                     {{"duration_seconds", report.duration_ms / 1e3}},
+                     {{"kind", kind_name}, {"target", target}, {"status", to_string(report.status)}}};
+    auto token = report.metadata.find("lock_token");
+    if (token != report.metadata.end()) e.metadata["lock_token"] = token->second;
+    telemetry->emit(e);
+  };
   try {
     auto guard = deps_.lock->acquire(absl::StrCat(options.owner, " (", kind_name, " ", target, ")"),
                                      options.lock_timeout);
     if (!guard.ok()) {
       report.add_error(target, guard.status());
-    } else {
-      report.metadata["lock_token"] = std::to_string(guard->token());
-      body(report);
+      stop();
+      return report;
     }
-    report.finish();
+    report.metadata["lock_token"] = std::to_string(guard->token());
+    body(report);
+    stop();
+    return report;
   } catch (const std::exception& e) {
+    // The guard was released while unwinding: the next reload can proceed.
     report.errors.push_back({target, ReloadError::kInternal,
                              absl::StrCat("reload threw: ", e.what()), {}});
     report.finish();
-    if (deps_.telemetry) {
-      deps_.telemetry->emit({kReloadException,
-                             {{"duration_seconds", report.duration_ms / 1e3}},
-                             {{"kind", kind_name},
-                              {"target", target},
-                              {"reason", "internal"},
-                              {"message", e.what()}}});
-    }
     emit_modules();
+    if (telemetry) {
+      telemetry->emit({kReloadException,
+                       {{"duration_seconds", report.duration_ms / 1e3}},
+                       {{"kind", kind_name},
+                        {"target", target},
+                        {"reason", "internal"},
+                        {"message", e.what()}}});
+    }
     return report;
   }
-  emit_modules();
-  if (deps_.telemetry) {
-    deps_.telemetry->emit({kReloadStop,
-                           {{"duration_seconds", report.duration_ms / 1e3}},
-                           {{"kind", kind_name},
-                            {"target", target},
-                            {"status", to_string(report.status)}}});
-  }
-  return report;
 }
 
 void Reloader::emit_swap(const SwapResult& swap) {
@@ -149,9 +155,8 @@ void Reloader::emit_swap(const SwapResult& swap) {
 
 void Reloader::emit_modules() {
   if (!deps_.telemetry) return;
-  static absl::Mutex mu(absl::kConstInit);
-  absl::MutexLock lock(&mu);
-  static std::set<std::pair<std::string, std::string>> known;
+  absl::MutexLock lock(&emit_mu_);
+  auto& known = known_versions_;
   std::set<std::pair<std::string, std::string>> now;
   for (const ModuleStatus& m : deps_.code_server->list()) {
     now.insert({m.name, m.current->version()});

@@ -14,10 +14,13 @@
 #ifndef LEMON_CORE_RELOADER_H_
 #define LEMON_CORE_RELOADER_H_
 
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/app_manifest.h"
 #include "core/code_server.h"
@@ -99,6 +102,8 @@ class Reloader {
 
   Deps deps_;
   Layout layout_;
+  absl::Mutex emit_mu_;
+  std::set<std::pair<std::string, std::string>> known_versions_ ABSL_GUARDED_BY(emit_mu_);
 };
 
 }  // namespace lemon

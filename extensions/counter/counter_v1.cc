@@ -11,6 +11,11 @@
 
 #include "actors/module.h"
 
+// Tests build the same code under other module names (apps of several modules).
+#ifndef COUNTER_MODULE_NAME
+#define COUNTER_MODULE_NAME "counter"
+#endif
+
 namespace counter_v1 {
 
 class Counter : public lemon::Behaviour {
@@ -97,4 +102,4 @@ class Counter : public lemon::Behaviour {
 
 }  // namespace counter_v1
 
-LEMON_MODULE("counter", "1", LEMON_BEHAVIOUR("counter", counter_v1::Counter))
+LEMON_MODULE(COUNTER_MODULE_NAME, "1", LEMON_BEHAVIOUR(COUNTER_MODULE_NAME, counter_v1::Counter))

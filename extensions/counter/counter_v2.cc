@@ -16,6 +16,11 @@
 
 #include "actors/module.h"
 
+// Tests build the same code under other module names (apps of several modules).
+#ifndef COUNTER_MODULE_NAME
+#define COUNTER_MODULE_NAME "counter"
+#endif
+
 #ifndef COUNTER_V2_VERSION
 #define COUNTER_V2_VERSION "2"
 #endif
@@ -117,4 +122,4 @@ class Counter : public lemon::Behaviour {
 
 }  // namespace counter_v2
 
-LEMON_MODULE("counter", COUNTER_V2_VERSION, LEMON_BEHAVIOUR("counter", counter_v2::Counter))
+LEMON_MODULE(COUNTER_MODULE_NAME, COUNTER_V2_VERSION, LEMON_BEHAVIOUR(COUNTER_MODULE_NAME, counter_v2::Counter))

@@ -1,0 +1,82 @@
+#include "actors/runtime.h"
+
+#include <utility>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/io/middleman.hpp"
+#include "caf/send.hpp"
+#include "core/reload_error.h"
+
+namespace lemon {
+
+absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
+  if (options.state_dir.empty()) {
+    return reload_status(ReloadError::kInvalidArgument, "Runtime needs a state_dir");
+  }
+  if (options.apps_manifest.empty() && !options.modules_dir.empty()) {
+    options.apps_manifest = options.modules_dir + "/apps.json";
+  }
+  std::unique_ptr<Runtime> rt(new Runtime(options));
+  rt->config_ = std::make_unique<caf::actor_system_config>();
+  caf::actor_system_config& cfg = *rt->config_;
+  if (options.scheduler_threads > 0) cfg.set("scheduler.max-threads", options.scheduler_threads);
+  if (options.max_throughput > 0) cfg.set("scheduler.max-throughput", options.max_throughput);
+  if (options.load_middleman) cfg.load<caf::io::middleman>();
+  rt->system_ = std::make_unique<caf::actor_system>(cfg);
+
+  auto cs = CodeServer::create({options.state_dir + "/modules"});
+  if (!cs.ok()) return cs.status();
+  rt->code_server_ = std::move(*cs);
+  rt->registry_ = std::make_shared<ActorRegistry>();
+  rt->manager_ = std::make_unique<ReloadManager>(*rt->system_, rt->registry_, *rt->code_server_);
+  if (!options.extension_dirs.empty()) {
+    ExtensionCompiler::Options co;
+    co.extension_roots = options.extension_dirs;
+    co.cache_dir = options.state_dir + "/extensions";
+    auto compiler = ExtensionCompiler::create(co);
+    if (!compiler.ok()) return compiler.status();
+    rt->compiler_ = std::move(*compiler);
+  }
+  rt->telemetry_ = std::make_unique<Telemetry>();
+  rt->exporter_ = std::make_unique<PrometheusExporter>(rt->telemetry_.get(), options.node_name);
+  rt->lock_ = std::make_unique<ReloadLock>(rt->telemetry_.get());
+  Reloader::Deps deps;
+  deps.code_server = rt->code_server_.get();
+  deps.swapper = rt->manager_.get();
+  deps.compiler = rt->compiler_.get();
+  deps.lock = rt->lock_.get();
+  deps.telemetry = rt->telemetry_.get();
+  Reloader::Layout layout;
+  layout.modules_dir = options.modules_dir;
+  layout.extension_dirs = options.extension_dirs;
+  layout.apps_manifest = options.apps_manifest;
+  rt->reloader_ = std::make_unique<Reloader>(deps, layout);
+  return rt;
+}
+
+absl::StatusOr<caf::actor> Runtime::spawn(SpawnSpec spec) {
+  return spawn_reloadable(*system_, registry_, *code_server_, std::move(spec));
+}
+
+void Runtime::stop_actors(absl::Duration timeout) {
+  for (const ActorEntry& e : registry_->list()) {
+    caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
+  }
+  for (const ActorEntry& e : registry_->list()) registry_->await_gone(e.handle.id(), timeout);
+}
+
+Runtime::~Runtime() {
+  if (system_) stop_actors(absl::Seconds(30));
+  reloader_.reset();
+  manager_.reset();
+  system_.reset();  // waits for every actor; module code must still be mapped
+  exporter_.reset();
+  lock_.reset();
+  telemetry_.reset();
+  compiler_.reset();
+  registry_.reset();
+  code_server_.reset();
+}
+
+}  // namespace lemon

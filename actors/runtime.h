@@ -1,0 +1,88 @@
+// A Lemon runtime: everything one node needs to host reloadable actors and reload them, wired
+// together (actor system, code server, registry, reload manager, extension compiler, reload lock,
+// telemetry with its Prometheus exporter, and the reload operations).
+//
+//   Runtime::Options o;
+//   o.state_dir = "/tmp/lemon";                 // private module copies and compiled extensions
+//   o.modules_dir = "/srv/lemon/modules";       // <name>.so files
+//   auto rt = Runtime::create(o).value();
+//   rt->reloader().load_file("/srv/lemon/modules/counter.so");
+//   auto a = rt->spawn({"counter", "", "counter-1", "0"});
+//   ReloadReport r = rt->reloader().reload_module("counter", {});
+//
+// Destroying the runtime stops every reloadable actor and then the actor system.
+#ifndef LEMON_ACTORS_RUNTIME_H_
+#define LEMON_ACTORS_RUNTIME_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "actors/registry.h"
+#include "actors/reload_manager.h"
+#include "actors/reloadable_actor.h"
+#include "caf/fwd.hpp"
+#include "core/code_server.h"
+#include "core/extension_compiler.h"
+#include "core/prometheus_exporter.h"
+#include "core/reload_lock.h"
+#include "core/reloader.h"
+#include "core/telemetry.h"
+
+namespace lemon {
+
+class Runtime {
+ public:
+  struct Options {
+    std::string node_name;                    // metrics label `node` when set
+    std::string state_dir;                    // required: module copies, extension cache
+    std::string modules_dir;                  // <name>.so; may be empty
+    std::vector<std::string> extension_dirs;  // extension roots; empty: extensions refused
+    std::string apps_manifest;                // default <modules_dir>/apps.json
+    size_t scheduler_threads = 0;             // 0: CAF's default (one per core)
+    // A worker processes at most this many messages of one actor before it lets others run:
+    // without it, actors with long mailboxes delay every suspension (and thus every reload).
+    size_t max_throughput = 50;
+    bool load_middleman = false;              // caf::io, for clustering
+  };
+
+  static absl::StatusOr<std::unique_ptr<Runtime>> create(Options options);
+  ~Runtime();
+
+  caf::actor_system& system() { return *system_; }
+  CodeServer& code_server() { return *code_server_; }
+  const std::shared_ptr<ActorRegistry>& registry() { return registry_; }
+  ReloadManager& reload_manager() { return *manager_; }
+  ExtensionCompiler* compiler() { return compiler_.get(); }
+  ReloadLock& lock() { return *lock_; }
+  Telemetry& telemetry() { return *telemetry_; }
+  PrometheusExporter& exporter() { return *exporter_; }
+  Reloader& reloader() { return *reloader_; }
+  const Options& options() const { return options_; }
+
+  // spawn_reloadable on this runtime.
+  absl::StatusOr<caf::actor> spawn(SpawnSpec spec);
+
+  // Stops every reloadable actor and waits (up to `timeout`) until they are gone.
+  void stop_actors(absl::Duration timeout);
+
+ private:
+  explicit Runtime(Options options) : options_(std::move(options)) {}
+
+  Options options_;
+  std::unique_ptr<caf::actor_system_config> config_;
+  std::unique_ptr<caf::actor_system> system_;
+  std::unique_ptr<CodeServer> code_server_;
+  std::shared_ptr<ActorRegistry> registry_;
+  std::unique_ptr<ReloadManager> manager_;
+  std::unique_ptr<ExtensionCompiler> compiler_;
+  std::unique_ptr<Telemetry> telemetry_;
+  std::unique_ptr<PrometheusExporter> exporter_;
+  std::unique_ptr<ReloadLock> lock_;
+  std::unique_ptr<Reloader> reloader_;
+};
+
+}  // namespace lemon
+
+#endif  // LEMON_ACTORS_RUNTIME_H_

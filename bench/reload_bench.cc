@@ -1,0 +1,221 @@
+// Reload of N live actors under load, printed in the format of the OTP anchor
+// (../shared/anchors/otp/otp_upgrade_bench.escript) so the two can be compared line by line:
+//
+//   bazel run -c opt //bench:reload_bench -- 1 1000 10000 100000
+//   lemon N=10000 upgrade_ms=... pause_ms=... per_actor_us=... lost=0 msg_ns=... soft_purge=true ...
+//
+// upgrade_ms covers what the anchor's window covers: loading the new version (copy, dlopen,
+// validate) and moving every actor to it (suspend, code_change, resume). pause_ms is the longest
+// time any one actor was suspended. A sender thread sends to every actor throughout; afterwards
+// every actor's count is checked against what was sent: lost must be 0.
+// A last line compares the steady-state throughput of a reloadable actor with a plain CAF actor
+// doing the same work, in the same run.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/messages.h"
+#include "actors/registry.h"
+#include "actors/reload_manager.h"
+#include "actors/reloadable_actor.h"
+#include "caf/all.hpp"
+#include "core/code_server.h"
+
+namespace lemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string runfiles_root() {
+  if (const char* d = std::getenv("RUNFILES_DIR")) return std::string(d) + "/lemon/";
+  if (const char* d = std::getenv("TEST_SRCDIR")) return std::string(d) + "/lemon/";
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  buf[n > 0 ? n : 0] = '\0';
+  return std::string(buf) + ".runfiles/lemon/";
+}
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// Sends `count` ticks to each actor, then waits for every actor's reply to one `get`.
+void send_and_drain(caf::scoped_actor& self, const std::vector<caf::actor>& actors, uint64_t count,
+                    std::vector<uint64_t>& sent) {
+  for (size_t i = 0; i < actors.size(); ++i) {
+    for (uint64_t k = 0; k < count; ++k) self->send(actors[i], tick_atom::value, uint64_t{1}, ++sent[i]);
+  }
+  for (const auto& a : actors) {
+    self->request(a, caf::infinite, get_atom::value).receive([](int64_t) {}, [](caf::error&) {});
+  }
+}
+
+void run(caf::actor_system& sys, int n) {
+  const std::string root = runfiles_root();
+  char tmpl[] = "/tmp/lemon-reload-bench-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  auto cs = std::move(CodeServer::create({dir}).value());
+  auto registry = std::make_shared<ActorRegistry>();
+  ReloadManager manager(sys, registry, *cs);
+  if (!cs->load(root + "extensions/counter/libcounter_v1.so").ok()) {
+    std::fprintf(stderr, "cannot load counter v1 from %s\n", root.c_str());
+    std::exit(1);
+  }
+  std::vector<caf::actor> actors;
+  actors.reserve(n);
+  for (int i = 0; i < n; ++i) actors.push_back(*spawn_reloadable(sys, registry, *cs, {"counter"}));
+  std::vector<uint64_t> sent(n, 0);
+  caf::scoped_actor self{sys};
+
+  // Message cost, as the anchor measures it: a burst to every actor, then one call each.
+  const uint64_t casts = std::max<uint64_t>(1, 1000000 / n);
+  auto t0 = Clock::now();
+  send_and_drain(self, actors, casts, sent);
+  const double msg_ns = ms_since(t0) * 1e6 / static_cast<double>(casts * n);
+
+  // Steady load during the upgrade.
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> rounds{0};
+  const bool no_load = std::getenv("LEMON_BENCH_NO_LOAD") != nullptr;
+  std::thread sender([&] {
+    caf::scoped_actor s{sys};
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (no_load) {
+        rounds.fetch_add(1, std::memory_order_relaxed);
+        std::this_thread::yield();
+        continue;
+      }
+      for (int i = 0; i < n; ++i) s->send(actors[i], tick_atom::value, uint64_t{1}, ++sent[i]);
+      rounds.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  while (rounds.load() < 2) std::this_thread::yield();
+
+  auto u0 = Clock::now();
+  auto next = cs->prepare(root + "extensions/counter/libcounter_v2.so");
+  SwapResult r = manager.swap(*next, {});
+  const double upgrade_ms = ms_since(u0);
+  next = ModuleRef();
+  const bool purged = cs->soft_purge("counter").ok();
+  const uint64_t rounds_before_stop = rounds.load();
+  while (rounds.load() < rounds_before_stop + 2) std::this_thread::yield();
+  stop = true;
+  sender.join();
+
+  int64_t lost = 0;
+  for (int i = 0; i < n; ++i) {
+    int64_t count = 0;
+    self->request(actors[i], caf::infinite, get_atom::value)
+        .receive([&](int64_t c) { count = c; }, [](caf::error&) {});
+    lost += static_cast<int64_t>(sent[i]) - count;
+  }
+  double pause_ms = 0;
+  for (double p : r.pause_seconds) pause_ms = std::max(pause_ms, p * 1e3);
+  std::printf(
+      "lemon N=%d upgrade_ms=%.3f pause_ms=%.3f per_actor_us=%.3f lost=%lld msg_ns=%.1f "
+      "soft_purge=%s rounds_during=%llu status=%s swap_ms=%.3f\n",
+      n, upgrade_ms, pause_ms, upgrade_ms * 1000.0 / n, static_cast<long long>(lost), msg_ns,
+      purged ? "true" : "false", static_cast<unsigned long long>(rounds_before_stop),
+      r.status.ok() ? "ok" : std::string(r.status.message()).c_str(), r.duration_ms);
+  std::fflush(stdout);
+  for (auto& a : actors) self->send_exit(a, caf::exit_reason::kill);
+  registry->await_count("counter", 0, absl::Seconds(120));
+  actors.clear();
+  cs.reset();
+  std::string cmd = "rm -rf '" + dir + "'";
+  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot remove %s\n", dir.c_str());
+}
+
+// The same work as counter v1's tick handler, in a plain CAF actor compiled into the host.
+caf::behavior plain_counter(caf::event_based_actor*) {
+  auto count = std::make_shared<int64_t>(0);
+  auto violations = std::make_shared<int64_t>(0);
+  auto last = std::make_shared<std::map<uint64_t, uint64_t>>();
+  return {
+      [=](tick_atom, uint64_t sender, uint64_t seq) {
+        uint64_t& l = (*last)[sender];
+        if (seq != l + 1) ++*violations;
+        l = seq;
+        ++*count;
+      },
+      [=](get_atom) { return *count; },
+  };
+}
+
+// Messages per second through one actor: `messages` ticks, then a get.
+double throughput(caf::actor_system& sys, const caf::actor& a, uint64_t messages) {
+  caf::scoped_actor self{sys};
+  auto t0 = Clock::now();
+  for (uint64_t k = 1; k <= messages; ++k) self->send(a, tick_atom::value, uint64_t{1}, k);
+  self->request(a, caf::infinite, get_atom::value).receive([](int64_t) {}, [](caf::error&) {});
+  return static_cast<double>(messages) / (ms_since(t0) / 1e3);
+}
+
+void steady_state(caf::actor_system& sys) {
+  const std::string root = runfiles_root();
+  char tmpl[] = "/tmp/lemon-reload-bench-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  auto cs = std::move(CodeServer::create({dir}).value());
+  auto registry = std::make_shared<ActorRegistry>();
+  (void)cs->load(root + "extensions/counter/libcounter_v1.so");
+  constexpr uint64_t kMessages = 2000000;
+  constexpr int kRepeats = 5;
+  std::vector<double> plain, reloadable;
+  // Alternate the two, fresh actors each time, so machine noise hits both alike.
+  for (int r = 0; r < kRepeats; ++r) {
+    auto p = sys.spawn(plain_counter);
+    plain.push_back(throughput(sys, p, kMessages));
+    caf::anon_send_exit(p, caf::exit_reason::kill);
+    auto a = *spawn_reloadable(sys, registry, *cs, {"counter"});
+    reloadable.push_back(throughput(sys, a, kMessages));
+    caf::anon_send_exit(a, caf::exit_reason::kill);
+  }
+  registry->await_count("counter", 0, absl::Seconds(60));
+  std::sort(plain.begin(), plain.end());
+  std::sort(reloadable.begin(), reloadable.end());
+  const double p = plain[kRepeats / 2], q = reloadable[kRepeats / 2];
+  std::printf("lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f\n",
+              p, q, q / p);
+  cs.reset();
+  std::string cmd = "rm -rf '" + dir + "'";
+  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot remove %s\n", dir.c_str());
+}
+
+}  // namespace
+}  // namespace lemon
+
+int main(int argc, char** argv) {
+  std::vector<int> ns;
+  bool steady = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--no_steady_state") {
+      steady = false;
+      continue;
+    }
+    ns.push_back(std::atoi(argv[i]));
+  }
+  if (ns.empty()) ns = {1, 1000, 10000, 100000};
+  caf::actor_system_config cfg;
+  if (std::getenv("LEMON_SHARING")) cfg.set("scheduler.policy", caf::atom("sharing"));
+  if (const char* p = std::getenv("LEMON_THROUGHPUT")) {
+    cfg.set("scheduler.max-throughput", static_cast<size_t>(std::atoi(p)));
+  }
+  if (const char* p = std::getenv("LEMON_RELAXED_US")) {
+    cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan(std::atoi(p) * 1000));
+    cfg.set("work-stealing.moderate-sleep-duration", caf::timespan(std::atoi(p) * 100));
+  }
+  caf::actor_system sys{cfg};
+  for (int n : ns) lemon::run(sys, n);
+  if (steady) lemon::steady_state(sys);
+  return 0;
+}

@@ -1,0 +1,380 @@
+// The reload operations end to end on a real runtime: code server, reloadable actors, reload
+// manager, extension compiler, lock, telemetry and Prometheus metrics.
+#include "core/reloader.h"
+
+#include <atomic>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/messages.h"
+#include "actors/runtime.h"
+#include "actors/system_messages.h"
+#include "caf/all.hpp"
+#include "core/reload_error.h"
+#include "gtest/gtest.h"
+#include "testing/runfiles.h"
+
+namespace lemon {
+namespace {
+
+using testing::copy_file;
+using testing::runfile;
+using testing::ScratchDir;
+using testing::write_file;
+
+std::string counter_so(const std::string& v) {
+  return runfile("extensions/counter/libcounter_v" + v + ".so");
+}
+
+class ReloaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
+    ASSERT_EQ(mkdir((dir_ / "ext").c_str(), 0700), 0);
+    Runtime::Options o;
+    o.state_dir = dir_ / "state";
+    o.modules_dir = dir_ / "modules";
+    o.extension_dirs = {dir_ / "ext"};
+    auto rt = Runtime::create(o);
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    rt_ = std::move(*rt);
+    self_ = std::make_unique<caf::scoped_actor>(rt_->system());
+  }
+  void TearDown() override {
+    self_.reset();
+    rt_.reset();
+  }
+
+  // Puts `so` at <modules_dir>/<name>.so and loads it if `load`.
+  void install(const std::string& name, const std::string& so, bool load = true) {
+    copy_file(so, dir_ / ("modules/" + name + ".so"));
+    if (!load) return;
+    auto loaded = rt_->reloader().load_file(dir_ / ("modules/" + name + ".so"));
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+  }
+
+  std::vector<caf::actor> spawn(const std::string& module, int n) {
+    std::vector<caf::actor> out;
+    for (int i = 0; i < n; ++i) {
+      auto a = rt_->spawn({module, "", module + "-" + std::to_string(i), std::to_string(i)});
+      EXPECT_TRUE(a.ok()) << a.status();
+      if (a.ok()) out.push_back(*a);
+    }
+    return out;
+  }
+
+  ActorStatus status_of(const caf::actor& a) {
+    ActorStatus out;
+    (*self_)->request(a, std::chrono::seconds(60), sys_status_atom::value)
+        .receive([&](ActorStatus& s) { out = std::move(s); },
+                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
+    return out;
+  }
+
+  int64_t count_of(const caf::actor& a) {
+    int64_t out = -1;
+    (*self_)->request(a, std::chrono::seconds(60), get_atom::value)
+        .receive([&](int64_t c) { out = c; },
+                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
+    return out;
+  }
+
+  ScratchDir dir_;
+  std::unique_ptr<Runtime> rt_;
+  std::unique_ptr<caf::scoped_actor> self_;
+};
+
+TEST_F(ReloaderTest, ReloadModuleMovesEveryActorAndReportsOk) {
+  install("counter", counter_so("1"));
+  auto actors = spawn("counter", 10);
+  install("counter", counter_so("2"), false);
+  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  EXPECT_EQ(r.status, ReloadStatus::kOk);
+  EXPECT_EQ(r.kind, ReloadKind::kModule);
+  EXPECT_EQ(r.reloaded, std::vector<std::string>{"counter"});
+  EXPECT_EQ(r.metadata["from_version"], "1");
+  EXPECT_EQ(r.metadata["to_version"], "2");
+  EXPECT_EQ(r.metadata["actors"], "10");
+  EXPECT_GE(r.duration_ms, 0);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(status_of(actors[i]).version, "2");
+    EXPECT_EQ(count_of(actors[i]), i);
+  }
+}
+
+TEST_F(ReloaderTest, UnchangedModuleIsSkippedAndTheReportIsPartial) {
+  install("counter", counter_so("1"));
+  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  EXPECT_EQ(r.status, ReloadStatus::kPartial);
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_EQ(r.skipped[0].reason, ReloadError::kUnchanged);
+}
+
+TEST_F(ReloaderTest, BadTargetsAreErrorsWithAReason) {
+  struct Case {
+    std::string what;
+    ReloadReport report;
+    ReloadError reason;
+  };
+  ReloadOptions o;
+  std::vector<Case> cases;
+  cases.push_back({"unknown module", rt_->reloader().reload_module("nope", o), ReloadError::kNotFound});
+  cases.push_back({"empty module", rt_->reloader().reload_module("", o),
+                   ReloadError::kInvalidArgument});
+  cases.push_back({"module name with a slash", rt_->reloader().reload_module("../x", o),
+                   ReloadError::kInvalidArgument});
+  cases.push_back({"unknown app", rt_->reloader().reload_app("nope", o), ReloadError::kNotFound});
+  cases.push_back({"missing extension", rt_->reloader().reload_extension(dir_ / "ext/none.cc", o),
+                   ReloadError::kNotFound});
+  cases.push_back({"empty extension path", rt_->reloader().reload_extension("", o),
+                   ReloadError::kInvalidArgument});
+  cases.push_back({"extension outside the roots", rt_->reloader().reload_extension("/etc/passwd", o),
+                   ReloadError::kPathNotAllowed});
+  cases.push_back({"purge of an unknown module", rt_->reloader().soft_purge_module("nope", o),
+                   ReloadError::kNotFound});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    EXPECT_EQ(c.report.status, ReloadStatus::kError);
+    ASSERT_FALSE(c.report.errors.empty());
+    EXPECT_EQ(c.report.errors[0].reason, c.reason) << c.report.errors[0].message;
+    EXPECT_FALSE(c.report.errors[0].message.empty());
+  }
+}
+
+TEST_F(ReloaderTest, AnOldVersionStillInUseIsSkippedWithInUse) {
+  install("counter", counter_so("1"));
+  ModuleUse state_from_v1(rt_->code_server().current("counter"));  // e.g. a live state object
+  install("counter", counter_so("2"), false);
+  ASSERT_EQ(rt_->reloader().reload_module("counter", {}).status, ReloadStatus::kOk);
+  install("counter", counter_so("2_fail"), false);
+  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  EXPECT_EQ(r.status, ReloadStatus::kPartial);
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_EQ(r.skipped[0].reason, ReloadError::kInUse);
+  EXPECT_NE(r.skipped[0].message.find("1 actor(s)"), std::string::npos) << r.skipped[0].message;
+  EXPECT_EQ(rt_->code_server().current("counter")->version(), "2");
+}
+
+TEST_F(ReloaderTest, FailingCodeChangeLeavesEveryActorOnTheOldVersionAndNamesThem) {
+  install("counter", counter_so("1"));
+  auto actors = spawn("counter", 8);
+  install("counter", counter_so("2_fail"), false);
+  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  EXPECT_EQ(r.status, ReloadStatus::kError);
+  ASSERT_GE(r.errors.size(), 2u);
+  EXPECT_EQ(r.errors[0].reason, ReloadError::kCodeChangeFailed);
+  EXPECT_NE(r.errors[1].target.find("counter/counter-"), std::string::npos) << r.errors[1].target;
+  EXPECT_NE(r.errors[1].message.find("refuses on purpose"), std::string::npos);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(status_of(actors[i]).version, "1");
+    EXPECT_EQ(count_of(actors[i]), i);
+  }
+  EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
+}
+
+TEST_F(ReloaderTest, ExtensionCompileErrorComesBackAsDiagnosticsThenTheFixedSourceLoads) {
+  const std::string path = dir_ / "ext/counter.cc";
+  write_file(path, "#include \"actors/module.h\"\nint broken(  {\n");
+  ReloadReport bad = rt_->reloader().reload_extension(path, {});
+  EXPECT_EQ(bad.status, ReloadStatus::kError);
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].reason, ReloadError::kCompileFailed);
+  ASSERT_FALSE(bad.errors[0].diagnostics.empty());
+  EXPECT_EQ(bad.errors[0].diagnostics[0].file, path);
+  EXPECT_EQ(bad.errors[0].diagnostics[0].line, 2);
+  EXPECT_TRUE(rt_->code_server().list().empty()) << "a failed compile changed nothing";
+
+  copy_file(runfile("extensions/counter/counter_v1.cc"), path);
+  ReloadReport good = rt_->reloader().reload_extension(path, {});
+  EXPECT_EQ(good.status, ReloadStatus::kOk) << (good.errors.empty() ? "" : good.errors[0].message);
+  EXPECT_EQ(good.metadata["module"], "counter");
+  ASSERT_NE(rt_->code_server().current("counter"), nullptr);
+  ReloadReport again = rt_->reloader().reload_extension(path, {});
+  EXPECT_EQ(again.status, ReloadStatus::kPartial);
+  EXPECT_EQ(again.metadata["cached"], "true");
+}
+
+TEST_F(ReloaderTest, AppReloadWhereTheThirdOfFourModulesFailsLeavesAllFourOnTheirOldVersions) {
+  write_file(dir_ / "modules/apps.json",
+             R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b", "app_c", "app_d"]}]})");
+  std::vector<caf::actor> actors;
+  for (std::string m : {"a", "b", "c", "d"}) {
+    install("app_" + m, runfile("testing/testdata/libapp_" + m + "_v1.so"));
+    for (auto& a : spawn("app_" + m, 3)) actors.push_back(a);
+  }
+  for (std::string m : {"a", "b", "c", "d"}) {
+    install("app_" + m, runfile("testing/testdata/libapp_" + m + "_v2.so"), false);
+  }
+  ReloadReport r = rt_->reloader().reload_app("shop", {});
+  EXPECT_EQ(r.status, ReloadStatus::kError);
+  ASSERT_EQ(r.results.size(), 3u);
+  EXPECT_EQ(r.results[0].metadata["rolled_back"], "true");
+  EXPECT_EQ(r.results[1].metadata["rolled_back"], "true");
+  EXPECT_EQ(r.results[2].status, ReloadStatus::kError);
+  EXPECT_TRUE(r.reloaded.empty());
+  for (std::string m : {"a", "b", "c", "d"}) {
+    EXPECT_EQ(rt_->code_server().current("app_" + m)->version(), "1") << m;
+  }
+  for (auto& a : actors) EXPECT_EQ(status_of(a).version, "1");
+  // A file holding another module under app_c's name is refused, and nothing moves either.
+  install("app_c", runfile("testing/testdata/libapp_a_v2.so"), false);
+  ReloadReport wrong = rt_->reloader().reload_app("shop", {});
+  EXPECT_EQ(wrong.status, ReloadStatus::kError);
+  for (std::string m : {"a", "b", "c", "d"}) {
+    EXPECT_EQ(rt_->code_server().current("app_" + m)->version(), "1") << m;
+  }
+}
+
+TEST_F(ReloaderTest, SixteenConcurrentReloadsNeverOverlapAndAllComplete) {
+  install("counter", counter_so("1"));
+  spawn("counter", 20);
+  install("counter", counter_so("2"), false);
+  std::atomic<int> inside{0}, max_inside{0}, stops{0};
+  ASSERT_TRUE(rt_->telemetry()
+                  .attach("overlap", {kLockWait, kReloadStop},
+                          [&](const TelemetryEvent& e) {
+                            if (e.name == kLockWait && e.metadata.at("outcome") == "acquired") {
+                              int now = ++inside;
+                              int seen = max_inside.load();
+                              while (now > seen && !max_inside.compare_exchange_weak(seen, now)) {
+                              }
+                            } else if (e.name == kReloadStop && e.metadata.count("lock_token")) {
+                              --inside;
+                              ++stops;
+                            }
+                          })
+                  .ok());
+  std::vector<std::thread> threads;
+  std::vector<ReloadReport> reports(16);
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      ReloadOptions o;
+      o.lock_timeout = absl::Seconds(120);
+      o.owner = "thread-" + std::to_string(i);
+      reports[i] = i % 2 ? rt_->reloader().reload_module("counter", o)
+                         : rt_->reloader().reload_system(o);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(max_inside.load(), 1);
+  EXPECT_EQ(stops.load(), 16);
+  int reloaded = 0;
+  for (const auto& r : reports) {
+    EXPECT_NE(r.status, ReloadStatus::kError) << (r.errors.empty() ? "" : r.errors[0].message);
+    reloaded += r.reloaded.empty() ? 0 : 1;
+  }
+  EXPECT_EQ(reloaded, 1) << "exactly one reload saw new bytes";
+}
+
+TEST_F(ReloaderTest, ReloadsFailWithReloadInProgressWhileTheLockIsHeld) {
+  install("counter", counter_so("1"));
+  install("counter", counter_so("2"), false);
+  auto held = rt_->lock().acquire("operator-maintenance", absl::Seconds(1));
+  ASSERT_TRUE(held.ok());
+  std::vector<std::thread> threads;
+  std::vector<ReloadReport> reports(16);
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      ReloadOptions o;
+      o.lock_timeout = absl::Milliseconds(100);
+      reports[i] = rt_->reloader().reload_module("counter", o);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : reports) {
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0].reason, ReloadError::kReloadInProgress);
+    EXPECT_NE(r.errors[0].message.find("operator-maintenance"), std::string::npos);
+  }
+  *held = LockService::Guard();
+  EXPECT_EQ(rt_->reloader().reload_module("counter", {}).status, ReloadStatus::kOk);
+}
+
+// A swapper that throws: the reload's holder dies with an exception.
+class ThrowingSwapper : public ModuleSwapper {
+ public:
+  SwapResult swap(const ModuleRef&, const SwapOptions&) override {
+    throw std::runtime_error("swapper exploded");
+  }
+  int stop_actors(const ModuleRef&, absl::Duration) override { return 0; }
+  std::map<std::string, std::size_t> actor_counts() const override { return {}; }
+};
+
+TEST_F(ReloaderTest, AReloadWhoseHolderThrowsReleasesTheLock) {
+  install("counter", counter_so("1"));
+  install("counter", counter_so("2"), false);
+  ThrowingSwapper throwing;
+  Reloader::Deps deps{&rt_->code_server(), &throwing, nullptr, &rt_->lock(), &rt_->telemetry()};
+  Reloader doomed(deps, rt_->reloader().layout());
+  ReloadReport r = doomed.reload_module("counter", {});
+  EXPECT_EQ(r.status, ReloadStatus::kError);
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_NE(r.errors[0].message.find("swapper exploded"), std::string::npos);
+  EXPECT_FALSE(rt_->lock().holder().has_value());
+  // The code server is back to normal for the real reloader (its purge hook too).
+  Reloader::Deps real{&rt_->code_server(), &rt_->reload_manager(), nullptr, &rt_->lock(),
+                      &rt_->telemetry()};
+  Reloader next(real, rt_->reloader().layout());
+  EXPECT_EQ(next.reload_module("counter", {}).status, ReloadStatus::kOk);
+  const std::string metrics = rt_->exporter().serialize_text();
+  EXPECT_NE(metrics.find("lemon_reload_exceptions_total{kind=\"module\"} 1"), std::string::npos)
+      << metrics;
+}
+
+TEST_F(ReloaderTest, MetricsCountReloadsAndPassPromtool) {
+  install("counter", counter_so("1"));
+  spawn("counter", 5);
+  install("counter", counter_so("2"), false);
+  ASSERT_EQ(rt_->reloader().reload_module("counter", {}).status, ReloadStatus::kOk);
+  ASSERT_EQ(rt_->reloader().reload_module("nope", {}).status, ReloadStatus::kError);
+  ASSERT_EQ(rt_->reloader().soft_purge_module("counter", {}).status, ReloadStatus::kOk);
+  const std::string m = rt_->exporter().serialize_text();
+  EXPECT_NE(m.find("lemon_reload_total{kind=\"module\",status=\"ok\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("lemon_reload_total{kind=\"module\",status=\"error\"} 1"), std::string::npos);
+  EXPECT_NE(m.find("lemon_actor_suspend_duration_seconds_count 5"), std::string::npos);
+  EXPECT_NE(m.find("lemon_module_info{module=\"counter\",version=\"2\"} 1"), std::string::npos);
+  EXPECT_EQ(m.find("lemon_module_info{module=\"counter\",version=\"1\"}"), std::string::npos)
+      << "purged version still reported";
+  EXPECT_NE(m.find("lemon_actors{module=\"counter\"} 5"), std::string::npos);
+  EXPECT_NE(m.find("lemon_reload_in_progress 0"), std::string::npos);
+  const std::string file = dir_ / "metrics.txt";
+  write_file(file, m);
+  const std::string cmd = "/usr/bin/promtool check metrics < '" + file + "' 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), p)) out += buf;
+  EXPECT_EQ(pclose(p), 0) << out;
+  EXPECT_EQ(out, "") << out;
+}
+
+TEST_F(ReloaderTest, SystemReloadTakesEverythingThatChangedInOneOrchestration) {
+  install("counter", counter_so("1"));
+  write_file(dir_ / "modules/apps.json",
+             R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b"]}]})");
+  install("app_a", runfile("testing/testdata/libapp_a_v1.so"));
+  install("app_b", runfile("testing/testdata/libapp_b_v1.so"));
+  spawn("app_a", 2);
+  install("counter", counter_so("2"), false);
+  install("app_b", runfile("testing/testdata/libapp_b_v2.so"), false);
+  ReloadReport r = rt_->reloader().reload_system({});
+  EXPECT_EQ(r.status, ReloadStatus::kOk) << (r.errors.empty() ? "" : r.errors[0].message);
+  EXPECT_EQ(r.kind, ReloadKind::kSystem);
+  ASSERT_EQ(r.results.size(), 2u);
+  EXPECT_EQ(r.results[0].kind, ReloadKind::kApp);
+  EXPECT_EQ(r.results[0].metadata["unchanged"], "app_a");
+  EXPECT_EQ(r.results[1].target, "counter");
+  EXPECT_EQ(rt_->code_server().current("app_b")->version(), "2");
+  EXPECT_EQ(rt_->code_server().current("app_a")->version(), "1");
+  EXPECT_EQ(rt_->code_server().current("counter")->version(), "2");
+  ReloadReport nothing = rt_->reloader().reload_system({});
+  EXPECT_EQ(nothing.status, ReloadStatus::kOk);
+  EXPECT_TRUE(nothing.results.empty());
+}
+
+}  // namespace
+}  // namespace lemon
