@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "actors/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/io/middleman.hpp"
@@ -23,6 +24,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   if (options.scheduler_threads > 0) cfg.set("scheduler.max-threads", options.scheduler_threads);
   if (options.max_throughput > 0) cfg.set("scheduler.max-throughput", options.max_throughput);
   if (options.load_middleman) cfg.load<caf::io::middleman>();
+  add_reload_message_types(cfg);
   rt->system_ = std::make_unique<caf::actor_system>(cfg);
 
   auto cs = CodeServer::create({options.state_dir + "/modules"});
@@ -52,6 +54,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   layout.extension_dirs = options.extension_dirs;
   layout.apps_manifest = options.apps_manifest;
   rt->reloader_ = std::make_unique<Reloader>(deps, layout);
+  rt->reload_service_ = spawn_reload_service(*rt->system_, *rt->reloader_);
   return rt;
 }
 
@@ -68,6 +71,8 @@ void Runtime::stop_actors(absl::Duration timeout) {
 
 Runtime::~Runtime() {
   if (system_) stop_actors(absl::Seconds(30));
+  if (reload_service_) caf::anon_send_exit(reload_service_, caf::exit_reason::user_shutdown);
+  reload_service_ = caf::actor{};
   reloader_.reset();
   manager_.reset();
   system_.reset();  // waits for every actor; module code must still be mapped

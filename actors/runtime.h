@@ -22,6 +22,7 @@
 #include "actors/registry.h"
 #include "actors/reload_manager.h"
 #include "actors/reloadable_actor.h"
+#include "caf/actor.hpp"
 #include "caf/fwd.hpp"
 #include "core/code_server.h"
 #include "core/extension_compiler.h"
@@ -59,6 +60,8 @@ class Runtime {
   Telemetry& telemetry() { return *telemetry_; }
   PrometheusExporter& exporter() { return *exporter_; }
   Reloader& reloader() { return *reloader_; }
+  // The reload operations as CAF messages (actors/reload_service.h).
+  const caf::actor& reload_service() const { return reload_service_; }
   const Options& options() const { return options_; }
 
   // spawn_reloadable on this runtime.
@@ -81,6 +84,7 @@ class Runtime {
   std::unique_ptr<PrometheusExporter> exporter_;
   std::unique_ptr<ReloadLock> lock_;
   std::unique_ptr<Reloader> reloader_;
+  caf::actor reload_service_;
 };
 
 }  // namespace lemon

@@ -1,0 +1,60 @@
+#include "actors/reload_service.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/blocking_actor.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/response_promise.hpp"
+#include "core/reload_error.h"
+
+namespace lemon {
+
+ReloadReport execute(Reloader& reloader, const ReloadRequest& req) {
+  ReloadOptions o;
+  o.force = req.force;
+  o.timeout = absl::Milliseconds(req.timeout_ms);
+  o.lock_timeout = absl::Milliseconds(req.lock_timeout_ms);
+  o.extra = req.extra;
+  o.owner = req.owner;
+  if (req.kind == "module") return reloader.reload_module(req.target, o);
+  if (req.kind == "extension") return reloader.reload_extension(req.target, o);
+  if (req.kind == "app") return reloader.reload_app(req.target, o);
+  if (req.kind == "all") return reloader.reload_system(o);
+  if (req.kind == "selection") {
+    return reloader.reload_selection({req.modules, req.apps, req.extensions}, o);
+  }
+  if (req.kind == "purge") return reloader.soft_purge_module(req.target, o);
+  if (req.kind == "hard_purge") return reloader.purge_module(req.target, o);
+  ReloadReport r = ReloadReport::begin(ReloadKind::kSystem, req.target);
+  r.add_error(req.kind, reload_status(ReloadError::kInvalidArgument,
+                                      absl::StrCat("unknown reload kind '", req.kind, "'")));
+  r.finish();
+  return r;
+}
+
+void add_reload_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<ReloadRequest>("lemon.ReloadRequest");
+  cfg.add_message_type<ReloadReport>("lemon.ReloadReport");
+  cfg.add_message_type<std::vector<ReloadReport>>("lemon.ReloadReports");
+}
+
+caf::actor spawn_reload_service(caf::actor_system& sys, Reloader& reloader) {
+  Reloader* r = &reloader;
+  return sys.spawn([r](caf::event_based_actor* self) -> caf::behavior {
+    return {
+        [=](reload_atom, ReloadRequest& req) -> caf::result<ReloadReport> {
+          auto promise = self->make_response_promise<ReloadReport>();
+          self->spawn<caf::detached>(
+              [r, promise, req = std::move(req)](caf::blocking_actor*) mutable {
+                promise.deliver(execute(*r, req));
+              });
+          return promise;
+        },
+    };
+  });
+}
+
+}  // namespace lemon

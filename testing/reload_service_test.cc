@@ -1,0 +1,100 @@
+// The reload operations as typed CAF messages to the reload service.
+#include "actors/reload_service.h"
+
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "actors/runtime.h"
+#include "actors/system_messages.h"
+#include "caf/all.hpp"
+#include "caf/binary_deserializer.hpp"
+#include "caf/binary_serializer.hpp"
+#include "gtest/gtest.h"
+#include "testing/runfiles.h"
+
+namespace lemon {
+namespace {
+
+using testing::copy_file;
+using testing::runfile;
+using testing::ScratchDir;
+
+class ReloadServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
+    Runtime::Options o;
+    o.state_dir = dir_ / "state";
+    o.modules_dir = dir_ / "modules";
+    rt_ = std::move(Runtime::create(o).value());
+    copy_file(runfile("extensions/counter/libcounter_v1.so"), dir_ / "modules/counter.so");
+    ASSERT_TRUE(rt_->reloader().load_file(dir_ / "modules/counter.so").ok());
+  }
+
+  ReloadReport ask(const ReloadRequest& req) {
+    caf::scoped_actor self{rt_->system()};
+    ReloadReport out;
+    self->request(rt_->reload_service(), std::chrono::seconds(120), reload_atom::value, req)
+        .receive([&](ReloadReport& r) { out = std::move(r); },
+                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
+    return out;
+  }
+
+  ScratchDir dir_;
+  std::unique_ptr<Runtime> rt_;
+};
+
+TEST_F(ReloadServiceTest, ModuleReloadByMessageMovesTheActors) {
+  auto a = rt_->spawn({"counter", "", "c", "7"});
+  ASSERT_TRUE(a.ok());
+  copy_file(runfile("extensions/counter/libcounter_v2.so"), dir_ / "modules/counter.so");
+  ReloadRequest req;
+  req.kind = "module";
+  req.target = "counter";
+  ReloadReport r = ask(req);
+  EXPECT_EQ(r.status, ReloadStatus::kOk);
+  EXPECT_EQ(r.reloaded, std::vector<std::string>{"counter"});
+  caf::scoped_actor self{rt_->system()};
+  self->request(*a, std::chrono::seconds(60), sys_status_atom::value)
+      .receive([](ActorStatus& s) { EXPECT_EQ(s.version, "2"); },
+               [](caf::error&) { ADD_FAILURE(); });
+}
+
+TEST_F(ReloadServiceTest, BadRequestsComeBackAsErrorReports) {
+  ReloadRequest unknown_kind;
+  unknown_kind.kind = "everything";
+  EXPECT_EQ(ask(unknown_kind).errors.at(0).reason, ReloadError::kInvalidArgument);
+  ReloadRequest unknown_module;
+  unknown_module.kind = "module";
+  unknown_module.target = "nope";
+  EXPECT_EQ(ask(unknown_module).errors.at(0).reason, ReloadError::kNotFound);
+}
+
+TEST_F(ReloadServiceTest, ReportsSurviveSerializationForRemoteNodes) {
+  ReloadReport child = ReloadReport::begin(ReloadKind::kExtension, "/ext/x.cc");
+  child.errors.push_back(
+      {"/ext/x.cc", ReloadError::kCompileFailed, "bad", {{"/ext/x.cc", 2, 11, "error", "oops"}}});
+  child.finish();
+  ReloadReport r = ReloadReport::begin(ReloadKind::kSystem, "all");
+  r.skipped.push_back({"counter", ReloadError::kUnchanged, "same"});
+  r.metadata["node"] = "a";
+  r.results.push_back(child);
+  r.finish();
+  std::vector<char> buf;
+  caf::binary_serializer sink{rt_->system(), buf};
+  ASSERT_FALSE(sink(r));
+  ReloadReport back;
+  caf::binary_deserializer source{rt_->system(), buf};
+  ASSERT_FALSE(source(back));
+  EXPECT_EQ(back.kind, ReloadKind::kSystem);
+  EXPECT_EQ(back.status, ReloadStatus::kError);
+  EXPECT_EQ(back.skipped.at(0).reason, ReloadError::kUnchanged);
+  EXPECT_EQ(back.metadata["node"], "a");
+  ASSERT_EQ(back.results.size(), 1u);
+  EXPECT_EQ(back.results[0].errors.at(0).diagnostics.at(0).column, 11);
+}
+
+}  // namespace
+}  // namespace lemon
