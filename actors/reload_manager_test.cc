@@ -35,6 +35,10 @@ class ReloadManagerTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     cs_ = std::move(CodeServer::create({dir_}).value());
+    // As lemon::Runtime does: flooded actors must not delay suspensions for long.
+    cfg_.set("scheduler.max-throughput", size_t{50});
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+    self_ = std::make_unique<caf::scoped_actor>(*sys_);
     manager_ = std::make_unique<ReloadManager>(*sys_, registry_, *cs_);
   }
   void TearDown() override {
@@ -73,8 +77,8 @@ class ReloadManagerTest : public ::testing::Test {
   std::unique_ptr<CodeServer> cs_;
   std::shared_ptr<ActorRegistry> registry_ = std::make_shared<ActorRegistry>();
   caf::actor_system_config cfg_;
-  std::unique_ptr<caf::actor_system> sys_ = std::make_unique<caf::actor_system>(cfg_);
-  std::unique_ptr<caf::scoped_actor> self_ = std::make_unique<caf::scoped_actor>(*sys_);
+  std::unique_ptr<caf::actor_system> sys_;
+  std::unique_ptr<caf::scoped_actor> self_;
   std::unique_ptr<ReloadManager> manager_;
 };
 
@@ -174,6 +178,99 @@ TEST_F(ReloadManagerTest, ActorSpawnedDuringAReloadStartsOnTheWinningVersion) {
   auto st = ask<ActorStatus>(*late, sys_status_atom::value);
   EXPECT_EQ(st.version, "2");
   EXPECT_EQ(ask<uint64_t>(*late, ping_atom::value, uint64_t{0}), 2u) << "first ping was lost";
+}
+
+// Sends ticks to every actor from `senders` threads until stopped; each sender numbers its own
+// stream per actor, so order can be checked per sender.
+class Load {
+ public:
+  Load(caf::actor_system& sys, const std::vector<caf::actor>& actors, int senders)
+      : sent_(senders, std::vector<uint64_t>(actors.size(), 0)) {
+    for (int s = 0; s < senders; ++s) {
+      threads_.emplace_back([this, &sys, &actors, s] {
+        caf::scoped_actor self{sys};
+        while (!stop_.load()) {
+          for (size_t i = 0; i < actors.size(); ++i) {
+            self->send(actors[i], tick_atom::value, uint64_t(s + 1), ++sent_[s][i]);
+          }
+          rounds_.fetch_add(1);
+        }
+      });
+    }
+  }
+  void wait_rounds(uint64_t n) {
+    const uint64_t target = rounds_.load() + n;
+    while (rounds_.load() < target) std::this_thread::yield();
+  }
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  ~Load() { stop(); }
+  uint64_t sent_to(size_t actor) const {
+    uint64_t n = 0;
+    for (const auto& per_sender : sent_) n += per_sender[actor];
+    return n;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> rounds_{0};
+  std::vector<std::vector<uint64_t>> sent_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(ReloadManagerTest, ThousandActorsUnderLoadGoFromV1ToV2ToV3LosingNothing) {
+  ASSERT_TRUE(cs_->load(counter("1")).ok());
+  constexpr int kActors = 1000;
+  auto actors = spawn_many("counter", kActors);
+  Load load(*sys_, actors, 2);
+  load.wait_rounds(2);
+  for (const std::string v : {"2", "3"}) {
+    SCOPED_TRACE(v);
+    auto next = cs_->prepare(counter(v));
+    ASSERT_TRUE(next.ok()) << next.status();
+    SwapResult r = manager_->swap(*next, {});
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    EXPECT_EQ(r.actors, static_cast<size_t>(kActors));
+    next = ModuleRef();
+    ASSERT_TRUE(cs_->soft_purge("counter").ok());
+    load.wait_rounds(2);
+  }
+  load.stop();
+  for (int i = 0; i < kActors; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(ask<int64_t>(actors[i], get_atom::value), static_cast<int64_t>(i + load.sent_to(i)));
+    auto st = ask<ActorStatus>(actors[i], sys_status_atom::value);
+    EXPECT_EQ(st.version, "3");
+    EXPECT_NE(st.state.find("\"order_violations\":0"), std::string::npos) << st.state;
+    if (HasFailure()) break;
+  }
+}
+
+TEST_F(ReloadManagerTest, CodeChangeThrowingInOneOfAThousandActorsKeepsAllOnV1) {
+  ASSERT_TRUE(cs_->load(counter("1")).ok());
+  constexpr int kActors = 1000;
+  auto actors = spawn_many("counter", kActors);  // actor i starts with count i
+  auto next = cs_->prepare(counter("2"));
+  ASSERT_TRUE(next.ok());
+  SwapOptions options;
+  options.extra = "fail-on-count:500";
+  SwapResult r = manager_->swap(*next, options);
+  EXPECT_EQ(reload_error_of(r.status), ReloadError::kCodeChangeFailed) << r.status;
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_EQ(r.failures[0].actor_name, "counter-500");
+  EXPECT_NE(r.status.message().find("counter-500"), absl::string_view::npos) << r.status;
+  EXPECT_EQ(cs_->current("counter")->version(), "1");
+  // Every actor kept its exact state and keeps processing on v1.
+  for (int i = 0; i < kActors; ++i) (*self_)->send(actors[i], add_atom::value, int64_t{1});
+  for (int i = 0; i < kActors; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(ask<int64_t>(actors[i], get_atom::value), i + 1);
+    EXPECT_EQ(ask<ActorStatus>(actors[i], sys_status_atom::value).version, "1");
+    if (HasFailure()) break;
+  }
 }
 
 TEST_F(ReloadManagerTest, ModuleWithoutActorsIsCommittedDirectly) {

@@ -11,6 +11,11 @@
 
 #include "actors/module.h"
 
+// Built with -DCOUNTER_V1_VERSION='"3"' this is version 3: the v1 code, able to read v2's state.
+#ifndef COUNTER_V1_VERSION
+#define COUNTER_V1_VERSION "1"
+#endif
+
 // Tests build the same code under other module names (apps of several modules).
 #ifndef COUNTER_MODULE_NAME
 #define COUNTER_MODULE_NAME "counter"
@@ -80,7 +85,7 @@ class Counter : public lemon::Behaviour {
   }
 
   std::string format_status() const override {
-    return "{\"version\":\"1\",\"count\":" + std::to_string(count_) +
+    return "{\"version\":\"" COUNTER_V1_VERSION "\",\"count\":" + std::to_string(count_) +
            ",\"order_violations\":" + std::to_string(violations_) + "}";
   }
 
@@ -102,4 +107,4 @@ class Counter : public lemon::Behaviour {
 
 }  // namespace counter_v1
 
-LEMON_MODULE(COUNTER_MODULE_NAME, "1", LEMON_BEHAVIOUR(COUNTER_MODULE_NAME, counter_v1::Counter))
+LEMON_MODULE(COUNTER_MODULE_NAME, COUNTER_V1_VERSION, LEMON_BEHAVIOUR(COUNTER_MODULE_NAME, counter_v1::Counter))

@@ -4,7 +4,8 @@
 // State layout (v2): "v2|count=N|violations=V|upgrades=U|seqs=S1:Q1,S2:Q2".
 // `extra` options understood by code_change (for demonstrations and fault injection):
 //   "fail"          every migration fails;
-//   "fail-on-odd"   migrations of actors whose count is odd fail.
+//   "fail-on-odd"   migrations of actors whose count is odd fail;
+//   "fail-on-count:N"  the migration of an actor whose count is N fails.
 // Built with -DCOUNTER_V2_VERSION='"2-fail"' -DCOUNTER_V2_ALWAYS_FAIL it is a version whose
 // code_change always throws.
 #include <cstdint>
@@ -60,6 +61,9 @@ class Counter : public lemon::Behaviour {
     if (extra == "fail") throw std::runtime_error("counter v2: code_change failed as asked");
     if (extra == "fail-on-odd" && c->count_ % 2 != 0) {
       throw std::runtime_error("counter v2: odd count " + std::to_string(c->count_));
+    }
+    if (extra.rfind("fail-on-count:", 0) == 0 && std::to_string(c->count_) == extra.substr(14)) {
+      throw std::runtime_error("counter v2: count " + std::to_string(c->count_) + " refused");
     }
     if (!v2_layout) ++c->upgrades_;
     return c;
