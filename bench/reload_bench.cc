@@ -59,6 +59,8 @@ void send_and_drain(caf::scoped_actor& self, const std::vector<caf::actor>& acto
   }
 }
 
+bool no_load_flag = false;
+
 void run(caf::actor_system& sys, int n) {
   const std::string root = runfiles_root();
   char tmpl[] = "/tmp/lemon-reload-bench-XXXXXX";
@@ -85,7 +87,7 @@ void run(caf::actor_system& sys, int n) {
   // Steady load during the upgrade.
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> rounds{0};
-  const bool no_load = std::getenv("LEMON_BENCH_NO_LOAD") != nullptr;
+  const bool no_load = no_load_flag;
   std::thread sender([&] {
     caf::scoped_actor s{sys};
     while (!stop.load(std::memory_order_relaxed)) {
@@ -193,27 +195,33 @@ void steady_state(caf::actor_system& sys) {
 }  // namespace
 }  // namespace lemon
 
+// Flags: N... (actor counts), --no_steady_state, --no_load (no sender during the upgrade),
+// --sharing (CAF's work-sharing scheduler), --max_throughput=K (default 50, as lemon::Runtime).
 int main(int argc, char** argv) {
   std::vector<int> ns;
-  bool steady = true;
+  bool steady = true, sharing = false;
+  size_t max_throughput = 50;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--no_steady_state") {
       steady = false;
-      continue;
+    } else if (arg == "--no_load") {
+      lemon::no_load_flag = true;
+    } else if (arg == "--sharing") {
+      sharing = true;
+    } else if (arg.rfind("--max_throughput=", 0) == 0) {
+      max_throughput = static_cast<size_t>(std::atol(arg.c_str() + 17));
+    } else if (!arg.empty() && arg[0] != '-') {
+      ns.push_back(std::atoi(arg.c_str()));
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", arg.c_str());
+      return 2;
     }
-    ns.push_back(std::atoi(argv[i]));
   }
   if (ns.empty()) ns = {1, 1000, 10000, 100000};
   caf::actor_system_config cfg;
-  if (std::getenv("LEMON_SHARING")) cfg.set("scheduler.policy", caf::atom("sharing"));
-  if (const char* p = std::getenv("LEMON_THROUGHPUT")) {
-    cfg.set("scheduler.max-throughput", static_cast<size_t>(std::atoi(p)));
-  }
-  if (const char* p = std::getenv("LEMON_RELAXED_US")) {
-    cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan(std::atoi(p) * 1000));
-    cfg.set("work-stealing.moderate-sleep-duration", caf::timespan(std::atoi(p) * 100));
-  }
+  if (sharing) cfg.set("scheduler.policy", caf::atom("sharing"));
+  if (max_throughput > 0) cfg.set("scheduler.max-throughput", max_throughput);
   caf::actor_system sys{cfg};
   for (int n : ns) lemon::run(sys, n);
   if (steady) lemon::steady_state(sys);
