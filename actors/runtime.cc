@@ -11,6 +11,8 @@
 
 namespace lemon {
 
+Runtime::Runtime(Options options) : options_(std::move(options)) {}
+
 absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   if (options.state_dir.empty()) {
     return reload_status(ReloadError::kInvalidArgument, "Runtime needs a state_dir");

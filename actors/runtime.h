@@ -71,7 +71,7 @@ class Runtime {
   void stop_actors(absl::Duration timeout);
 
  private:
-  explicit Runtime(Options options) : options_(std::move(options)) {}
+  explicit Runtime(Options options);
 
   Options options_;
   std::unique_ptr<caf::actor_system_config> config_;

@@ -1,0 +1,65 @@
+// The control plane's HTTP face: serves `POST /rpc` (JSON-RPC 2.0, bearer token required) and
+// `GET /healthz` (no auth) on civetweb, handing request bodies to a JsonRpcDispatcher.
+//
+//   lemon::RpcHttpServer server(dispatcher, {.port = 0, .token = *token});
+//   if (absl::Status s = server.start(); !s.ok()) return s;
+//   std::cout << "control plane on 127.0.0.1:" << server.port() << "\n";
+#ifndef LEMON_CONTROL_PLANE_HTTP_SERVER_H_
+#define LEMON_CONTROL_PLANE_HTTP_SERVER_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "control_plane/json_rpc.h"
+
+class CivetServer;
+
+namespace lemon {
+
+struct RpcHttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;                     // 0 = any free port; read it back with port()
+  std::string token;                // required: requests must present it as a bearer token
+  size_t max_body_bytes = 1 << 20;  // larger bodies get 413 without being read
+  int num_threads = 8;              // civetweb worker threads
+};
+
+// Responses: 200 with a JSON-RPC body; 204 when the body held notifications only; 401 with a
+// -32001 JSON-RPC error for a missing or wrong token; 411 without Content-Length; 413 over the
+// body limit; 405 for another HTTP method. Handlers run on civetweb's threads, several at once.
+class RpcHttpServer {
+ public:
+  // `dispatcher` must outlive the server.
+  RpcHttpServer(const JsonRpcDispatcher& dispatcher, RpcHttpServerOptions options);
+  ~RpcHttpServer();
+
+  RpcHttpServer(const RpcHttpServer&) = delete;
+  RpcHttpServer& operator=(const RpcHttpServer&) = delete;
+
+  // Starts listening; an error names the address when it cannot be bound (e.g. port in use).
+  // Not thread-safe against stop().
+  absl::Status start();
+
+  // Stops serving and joins civetweb's threads; in-flight requests finish first. Idempotent.
+  void stop();
+
+  // The port actually listened on (after a successful start), else 0.
+  int port() const { return port_; }
+
+ private:
+  class RpcHandler;
+  class HealthHandler;
+
+  const JsonRpcDispatcher& dispatcher_;
+  const RpcHttpServerOptions options_;
+  int port_ = 0;
+  std::unique_ptr<RpcHandler> rpc_handler_;
+  std::unique_ptr<HealthHandler> health_handler_;
+  std::unique_ptr<CivetServer> server_;  // declared last: stops before the handlers go
+};
+
+}  // namespace lemon
+
+#endif  // LEMON_CONTROL_PLANE_HTTP_SERVER_H_

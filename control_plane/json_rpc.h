@@ -1,0 +1,98 @@
+// A transport-free JSON-RPC 2.0 dispatcher: hand it a request body, get back the response body.
+// It implements the whole spec (single and batch requests, notifications, ids echoed exactly, the
+// standard error codes) plus Lemon's application codes, mapped from a handler's absl::Status.
+//
+//   lemon::JsonRpcDispatcher rpc;
+//   rpc.register_typed_method<lemon::rpc::ActorsListParams>(
+//       "actors.list", [&](const lemon::rpc::ActorsListParams& p) { return svc.list_actors(p); });
+//   std::optional<std::string> reply =
+//       rpc.handle(R"({"jsonrpc":"2.0","id":1,"method":"actors.list"})");
+#ifndef LEMON_CONTROL_PLANE_JSON_RPC_H_
+#define LEMON_CONTROL_PLANE_JSON_RPC_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/message.h"
+#include "nlohmann/json.hpp"
+
+namespace lemon {
+
+// JSON-RPC 2.0 error codes; the -320xx ones are Lemon's and stable.
+inline constexpr int kJsonRpcParseError = -32700;
+inline constexpr int kJsonRpcInvalidRequest = -32600;
+inline constexpr int kJsonRpcMethodNotFound = -32601;
+inline constexpr int kJsonRpcInvalidParams = -32602;
+inline constexpr int kJsonRpcInternalError = -32603;
+inline constexpr int kJsonRpcUnauthorized = -32001;
+inline constexpr int kJsonRpcReloadInProgress = -32002;
+inline constexpr int kJsonRpcReloadFailed = -32003;
+inline constexpr int kJsonRpcNotFound = -32004;
+inline constexpr int kJsonRpcPathNotAllowed = -32005;
+
+// The JSON-RPC error code for a handler's non-OK status: from the ReloadError it carries
+// (unauthorized, reload_in_progress, not_found, path_not_allowed, invalid_argument, other reload
+// errors = reload failed), else from its canonical code (invalid argument, not found,
+// unauthenticated), else internal error.
+int json_rpc_code_for(const absl::Status& status);
+
+// A complete error response object {"jsonrpc":"2.0","error":{code,message[,data]},"id":id}.
+nlohmann::json json_rpc_error(const nlohmann::json& id, int code, const std::string& message,
+                              const nlohmann::json& data = nullptr);
+
+// Parses `params` (a JSON object) into `message`, rejecting unknown fields; InvalidArgument with
+// protobuf's text, which names the offending field.
+absl::Status json_to_proto(const nlohmann::json& params, google::protobuf::Message* message);
+
+// `message` as JSON with proto field names and every primitive field printed.
+absl::StatusOr<nlohmann::json> proto_to_json(const google::protobuf::Message& message);
+
+class JsonRpcDispatcher {
+ public:
+  // Gets the request's params: the object or array sent, or an empty object when absent. A
+  // non-OK status becomes an error response (see json_rpc_code_for); an exception becomes -32603.
+  using Handler = std::function<absl::StatusOr<nlohmann::json>(const nlohmann::json& params)>;
+
+  // Registers `handler` for `method`, replacing any earlier one. Thread-safe.
+  void register_method(const std::string& method, Handler handler);
+
+  // Registers a method whose params parse into the proto `Params` and whose `fn(const Params&)`
+  // returns absl::StatusOr<some proto message>, printed as the result. Thread-safe.
+  template <typename Params, typename Fn>
+  void register_typed_method(const std::string& method, Fn fn);
+
+  // Answers one request body (a single request or a batch); nullopt when nothing is to be sent
+  // (notifications only). Never throws. Thread-safe: handlers run on the caller's thread.
+  std::optional<std::string> handle(const std::string& body) const;
+
+ private:
+  std::optional<nlohmann::json> handle_one(const nlohmann::json& request) const;
+  std::shared_ptr<const Handler> find(const std::string& method) const;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<const Handler>> methods_ ABSL_GUARDED_BY(mu_);
+};
+
+template <typename Params, typename Fn>
+void JsonRpcDispatcher::register_typed_method(const std::string& method, Fn fn) {
+  register_method(
+      method, [fn = std::move(fn)](const nlohmann::json& params) -> absl::StatusOr<nlohmann::json> {
+        Params typed;
+        if (absl::Status parsed = json_to_proto(params, &typed); !parsed.ok()) return parsed;
+        auto result = fn(static_cast<const Params&>(typed));
+        if (!result.ok()) return result.status();
+        return proto_to_json(*result);
+      });
+}
+
+}  // namespace lemon
+
+#endif  // LEMON_CONTROL_PLANE_JSON_RPC_H_

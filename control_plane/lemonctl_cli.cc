@@ -1,0 +1,401 @@
+#include "control_plane/lemonctl_cli.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "control_plane/auth.h"
+#include "control_plane/http_client.h"
+#include "nlohmann/json.hpp"
+
+namespace lemon {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kDefaultHost[] = "127.0.0.1";
+constexpr int kDefaultControlPort = 4040;
+constexpr int64_t kDefaultRpcTimeoutMs = 120000;
+
+enum class FlagKind { kBool, kString, kInt };
+
+struct FlagSpec {
+  FlagKind kind;
+  std::set<std::string> commands;  // empty = global, valid with every command
+};
+
+const std::map<std::string, FlagSpec>& flag_specs() {
+  static const auto* specs = new std::map<std::string, FlagSpec>{
+      {"host", {FlagKind::kString, {}}},
+      {"control_port", {FlagKind::kInt, {}}},
+      {"token_file", {FlagKind::kString, {}}},
+      {"json", {FlagKind::kBool, {}}},
+      {"rpc_timeout_ms", {FlagKind::kInt, {}}},
+      {"help", {FlagKind::kBool, {}}},
+      {"scope", {FlagKind::kString, {"reload"}}},
+      {"module", {FlagKind::kString, {"reload", "actors", "purge"}}},
+      {"app", {FlagKind::kString, {"reload"}}},
+      {"path", {FlagKind::kString, {"reload"}}},
+      {"force", {FlagKind::kBool, {"reload"}}},
+      {"timeout_ms", {FlagKind::kInt, {"reload"}}},
+      {"lock_timeout_ms", {FlagKind::kInt, {"reload"}}},
+      {"cluster", {FlagKind::kBool, {"reload"}}},
+      {"hard", {FlagKind::kBool, {"purge"}}},
+  };
+  return *specs;
+}
+
+const std::map<std::string, std::string>& command_methods() {
+  static const auto* methods = new std::map<std::string, std::string>{
+      {"reload", "system.reload"}, {"status", "system.health"}, {"modules", "modules.list"},
+      {"actors", "actors.list"},   {"purge", "modules.purge"},
+  };
+  return *methods;
+}
+
+struct CommandLine {
+  std::string command;
+  std::map<std::string, std::string> values;  // flag name -> value ("true" for bools)
+  std::set<std::string> bools;
+
+  bool has(const std::string& name) const { return values.count(name) > 0; }
+  std::string get(const std::string& name, const std::string& fallback = "") const {
+    auto it = values.find(name);
+    return it == values.end() ? fallback : it->second;
+  }
+  int64_t get_int(const std::string& name, int64_t fallback) const {
+    int64_t n = fallback;
+    if (has(name)) (void)absl::SimpleAtoi(get(name), &n);  // validated while parsing
+    return n;
+  }
+  bool flag(const std::string& name) const { return bools.count(name) > 0; }
+};
+
+// Parses `args`; an error message (for a usage error) or the command line.
+std::optional<std::string> parse(const std::vector<std::string>& args, CommandLine& cl) {
+  std::vector<std::pair<std::string, std::string>> seen;  // for the per-command check
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h") {
+      cl.bools.insert("help");
+      continue;
+    }
+    if (!absl::StartsWith(arg, "--")) {
+      if (!cl.command.empty()) return absl::StrCat("unexpected argument '", arg, "'");
+      cl.command = arg;
+      continue;
+    }
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    std::replace(name.begin(), name.end(), '-', '_');
+    auto spec = flag_specs().find(name);
+    if (spec == flag_specs().end()) return absl::StrCat("unknown flag --", name);
+    if (spec->second.kind == FlagKind::kBool) {
+      if (value && *value != "true" && *value != "false") {
+        return absl::StrCat("--", name, " takes no value (or =true / =false)");
+      }
+      if (!value || *value == "true")
+        cl.bools.insert(name);
+      else
+        cl.bools.erase(name);
+    } else {
+      if (!value) {
+        if (i + 1 >= args.size()) return absl::StrCat("--", name, " needs a value");
+        value = args[++i];
+      }
+      int64_t n = 0;
+      if (spec->second.kind == FlagKind::kInt && (!absl::SimpleAtoi(*value, &n) || n < 0)) {
+        return absl::StrCat("--", name, " needs a non-negative integer, got '", *value, "'");
+      }
+      cl.values[name] = *value;
+    }
+    seen.emplace_back(name, arg);
+  }
+  if (cl.flag("help")) return std::nullopt;
+  if (cl.command.empty()) return std::string("no command given");
+  if (command_methods().count(cl.command) == 0) {
+    return absl::StrCat("unknown command '", cl.command, "'");
+  }
+  for (const auto& [name, arg] : seen) {
+    const std::set<std::string>& commands = flag_specs().at(name).commands;
+    if (!commands.empty() && commands.count(cl.command) == 0) {
+      return absl::StrCat("--", name, " does not apply to '", cl.command, "'");
+    }
+  }
+  if (cl.command == "purge" && cl.get("module").empty()) {
+    return std::string("purge needs --module");
+  }
+  return std::nullopt;
+}
+
+std::string expand_home(const std::string& path) {
+  if (path == "~" || absl::StartsWith(path, "~/")) {
+    const char* home = std::getenv("HOME");
+    if (home != nullptr) return absl::StrCat(home, path.substr(1));
+  }
+  return path;
+}
+
+json params_for(const CommandLine& cl) {
+  json params = json::object();
+  if (cl.command == "reload") {
+    for (const char* name : {"scope", "module", "app", "path"}) {
+      if (cl.has(name)) params[name] = cl.get(name);
+    }
+    for (const char* name : {"timeout_ms", "lock_timeout_ms"}) {
+      if (cl.has(name)) params[name] = cl.get_int(name, 0);
+    }
+    if (cl.flag("force")) params["force"] = true;
+    if (cl.flag("cluster")) params["cluster"] = true;
+  } else if (cl.command == "actors") {
+    if (cl.has("module")) params["module"] = cl.get("module");
+  } else if (cl.command == "purge") {
+    params["module"] = cl.get("module");
+    if (cl.flag("hard")) params["hard"] = true;
+  }
+  return params;
+}
+
+std::string str(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+// The member `key` of `j`, or null (which iterates as empty) when absent.
+const json& member(const json& j, const char* key) {
+  static const json* const kAbsent = new json();
+  auto it = j.find(key);
+  return it == j.end() ? *kAbsent : *it;
+}
+
+void print_report(const json& report, int depth, std::ostream& out) {
+  const std::string indent(static_cast<size_t>(depth) * 2, ' ');
+  out << indent << str(report, "kind") << " " << str(report, "target") << ": "
+      << str(report, "status");
+  if (auto d = report.find("duration_ms"); d != report.end() && d->is_number()) {
+    out << absl::StrFormat(" in %.1f ms", d->get<double>());
+  }
+  if (depth == 0 && report.contains("summary")) {
+    const json& s = report["summary"];
+    out << " (reloaded " << str(s, "reloaded") << ", skipped " << str(s, "skipped") << ", errors "
+        << str(s, "errors") << ")";
+  }
+  out << "\n";
+  if (report.contains("reloaded") && !report["reloaded"].empty()) {
+    std::vector<std::string> names;
+    for (const json& n : report["reloaded"])
+      names.push_back(n.is_string() ? n.get<std::string>() : n.dump());
+    out << indent << "  reloaded: " << absl::StrJoin(names, ", ") << "\n";
+  }
+  for (const json& s : member(report, "skipped")) {
+    out << indent << "  skipped " << str(s, "target") << ": " << str(s, "reason");
+    if (!str(s, "message").empty()) out << ": " << str(s, "message");
+    out << "\n";
+  }
+  for (const json& e : member(report, "errors")) {
+    out << indent << "  error " << str(e, "target") << ": " << str(e, "reason");
+    if (!str(e, "message").empty()) out << ": " << str(e, "message");
+    out << "\n";
+    for (const json& d : member(e, "diagnostics")) {
+      out << indent << "    " << str(d, "file") << ":" << str(d, "line") << ":" << str(d, "column")
+          << ": " << str(d, "severity") << ": " << str(d, "message") << "\n";
+    }
+  }
+  for (const auto& [key, value] : member(report, "metadata").items()) {
+    out << indent << "  " << key << ": "
+        << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
+  }
+  for (const json& child : member(report, "results")) {
+    print_report(child, depth + 1, out);
+  }
+}
+
+void print_table(const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows, std::ostream& out) {
+  std::vector<size_t> widths(header.size());
+  for (size_t c = 0; c < header.size(); ++c) widths[c] = header[c].size();
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size() && c < widths.size(); ++c) {
+      widths[c] = std::max(widths[c], row[c].size());
+    }
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
+    }
+    out << line << "\n";
+  };
+  print_row(header);
+  for (const auto& row : rows) print_row(row);
+}
+
+void print_human(const std::string& command, const json& result, std::ostream& out) {
+  if (command == "reload" || command == "purge") {
+    print_report(result, 0, out);
+  } else if (command == "status") {
+    out << "node:               " << str(result, "node") << "\n"
+        << "status:             " << str(result, "status") << "\n"
+        << "uptime:             " << absl::StrFormat("%.1f s", result.value("uptime_seconds", 0.0))
+        << "\n"
+        << "modules:            " << str(result, "modules") << "\n"
+        << "actors:             " << str(result, "actors") << "\n"
+        << "reload in progress: " << (result.value("reload_in_progress", false) ? "yes" : "no")
+        << "\n";
+  } else if (command == "modules") {
+    std::vector<std::vector<std::string>> rows;
+    for (const json& m : member(result, "modules")) {
+      std::string old_version = str(m, "old_version");
+      rows.push_back({str(m, "name"), str(m, "current_version"),
+                      old_version.empty() ? "-" : old_version, str(m, "actors_current"),
+                      str(m, "actors_old"), str(m, "checksum").substr(0, 12), str(m, "path")});
+    }
+    if (rows.empty()) {
+      out << "no modules loaded\n";
+      return;
+    }
+    print_table({"NAME", "CURRENT", "OLD", "ACTORS", "ON OLD", "CHECKSUM", "PATH"}, rows, out);
+  } else if (command == "actors") {
+    std::vector<std::vector<std::string>> rows;
+    for (const json& a : member(result, "actors")) {
+      rows.push_back({str(a, "name"), str(a, "module"), str(a, "version"), str(a, "status"),
+                      str(a, "mailbox_size"), str(a, "state_summary")});
+    }
+    if (rows.empty()) {
+      out << "no actors\n";
+      return;
+    }
+    print_table({"NAME", "MODULE", "VERSION", "STATUS", "MAILBOX", "STATE"}, rows, out);
+  }
+}
+
+int print_rpc_error(const json& error, bool as_json, std::ostream& out, std::ostream& err) {
+  if (as_json) out << error.dump(2) << "\n";
+  err << "lemonctl: " << str(error, "message") << " (code " << str(error, "code");
+  if (error.contains("data") && error["data"].contains("reason")) {
+    err << ", " << str(error["data"], "reason");
+  }
+  err << ")\n";
+  return kLemonctlFailed;
+}
+
+}  // namespace
+
+std::string lemonctl_usage() {
+  return R"(usage: lemonctl [global flags] <command> [command flags]
+
+global flags:
+  --host HOST            node address (default 127.0.0.1)
+  --control_port PORT    control-plane port (default 4040)
+  --token_file PATH      bearer token file (default ~/.lemon/token)
+  --json                 print the raw JSON-RPC result (or error) instead of a summary
+  --rpc_timeout_ms N     how long to wait for the node (default 120000)
+
+commands:
+  reload [--scope module|app|extension|all] [--module M] [--app A] [--path P]
+         [--force] [--timeout_ms N] [--lock_timeout_ms N] [--cluster]
+                         reload code (scope inferred from --module/--app/--path, else all)
+  status                 node health
+  modules                loaded modules with current and old versions
+  actors [--module M]    actors, their module version, status and mailbox
+  purge --module M [--hard]
+                         drop a module's old version (--hard stops actors still on it)
+)";
+}
+
+namespace {
+
+int run_unchecked(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  CommandLine cl;
+  if (std::optional<std::string> problem = parse(args, cl)) {
+    err << "lemonctl: " << *problem << "\n\n" << lemonctl_usage();
+    return kLemonctlUsage;
+  }
+  if (cl.flag("help")) {
+    out << lemonctl_usage();
+    return kLemonctlOk;
+  }
+  const bool as_json = cl.flag("json");
+  const std::string host = cl.get("host", kDefaultHost);
+  const int64_t port = cl.get_int("control_port", kDefaultControlPort);
+  if (port <= 0 || port > 65535) {
+    err << "lemonctl: --control_port must be 1..65535\n";
+    return kLemonctlUsage;
+  }
+  const std::string token_file = expand_home(cl.get("token_file", default_token_path()));
+  absl::StatusOr<std::string> token = read_token(token_file);
+  if (!token.ok()) {
+    err << "lemonctl: " << token.status().message();
+    if (absl::IsNotFound(token.status())) {
+      err << " (the node creates it at first start; pass --token_file to use another)";
+    }
+    err << "\n";
+    return kLemonctlFailed;
+  }
+
+  const json request = {{"jsonrpc", "2.0"},
+                        {"id", 1},
+                        {"method", command_methods().at(cl.command)},
+                        {"params", params_for(cl)}};
+  const absl::Duration timeout =
+      absl::Milliseconds(cl.get_int("rpc_timeout_ms", kDefaultRpcTimeoutMs));
+  absl::StatusOr<HttpResponse> response =
+      http_post(host, static_cast<int>(port), "/rpc", request.dump(),
+                {{"Authorization", absl::StrCat("Bearer ", *token)}}, timeout);
+  if (!response.ok()) {
+    err << "lemonctl: cannot reach the node at " << host << ":" << port << ": "
+        << response.status().message() << "\n";
+    return kLemonctlFailed;
+  }
+  json body = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    err << "lemonctl: HTTP " << response->status << " " << response->reason << ": "
+        << response->body << "\n";
+    return kLemonctlFailed;
+  }
+  if (body.contains("error")) return print_rpc_error(body["error"], as_json, out, err);
+  if (response->status != 200 || !body.contains("result")) {
+    err << "lemonctl: unexpected answer (HTTP " << response->status << "): " << response->body
+        << "\n";
+    return kLemonctlFailed;
+  }
+  const json& result = body["result"];
+  if (as_json) {
+    out << result.dump(2) << "\n";
+  } else {
+    print_human(cl.command, result, out);
+  }
+  if ((cl.command == "reload" || cl.command == "purge") && str(result, "status") == "error") {
+    if (as_json) err << "lemonctl: " << cl.command << " failed\n";
+    return kLemonctlFailed;
+  }
+  return kLemonctlOk;
+}
+
+}  // namespace
+
+int run_lemonctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  try {
+    return run_unchecked(args, out, err);
+  } catch (const std::exception& e) {
+    err << "lemonctl: unexpected answer: " << e.what() << "\n";
+    return kLemonctlFailed;
+  }
+}
+
+}  // namespace lemon

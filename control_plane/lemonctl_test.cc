@@ -1,0 +1,252 @@
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "control_plane/fake_service.h"
+#include "control_plane/http_server.h"
+#include "control_plane/lemonctl_cli.h"
+#include "control_plane/methods.h"
+#include "core/reload_error.h"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kToken[] = "lemonctl-test-token";
+
+std::string temp_path(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  return std::string(base != nullptr ? base : "/tmp") + "/" + name;
+}
+
+class LemonctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    token_file_ = temp_path("token");
+    std::ofstream(token_file_) << kToken << "\n";
+    ASSERT_EQ(::chmod(token_file_.c_str(), 0600), 0);
+    register_control_plane_methods(dispatcher_, service_);
+    RpcHttpServerOptions options;
+    options.token = kToken;
+    server_ = std::make_unique<RpcHttpServer>(dispatcher_, options);
+    ASSERT_TRUE(server_->start().ok());
+  }
+
+  // Runs lemonctl against the test server with `args` after the connection flags.
+  int run(std::vector<std::string> args) {
+    out_.str("");
+    err_.str("");
+    std::vector<std::string> all = {"--control_port", std::to_string(server_->port()),
+                                    "--token_file", token_file_};
+    all.insert(all.end(), args.begin(), args.end());
+    return run_lemonctl(all, out_, err_);
+  }
+
+  FakeService service_;
+  JsonRpcDispatcher dispatcher_;
+  std::unique_ptr<RpcHttpServer> server_;
+  std::string token_file_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(LemonctlTest, UsageErrorsExitWith2AndSayWhy) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* says;
+  };
+  const Case cases[] = {
+      {{"reload", "--bogus"}, "unknown flag --bogus"},
+      {{"frobnicate"}, "unknown command 'frobnicate'"},
+      {{}, "no command"},
+      {{"status", "--hard"}, "--hard does not apply to 'status'"},
+      {{"purge"}, "purge needs --module"},
+      {{"reload", "--timeout_ms", "soon"}, "--timeout_ms needs a non-negative integer"},
+      {{"reload", "--module"}, "--module needs a value"},
+      {{"status", "extra"}, "unexpected argument 'extra'"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.says);
+    EXPECT_EQ(run(c.args), kLemonctlUsage);
+    EXPECT_NE(err_.str().find(c.says), std::string::npos) << err_.str();
+    EXPECT_NE(err_.str().find("usage: lemonctl"), std::string::npos);
+  }
+}
+
+TEST_F(LemonctlTest, HelpPrintsUsage) {
+  EXPECT_EQ(run({"--help"}), kLemonctlOk);
+  EXPECT_NE(out_.str().find("usage: lemonctl"), std::string::npos);
+}
+
+TEST_F(LemonctlTest, ReloadSendsTheFlagsAsParamsAndPrintsTheReport) {
+  rpc::ReloadReport report;
+  report.set_kind("module");
+  report.set_target("counter");
+  report.set_status("ok");
+  report.add_reloaded("counter");
+  service_.reload_result = report;
+  ASSERT_EQ(run({"reload", "--module", "counter", "--force", "--timeout_ms=500", "--cluster"}),
+            kLemonctlOk)
+      << err_.str();
+  EXPECT_NE(out_.str().find("module counter: ok"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("reloaded: counter"), std::string::npos) << out_.str();
+  absl::MutexLock lock(&service_.mu);
+  ASSERT_TRUE(service_.last_reload.has_value());
+  EXPECT_EQ(service_.last_reload->scope(), "module");
+  EXPECT_EQ(service_.last_reload->module(), "counter");
+  EXPECT_TRUE(service_.last_reload->force());
+  EXPECT_TRUE(service_.last_reload->cluster());
+  EXPECT_EQ(service_.last_reload->timeout_ms(), 500u);
+}
+
+TEST_F(LemonctlTest, ReloadWithAnErrorReportExitsNonZeroAndShowsDiagnostics) {
+  rpc::ReloadReport report;
+  report.set_kind("extension");
+  report.set_target("/ext/hello.cc");
+  report.set_status("error");
+  rpc::ErrorItem* e = report.add_errors();
+  e->set_target("/ext/hello.cc");
+  e->set_reason("compile_failed");
+  e->set_message("did not compile");
+  rpc::Diagnostic* d = e->add_diagnostics();
+  d->set_file("/ext/hello.cc");
+  d->set_line(4);
+  d->set_column(2);
+  d->set_severity("error");
+  d->set_message("expected ';'");
+  service_.reload_result = report;
+  EXPECT_EQ(run({"reload", "--path", "/ext/hello.cc"}), kLemonctlFailed);
+  EXPECT_NE(out_.str().find("compile_failed: did not compile"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("/ext/hello.cc:4:2: error: expected ';'"), std::string::npos)
+      << out_.str();
+}
+
+TEST_F(LemonctlTest, RpcErrorsPrintTheMessageAndExitNonZero) {
+  service_.reload_result =
+      reload_status(ReloadError::kReloadInProgress, "another reload holds the lock");
+  EXPECT_EQ(run({"reload"}), kLemonctlFailed);
+  EXPECT_NE(err_.str().find("another reload holds the lock"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("-32002"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("reload_in_progress"), std::string::npos) << err_.str();
+}
+
+TEST_F(LemonctlTest, JsonPrintsTheRawResult) {
+  rpc::SystemHealthResult health;
+  health.set_status("ok");
+  health.set_node("node-a");
+  health.set_actors(3);
+  service_.health_result = health;
+  ASSERT_EQ(run({"--json", "status"}), kLemonctlOk) << err_.str();
+  json result = json::parse(out_.str());
+  EXPECT_EQ(result["node"], "node-a");
+  EXPECT_EQ(result["actors"], 3);
+  EXPECT_EQ(result["reload_in_progress"], false);
+}
+
+TEST_F(LemonctlTest, StatusModulesAndActorsPrintReadableSummaries) {
+  rpc::SystemHealthResult health;
+  health.set_node("node-a");
+  service_.health_result = health;
+  ASSERT_EQ(run({"status"}), kLemonctlOk);
+  EXPECT_NE(out_.str().find("node:               node-a"), std::string::npos) << out_.str();
+
+  rpc::ModulesListResult modules;
+  rpc::ModuleInfo* m = modules.add_modules();
+  m->set_name("counter");
+  m->set_current_version("2.0.0");
+  m->set_old_version("1.0.0");
+  m->set_checksum("0123456789abcdef0123");
+  service_.modules_result = modules;
+  ASSERT_EQ(run({"modules"}), kLemonctlOk);
+  EXPECT_NE(out_.str().find("NAME"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("counter"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("0123456789ab "), std::string::npos) << out_.str();
+
+  rpc::ActorsListResult actors;
+  rpc::ActorInfo* a = actors.add_actors();
+  a->set_name("counter-1");
+  a->set_module("counter");
+  a->set_status("suspended");
+  service_.actors_result = actors;
+  ASSERT_EQ(run({"actors", "--module", "counter"}), kLemonctlOk);
+  EXPECT_NE(out_.str().find("suspended"), std::string::npos) << out_.str();
+  absl::MutexLock lock(&service_.mu);
+  EXPECT_EQ(service_.last_actors->module(), "counter");
+}
+
+TEST_F(LemonctlTest, PurgeSendsModuleAndHard) {
+  rpc::ReloadReport report;
+  report.set_kind("purge");
+  report.set_target("counter");
+  report.set_status("ok");
+  service_.purge_result = report;
+  ASSERT_EQ(run({"purge", "--module", "counter", "--hard"}), kLemonctlOk) << err_.str();
+  absl::MutexLock lock(&service_.mu);
+  ASSERT_TRUE(service_.last_purge.has_value());
+  EXPECT_TRUE(service_.last_purge->hard());
+}
+
+TEST_F(LemonctlTest, WrongTokenIsReportedAsUnauthorized) {
+  std::string wrong = temp_path("wrong_token");
+  std::ofstream(wrong) << "nope\n";
+  ASSERT_EQ(::chmod(wrong.c_str(), 0600), 0);
+  std::ostringstream out, err;
+  int code = run_lemonctl(
+      {"--control_port", std::to_string(server_->port()), "--token_file", wrong, "status"}, out,
+      err);
+  EXPECT_EQ(code, kLemonctlFailed);
+  EXPECT_NE(err.str().find("-32001"), std::string::npos) << err.str();
+}
+
+TEST_F(LemonctlTest, MissingTokenFileIsAClearError) {
+  std::ostringstream out, err;
+  int code = run_lemonctl({"--control_port", std::to_string(server_->port()), "--token_file",
+                           temp_path("absent/token"), "status"},
+                          out, err);
+  EXPECT_EQ(code, kLemonctlFailed);
+  EXPECT_NE(err.str().find("does not exist"), std::string::npos) << err.str();
+}
+
+TEST_F(LemonctlTest, UnreachableNodeIsAClearError) {
+  int port = server_->port();
+  server_->stop();
+  std::ostringstream out, err;
+  int code = run_lemonctl(
+      {"--control_port", std::to_string(port), "--token_file", token_file_, "status"}, out, err);
+  EXPECT_EQ(code, kLemonctlFailed);
+  EXPECT_NE(err.str().find("cannot reach the node"), std::string::npos) << err.str();
+}
+
+TEST_F(LemonctlTest, TheBinaryTalksToANode) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  ASSERT_NE(srcdir, nullptr);
+  rpc::SystemHealthResult health;
+  health.set_node("binary-node");
+  service_.health_result = health;
+  std::string command =
+      absl::StrCat(srcdir, "/lemon/control_plane/lemonctl --control_port ", server_->port(),
+                   " --token_file ", token_file_, " status 2>&1");
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) output.append(buf, n);
+  int status = ::pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_NE(output.find("binary-node"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace lemon

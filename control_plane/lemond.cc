@@ -1,0 +1,329 @@
+// lemond: a Lemon node. With no flags it is a self-contained demo: it loads the example modules,
+// starts demo actors fed by a steady message stream, serves the JSON-RPC control plane on
+// 127.0.0.1:4040 and Prometheus metrics on 127.0.0.1:9464/metrics, and prints how to reload.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "actors/messages.h"
+#include "actors/runtime.h"
+#include "caf/all.hpp"
+#include "control_plane/auth.h"
+#include "control_plane/http_server.h"
+#include "control_plane/json_rpc.h"
+#include "control_plane/methods.h"
+#include "control_plane/node_service.h"
+#include "prometheus/counter.h"
+#include "prometheus/exposer.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+ABSL_FLAG(int, control_port, 4040, "JSON-RPC control plane port on --bind (0: pick a free one)");
+ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port on --bind (0: pick a free one)");
+ABSL_FLAG(std::string, bind, "127.0.0.1", "address the control plane and metrics listen on");
+ABSL_FLAG(std::string, modules_dir, "", "module files <name>.so (default ~/.lemon/modules)");
+ABSL_FLAG(std::string, extensions_dir, "", "extension sources root (default ~/.lemon/extensions)");
+ABSL_FLAG(std::string, state_dir, "", "private module copies and compiled extensions "
+                                      "(default ~/.lemon/state)");
+ABSL_FLAG(std::string, token_file, "", "bearer token file, created 0600 at first start "
+                                       "(default ~/.lemon/token)");
+ABSL_FLAG(std::string, node_name, "", "this node's name (default lemon@<hostname>)");
+ABSL_FLAG(int, cluster_port, 0, "port this node listens on for peers (CAF io); 0: no clustering");
+ABSL_FLAG(std::string, peers, "", "host:port,... of peer nodes to connect to");
+ABSL_FLAG(int, demo_actors, 2000, "demo counter actors to start (0: none)");
+ABSL_FLAG(int, demo_rate, 20000, "demo messages per second, spread over the demo actors");
+
+namespace lemon {
+namespace {
+
+std::string home() {
+  const char* h = std::getenv("HOME");
+  return h ? h : "/tmp";
+}
+
+std::string runfiles_root() {
+  if (const char* d = std::getenv("RUNFILES_DIR")) return std::string(d) + "/lemon/";
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  buf[n > 0 ? n : 0] = '\0';
+  return std::string(buf) + ".runfiles/lemon/";
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+void mkdirs(const std::string& dir) {
+  std::string partial;
+  for (absl::string_view part : absl::StrSplit(dir, '/')) {
+    partial += std::string(part) + "/";
+    if (!part.empty()) mkdir(partial.c_str(), 0700);
+  }
+}
+
+bool copy(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) return false;
+  std::ofstream out(to + ".tmp", std::ios::binary | std::ios::trunc);
+  out << in.rdbuf();
+  out.close();
+  return out && std::rename((to + ".tmp").c_str(), to.c_str()) == 0;
+}
+
+// First start: the example modules go where a newcomer can find and swap them.
+void seed_examples(const std::string& modules_dir, const std::string& examples_dir) {
+  const std::string root = runfiles_root() + "extensions/counter/";
+  mkdirs(modules_dir);
+  mkdirs(examples_dir);
+  for (const char* v : {"1", "2", "3"}) {
+    copy(root + "libcounter_v" + v + ".so", examples_dir + "/counter_v" + v + ".so");
+  }
+  copy(root + "counter_v2.cc", examples_dir + "/counter_v2.cc");
+  if (!exists(modules_dir + "/counter.so")) copy(root + "libcounter_v1.so", modules_dir + "/counter.so");
+}
+
+// Sends ticks to the demo actors at a steady rate; each actor gets its own sequence numbers, so
+// it can check order, and the totals show that a reload lost nothing.
+class DemoLoad {
+ public:
+  DemoLoad(caf::actor_system& sys, std::vector<caf::actor> actors, int rate,
+           prometheus::Counter& sent_metric)
+      : sys_(sys), actors_(std::move(actors)), rate_(rate), sent_metric_(sent_metric) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~DemoLoad() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  uint64_t sent() const { return sent_.load(); }
+
+ private:
+  void run() {
+    caf::scoped_actor self{sys_};
+    std::vector<uint64_t> seq(actors_.size(), 0);
+    const auto batch = std::chrono::milliseconds(10);
+    const int per_batch = std::max(1, rate_ / 100);
+    size_t next = 0;
+    auto when = std::chrono::steady_clock::now();
+    while (!stop_.load()) {
+      for (int k = 0; k < per_batch; ++k) {
+        self->send(actors_[next], tick_atom::value, uint64_t{1}, ++seq[next]);
+        next = (next + 1) % actors_.size();
+      }
+      sent_ += per_batch;
+      sent_metric_.Increment(per_batch);
+      when += batch;
+      std::this_thread::sleep_until(when);  // pacing the generator, not waiting for a result
+    }
+  }
+
+  caf::actor_system& sys_;
+  std::vector<caf::actor> actors_;
+  const int rate_;
+  prometheus::Counter& sent_metric_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> sent_{0};
+  std::thread thread_;
+};
+
+// Sum of the demo actors' counts: messages processed.
+int64_t processed(caf::actor_system& sys, const std::vector<caf::actor>& actors) {
+  caf::scoped_actor self{sys};
+  int64_t total = 0;
+  for (const auto& a : actors) {
+    self->request(a, std::chrono::seconds(30), get_atom::value)
+        .receive([&](int64_t c) { total += c; }, [](caf::error&) {});
+  }
+  return total;
+}
+
+int run(int argc, char** argv) {
+  absl::SetProgramUsageMessage("lemond: a Lemon node (hot code reload for CAF actors)");
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken by sigwait in main; every thread started from here inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const std::string base = home() + "/.lemon";
+  std::string modules_dir = absl::GetFlag(FLAGS_modules_dir);
+  std::string extensions_dir = absl::GetFlag(FLAGS_extensions_dir);
+  std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+  std::string token_file = absl::GetFlag(FLAGS_token_file);
+  std::string node_name = absl::GetFlag(FLAGS_node_name);
+  if (modules_dir.empty()) {
+    modules_dir = base + "/modules";
+    seed_examples(modules_dir, base + "/examples");
+  }
+  if (extensions_dir.empty()) extensions_dir = base + "/extensions";
+  if (state_dir.empty()) state_dir = base + "/state";
+  if (token_file.empty()) token_file = default_token_path();
+  if (node_name.empty()) {
+    char host[256] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    node_name = absl::StrCat("lemon@", host);
+  }
+  mkdirs(extensions_dir);
+
+  Runtime::Options options;
+  options.node_name = node_name;
+  options.state_dir = state_dir;
+  options.modules_dir = modules_dir;
+  options.extension_dirs = {extensions_dir};
+  options.load_middleman = absl::GetFlag(FLAGS_cluster_port) > 0 || !absl::GetFlag(FLAGS_peers).empty();
+  auto created = Runtime::create(options);
+  if (!created.ok()) {
+    std::fprintf(stderr, "lemond: %s\n", std::string(created.status().message()).c_str());
+    return 1;
+  }
+  std::unique_ptr<Runtime> rt = std::move(*created);
+
+  // Modules: every <name>.so in the modules directory.
+  std::vector<std::string> loaded;
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir(modules_dir.c_str()), closedir);
+  if (dir) {
+    while (dirent* e = readdir(dir.get())) {
+      std::string name = e->d_name;
+      if (name.size() < 4 || name.substr(name.size() - 3) != ".so") continue;
+      auto m = rt->reloader().load_file(modules_dir + "/" + name);
+      if (m.ok()) {
+        loaded.push_back(absl::StrCat((*m)->name(), " ", (*m)->version()));
+      } else {
+        std::fprintf(stderr, "lemond: skipping %s: %s\n", name.c_str(),
+                     std::string(m.status().message()).c_str());
+      }
+    }
+  }
+
+  // Metrics: the runtime's reload metrics plus the demo's counters.
+  auto demo_registry = std::make_shared<prometheus::Registry>();
+  auto& sent_metric = prometheus::BuildCounter()
+                          .Name("lemon_demo_messages_sent_total")
+                          .Help("Messages the demo generator sent to demo actors.")
+                          .Register(*demo_registry)
+                          .Add({});
+  auto& processed_metric = prometheus::BuildGauge()
+                               .Name("lemon_demo_messages_processed")
+                               .Help("Messages the demo actors have processed (sum of counts).")
+                               .Register(*demo_registry)
+                               .Add({});
+  std::unique_ptr<prometheus::Exposer> exposer;
+  const std::string bind = absl::GetFlag(FLAGS_bind);
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(
+        absl::StrCat(bind, ":", absl::GetFlag(FLAGS_metrics_port)));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lemond: cannot serve metrics on %s:%d: %s\n", bind.c_str(),
+                 absl::GetFlag(FLAGS_metrics_port), e.what());
+    return 1;
+  }
+  exposer->RegisterCollectable(rt->exporter().registry());
+  exposer->RegisterCollectable(demo_registry);
+  const int metrics_port = exposer->GetListeningPorts().empty() ? 0 : exposer->GetListeningPorts()[0];
+
+  // Control plane.
+  auto token = load_or_create_token(token_file);
+  if (!token.ok()) {
+    std::fprintf(stderr, "lemond: %s\n", std::string(token.status().message()).c_str());
+    return 1;
+  }
+  NodeService service(*rt, node_name);
+  JsonRpcDispatcher dispatcher;
+  register_control_plane_methods(dispatcher, service);
+  RpcHttpServerOptions http;
+  http.host = bind;
+  http.port = absl::GetFlag(FLAGS_control_port);
+  http.token = *token;
+  RpcHttpServer server(dispatcher, http);
+  if (absl::Status s = server.start(); !s.ok()) {
+    std::fprintf(stderr, "lemond: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+
+  // Demo actors and their steady stream.
+  std::vector<caf::actor> demo;
+  std::unique_ptr<DemoLoad> load;
+  const int demo_actors = absl::GetFlag(FLAGS_demo_actors);
+  if (demo_actors > 0 && rt->code_server().current("counter")) {
+    for (int i = 0; i < demo_actors; ++i) {
+      auto a = rt->spawn({"counter", "", absl::StrCat("counter-", i), ""});
+      if (a.ok()) demo.push_back(*a);
+    }
+    if (!demo.empty() && absl::GetFlag(FLAGS_demo_rate) > 0) {
+      load = std::make_unique<DemoLoad>(rt->system(), demo, absl::GetFlag(FLAGS_demo_rate),
+                                        sent_metric);
+    }
+  }
+
+  std::string modules_list;
+  for (const auto& m : loaded) absl::StrAppend(&modules_list, modules_list.empty() ? "" : ", ", m);
+  std::printf("lemond %s ready\n", node_name.c_str());
+  std::printf("  control plane  http://%s:%d/rpc  (JSON-RPC 2.0, Bearer token in %s)\n",
+              bind.c_str(), server.port(), token_file.c_str());
+  std::printf("  metrics        http://%s:%d/metrics\n", bind.c_str(), metrics_port);
+  std::printf("  modules        %s  [%s]\n", modules_dir.c_str(), modules_list.c_str());
+  std::printf("  extensions     %s\n", extensions_dir.c_str());
+  std::printf("  demo           %zu counter actors, %d messages/s\n", demo.size(),
+              load ? absl::GetFlag(FLAGS_demo_rate) : 0);
+  std::printf("Try a hot upgrade of the demo actors (in another shell):\n"
+              "  cp %s/.lemon/examples/counter_v2.so %s/counter.so\n"
+              "  bazel run //:lemonctl -- reload --scope module --module counter\n"
+              "  bazel run //:lemonctl -- actors --module counter | head\n",
+              home().c_str(), modules_dir.c_str());
+  std::printf("READY control_port=%d metrics_port=%d\n", server.port(), metrics_port);
+  std::fflush(stdout);
+
+  // Until SIGINT/SIGTERM: every 5 s, refresh the processed-messages gauge.
+  absl::Notification done;
+  std::thread auditor([&] {
+    while (!done.WaitForNotificationWithTimeout(absl::Seconds(5))) {
+      if (!demo.empty()) processed_metric.Set(static_cast<double>(processed(rt->system(), demo)));
+    }
+  });
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::printf("lemond: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  done.Notify();
+  auditor.join();
+  if (load) {
+    load->stop();
+    const int64_t total = processed(rt->system(), demo);
+    std::printf("demo: sent=%llu processed=%lld lost=%lld\n",
+                static_cast<unsigned long long>(load->sent()), static_cast<long long>(total),
+                static_cast<long long>(load->sent()) - static_cast<long long>(total));
+  }
+  std::fflush(stdout);
+  server.stop();
+  demo.clear();
+  rt.reset();
+  return 0;
+}
+
+}  // namespace
+}  // namespace lemon
+
+int main(int argc, char** argv) { return lemon::run(argc, argv); }

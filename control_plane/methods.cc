@@ -1,0 +1,85 @@
+#include "control_plane/methods.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/reload_error.h"
+
+namespace lemon {
+namespace {
+
+absl::Status invalid(const std::string& message) {
+  return reload_status(ReloadError::kInvalidArgument, message);
+}
+
+}  // namespace
+
+absl::Status normalize_reload_params(rpc::SystemReloadParams& params) {
+  const bool has_module = !params.module().empty();
+  const bool has_app = !params.app().empty();
+  const bool has_path = !params.path().empty();
+  const bool has_lists =
+      params.modules_size() > 0 || params.apps_size() > 0 || params.extensions_size() > 0;
+  if (params.scope().empty()) {
+    const int singles = int{has_module} + int{has_app} + int{has_path};
+    if (singles > 1) {
+      return invalid("give only one of module, app and path, or a scope with the lists");
+    }
+    params.set_scope(has_module ? "module" : has_app ? "app" : has_path ? "extension" : "all");
+  }
+  const std::string& scope = params.scope();
+  if (scope != "module" && scope != "app" && scope != "extension" && scope != "all") {
+    return invalid(
+        absl::StrCat("scope must be one of module, app, extension, all; got \"", scope, "\""));
+  }
+  if (scope == "all") {
+    if (has_module || has_app || has_path) {
+      return invalid("scope all takes the lists modules, apps, extensions, not module, app, path");
+    }
+    return absl::OkStatus();
+  }
+  if (has_lists) {
+    return invalid(
+        absl::StrCat("the lists modules, apps, extensions go with scope all, not ", scope));
+  }
+  struct Need {
+    const char* scope;
+    const char* field;
+    bool present;
+  };
+  for (const Need& need : {Need{"module", "module", has_module}, Need{"app", "app", has_app},
+                           Need{"extension", "path", has_path}}) {
+    if (scope == need.scope && !need.present) {
+      return invalid(absl::StrCat("scope ", need.scope, " needs ", need.field));
+    }
+    if (scope != need.scope && need.present) {
+      return invalid(absl::StrCat(need.field, " does not go with scope ", scope));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& service) {
+  dispatcher.register_typed_method<rpc::SystemReloadParams>(
+      "system.reload",
+      [&service](const rpc::SystemReloadParams& params) -> absl::StatusOr<rpc::ReloadReport> {
+        rpc::SystemReloadParams normalized = params;
+        if (absl::Status s = normalize_reload_params(normalized); !s.ok()) return s;
+        return service.reload(normalized);
+      });
+  dispatcher.register_typed_method<rpc::ModulesListParams>(
+      "modules.list",
+      [&service](const rpc::ModulesListParams& params) { return service.list_modules(params); });
+  dispatcher.register_typed_method<rpc::ModulesPurgeParams>(
+      "modules.purge",
+      [&service](const rpc::ModulesPurgeParams& params) -> absl::StatusOr<rpc::ReloadReport> {
+        if (params.module().empty()) return invalid("module is required");
+        return service.purge_module(params);
+      });
+  dispatcher.register_typed_method<rpc::ActorsListParams>(
+      "actors.list",
+      [&service](const rpc::ActorsListParams& params) { return service.list_actors(params); });
+  dispatcher.register_typed_method<rpc::SystemHealthParams>(
+      "system.health",
+      [&service](const rpc::SystemHealthParams& params) { return service.health(params); });
+}
+
+}  // namespace lemon

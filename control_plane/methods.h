@@ -1,0 +1,25 @@
+// The control plane's JSON-RPC methods (system.reload, modules.list, modules.purge, actors.list,
+// system.health) wired from a dispatcher to a ControlPlaneService, with their params validated.
+//
+//   lemon::JsonRpcDispatcher dispatcher;
+//   lemon::register_control_plane_methods(dispatcher, service);  // service outlives dispatcher
+#ifndef LEMON_CONTROL_PLANE_METHODS_H_
+#define LEMON_CONTROL_PLANE_METHODS_H_
+
+#include "absl/status/status.h"
+#include "control_plane/json_rpc.h"
+#include "control_plane/rpc.pb.h"
+#include "control_plane/service.h"
+
+namespace lemon {
+
+// Registers every control-plane method on `dispatcher`; `service` must outlive it.
+void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& service);
+
+// Checks system.reload params and fills in the scope (see SystemReloadParams in rpc.proto);
+// InvalidArgument (ReloadError kInvalidArgument) naming what is wrong.
+absl::Status normalize_reload_params(rpc::SystemReloadParams& params);
+
+}  // namespace lemon
+
+#endif  // LEMON_CONTROL_PLANE_METHODS_H_

@@ -1,0 +1,145 @@
+#include "control_plane/node_service.h"
+
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "actors/reload_service.h"
+#include "actors/system_messages.h"
+#include "caf/scoped_actor.hpp"
+#include "control_plane/report_proto.h"
+#include "core/reload_error.h"
+
+namespace lemon {
+namespace {
+
+constexpr uint32_t kDefaultTimeoutMs = 10000;
+constexpr uint32_t kDefaultLockTimeoutMs = 30000;
+
+ReloadRequest to_request(const rpc::SystemReloadParams& p) {
+  ReloadRequest req;
+  req.force = p.force();
+  req.timeout_ms = p.timeout_ms() > 0 ? p.timeout_ms() : kDefaultTimeoutMs;
+  req.lock_timeout_ms = p.lock_timeout_ms() > 0 ? p.lock_timeout_ms() : kDefaultLockTimeoutMs;
+  req.owner = "control plane";
+  const bool lists = p.modules_size() + p.apps_size() + p.extensions_size() > 0;
+  if (p.scope() == "module") {
+    req.kind = "module";
+    req.target = p.module();
+  } else if (p.scope() == "app") {
+    req.kind = "app";
+    req.target = p.app();
+  } else if (p.scope() == "extension") {
+    req.kind = "extension";
+    req.target = p.path();
+  } else if (lists) {
+    req.kind = "selection";
+    req.modules.assign(p.modules().begin(), p.modules().end());
+    req.apps.assign(p.apps().begin(), p.apps().end());
+    req.extensions.assign(p.extensions().begin(), p.extensions().end());
+  } else {
+    req.kind = "all";
+  }
+  return req;
+}
+
+}  // namespace
+
+NodeService::NodeService(Runtime& runtime, std::string node_name)
+    : runtime_(runtime), node_name_(std::move(node_name)) {}
+
+absl::StatusOr<rpc::ReloadReport> NodeService::reload_local(const rpc::SystemReloadParams& params) {
+  const ReloadRequest req = to_request(params);
+  caf::scoped_actor self{runtime_.system()};
+  absl::StatusOr<rpc::ReloadReport> out =
+      reload_status(ReloadError::kInternal, "no answer from the reload service");
+  // The service enforces the reload's own deadlines; this one only guards against a lost reply.
+  const auto deadline = std::chrono::milliseconds(req.lock_timeout_ms + req.timeout_ms * 4 + 600000);
+  self->request(runtime_.reload_service(), deadline, reload_atom::value, req)
+      .receive([&](ReloadReport& r) { out = report_to_proto(r); },
+               [&](caf::error& e) {
+                 out = reload_status(ReloadError::kInternal,
+                                     absl::StrCat("reload service: ", runtime_.system().render(e)));
+               });
+  return out;
+}
+
+absl::StatusOr<rpc::ReloadReport> NodeService::reload(const rpc::SystemReloadParams& params) {
+  if (!params.cluster()) return reload_local(params);
+  if (!cluster_reload_) {
+    return reload_status(ReloadError::kInvalidArgument,
+                         "cluster: true, but this node was started without --peers/--cluster_port");
+  }
+  return cluster_reload_(params);
+}
+
+absl::StatusOr<rpc::ModulesListResult> NodeService::list_modules(const rpc::ModulesListParams&) {
+  rpc::ModulesListResult out;
+  for (const ModuleStatus& m : runtime_.code_server().list()) {
+    rpc::ModuleInfo* info = out.add_modules();
+    info->set_name(m.name);
+    info->set_current_version(m.current->version());
+    info->set_checksum(m.current->checksum());
+    info->set_actors_current(m.current->actor_count());
+    info->set_path(m.current->source_path());
+    if (m.old) {
+      info->set_old_version(m.old->version());
+      info->set_actors_old(m.old->actor_count());
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<rpc::ReloadReport> NodeService::purge_module(const rpc::ModulesPurgeParams& params) {
+  if (params.module().empty()) {
+    return reload_status(ReloadError::kInvalidArgument, "modules.purge needs `module`");
+  }
+  ReloadRequest req;
+  req.kind = params.hard() ? "hard_purge" : "purge";
+  req.target = params.module();
+  req.owner = "control plane";
+  caf::scoped_actor self{runtime_.system()};
+  absl::StatusOr<rpc::ReloadReport> out =
+      reload_status(ReloadError::kInternal, "no answer from the reload service");
+  self->request(runtime_.reload_service(), std::chrono::minutes(5), reload_atom::value, req)
+      .receive([&](ReloadReport& r) { out = report_to_proto(r); },
+               [&](caf::error& e) {
+                 out = reload_status(ReloadError::kInternal, runtime_.system().render(e));
+               });
+  return out;
+}
+
+absl::StatusOr<rpc::ActorsListResult> NodeService::list_actors(const rpc::ActorsListParams& params) {
+  rpc::ActorsListResult out;
+  caf::scoped_actor self{runtime_.system()};
+  for (const ActorEntry& e : runtime_.registry()->list()) {
+    if (!params.module().empty() && e.module != params.module()) continue;
+    self->request(e.handle, std::chrono::seconds(5), sys_status_atom::value)
+        .receive(
+            [&](ActorStatus& s) {
+              rpc::ActorInfo* a = out.add_actors();
+              a->set_name(s.name.empty() ? absl::StrCat("#", s.id) : s.name);
+              a->set_module(s.module);
+              a->set_version(s.version);
+              a->set_status(s.suspended ? "suspended" : "running");
+              a->set_mailbox_size(static_cast<uint32_t>(s.mailbox_size));
+              a->set_state_summary(s.state);
+            },
+            [](caf::error&) {});  // exited meanwhile, or busy past the deadline: not listed
+  }
+  return out;
+}
+
+absl::StatusOr<rpc::SystemHealthResult> NodeService::health(const rpc::SystemHealthParams&) {
+  rpc::SystemHealthResult out;
+  out.set_status("ok");
+  out.set_node(node_name_);
+  out.set_uptime_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  out.set_modules(static_cast<int32_t>(runtime_.code_server().list().size()));
+  out.set_actors(static_cast<int32_t>(runtime_.registry()->list().size()));
+  out.set_reload_in_progress(runtime_.lock().holder().has_value());
+  return out;
+}
+
+}  // namespace lemon

@@ -1,0 +1,49 @@
+// The control plane's operations on a real node: a ControlPlaneService that translates each
+// JSON-RPC call into typed CAF messages to the runtime's reload service and actors.
+//
+//   NodeService service(runtime, "node-a");
+//   JsonRpcDispatcher dispatcher;
+//   register_control_plane_methods(dispatcher, service);
+//
+// Thread-safe: civetweb calls it from several threads; each call uses its own scoped actor.
+#ifndef LEMON_CONTROL_PLANE_NODE_SERVICE_H_
+#define LEMON_CONTROL_PLANE_NODE_SERVICE_H_
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "actors/runtime.h"
+#include "control_plane/service.h"
+
+namespace lemon {
+
+class NodeService : public ControlPlaneService {
+ public:
+  // Handles `"cluster": true` reloads; unset: such reloads are refused (single node).
+  using ClusterReload = std::function<absl::StatusOr<rpc::ReloadReport>(
+      const rpc::SystemReloadParams& params)>;
+
+  NodeService(Runtime& runtime, std::string node_name);
+
+  void set_cluster_reload(ClusterReload fn) { cluster_reload_ = std::move(fn); }
+
+  // The reload this node runs for `params`, as a typed request to its reload service.
+  absl::StatusOr<rpc::ReloadReport> reload_local(const rpc::SystemReloadParams& params);
+
+  absl::StatusOr<rpc::ReloadReport> reload(const rpc::SystemReloadParams& params) override;
+  absl::StatusOr<rpc::ModulesListResult> list_modules(const rpc::ModulesListParams& params) override;
+  absl::StatusOr<rpc::ReloadReport> purge_module(const rpc::ModulesPurgeParams& params) override;
+  absl::StatusOr<rpc::ActorsListResult> list_actors(const rpc::ActorsListParams& params) override;
+  absl::StatusOr<rpc::SystemHealthResult> health(const rpc::SystemHealthParams& params) override;
+
+ private:
+  Runtime& runtime_;
+  const std::string node_name_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  ClusterReload cluster_reload_;
+};
+
+}  // namespace lemon
+
+#endif  // LEMON_CONTROL_PLANE_NODE_SERVICE_H_

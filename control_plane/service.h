@@ -1,0 +1,44 @@
+// The control plane's operations as one abstract interface: one method per JSON-RPC method, typed
+// with the messages of rpc.proto. The JSON-RPC layer (methods.h) calls it; the node implements it
+// on top of the reload manager, tests with a fake.
+//
+//   class MyService : public lemon::ControlPlaneService { ... };
+//   MyService service;
+//   lemon::JsonRpcDispatcher dispatcher;
+//   lemon::register_control_plane_methods(dispatcher, service);
+#ifndef LEMON_CONTROL_PLANE_SERVICE_H_
+#define LEMON_CONTROL_PLANE_SERVICE_H_
+
+#include "absl/status/statusor.h"
+#include "control_plane/rpc.pb.h"
+
+namespace lemon {
+
+// Implementations are called from several HTTP threads at once and must be thread-safe. An error
+// status should carry a ReloadError (core/reload_error.h) so that clients get a precise code; a
+// reload that ran but failed is an OK status holding a report whose status is "error".
+class ControlPlaneService {
+ public:
+  virtual ~ControlPlaneService() = default;
+
+  // system.reload; params are already validated and normalized (scope is never empty).
+  virtual absl::StatusOr<rpc::ReloadReport> reload(const rpc::SystemReloadParams& params) = 0;
+
+  // modules.list
+  virtual absl::StatusOr<rpc::ModulesListResult> list_modules(
+      const rpc::ModulesListParams& params) = 0;
+
+  // modules.purge; returns a report of kind "purge".
+  virtual absl::StatusOr<rpc::ReloadReport> purge_module(const rpc::ModulesPurgeParams& params) = 0;
+
+  // actors.list
+  virtual absl::StatusOr<rpc::ActorsListResult> list_actors(
+      const rpc::ActorsListParams& params) = 0;
+
+  // system.health
+  virtual absl::StatusOr<rpc::SystemHealthResult> health(const rpc::SystemHealthParams& params) = 0;
+};
+
+}  // namespace lemon
+
+#endif  // LEMON_CONTROL_PLANE_SERVICE_H_
