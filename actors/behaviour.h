@@ -25,6 +25,7 @@
 #include <utility>
 
 #include "actors/messages.h"
+#include "caf/detail/type_traits.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/message_handler.hpp"
 
@@ -48,22 +49,34 @@ class ActorContext {
   void request(const caf::actor& dest, caf::duration timeout, OnResult on_result, OnError on_error,
                Ts&&... xs) {
     request_started();
+    using args = typename caf::detail::get_callable_trait<OnResult>::arg_types;
     self()
         ->request(dest, timeout, std::forward<Ts>(xs)...)
-        .then(
-            [this, on_result](auto&&... ys) mutable {
-              on_result(std::forward<decltype(ys)>(ys)...);
-              request_finished();
-            },
-            [this, on_error](caf::error& err) mutable {
-              on_error(err);
-              request_finished();
-            });
+        .then(Tracked<OnResult, args>::wrap(this, std::move(on_result)),
+              [this, on_error](caf::error& err) mutable {
+                on_error(err);
+                request_finished();
+              });
   }
 
  protected:
   virtual void request_started() = 0;
   virtual void request_finished() = 0;
+
+ private:
+  // A result handler with on_result's exact signature (CAF deduces message types from it) that
+  // also marks the request finished.
+  template <class F, class List>
+  struct Tracked;
+  template <class F, class... Args>
+  struct Tracked<F, caf::detail::type_list<Args...>> {
+    static auto wrap(ActorContext* ctx, F f) {
+      return [ctx, f](Args... ys) mutable {
+        f(std::forward<Args>(ys)...);
+        ctx->request_finished();
+      };
+    }
+  };
 };
 
 // One actor's behaviour and state. Created by the module (create or code_change), destroyed by the

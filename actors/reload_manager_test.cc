@@ -273,6 +273,26 @@ TEST_F(ReloadManagerTest, CodeChangeThrowingInOneOfAThousandActorsKeepsAllOnV1) 
   }
 }
 
+TEST_F(ReloadManagerTest, SuspensionWaitsForContinuationsMadeByOldCode) {
+  ASSERT_TRUE(cs_->load(runfile("actors/testdata/libslow_v1.so")).ok());
+  ASSERT_TRUE(cs_->load(runfile("actors/testdata/libasker_v1.so")).ok());
+  caf::actor responder = spawn_many("slow", 1)[0];
+  caf::actor asker = spawn_many("asker", 1)[0];
+  // The asker (v1) asks the responder, which stays busy for 2 s before it answers.
+  (*self_)->send(asker, ping_atom::value, responder, uint64_t{2000});
+  ASSERT_EQ(ask<int64_t>(asker, get_atom::value), 0);
+  ASSERT_EQ(ask<ActorStatus>(asker, sys_status_atom::value).pending_requests, 1u);
+  auto next = cs_->prepare(runfile("actors/testdata/libasker_v2.so"));
+  ASSERT_TRUE(next.ok());
+  SwapResult r = manager_->swap(*next, {});
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  // The continuation ran on v1 before its state was exported, so v2 has the answer.
+  auto st = ask<ActorStatus>(asker, sys_status_atom::value);
+  EXPECT_EQ(st.version, "2");
+  EXPECT_EQ(st.pending_requests, 0u);
+  EXPECT_EQ(ask<int64_t>(asker, get_atom::value), 1);
+}
+
 TEST_F(ReloadManagerTest, ModuleWithoutActorsIsCommittedDirectly) {
   ASSERT_TRUE(cs_->load(counter("1")).ok());
   auto next = cs_->prepare(counter("2"));

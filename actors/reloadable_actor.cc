@@ -190,6 +190,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext {
     s.behaviour = spec_.behaviour;
     s.version = current_.version();
     s.suspended = suspended_;
+    s.pending_requests = static_cast<uint64_t>(pending_requests_);
     s.mailbox_size = mailbox().size() + get_normal_queue().cache().total_task_size() +
                      get_urgent_queue().cache().total_task_size();
     if (current_) {

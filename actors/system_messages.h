@@ -36,6 +36,7 @@ struct ActorStatus {
   std::string version;  // "" while a deferred actor waits for its version
   bool suspended = false;
   uint64_t mailbox_size = 0;  // queued + kept while suspended
+  uint64_t pending_requests = 0;  // tracked requests whose continuation has not run yet
   std::string state;          // the behaviour's format_status() JSON
 };
 

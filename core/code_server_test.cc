@@ -121,6 +121,34 @@ TEST_F(CodeServerTest, SoftPurgeIsRefusedWhileAnActorRunsOldCode) {
   EXPECT_TRUE(cs_->load(raw("raw_v3")).ok());
 }
 
+TEST_F(CodeServerTest, AFourthLoadIsRefusedWhileTheOldVersionIsReferenced) {
+  ASSERT_TRUE(cs_->load(raw("raw_v1")).ok());
+  auto v2 = cs_->load(raw("raw_v2"));
+  ASSERT_TRUE(v2.ok());
+  auto use = std::make_unique<ModuleUse>(*v2);
+  const std::string v2_copy = (*v2)->copy_path();
+  v2 = ModuleRef();
+  ASSERT_TRUE(cs_->load(raw("raw_v3")).ok()) << "v1 was unused: purged by the load of v3";
+  auto v4 = cs_->load(raw("raw_v4"));
+  EXPECT_EQ(reload_error_of(v4.status()), ReloadError::kInUse) << v4.status();
+  EXPECT_EQ(cs_->current("raw")->version(), "3");
+  EXPECT_EQ(reload_error_of(cs_->soft_purge("raw")), ReloadError::kInUse);
+  use.reset();
+  ASSERT_TRUE(cs_->soft_purge("raw").ok());
+  EXPECT_EQ(read_maps().find(v2_copy), std::string::npos) << "purged v2 is still mapped";
+  EXPECT_TRUE(cs_->load(raw("raw_v4")).ok());
+}
+
+TEST_F(CodeServerTest, CommittingTheOldVersionSwapsCurrentAndOld) {
+  auto v1 = cs_->load(raw("raw_v1"));
+  ASSERT_TRUE(v1.ok());
+  ASSERT_TRUE(cs_->load(raw("raw_v2")).ok());
+  ModuleUse still_on_v1(*v1);  // a rollback stages actors on v1 before the commit
+  ASSERT_TRUE(cs_->commit(*v1).ok());
+  EXPECT_EQ(cs_->current("raw")->version(), "1");
+  EXPECT_EQ(cs_->old("raw")->version(), "2");
+}
+
 TEST_F(CodeServerTest, SoftPurgedVersionIsReallyUnmapped) {
   std::string v1_copy;
   {

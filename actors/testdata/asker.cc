@@ -1,0 +1,43 @@
+// Test module `asker`: on (ping, responder, ms) it asks `responder` (ping, ms) through the
+// framework's tracked request and counts the answers in its state. Used to show that a suspension
+// waits for continuations made by old code before the state is migrated.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "actors/module.h"
+
+namespace asker_version {
+
+class Asker : public lemon::Behaviour {
+ public:
+  static std::unique_ptr<Asker> create(const std::string&) { return std::make_unique<Asker>(); }
+  static std::unique_ptr<Asker> code_change(const std::string&, const std::string& state,
+                                            const std::string&) {
+    auto a = std::make_unique<Asker>();
+    a->answers_ = std::stoll(state);
+    return a;
+  }
+
+  caf::message_handler handlers(lemon::ActorContext& ctx) override {
+    return {
+        [this, &ctx](lemon::ping_atom, const caf::actor& responder, uint64_t ms) {
+          ctx.request(
+              responder, caf::infinite, [this](uint64_t) { ++answers_; },
+              [](caf::error&) {}, lemon::ping_atom::value, ms);
+        },
+        [this](lemon::get_atom) { return answers_; },
+    };
+  }
+  std::string export_state() const override { return std::to_string(answers_); }
+  std::string format_status() const override {
+    return "{\"version\":\"" ASKER_VERSION "\",\"answers\":" + std::to_string(answers_) + "}";
+  }
+
+ private:
+  int64_t answers_ = 0;
+};
+
+}  // namespace asker_version
+
+LEMON_MODULE("asker", ASKER_VERSION, LEMON_BEHAVIOUR("asker", asker_version::Asker))
