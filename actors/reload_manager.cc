@@ -63,9 +63,8 @@ SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options
   result.actors = actors.size();
   auto round = std::make_shared<ReloadRound>(next_round_id.fetch_add(1), next, options.extra,
                                              actors.size());
-  for (std::size_t i = 0; i < actors.size(); ++i) {
-    round->describe(i, actors[i].id(), registry_->name_of(actors[i].id()));
-  }
+  // Names are looked up only for the report of failures (cold path).
+  for (std::size_t i = 0; i < actors.size(); ++i) round->describe(i, actors[i].id(), "");
 
   // Phase 1: every actor suspends and migrates; all must report before the deadline.
   for (std::size_t i = 0; i < actors.size(); ++i) {
@@ -75,8 +74,13 @@ SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options
   const bool all_prepared =
       await_with_liveness(*round, actors, *registry_, options.suspend_timeout,
                           [&](absl::Duration d) { return round->await_prepared(d); });
+  result.prepare_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   std::size_t not_suspended = 0, not_migrated = 0;
-  for (const ReloadRound::Slot& slot : round->snapshot()) {
+  std::vector<ReloadRound::Slot> slots = round->snapshot();
+  for (ReloadRound::Slot& slot : slots) {
+    if (slot.step != ReloadRound::Step::kMigrated) slot.name = registry_->name_of(slot.actor);
+  }
+  for (const ReloadRound::Slot& slot : slots) {
     switch (slot.step) {
       case ReloadRound::Step::kPending:
         ++not_suspended;
@@ -123,6 +127,7 @@ SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options
   const bool committed = result.status.ok();
 
   // Phase 2: everyone resumes, on the new version (commit) or the old one (abort).
+  const auto resume_started = Clock::now();
   for (std::size_t i = 0; i < actors.size(); ++i) {
     if (committed) {
       caf::anon_send<caf::message_priority::high>(actors[i], sys_commit_atom::value, round,
@@ -137,6 +142,8 @@ SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options
       committed ? options.suspend_timeout + absl::Seconds(10) : absl::Milliseconds(200);
   await_with_liveness(*round, actors, *registry_, resume_timeout,
                       [&](absl::Duration d) { return round->await_resumed(d); });
+  result.resume_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - resume_started).count();
   for (const ReloadRound::Slot& slot : round->snapshot()) {
     if (slot.step == ReloadRound::Step::kResumed) {
       result.pause_seconds.push_back(static_cast<double>(slot.pause_ns) * 1e-9);

@@ -1,4 +1,5 @@
-// Reload of N live actors under load, printed in the format of the OTP anchor
+// Reload of N live actors of bench_counter (the anchor's module, in C++) under load, printed in the
+// format of the OTP anchor
 // (../shared/anchors/otp/otp_upgrade_bench.escript) so the two can be compared line by line:
 //
 //   bazel run -c opt //bench:reload_bench -- 1 1000 10000 100000
@@ -68,13 +69,15 @@ void run(caf::actor_system& sys, int n) {
   auto cs = std::move(CodeServer::create({dir}).value());
   auto registry = std::make_shared<ActorRegistry>();
   ReloadManager manager(sys, registry, *cs);
-  if (!cs->load(root + "extensions/counter/libcounter_v1.so").ok()) {
-    std::fprintf(stderr, "cannot load counter v1 from %s\n", root.c_str());
+  if (!cs->load(root + "bench/libbench_counter_v1.so").ok()) {
+    std::fprintf(stderr, "cannot load bench_counter v1 from %s\n", root.c_str());
     std::exit(1);
   }
   std::vector<caf::actor> actors;
   actors.reserve(n);
-  for (int i = 0; i < n; ++i) actors.push_back(*spawn_reloadable(sys, registry, *cs, {"counter"}));
+  for (int i = 0; i < n; ++i) {
+    actors.push_back(*spawn_reloadable(sys, registry, *cs, {"bench_counter"}));
+  }
   std::vector<uint64_t> sent(n, 0);
   caf::scoped_actor self{sys};
 
@@ -84,32 +87,46 @@ void run(caf::actor_system& sys, int n) {
   send_and_drain(self, actors, casts, sent);
   const double msg_ns = ms_since(t0) * 1e6 / static_cast<double>(casts * n);
 
-  // Steady load during the upgrade.
+  // Steady load during the upgrade: half of the measured capacity (1e9 / msg_ns messages per
+  // second), paced in batches, so that the machine is loaded but not saturated; an unpaced thread
+  // would grow every mailbox without bound and the upgrade would measure the backlog instead.
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> rounds{0};
   const bool no_load = no_load_flag;
+  const double rate = 0.5e9 / std::max(msg_ns, 1.0);
   std::thread sender([&] {
     caf::scoped_actor s{sys};
+    constexpr int kBatch = 500;
+    const auto batch_time = std::chrono::nanoseconds(static_cast<int64_t>(kBatch * 1e9 / rate));
+    auto next_batch = Clock::now();
+    int in_batch = 0;
     while (!stop.load(std::memory_order_relaxed)) {
       if (no_load) {
         rounds.fetch_add(1, std::memory_order_relaxed);
         std::this_thread::yield();
         continue;
       }
-      for (int i = 0; i < n; ++i) s->send(actors[i], tick_atom::value, uint64_t{1}, ++sent[i]);
+      for (int i = 0; i < n && !stop.load(std::memory_order_relaxed); ++i) {
+        s->send(actors[i], tick_atom::value, uint64_t{1}, ++sent[i]);
+        if (++in_batch == kBatch) {
+          in_batch = 0;
+          next_batch += batch_time;
+          std::this_thread::sleep_until(next_batch);  // pacing, not waiting for a result
+        }
+      }
       rounds.fetch_add(1, std::memory_order_relaxed);
     }
   });
   while (rounds.load() < 2) std::this_thread::yield();
 
   auto u0 = Clock::now();
-  auto next = cs->prepare(root + "extensions/counter/libcounter_v2.so");
+  auto next = cs->prepare(root + "bench/libbench_counter_v2.so");
   SwapResult r = manager.swap(*next, {});
   const double upgrade_ms = ms_since(u0);
   next = ModuleRef();
-  const bool purged = cs->soft_purge("counter").ok();
+  const bool purged = cs->soft_purge("bench_counter").ok();
   const uint64_t rounds_before_stop = rounds.load();
-  while (rounds.load() < rounds_before_stop + 2) std::this_thread::yield();
+  while (rounds.load() < rounds_before_stop + 1) std::this_thread::yield();
   stop = true;
   sender.join();
 
@@ -124,13 +141,15 @@ void run(caf::actor_system& sys, int n) {
   for (double p : r.pause_seconds) pause_ms = std::max(pause_ms, p * 1e3);
   std::printf(
       "lemon N=%d upgrade_ms=%.3f pause_ms=%.3f per_actor_us=%.3f lost=%lld msg_ns=%.1f "
-      "soft_purge=%s rounds_during=%llu status=%s swap_ms=%.3f\n",
+      "soft_purge=%s rounds_during=%llu load_msgs_per_s=%.0f status=%s swap_ms=%.3f prepare_ms=%.3f resume_ms=%.3f\n",
       n, upgrade_ms, pause_ms, upgrade_ms * 1000.0 / n, static_cast<long long>(lost), msg_ns,
       purged ? "true" : "false", static_cast<unsigned long long>(rounds_before_stop),
-      r.status.ok() ? "ok" : std::string(r.status.message()).c_str(), r.duration_ms);
+      no_load_flag ? 0.0 : rate,
+      r.status.ok() ? "ok" : std::string(r.status.message()).c_str(), r.duration_ms,
+      r.prepare_ms, r.resume_ms);
   std::fflush(stdout);
   for (auto& a : actors) self->send_exit(a, caf::exit_reason::kill);
-  registry->await_count("counter", 0, absl::Seconds(120));
+  registry->await_count("bench_counter", 0, absl::Seconds(120));
   actors.clear();
   cs.reset();
   std::string cmd = "rm -rf '" + dir + "'";

@@ -38,6 +38,8 @@ struct SwapResult {
   std::vector<ActorFailure> failures;
   std::vector<double> pause_seconds;  // per actor: suspended -> resumed
   double duration_ms = 0;
+  double prepare_ms = 0;  // until every actor suspended and migrated (or the deadline)
+  double resume_ms = 0;   // from the commit or abort until every actor resumed
 };
 
 class ModuleSwapper {

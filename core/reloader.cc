@@ -225,6 +225,8 @@ void Reloader::module_locked(const std::string& name, const std::string& given_p
   r.metadata["deferred_actors"] = std::to_string(swap.deferred);
   r.metadata["max_pause_ms"] = absl::StrCat(max_pause * 1e3);
   r.metadata["swap_ms"] = absl::StrCat(swap.duration_ms);
+  r.metadata["prepare_ms"] = absl::StrCat(swap.prepare_ms);
+  r.metadata["resume_ms"] = absl::StrCat(swap.resume_ms);
   if (!swap.status.ok()) {
     r.add_error(name, swap.status);
     for (std::size_t i = 0; i < swap.failures.size() && i < kMaxActorErrors; ++i) {
