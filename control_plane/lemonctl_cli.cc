@@ -1,5 +1,7 @@
 #include "control_plane/lemonctl_cli.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -45,6 +47,7 @@ const std::map<std::string, FlagSpec>& flag_specs() {
       {"module", {FlagKind::kString, {"reload", "actors", "purge"}}},
       {"app", {FlagKind::kString, {"reload"}}},
       {"path", {FlagKind::kString, {"reload"}}},
+      {"extension", {FlagKind::kString, {"reload"}}},
       {"force", {FlagKind::kBool, {"reload"}}},
       {"timeout_ms", {FlagKind::kInt, {"reload"}}},
       {"lock_timeout_ms", {FlagKind::kInt, {"reload"}}},
@@ -154,6 +157,19 @@ json params_for(const CommandLine& cl) {
   if (cl.command == "reload") {
     for (const char* name : {"scope", "module", "app", "path"}) {
       if (cl.has(name)) params[name] = cl.get(name);
+    }
+    // --extension P is --scope extension --path P, with P made absolute against the directory
+    // the user ran from (`bazel run` starts us elsewhere and sets BUILD_WORKING_DIRECTORY).
+    if (cl.has("extension")) {
+      std::string path = expand_home(cl.get("extension"));
+      if (!path.empty() && path[0] != '/') {
+        const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+        char cwd[4096];
+        std::string base = wd ? wd : (getcwd(cwd, sizeof(cwd)) ? cwd : ".");
+        path = absl::StrCat(base, "/", path);
+      }
+      params["scope"] = "extension";
+      params["path"] = path;
     }
     for (const char* name : {"timeout_ms", "lock_timeout_ms"}) {
       if (cl.has(name)) params[name] = cl.get_int(name, 0);
@@ -307,7 +323,7 @@ global flags:
   --rpc_timeout_ms N     how long to wait for the node (default 120000)
 
 commands:
-  reload [--scope module|app|extension|all] [--module M] [--app A] [--path P]
+  reload [--scope module|app|extension|all] [--module M] [--app A] [--path P] [--extension P]
          [--force] [--timeout_ms N] [--lock_timeout_ms N] [--cluster]
                          reload code (scope inferred from --module/--app/--path, else all)
   status                 node health

@@ -89,6 +89,13 @@ bool copy(const std::string& from, const std::string& to) {
   return out && std::rename((to + ".tmp").c_str(), to.c_str()) == 0;
 }
 
+// First start: the example extension goes where a newcomer can edit it.
+void seed_extension(const std::string& extensions_dir) {
+  mkdirs(extensions_dir);
+  const std::string target = extensions_dir + "/greeter.cc";
+  if (!exists(target)) copy(runfiles_root() + "extensions/greeter/greeter.cc", target);
+}
+
 // First start: the example modules go where a newcomer can find and swap them.
 void seed_examples(const std::string& modules_dir, const std::string& examples_dir) {
   const std::string root = runfiles_root() + "extensions/counter/";
@@ -179,7 +186,10 @@ int run(int argc, char** argv) {
     modules_dir = base + "/modules";
     seed_examples(modules_dir, base + "/examples");
   }
-  if (extensions_dir.empty()) extensions_dir = base + "/extensions";
+  if (extensions_dir.empty()) {
+    extensions_dir = base + "/extensions";
+    seed_extension(extensions_dir);
+  }
   if (state_dir.empty()) state_dir = base + "/state";
   if (token_file.empty()) token_file = default_token_path();
   if (node_name.empty()) {
@@ -215,6 +225,26 @@ int run(int argc, char** argv) {
       } else {
         std::fprintf(stderr, "lemond: skipping %s: %s\n", name.c_str(),
                      std::string(m.status().message()).c_str());
+      }
+    }
+  }
+
+  // Extensions: every *.cc in the extensions directory, compiled (or found in the cache).
+  if (DIR* ext = opendir(extensions_dir.c_str())) {
+    std::vector<std::string> sources;
+    while (dirent* e = readdir(ext)) {
+      std::string name = e->d_name;
+      if (name.size() > 3 && name.substr(name.size() - 3) == ".cc") sources.push_back(name);
+    }
+    closedir(ext);
+    for (const std::string& name : sources) {
+      ReloadReport r = rt->reloader().reload_extension(extensions_dir + "/" + name, {});
+      if (r.status == ReloadStatus::kError) {
+        std::fprintf(stderr, "lemond: extension %s: %s\n", name.c_str(),
+                     r.errors.empty() ? "failed" : r.errors[0].message.c_str());
+      } else if (r.metadata.count("module") > 0) {
+        loaded.push_back(absl::StrCat(r.metadata["module"], " ",
+                                      r.metadata["to_version"], " (extension)"));
       }
     }
   }
@@ -273,6 +303,9 @@ int run(int argc, char** argv) {
       auto a = rt->spawn({"counter", "", absl::StrCat("counter-", i), ""});
       if (a.ok()) demo.push_back(*a);
     }
+    if (rt->code_server().current("greeter")) {
+      for (int i = 0; i < 3; ++i) (void)rt->spawn({"greeter", "", absl::StrCat("greeter-", i), ""});
+    }
     if (!demo.empty() && absl::GetFlag(FLAGS_demo_rate) > 0) {
       load = std::make_unique<DemoLoad>(rt->system(), demo, absl::GetFlag(FLAGS_demo_rate),
                                         sent_metric);
@@ -291,9 +324,13 @@ int run(int argc, char** argv) {
               load ? absl::GetFlag(FLAGS_demo_rate) : 0);
   std::printf("Try a hot upgrade of the demo actors (in another shell):\n"
               "  cp %s/.lemon/examples/counter_v2.so %s/counter.so\n"
-              "  bazel run //:lemonctl -- reload --scope module --module counter\n"
-              "  bazel run //:lemonctl -- actors --module counter | head\n",
-              home().c_str(), modules_dir.c_str());
+              "  bazel run //:lemonctl -- reload --module counter\n"
+              "  bazel run //:lemonctl -- actors --module counter | head\n"
+              "or edit the example extension and reload it:\n"
+              "  $EDITOR %s/greeter.cc   # change kGreeting and GREETER_VERSION\n"
+              "  bazel run //:lemonctl -- reload --extension %s/greeter.cc\n",
+              home().c_str(), modules_dir.c_str(), extensions_dir.c_str(),
+              extensions_dir.c_str());
   std::printf("READY control_port=%d metrics_port=%d\n", server.port(), metrics_port);
   std::fflush(stdout);
 

@@ -32,7 +32,7 @@ rpc() {
 }
 
 # Health, and auth.
-ctl --json status | jq -e '.actors == 500 and .status == "ok"' >/dev/null || fail "health"
+ctl --json status | jq -e '.actors == 503 and .status == "ok"' >/dev/null || fail "health"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data '{"jsonrpc":"2.0","id":1,"method":"system.health"}' \
   "http://127.0.0.1:$CP/rpc")
 [ "$code" = "401" ] || fail "no token gave HTTP $code"
@@ -46,6 +46,18 @@ ctl --json actors --module counter | jq -e '[.actors[].version] | unique == ["2"
   || fail "not every actor runs version 2"
 ctl --json modules | jq -e '.modules[0].current_version == "2" and .modules[0].old_version == "1"' \
   >/dev/null || fail "modules.list"
+
+# The example extension, edited and reloaded: the greeter actors move to version 2.
+ctl --json actors --module greeter | jq -e '[.actors[].version] | unique == ["1"]' >/dev/null \
+  || fail "greeter extension not running version 1 at start"
+sed -i 's/#define GREETER_VERSION "1"/#define GREETER_VERSION "2"/; s/"Hello"/"Bonjour"/' \
+  "$HOME/.lemon/extensions/greeter.cc"
+ctl --json reload --extension "$HOME/.lemon/extensions/greeter.cc" >"$TEST_TMPDIR/ext.json" \
+  || fail "extension reload: $(cat "$TEST_TMPDIR/ext.json")"
+jq -e '.status == "ok" and .metadata.module == "greeter" and .metadata.to_version == "2"' \
+  "$TEST_TMPDIR/ext.json" >/dev/null || fail "extension report: $(cat "$TEST_TMPDIR/ext.json")"
+ctl --json actors --module greeter | jq -e '[.actors[].version] | unique == ["2"]' >/dev/null \
+  || fail "greeter actors not on version 2"
 
 # The seed's list form, and the same bytes again: skipped as unchanged.
 rpc '{"jsonrpc":"2.0","id":"s","method":"system.reload","params":{"modules":["counter"]}}' |
@@ -82,8 +94,27 @@ grep -q 'lemon_reload_total{node="[^"]*",kind="module",status="ok"} 1' "$TEST_TM
   || fail "lemon_reload_total"
 grep -q 'lemon_actors{node="[^"]*",module="counter"} 500' "$TEST_TMPDIR/metrics.txt" \
   || fail "lemon_actors"
-grep -q '^lemon_actor_suspend_duration_seconds_count{node="[^"]*"} 500' "$TEST_TMPDIR/metrics.txt" \
+grep -q '^lemon_actor_suspend_duration_seconds_count{node="[^"]*"} 503' "$TEST_TMPDIR/metrics.txt" \
   || fail "lemon_actor_suspend_duration_seconds"
+
+# A real Prometheus server scrapes the node and answers a query about the reload.
+PROM_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$TEST_TMPDIR/prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: lemond
+    static_configs:
+      - targets: ["127.0.0.1:$MP"]
+YML
+prometheus --config.file="$TEST_TMPDIR/prometheus.yml" --storage.tsdb.path="$TEST_TMPDIR/tsdb" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" >"$TEST_TMPDIR/prometheus.log" 2>&1 &
+PROM=$!
+trap 'kill -9 $PID $PROM 2>/dev/null || true' EXIT
+QUERY="http://127.0.0.1:$PROM_PORT/api/v1/query?query=lemon_reload_total%7Bkind%3D%22module%22%2Cstatus%3D%22ok%22%7D"
+timeout 90 bash -c "until curl -s '$QUERY' | jq -e '.data.result[0].value[1] == \"1\"' >/dev/null 2>&1; do sleep 0.5; done" \
+  || { cat "$TEST_TMPDIR/prometheus.log" >&2; fail "Prometheus never saw lemon_reload_total"; }
+kill $PROM; wait $PROM 2>/dev/null || true
 
 # Clean shutdown: nothing the demo sent was lost.
 kill -TERM $PID
