@@ -45,21 +45,9 @@ ReloadManager::ReloadManager(caf::actor_system& sys, std::shared_ptr<ActorRegist
                              CodeServer& code_server)
     : sys_(sys), registry_(std::move(registry)), code_server_(code_server) {}
 
-SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options) {
+void ReloadManager::run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
+                              const SwapOptions& options, SwapResult& result) {
   const auto started = Clock::now();
-  SwapResult result;
-  result.module = next->name();
-  result.to_version = next->version();
-  if (ModuleRef before = code_server_.current(next->name())) {
-    result.from_version = before->version();
-  }
-
-  auto snapshot = registry_->open_gate(next->name());
-  if (!snapshot.ok()) {
-    result.status = reload_status(ReloadError::kReloadInProgress, snapshot.status().message());
-    return result;
-  }
-  const std::vector<caf::actor>& actors = *snapshot;
   result.actors = actors.size();
   auto round = std::make_shared<ReloadRound>(next_round_id.fetch_add(1), next, options.extra,
                                              actors.size());
@@ -150,6 +138,24 @@ SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options
     }
   }
 
+}
+
+SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options) {
+  const auto started = Clock::now();
+  SwapResult result;
+  result.module = next->name();
+  result.to_version = next->version();
+  if (ModuleRef before = code_server_.current(next->name())) {
+    result.from_version = before->version();
+  }
+
+  auto snapshot = registry_->open_gate(next->name());
+  if (!snapshot.ok()) {
+    result.status = reload_status(ReloadError::kReloadInProgress, snapshot.status().message());
+    return result;
+  }
+  run_round(next, *snapshot, options, result);
+
   // Actors spawned meanwhile start on the version that won.
   ModuleRef winner = code_server_.current(next->name());
   std::vector<caf::actor> deferred = registry_->close_gate(next->name());
@@ -160,6 +166,37 @@ SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options
     } else {
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     }
+  }
+  result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  return result;
+}
+
+SwapResult ReloadManager::change_code(const std::string& actor_name, const SwapOptions& options) {
+  const auto started = Clock::now();
+  SwapResult result;
+  caf::actor actor = registry_->whereis(actor_name);
+  std::string module;
+  for (const ActorEntry& e : registry_->list()) {
+    if (e.handle == actor) module = e.module;
+  }
+  ModuleRef current = module.empty() ? nullptr : code_server_.current(module);
+  if (!actor || !current) {
+    result.status = reload_status(ReloadError::kNotFound, absl::StrCat("no actor ", actor_name));
+    return result;
+  }
+  result.module = module;
+  result.from_version = result.to_version = current->version();
+  // Holding the module's gate keeps a module reload from running at the same time.
+  auto gate = registry_->open_gate(module);
+  if (!gate.ok()) {
+    result.status = reload_status(ReloadError::kReloadInProgress, gate.status().message());
+    return result;
+  }
+  result.actors = 1;
+  run_round(current, {actor}, options, result);
+  ModuleRef winner = code_server_.current(module);
+  for (caf::actor& a : registry_->close_gate(module)) {
+    caf::anon_send<caf::message_priority::high>(a, sys_init_atom::value, winner);
   }
   result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return result;

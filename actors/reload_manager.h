@@ -41,12 +41,21 @@ class ReloadManager : public ModuleSwapper {
   // actor running that module to it, or leaves everything as it was and reports why.
   SwapResult swap(const ModuleRef& next, const SwapOptions& options) override;
 
+  // Runs the current version's code_change on one actor (OTP's sys:change_code without a new
+  // version), e.g. to migrate its state with `extra`; all or nothing for that actor.
+  SwapResult change_code(const std::string& actor_name, const SwapOptions& options) override;
+
   // Kills the actors running `version` (hard purge) and waits until they are gone.
   int stop_actors(const ModuleRef& version, absl::Duration timeout) override;
 
   std::map<std::string, std::size_t> actor_counts() const override;
 
  private:
+  // Suspends and migrates `actors` to `next`, commits `next` in the code server if all succeeded,
+  // resumes everyone; fills `result` (status, failures, pauses, phase times).
+  void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
+                 const SwapOptions& options, SwapResult& result);
+
   caf::actor_system& sys_;
   std::shared_ptr<ActorRegistry> registry_;
   CodeServer& code_server_;

@@ -24,8 +24,15 @@ ReloadReport execute(Reloader& reloader, const ReloadRequest& req) {
   if (req.kind == "app") return reloader.reload_app(req.target, o);
   if (req.kind == "all") return reloader.reload_system(o);
   if (req.kind == "selection") {
-    return reloader.reload_selection({req.modules, req.apps, req.extensions}, o);
+    ReloadSelection selection{req.modules, req.apps, req.extensions, {}};
+    for (size_t i = 0; i < req.code_change_actors.size(); ++i) {
+      selection.code_changes.push_back(
+          {req.code_change_actors[i],
+           i < req.code_change_extras.size() ? req.code_change_extras[i] : std::string()});
+    }
+    return reloader.reload_selection(selection, o);
   }
+  if (req.kind == "code_change") return reloader.code_change({req.target, req.extra}, o);
   if (req.kind == "purge") return reloader.soft_purge_module(req.target, o);
   if (req.kind == "hard_purge") return reloader.purge_module(req.target, o);
   ReloadReport r = ReloadReport::begin(ReloadKind::kSystem, req.target);

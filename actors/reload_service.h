@@ -30,13 +30,15 @@ namespace lemon {
 using reload_atom = caf::atom_constant<caf::atom("lreload")>;
 
 // One reload operation. `kind`: "module", "extension", "app", "all" (system), "selection" (the
-// seed's lists), "purge" (soft), "hard_purge".
+// seed's lists), "code_change" (target = actor name, with `extra`), "purge" (soft), "hard_purge".
 struct ReloadRequest {
   std::string kind = "all";
   std::string target;  // module or app name, or extension path
   std::vector<std::string> modules;
   std::vector<std::string> apps;
   std::vector<std::string> extensions;
+  std::vector<std::string> code_change_actors;  // explicit code_change targets ("selection")
+  std::vector<std::string> code_change_extras;  // one per actor ("" = `extra`)
   std::string extra;
   uint32_t timeout_ms = 10000;
   uint32_t lock_timeout_ms = 30000;
@@ -56,7 +58,8 @@ caf::actor spawn_reload_service(caf::actor_system& sys, Reloader& reloader);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ReloadRequest& x) {
   return f(caf::meta::type_name("lemon.ReloadRequest"), x.kind, x.target, x.modules, x.apps,
-           x.extensions, x.extra, x.timeout_ms, x.lock_timeout_ms, x.force, x.owner);
+           x.extensions, x.code_change_actors, x.code_change_extras, x.extra, x.timeout_ms,
+           x.lock_timeout_ms, x.force, x.owner);
 }
 
 template <class Inspector>

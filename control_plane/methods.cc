@@ -16,8 +16,11 @@ absl::Status normalize_reload_params(rpc::SystemReloadParams& params) {
   const bool has_module = !params.module().empty();
   const bool has_app = !params.app().empty();
   const bool has_path = !params.path().empty();
-  const bool has_lists =
-      params.modules_size() > 0 || params.apps_size() > 0 || params.extensions_size() > 0;
+  const bool has_lists = params.modules_size() > 0 || params.apps_size() > 0 ||
+                         params.extensions_size() > 0 || params.code_change_size() > 0;
+  for (const rpc::CodeChangeTarget& target : params.code_change()) {
+    if (target.actor().empty()) return invalid("code_change targets need an actor");
+  }
   if (params.scope().empty()) {
     const int singles = int{has_module} + int{has_app} + int{has_path};
     if (singles > 1) {
@@ -38,7 +41,8 @@ absl::Status normalize_reload_params(rpc::SystemReloadParams& params) {
   }
   if (has_lists) {
     return invalid(
-        absl::StrCat("the lists modules, apps, extensions go with scope all, not ", scope));
+        absl::StrCat("the lists modules, apps, extensions, code_change go with scope all, not ",
+                     scope));
   }
   struct Need {
     const char* scope;

@@ -22,7 +22,9 @@ ReloadRequest to_request(const rpc::SystemReloadParams& p) {
   req.timeout_ms = p.timeout_ms() > 0 ? p.timeout_ms() : kDefaultTimeoutMs;
   req.lock_timeout_ms = p.lock_timeout_ms() > 0 ? p.lock_timeout_ms() : kDefaultLockTimeoutMs;
   req.owner = "control plane";
-  const bool lists = p.modules_size() + p.apps_size() + p.extensions_size() > 0;
+  req.extra = p.extra();
+  const bool lists =
+      p.modules_size() + p.apps_size() + p.extensions_size() + p.code_change_size() > 0;
   if (p.scope() == "module") {
     req.kind = "module";
     req.target = p.module();
@@ -37,6 +39,10 @@ ReloadRequest to_request(const rpc::SystemReloadParams& p) {
     req.modules.assign(p.modules().begin(), p.modules().end());
     req.apps.assign(p.apps().begin(), p.apps().end());
     req.extensions.assign(p.extensions().begin(), p.extensions().end());
+    for (const rpc::CodeChangeTarget& t : p.code_change()) {
+      req.code_change_actors.push_back(t.actor());
+      req.code_change_extras.push_back(t.extra());
+    }
   } else {
     req.kind = "all";
   }

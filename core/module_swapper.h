@@ -50,6 +50,10 @@ class ModuleSwapper {
   // or nothing. Blocks the caller.
   virtual SwapResult swap(const ModuleRef& next, const SwapOptions& options) = 0;
 
+  // Runs the current version's code_change(current, state, extra) on the actor named
+  // `actor_name` (a code_change target: state migration without a new version).
+  virtual SwapResult change_code(const std::string& actor_name, const SwapOptions& options) = 0;
+
   // Stops every actor running `version` and waits until they are gone; returns how many.
   virtual int stop_actors(const ModuleRef& version, absl::Duration timeout) = 0;
 

@@ -427,10 +427,44 @@ ReloadReport Reloader::reload_selection(const ReloadSelection& selection,
       child.finish();
       r.results.push_back(std::move(child));
     }
+    for (const CodeChangeTarget& target : selection.code_changes) {
+      ReloadReport child = ReloadReport::begin(ReloadKind::kCodeChange, target.actor);
+      code_change_locked(target, options, child);
+      child.finish();
+      r.results.push_back(std::move(child));
+    }
     for (const ReloadReport& child : r.results) {
       for (const std::string& m : child.reloaded) r.reloaded.push_back(m);
     }
   });
+}
+
+void Reloader::code_change_locked(const CodeChangeTarget& target, const ReloadOptions& options,
+                                  ReloadReport& r) {
+  if (target.actor.empty()) {
+    return r.add_error(target.actor,
+                       reload_status(ReloadError::kInvalidArgument, "code_change needs an actor"));
+  }
+  SwapOptions swap_options;
+  swap_options.extra = target.extra.empty() ? options.extra : target.extra;
+  swap_options.suspend_timeout = options.timeout;
+  SwapResult swap = deps_.swapper->change_code(target.actor, swap_options);
+  emit_swap(swap);
+  r.metadata["module"] = swap.module;
+  r.metadata["version"] = swap.to_version;
+  if (!swap.status.ok()) {
+    r.add_error(target.actor, swap.status);
+    for (const ActorFailure& f : swap.failures) {
+      r.errors.push_back({target.actor, reload_error_of(swap.status), f.message, {}});
+    }
+    return;
+  }
+  r.reloaded.push_back(target.actor);
+}
+
+ReloadReport Reloader::code_change(const CodeChangeTarget& target, const ReloadOptions& options) {
+  return run(ReloadKind::kCodeChange, target.actor, options,
+             [&](ReloadReport& r) { code_change_locked(target, options, r); });
 }
 
 ReloadReport Reloader::soft_purge_module(const std::string& name, const ReloadOptions& options) {

@@ -42,11 +42,19 @@ struct ReloadOptions {
   std::string owner = "api";                        // who holds the lock (shown in errors)
 };
 
-// What one reload of the seed's list form asks for (`modules`, `apps`, `extensions`).
+// An explicit code_change: migrate one actor's state with its current version's code_change.
+struct CodeChangeTarget {
+  std::string actor;  // registered name
+  std::string extra;
+};
+
+// What one reload of the seed's list form asks for (`modules`, `apps`, `extensions`), plus
+// explicit code_change targets.
 struct ReloadSelection {
   std::vector<std::string> modules;
   std::vector<std::string> apps;
   std::vector<std::string> extensions;
+  std::vector<CodeChangeTarget> code_changes;
 };
 
 class Reloader {
@@ -73,6 +81,8 @@ class Reloader {
   ReloadReport reload_system(const ReloadOptions& options);
   // The seed's list form, in one orchestration under the lock (kind "system").
   ReloadReport reload_selection(const ReloadSelection& selection, const ReloadOptions& options);
+  // OTP's sys:change_code on one live actor without a new version (kind "code_change").
+  ReloadReport code_change(const CodeChangeTarget& target, const ReloadOptions& options);
   ReloadReport soft_purge_module(const std::string& name, const ReloadOptions& options);
   ReloadReport purge_module(const std::string& name, const ReloadOptions& options);
 
@@ -95,6 +105,8 @@ class Reloader {
                         ReloadReport& report);
   void app_locked(const AppSpec& app, const ReloadOptions& options, ReloadReport& report);
   void system_locked(const ReloadOptions& options, ReloadReport& report);
+  void code_change_locked(const CodeChangeTarget& target, const ReloadOptions& options,
+                          ReloadReport& report);
 
   absl::StatusOr<std::string> module_path(const std::string& name) const;
   void emit_swap(const SwapResult& swap);

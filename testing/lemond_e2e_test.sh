@@ -64,6 +64,11 @@ rpc '{"jsonrpc":"2.0","id":"s","method":"system.reload","params":{"modules":["co
   jq -e '.id == "s" and .result.results[0].skipped[0].reason == "unchanged"' >/dev/null \
   || fail "seed form"
 
+# An explicit code_change target: one live actor's state migrated by its current version.
+rpc '{"jsonrpc":"2.0","id":7,"method":"system.reload","params":{"code_change":[{"actor":"counter-3"}]}}' |
+  jq -e '.result.results[0].kind == "code_change" and .result.results[0].status == "ok"' >/dev/null \
+  || fail "code_change target"
+
 # Bad input: each gets a clear error, and the node keeps running.
 rpc '{"jsonrpc":"2.0","id":1,' | jq -e '.error.code == -32700' >/dev/null || fail "parse error"
 rpc '{"jsonrpc":"2.0","id":2,"method":"nope"}' | jq -e '.error.code == -32601' >/dev/null \
@@ -94,8 +99,8 @@ grep -q 'lemon_reload_total{node="[^"]*",kind="module",status="ok"} 1' "$TEST_TM
   || fail "lemon_reload_total"
 grep -q 'lemon_actors{node="[^"]*",module="counter"} 500' "$TEST_TMPDIR/metrics.txt" \
   || fail "lemon_actors"
-grep -q '^lemon_actor_suspend_duration_seconds_count{node="[^"]*"} 503' "$TEST_TMPDIR/metrics.txt" \
-  || fail "lemon_actor_suspend_duration_seconds"
+grep -q '^lemon_actor_suspend_duration_seconds_count{node="[^"]*"} 504' "$TEST_TMPDIR/metrics.txt" \
+  || fail "lemon_actor_suspend_duration_seconds (500 counters + 3 greeters + 1 code_change target)"
 
 # A real Prometheus server scrapes the node and answers a query about the reload.
 PROM_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -299,6 +299,9 @@ class ThrowingSwapper : public ModuleSwapper {
   SwapResult swap(const ModuleRef&, const SwapOptions&) override {
     throw std::runtime_error("swapper exploded");
   }
+  SwapResult change_code(const std::string&, const SwapOptions&) override {
+    throw std::runtime_error("swapper exploded");
+  }
   int stop_actors(const ModuleRef&, absl::Duration) override { return 0; }
   std::map<std::string, std::size_t> actor_counts() const override { return {}; }
 };
@@ -350,6 +353,25 @@ TEST_F(ReloaderTest, MetricsCountReloadsAndPassPromtool) {
   while (fgets(buf, sizeof(buf), p)) out += buf;
   EXPECT_EQ(pclose(p), 0) << out;
   EXPECT_EQ(out, "") << out;
+}
+
+TEST_F(ReloaderTest, CodeChangeTargetMigratesOneActorWithItsExtra) {
+  install("counter", counter_so("2"));
+  auto actors = spawn("counter", 3);
+  CodeChangeTarget target{"counter-1", "fail"};  // counter v2's code_change honours "fail"
+  ReloadReport failed = rt_->reloader().code_change(target, {});
+  EXPECT_EQ(failed.status, ReloadStatus::kError);
+  EXPECT_EQ(failed.kind, ReloadKind::kCodeChange);
+  EXPECT_EQ(failed.errors.at(0).reason, ReloadError::kCodeChangeFailed);
+  EXPECT_EQ(count_of(actors[1]), 1) << "state untouched";
+  target.extra = "";
+  ReloadReport ok = rt_->reloader().code_change(target, {});
+  EXPECT_EQ(ok.status, ReloadStatus::kOk);
+  EXPECT_EQ(ok.reloaded, std::vector<std::string>{"counter-1"});
+  EXPECT_EQ(count_of(actors[1]), 1);
+  EXPECT_EQ(status_of(actors[1]).version, "2");
+  EXPECT_EQ(rt_->reloader().code_change({"nobody", ""}, {}).errors.at(0).reason,
+            ReloadError::kNotFound);
 }
 
 TEST_F(ReloaderTest, SystemReloadTakesEverythingThatChangedInOneOrchestration) {
