@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -14,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "control_plane/auth.h"
 #include "control_plane/http_client.h"
@@ -370,9 +374,26 @@ int run_unchecked(const std::vector<std::string>& args, std::ostream& out, std::
                         {"params", params_for(cl)}};
   const absl::Duration timeout =
       absl::Milliseconds(cl.get_int("rpc_timeout_ms", kDefaultRpcTimeoutMs));
+  // A reload that takes more than a moment shows that it is still running (on a terminal only,
+  // so that scripts and --json output stay clean).
+  absl::Notification answered;
+  std::thread progress;
+  if (cl.command == "reload" && &err == &std::cerr && isatty(STDERR_FILENO)) {
+    progress = std::thread([&answered] {
+      const absl::Time start = absl::Now();
+      bool shown = false;
+      while (!answered.WaitForNotificationWithTimeout(absl::Milliseconds(500))) {
+        std::fprintf(stderr, "\rreloading... %.1f s", absl::ToDoubleSeconds(absl::Now() - start));
+        shown = true;
+      }
+      if (shown) std::fprintf(stderr, "\r\033[K");
+    });
+  }
   absl::StatusOr<HttpResponse> response =
       http_post(host, static_cast<int>(port), "/rpc", request.dump(),
                 {{"Authorization", absl::StrCat("Bearer ", *token)}}, timeout);
+  answered.Notify();
+  if (progress.joinable()) progress.join();
   if (!response.ok()) {
     err << "lemonctl: cannot reach the node at " << host << ":" << port << ": "
         << response.status().message() << "\n";
