@@ -2,8 +2,14 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <cerrno>
 #include <cstring>
@@ -91,6 +97,26 @@ struct MappedCopy {
   }
 };
 
+bool is_executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
+
+// core/module_probe in this binary's runfiles, or "".
+std::string find_probe() {
+  const std::string rel = "/lemon/core/module_probe";
+  for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
+    if (const char* dir = std::getenv(env)) {
+      if (is_executable(dir + rel)) return dir + rel;
+    }
+  }
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    std::string candidate = std::string(exe) + ".runfiles" + rel;
+    if (is_executable(candidate)) return candidate;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string fingerprint_difference(absl::string_view host, absl::string_view module) {
@@ -154,6 +180,7 @@ absl::StatusOr<std::unique_ptr<CodeServer>> CodeServer::create(Options options) 
   if (options.copy_dir.empty()) {
     return reload_status(ReloadError::kInvalidArgument, "CodeServer needs a copy_dir");
   }
+  if (options.probe_path.empty()) options.probe_path = find_probe();
   if (auto s = mkdirs(options.copy_dir); !s.ok()) return s;
   return std::unique_ptr<CodeServer>(new CodeServer(std::move(options)));
 }
@@ -164,6 +191,69 @@ absl::StatusOr<std::string> CodeServer::copy_privately(const std::string& path,
                                       getpid(), "-", copies_.fetch_add(1), ".so");
   if (auto s = copy_file(path, to); !s.ok()) return s;
   return to;
+}
+
+absl::Status CodeServer::probe(const std::string& path) const {
+  int err_pipe[2];
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    return reload_status(ReloadError::kIoError, absl::StrCat("pipe: ", errno_text()));
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  std::string probe_path = options_.probe_path;
+  std::string target = path;
+  char* argv[] = {probe_path.data(), target.data(), nullptr};
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, probe_path.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(err_pipe[1]);
+  if (rc != 0) {
+    close(err_pipe[0]);
+    return reload_status(ReloadError::kIoError, absl::StrCat("cannot start ", probe_path, ": ",
+                                                             std::strerror(rc)));
+  }
+  // Read what the probe says until it exits (its stderr closes) or the deadline passes.
+  std::string said;
+  const auto deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoMilliseconds(options_.probe_timeout);
+  bool timed_out = false;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd pfd{err_pipe[0], POLLIN, 0};
+    const int ready = poll(&pfd, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    char buf[512];
+    const ssize_t got = read(err_pipe[0], buf, sizeof(buf));
+    if (got <= 0) break;
+    if (said.size() < 4096) said.append(buf, static_cast<size_t>(got));
+  }
+  close(err_pipe[0]);
+  if (timed_out) kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
+  if (timed_out) {
+    return reload_status(ReloadError::kLoadFailed,
+                         absl::StrCat("loading it did not finish within ",
+                                      absl::FormatDuration(options_.probe_timeout),
+                                      " (a static initialiser that hangs?)"));
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  const std::string how = WIFSIGNALED(status)
+                              ? absl::StrCat("was killed by signal ", WTERMSIG(status))
+                              : absl::StrCat("exited with ", WEXITSTATUS(status));
+  return reload_status(ReloadError::kLoadFailed,
+                       absl::StrCat("loading it in a probe process failed (the probe ", how,
+                                    said.empty() ? "" : ": ", said, ")"));
 }
 
 absl::Status CodeServer::check_old_purgeable(const std::string& name) const {
@@ -210,6 +300,12 @@ absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
   if (auto s = check_shared_object(copy.path); !s.ok()) {
     return reload_status(ReloadError::kLoadFailed,
                          absl::StrCat("cannot load ", path, ": ", s.message()));
+  }
+  if (!options_.probe_path.empty()) {
+    if (auto s = probe(copy.path); !s.ok()) {
+      return reload_status(ReloadError::kLoadFailed,
+                           absl::StrCat("cannot load ", path, ": ", s.message()));
+    }
   }
   dlerror();
   copy.handle = dlopen(copy.path.c_str(), RTLD_NOW | RTLD_LOCAL);

@@ -7,7 +7,9 @@
 //   cs->soft_purge("counter");   // drops 1 unless an actor still runs it (then kInUse)
 //
 // A load is validated completely (entry point, ABI version, fingerprint, name, version) before
-// anything changes; a failed load leaves the current version untouched. Each version is a private
+// anything changes; a failed load leaves the current version untouched. A new shared object is
+// first loaded in a child process (module_probe), so that one that would crash the dynamic loader
+// or throw from a static constructor is refused instead of taking the node down. Each version is a private
 // copy of the file at a unique path (dlopen caches by path), opened RTLD_NOW | RTLD_LOCAL, and is
 // dlclose'd only when nothing references it: the code server, a ModuleUse, or a ModuleRef.
 // All methods are thread-safe.
@@ -26,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/module_abi.h"
 
 namespace lemon {
@@ -94,6 +97,11 @@ class CodeServer {
   struct Options {
     // Where private copies of loaded shared objects go; created if missing.
     std::string copy_dir;
+    // The module_probe binary (core/module_probe_main.cc) that loads each new shared object in a
+    // child process first; empty: found in this binary's runfiles (core/module_probe), and when
+    // it is not there, modules are loaded without a probe.
+    std::string probe_path;
+    absl::Duration probe_timeout = absl::Seconds(30);
   };
 
   // Stops the actors that run `version` and returns how many were stopped (hard purge).
@@ -143,6 +151,9 @@ class CodeServer {
   absl::StatusOr<std::string> copy_privately(const std::string& path, const std::string& checksum);
   absl::Status check_old_purgeable(const std::string& name) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Loads `path` in a module_probe child process; kLoadFailed if that process does not succeed.
+  absl::Status probe(const std::string& path) const;
 
   const Options options_;
   std::atomic<uint64_t> copies_{0};

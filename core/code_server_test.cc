@@ -227,10 +227,27 @@ TEST_F(CodeServerTest, BadModulesAreRefusedAndTheCurrentVersionIsUntouched) {
   EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
+TEST_F(CodeServerTest, AModuleThatWouldCrashTheLoaderIsRefusedAndTheHostSurvives) {
+  // A real counter module with a few bytes of its .gnu.hash table changed (found by the module
+  // descriptor fuzzer): it passes the ELF checks, and glibc's ld.so asserts (aborts) on dlopen.
+  // The probe process takes the abort; the code server answers load_failed.
+  auto v1 = cs_->load(raw("raw_v1"));
+  ASSERT_TRUE(v1.ok());
+  auto r = cs_->load(runfile("testing/fuzz/crashes/module_descriptor/ld_so_gnu_hash_assertion"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(reload_error_of(r.status()), ReloadError::kLoadFailed) << r.status();
+  EXPECT_NE(r.status().message().find("probe"), absl::string_view::npos) << r.status();
+  EXPECT_EQ(cs_->current("raw"), *v1);
+}
+
 TEST(FingerprintDifferenceTest, NamesTheFieldsThatDiffer) {
   EXPECT_EQ(fingerprint_difference("abi=1;caf=1706", "abi=1;caf=1706"), "");
   std::string d = fingerprint_difference("abi=1;caf=1706", "abi=1;caf=1800");
   EXPECT_NE(d.find("caf: host 1706, module 1800"), std::string::npos) << d;
+  // The host's real fingerprint splits into whole fields (its message table holds no `;`).
+  std::string real = fingerprint_difference(kHostFingerprint, "abi=1");
+  EXPECT_EQ(real.find("<missing>, module"), std::string::npos) << real;
+  EXPECT_NE(real.find("msgs: host lemon-msgs-1{"), std::string::npos) << real;
 }
 
 }  // namespace

@@ -6,9 +6,10 @@
 #ifndef LEMON_CORE_MESSAGE_TABLE_H_
 #define LEMON_CORE_MESSAGE_TABLE_H_
 
-// Format: `<atom>(<arg types>)` separated by `;`. Standard CAF types and atoms only.
+// Format: `<atom>(<arg types>)` separated by `|` (never `;` or `=`: the table is one field of the
+// `key=value;...` fingerprint). Standard CAF types and atoms only.
 #define LEMON_MESSAGE_TABLE                                                          \
-  "lemon-msgs-1{tick(u64 sender,u64 seq);get();add(i64);put(str key,str value);" \
-  "lookup(str key);ping(u64);stats()}"
+  "lemon-msgs-1{tick(u64 sender,u64 seq)|get()|add(i64)|put(str key,str value)|" \
+  "lookup(str key)|ping(u64)|stats()}"
 
 #endif  // LEMON_CORE_MESSAGE_TABLE_H_
