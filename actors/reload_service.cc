@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "actors/cluster_messages.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/blocking_actor.hpp"
@@ -46,6 +47,8 @@ void add_reload_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ReloadRequest>("lemon.ReloadRequest");
   cfg.add_message_type<ReloadReport>("lemon.ReloadReport");
   cfg.add_message_type<std::vector<ReloadReport>>("lemon.ReloadReports");
+  // Cluster agents (actors/cluster.h): their calls; answers are ReloadReports.
+  cfg.add_message_type<ClusterCall>("lemon.ClusterCall");
 }
 
 caf::actor spawn_reload_service(caf::actor_system& sys, Reloader& reloader) {

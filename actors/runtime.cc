@@ -25,7 +25,18 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   caf::actor_system_config& cfg = *rt->config_;
   if (options.scheduler_threads > 0) cfg.set("scheduler.max-threads", options.scheduler_threads);
   if (options.max_throughput > 0) cfg.set("scheduler.max-throughput", options.max_throughput);
-  if (options.load_middleman) cfg.load<caf::io::middleman>();
+  if (options.load_middleman) {
+    cfg.load<caf::io::middleman>();
+    // CAF 0.17 keys (no `caf.` prefix); see caf/defaults.hpp, namespace middleman.
+    if (options.heartbeat_interval > absl::ZeroDuration()) {
+      cfg.set("middleman.heartbeat-interval",
+              caf::timespan{absl::ToChronoNanoseconds(options.heartbeat_interval)});
+    }
+    if (options.connection_timeout > absl::ZeroDuration()) {
+      cfg.set("middleman.connection-timeout",
+              caf::timespan{absl::ToChronoNanoseconds(options.connection_timeout)});
+    }
+  }
   add_reload_message_types(cfg);
   rt->system_ = std::make_unique<caf::actor_system>(cfg);
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "actors/registry.h"
 #include "actors/reload_manager.h"
 #include "actors/reloadable_actor.h"
@@ -46,6 +47,10 @@ class Runtime {
     // without it, actors with long mailboxes delay every suspension (and thus every reload).
     size_t max_throughput = 50;
     bool load_middleman = false;              // caf::io, for clustering
+    // With load_middleman: CAF's heartbeats between connected nodes, and how long a peer may stay
+    // silent before its connection is closed (its actors go down). Zero: CAF's default (off).
+    absl::Duration heartbeat_interval = absl::ZeroDuration();
+    absl::Duration connection_timeout = absl::ZeroDuration();
   };
 
   static absl::StatusOr<std::unique_ptr<Runtime>> create(Options options);

@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "actors/cluster.h"
 #include "actors/messages.h"
 #include "actors/runtime.h"
 #include "caf/all.hpp"
@@ -31,6 +32,8 @@
 #include "control_plane/json_rpc.h"
 #include "control_plane/methods.h"
 #include "control_plane/node_service.h"
+#include "control_plane/report_proto.h"
+#include "core/reload_error.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/gauge.h"
@@ -48,6 +51,10 @@ ABSL_FLAG(std::string, token_file, "", "bearer token file, created 0600 at first
 ABSL_FLAG(std::string, node_name, "", "this node's name (default lemon@<hostname>)");
 ABSL_FLAG(int, cluster_port, 0, "port this node listens on for peers (CAF io); 0: no clustering");
 ABSL_FLAG(std::string, peers, "", "host:port,... of peer nodes to connect to");
+ABSL_FLAG(std::string, cluster_bind, "127.0.0.1", "address the cluster agent listens on");
+ABSL_FLAG(int, cluster_heartbeat_ms, 1000, "CAF heartbeat interval between cluster nodes");
+ABSL_FLAG(int, cluster_timeout_ms, 5000,
+          "a peer silent this long is dropped (its locks released); 0: only on disconnect");
 ABSL_FLAG(int, demo_actors, 2000, "demo counter actors to start (0: none)");
 ABSL_FLAG(int, demo_rate, 20000, "demo messages per second, spread over the demo actors");
 
@@ -204,7 +211,11 @@ int run(int argc, char** argv) {
   options.state_dir = state_dir;
   options.modules_dir = modules_dir;
   options.extension_dirs = {extensions_dir};
-  options.load_middleman = absl::GetFlag(FLAGS_cluster_port) > 0 || !absl::GetFlag(FLAGS_peers).empty();
+  const bool clustered =
+      absl::GetFlag(FLAGS_cluster_port) > 0 || !absl::GetFlag(FLAGS_peers).empty();
+  options.load_middleman = clustered;
+  options.heartbeat_interval = absl::Milliseconds(absl::GetFlag(FLAGS_cluster_heartbeat_ms));
+  options.connection_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_cluster_timeout_ms));
   auto created = Runtime::create(options);
   if (!created.ok()) {
     std::fprintf(stderr, "lemond: %s\n", std::string(created.status().message()).c_str());
@@ -281,7 +292,59 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "lemond: %s\n", std::string(token.status().message()).c_str());
     return 1;
   }
+  // Clustering: this node's agent, published for peers, and connections to --peers (in the
+  // background, retried until they answer).
+  std::unique_ptr<Cluster> cluster;
+  if (clustered) {
+    Cluster::Options co;
+    co.node_name = node_name;
+    co.bind = absl::GetFlag(FLAGS_cluster_bind);
+    co.port = absl::GetFlag(FLAGS_cluster_port);
+    for (absl::string_view peer :
+         absl::StrSplit(absl::GetFlag(FLAGS_peers), ',', absl::SkipEmpty())) {
+      co.peers.emplace_back(peer);
+    }
+    auto started = Cluster::start(*rt, co);
+    if (!started.ok()) {
+      std::fprintf(stderr, "lemond: %s\n", std::string(started.status().message()).c_str());
+      return 1;
+    }
+    cluster = std::move(*started);
+  }
   NodeService service(*rt, node_name);
+  if (cluster) {
+    Cluster* c = cluster.get();
+    service.set_cluster_reload(
+        [c](const rpc::SystemReloadParams& p) -> absl::StatusOr<rpc::ReloadReport> {
+          ClusterCall call;
+          if (p.scope() == "module") {
+            call.kind = "module";
+            call.target = p.module();
+          } else if (p.scope() == "extension") {
+            call.kind = "extension";
+            call.target = p.path();
+          } else {
+            return reload_status(ReloadError::kInvalidArgument,
+                                 "a cluster reload takes scope module or extension");
+          }
+          call.extra = p.extra();
+          call.force = p.force();
+          if (p.timeout_ms() > 0) call.timeout_ms = p.timeout_ms();
+          if (p.lock_timeout_ms() > 0) call.lock_timeout_ms = p.lock_timeout_ms();
+          return report_to_proto(c->reload(call));
+        });
+    service.set_cluster_view([c] {
+      NodeService::ClusterView view;
+      for (const ClusterMember& m : c->members()) {
+        if (m.self) {
+          view.address = m.address;
+        } else {
+          view.peers.push_back(absl::StrCat(m.name, "=", m.address));
+        }
+      }
+      return view;
+    });
+  }
   JsonRpcDispatcher dispatcher;
   register_control_plane_methods(dispatcher, service);
   RpcHttpServerOptions http;
@@ -331,7 +394,13 @@ int run(int argc, char** argv) {
               "  bazel run //:lemonctl -- reload --extension %s/greeter.cc\n",
               home().c_str(), modules_dir.c_str(), extensions_dir.c_str(),
               extensions_dir.c_str());
-  std::printf("READY control_port=%d metrics_port=%d\n", server.port(), metrics_port);
+  if (cluster) {
+    std::printf("  cluster        node %s, agent on %s:%d, peers [%s]\n", node_name.c_str(),
+                absl::GetFlag(FLAGS_cluster_bind).c_str(), cluster->port(),
+                absl::GetFlag(FLAGS_peers).c_str());
+  }
+  std::printf("READY control_port=%d metrics_port=%d cluster_port=%d\n", server.port(),
+              metrics_port, cluster ? cluster->port() : 0);
   std::fflush(stdout);
 
   // Until SIGINT/SIGTERM: every 5 s, refresh the processed-messages gauge.
@@ -355,6 +424,7 @@ int run(int argc, char** argv) {
   }
   std::fflush(stdout);
   server.stop();
+  cluster.reset();  // before the runtime: it holds lock guards and the agent
   demo.clear();
   rt.reset();
   return 0;

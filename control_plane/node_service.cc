@@ -145,6 +145,12 @@ absl::StatusOr<rpc::SystemHealthResult> NodeService::health(const rpc::SystemHea
   out.set_modules(static_cast<int32_t>(runtime_.code_server().list().size()));
   out.set_actors(static_cast<int32_t>(runtime_.registry()->list().size()));
   out.set_reload_in_progress(runtime_.lock().holder().has_value());
+  if (cluster_view_) {
+    ClusterView view = cluster_view_();
+    out.set_clustered(true);
+    out.set_cluster_address(view.address);
+    for (const std::string& p : view.peers) out.add_peers(p);
+  }
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "actors/runtime.h"
 #include "control_plane/service.h"
@@ -28,6 +29,14 @@ class NodeService : public ControlPlaneService {
 
   void set_cluster_reload(ClusterReload fn) { cluster_reload_ = std::move(fn); }
 
+  // What system.health shows of the cluster: this node's agent address and its live peers.
+  struct ClusterView {
+    std::string address;             // "host:port" or ""
+    std::vector<std::string> peers;  // "name=host:port", by name
+  };
+  // Unset: system.health shows no cluster (clustered = false).
+  void set_cluster_view(std::function<ClusterView()> fn) { cluster_view_ = std::move(fn); }
+
   // The reload this node runs for `params`, as a typed request to its reload service.
   absl::StatusOr<rpc::ReloadReport> reload_local(const rpc::SystemReloadParams& params);
 
@@ -42,6 +51,7 @@ class NodeService : public ControlPlaneService {
   const std::string node_name_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   ClusterReload cluster_reload_;
+  std::function<ClusterView()> cluster_view_;
 };
 
 }  // namespace lemon

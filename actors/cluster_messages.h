@@ -1,0 +1,65 @@
+// The messages cluster agents (actors/cluster.h) exchange over CAF's network layer (caf::io). All
+// payload types are plain data, registered with add_reload_message_types (actors/reload_service.h)
+// on every node; no module handle ever crosses the network: each node prepares its own copy.
+//
+//   ClusterCall call;
+//   call.reload_id = "a/1/1700000000";
+//   call.kind = "module";
+//   call.target = "counter";
+//   self->request(agent, std::chrono::seconds(40), cluster_lock_atom::value, call)
+//       .receive([](ReloadReport& r) { /* r.metadata["lock_token"] */ }, [](caf::error&) {});
+//
+// Protocol of one cluster reload, coordinator -> every node's agent (each answers a ReloadReport):
+//   (cluster_lock, call)     take the node's local reload lock on behalf of the sender, which the
+//                            agent monitors; answer with metadata lock_token
+//   (cluster_prepare, call)  phase 1: load (or compile, then load) the new version; touch no actor
+//   (cluster_commit, call)   phase 2: swap every actor of the module to the prepared version
+//   (cluster_finish, call)   end the session: roll back first if call.rollback, drop what was
+//                            prepared, release the lock
+// prepare, commit and finish carry the lock token (fencing): a node refuses them unless it still
+// holds its lock for that reload with that token.
+// Membership, agent <-> agent:
+//   (cluster_hello, name, address, agent) -> name   a node introduces itself; both monitor
+//   (cluster_members) -> std::vector<std::string>   "name=address" of the live members, self first
+#ifndef LEMON_ACTORS_CLUSTER_MESSAGES_H_
+#define LEMON_ACTORS_CLUSTER_MESSAGES_H_
+
+#include <cstdint>
+#include <string>
+
+#include "caf/atom.hpp"
+#include "caf/meta/type_name.hpp"
+
+namespace lemon {
+
+using cluster_hello_atom = caf::atom_constant<caf::atom("lchello")>;
+using cluster_join_atom = caf::atom_constant<caf::atom("lcjoin")>;
+using cluster_members_atom = caf::atom_constant<caf::atom("lcmembers")>;
+using cluster_lock_atom = caf::atom_constant<caf::atom("lclock")>;
+using cluster_prepare_atom = caf::atom_constant<caf::atom("lcprepare")>;
+using cluster_commit_atom = caf::atom_constant<caf::atom("lccommit")>;
+using cluster_finish_atom = caf::atom_constant<caf::atom("lcfinish")>;
+
+// One step of one cluster reload, as sent to a node's agent.
+struct ClusterCall {
+  std::string reload_id;        // unique per cluster reload: "<coordinator>/<n>/<unix µs>"
+  std::string coordinator;      // the coordinating node's name (for errors and the lock holder)
+  uint64_t token = 0;           // the node's lock token for this reload (0 in cluster_lock)
+  std::string kind = "module";  // "module" or "extension"
+  std::string target;           // module name, or extension path relative to the extension root
+  std::string extra;            // passed to every code_change
+  uint32_t timeout_ms = 10000;  // per node: all actors suspended and migrated by then
+  uint32_t lock_timeout_ms = 30000;  // per node: waiting for its reload lock
+  bool force = false;                // hard-purge an old version still in use
+  bool rollback = false;             // cluster_finish: swap back a committed node first
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ClusterCall& x) {
+  return f(caf::meta::type_name("lemon.ClusterCall"), x.reload_id, x.coordinator, x.token, x.kind,
+           x.target, x.extra, x.timeout_ms, x.lock_timeout_ms, x.force, x.rollback);
+}
+
+}  // namespace lemon
+
+#endif  // LEMON_ACTORS_CLUSTER_MESSAGES_H_

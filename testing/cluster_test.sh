@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Cluster-wide reload end to end (docs/cluster.md): real lemond processes on 127.0.0.1, connected
+# with CAF's networking, driven through the control plane with curl and jq.
+#   (a) three nodes: a cluster reload upgrades every node's demo actors; no message lost
+#   (f) one node's commit fails (code_change throws there): the nodes that committed roll back
+#   (c) one node's module is broken: it fails prepare, and no node changes version
+#   (b) two coordinators start cluster reloads at the same moment: they never overlap on a node
+#   (d) a fourth node coordinates a slow reload (extension compiles) and is SIGKILLed while it
+#       holds every node's lock: the locks come back within the timeout, the next reload works
+#   (e) the same with a holder that goes silent (SIGSTOP) instead: heartbeats detect it
+# Finally every node is stopped with SIGTERM and its demo reports lost=0.
+set -euo pipefail
+
+ROOT="${TEST_SRCDIR:?}/lemon"
+LEMOND="$ROOT/control_plane/lemond"
+EXAMPLES="$ROOT/extensions/counter"
+export RUNFILES_DIR="$TEST_SRCDIR"
+T="${TEST_TMPDIR:?}"
+
+declare -A PID CP CLP
+fail() {
+  echo "FAIL: $*" >&2
+  for n in "${!PID[@]}"; do echo "--- $n ---" >&2; tail -n 30 "$T/$n.out" >&2 || true; done
+  exit 1
+}
+cleanup() { for n in "${!PID[@]}"; do kill -9 "${PID[$n]}" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_node NAME PEERS: a node with its own home, modules (counter v1) and an empty extension
+# root (so that start-up compiles nothing).
+start_node() {
+  local name=$1 peers=$2 home="$T/$1"
+  mkdir -p "$home/modules" "$home/ext"
+  cp "$EXAMPLES/libcounter_v1.so" "$home/modules/counter.so"
+  CLP[$name]=$(free_port)
+  HOME="$home" "$LEMOND" --node_name="$name" --control_port=0 --metrics_port=0 \
+    --cluster_port="${CLP[$name]}" --peers="$peers" --cluster_heartbeat_ms=500 \
+    --cluster_timeout_ms=3000 --modules_dir="$home/modules" --extensions_dir="$home/ext" \
+    --state_dir="$home/state" --token_file="$home/token" --demo_actors="${DEMO_ACTORS:-200}" \
+    --demo_rate=2000 >"$T/$name.out" 2>&1 &
+  PID[$name]=$!
+  timeout 120 bash -c "until grep -q '^READY' '$T/$name.out'; do kill -0 ${PID[$name]} || exit 1; sleep 0.1; done" \
+    || fail "$name did not become ready"
+  CP[$name]=$(sed -n 's/^READY control_port=\([0-9]*\) .*/\1/p' "$T/$name.out")
+}
+
+# rpc NODE JSON-PARAMS METHOD: the result (or error) object of one JSON-RPC call.
+rpc() {
+  curl -s --max-time 300 -X POST -H "Authorization: Bearer $(cat "$T/$1/token")" \
+    -H 'Content-Type: application/json' \
+    --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$3\",\"params\":$2}" \
+    "http://127.0.0.1:${CP[$1]}/rpc"
+}
+health() { rpc "$1" '{}' system.health; }
+versions() { rpc "$1" '{"module":"counter"}' actors.list | jq -c '[.result.actors[].version] | unique'; }
+# wait_peers NODE N: until NODE sees exactly N live peers.
+wait_peers() {
+  local deadline=$((SECONDS + 60))
+  until [ "$(health "$1" | jq '.result.peers | length')" = "$2" ]; do
+    [ $SECONDS -lt $deadline ] || fail "$1 never saw $2 peers: $(health "$1")"
+    sleep 0.1
+  done
+}
+cluster_reload() {  # NODE MODULE -> report
+  rpc "$1" "{\"scope\":\"module\",\"module\":\"$2\",\"cluster\":true,\"lock_timeout_ms\":60000}" \
+    system.reload
+}
+
+# ---- membership: later nodes name the earlier ones; the agents introduce themselves. ----------
+start_node a ""
+start_node b "127.0.0.1:${CLP[a]}"
+start_node c "127.0.0.1:${CLP[a]},127.0.0.1:${CLP[b]}"
+for n in a b c; do wait_peers $n 2; done
+health a | jq -e --arg b "b=127.0.0.1:${CLP[b]}" \
+  '.result.clustered and (.result.peers | index($b)) != null' >/dev/null || fail "membership of a"
+
+# ---- (a) a cluster reload moves every node's demo actors to version 2 ---------------------------
+for n in a b c; do cp "$EXAMPLES/libcounter_v2.so" "$T/$n/modules/counter.so"; done
+cluster_reload b counter >"$T/a.json"
+jq -e '.result.status == "ok" and .result.metadata.outcome == "committed"
+       and ([.result.results[].metadata.node] == ["a","b","c"])
+       and ([.result.results[].metadata.outcome] | unique == ["committed"])
+       and ([.result.results[].metadata.actors] | unique == ["200"])' "$T/a.json" >/dev/null \
+  || fail "(a) report: $(cat "$T/a.json")"
+for n in a b c; do [ "$(versions $n)" = '["2"]' ] || fail "(a) $n runs $(versions $n)"; done
+echo "(a) ok: a, b and c upgraded to counter 2 by one cluster reload"
+
+# ---- (f) c's commit fails (its new version's code_change throws): a and b roll back -----------
+cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
+cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
+cp "$EXAMPLES/libcounter_v2_fail.so" "$T/c/modules/counter.so"
+cluster_reload a counter >"$T/f.json"
+jq -e '.result.status == "error" and .result.metadata.outcome == "rolled_back"
+       and .result.metadata.failed_nodes == "c"
+       and ([.result.results[].metadata.outcome] == ["rolled_back","rolled_back","failed"])
+       and (.result.results[] | select(.metadata.node == "c")
+            | .errors[0].reason == "code_change_failed")' "$T/f.json" >/dev/null \
+  || fail "(f) report: $(cat "$T/f.json")"
+for n in a b c; do [ "$(versions $n)" = '["2"]' ] || fail "(f) $n runs $(versions $n)"; done
+echo "(f) ok: c failed its commit; a and b went back to counter 2"
+
+# ---- (c) c's counter.so is broken: prepare fails there, nobody changes ------------------------
+cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
+cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
+cp "$ROOT/core/testdata/libno_entry.so" "$T/c/modules/counter.so"
+cluster_reload a counter >"$T/c.json"
+jq -e '.result.status == "error" and .result.metadata.outcome == "discarded"
+       and .result.metadata.failed_nodes == "c"
+       and (.result.results[] | select(.metadata.node == "c") | .errors[0].reason == "bad_abi")
+       and ([.result.results[].metadata.outcome] == ["discarded","discarded","failed"])' \
+  "$T/c.json" >/dev/null || fail "(c) report: $(cat "$T/c.json")"
+for n in a b c; do [ "$(versions $n)" = '["2"]' ] || fail "(c) $n runs $(versions $n)"; done
+echo "(c) ok: a broken module on c, and no node changed version"
+
+# ---- (b) two coordinators at the same moment ---------------------------------------------------
+cp "$EXAMPLES/libcounter_v3.so" "$T/c/modules/counter.so"
+cluster_reload a counter >"$T/b1.json" &
+R1=$!
+cluster_reload c counter >"$T/b2.json" &
+R2=$!
+wait $R1 $R2
+# Exactly one of them moved each node (the other found it unchanged or the lock taken), and each
+# node's two lock tokens differ: the two reloads held each node's lock one after the other.
+jq -e -s '
+  (map(.result) | map(.status != "error" or
+                      ([.. | .reason? // empty] | index("reload_in_progress") != null)) | all)
+  and ([.[].result.results[] | select(.reloaded == ["counter"]) | .metadata.node] | sort
+       == ["a","b","c"])
+  and ([.[].result.results[] | select(.metadata.lock_token != null)
+        | [.metadata.node, .metadata.lock_token]] | group_by(.[0])
+        | map(map(.[1]) | (unique | length) == length) | all)' "$T/b1.json" "$T/b2.json" >/dev/null \
+  || fail "(b) reports: $(cat "$T/b1.json") $(cat "$T/b2.json")"
+for n in a b c; do [ "$(versions $n)" = '["3"]' ] || fail "(b) $n runs $(versions $n)"; done
+echo "(b) ok: two racing coordinators, one after the other on every node"
+
+# ---- (d) the lock holder is killed mid-reload --------------------------------------------------
+DEMO_ACTORS=0 start_node d "127.0.0.1:${CLP[a]},127.0.0.1:${CLP[b]},127.0.0.1:${CLP[c]}"
+for n in a b c; do wait_peers $n 3; done
+wait_peers d 3
+for n in a b c d; do cp "$ROOT/extensions/greeter/greeter.cc" "$T/$n/ext/greeter.cc"; done
+rpc d "{\"scope\":\"extension\",\"path\":\"$T/d/ext/greeter.cc\",\"cluster\":true}" system.reload \
+  >"$T/d.json" 2>&1 &
+RD=$!
+# d holds every node's lock while the nodes compile (phase 1).
+timeout 120 bash -c "until for n in a b c; do
+    curl -s -X POST -H \"Authorization: Bearer \$(cat $T/\$n/token)\" \
+      --data '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"system.health\"}' \
+      http://127.0.0.1:\$(sed -n 's/^READY control_port=\([0-9]*\) .*/\1/p' $T/\$n.out)/rpc |
+      jq -e '.result.reload_in_progress' >/dev/null || exit 1; done; do sleep 0.05; done" \
+  || fail "(d) d never held every node's lock: $(cat "$T/d.json")"
+kill -9 "${PID[d]}"
+KILLED=$SECONDS
+unset 'PID[d]'
+wait $RD 2>/dev/null || true
+# Released within the configured timeout (3 s without heartbeats; a closed socket is noticed at
+# once), with slack for a loaded machine.
+for n in a b c; do
+  until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
+    [ $((SECONDS - KILLED)) -le 15 ] || fail "(d) $n still holds the lock for the dead node"
+    sleep 0.05
+  done
+done
+echo "(d) locks released $((SECONDS - KILLED)) s after the SIGKILL"
+for n in a b c; do wait_peers $n 2; done
+rpc a "{\"scope\":\"extension\",\"path\":\"$T/a/ext/greeter.cc\",\"cluster\":true}" system.reload \
+  >"$T/d2.json"
+jq -e '.result.status != "error" and .result.metadata.outcome == "committed"
+       and ([.result.results[].metadata.node] == ["a","b","c"])' "$T/d2.json" >/dev/null \
+  || fail "(d) next reload: $(cat "$T/d2.json")"
+echo "(d) ok: the next cluster reload succeeded on a, b and c"
+
+# ---- (e) the lock holder becomes unreachable (SIGSTOP): heartbeats stop, CAF drops it after
+# --cluster_timeout_ms (3 s here), and the locks come back -----------------------------------------
+DEMO_ACTORS=0 start_node e "127.0.0.1:${CLP[a]},127.0.0.1:${CLP[b]},127.0.0.1:${CLP[c]}"
+for n in a b c; do wait_peers $n 3; done
+wait_peers e 3
+for n in a b c e; do
+  cp "$ROOT/extensions/greeter/greeter.cc" "$T/$n/ext/greeter.cc"
+  sed -i 's/#define GREETER_VERSION "1"/#define GREETER_VERSION "2"/' "$T/$n/ext/greeter.cc"
+done
+rpc e "{\"scope\":\"extension\",\"path\":\"$T/e/ext/greeter.cc\",\"cluster\":true}" system.reload \
+  >"$T/e.json" 2>&1 &
+RE=$!
+timeout 120 bash -c "until for n in a b c; do
+    curl -s -X POST -H \"Authorization: Bearer \$(cat $T/\$n/token)\" \
+      --data '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"system.health\"}' \
+      http://127.0.0.1:\$(sed -n 's/^READY control_port=\([0-9]*\) .*/\1/p' $T/\$n.out)/rpc |
+      jq -e '.result.reload_in_progress' >/dev/null || exit 1; done; do sleep 0.05; done" \
+  || fail "(e) e never held every node's lock: $(cat "$T/e.json")"
+kill -STOP "${PID[e]}"
+STOPPED=$SECONDS
+for n in a b c; do
+  until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
+    [ $((SECONDS - STOPPED)) -le 20 ] || fail "(e) $n still holds the lock for the silent node"
+    sleep 0.1
+  done
+done
+echo "(e) locks released $((SECONDS - STOPPED)) s after the holder went silent"
+for n in a b c; do wait_peers $n 2; done
+kill -9 "${PID[e]}"
+unset 'PID[e]'
+wait $RE 2>/dev/null || true
+rpc b "{\"scope\":\"extension\",\"path\":\"$T/b/ext/greeter.cc\",\"cluster\":true}" system.reload \
+  >"$T/e2.json"
+jq -e '.result.status == "ok" and .result.metadata.outcome == "committed"
+       and ([.result.results[].metadata.to_version] | unique == ["2"])' "$T/e2.json" >/dev/null \
+  || fail "(e) next reload: $(cat "$T/e2.json")"
+echo "(e) ok: the next cluster reload moved a, b and c to greeter 2"
+
+# ---- every node stops cleanly; no demo message was lost ----------------------------------------
+for n in a b c; do kill -TERM "${PID[$n]}"; done
+for n in a b c; do
+  timeout 120 bash -c "while kill -0 ${PID[$n]} 2>/dev/null; do sleep 0.1; done" \
+    || fail "$n did not exit"
+  grep -q 'lost=0$' "$T/$n.out" || fail "$n lost demo messages: $(grep demo: "$T/$n.out")"
+  grep 'demo:' "$T/$n.out"
+done
+trap - EXIT
+echo "PASS"
