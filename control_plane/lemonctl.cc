@@ -1,4 +1,4 @@
-// lemonctl: the command-line client of a Lemon node's control plane. See docs/control_plane.md.
+// lemonctl: the command-line client of a Lemon node's control plane. See docs/control-plane.md.
 #include <iostream>
 #include <string>
 #include <vector>
