@@ -15,18 +15,11 @@
 
 #include "benchmark/benchmark.h"
 #include "core/code_server.h"
+#include "core/runfiles.h"
 #include "core/extension_compiler.h"
 
 namespace lemon {
 namespace {
-
-std::string runfiles_root() {
-  if (const char* d = std::getenv("RUNFILES_DIR")) return std::string(d) + "/lemon/";
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  buf[n > 0 ? n : 0] = '\0';
-  return std::string(buf) + ".runfiles/lemon/";
-}
 
 std::string temp_dir() {
   char tmpl[] = "/tmp/lemon-code-bench-XXXXXX";
@@ -34,7 +27,7 @@ std::string temp_dir() {
 }
 
 void BM_BareDlopenDlclose(benchmark::State& state) {
-  const std::string path = runfiles_root() + "extensions/counter/libcounter_v2.so";
+  const std::string path = find_runfile("extensions/counter/libcounter_v2.so");
   for (auto _ : state) {
     void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (h == nullptr) state.SkipWithError("dlopen failed");
@@ -46,10 +39,11 @@ BENCHMARK(BM_BareDlopenDlclose)->Unit(benchmark::kMicrosecond);
 void BM_PrepareModule(benchmark::State& state) {
   const std::string dir = temp_dir();
   auto cs = std::move(CodeServer::create({dir}).value());
-  const std::string root = runfiles_root() + "extensions/counter/";
-  if (!cs->load(root + "libcounter_v1.so").ok()) state.SkipWithError("cannot load v1");
+  if (!cs->load(find_runfile("extensions/counter/libcounter_v1.so")).ok()) {
+    state.SkipWithError("cannot load v1");
+  }
   for (auto _ : state) {
-    auto v2 = cs->prepare(root + "libcounter_v2.so");  // copy + check + dlopen + validate
+    auto v2 = cs->prepare(find_runfile("extensions/counter/libcounter_v2.so"));  // copy + check + dlopen + validate
     if (!v2.ok()) state.SkipWithError("prepare failed");
     benchmark::DoNotOptimize(v2);
   }  // each prepared version is dropped (dlclose + unlink) inside the loop
@@ -62,7 +56,7 @@ void BM_ExtensionCacheHit(benchmark::State& state) {
   const std::string dir = temp_dir();
   const std::string source = dir + "/counter.cc";
   {
-    std::ifstream in(runfiles_root() + "extensions/counter/counter_v1.cc");
+    std::ifstream in(find_runfile("extensions/counter/counter_v1.cc"));
     std::ofstream out(source);
     out << in.rdbuf();
   }

@@ -30,20 +30,12 @@
 #include "actors/reloadable_actor.h"
 #include "caf/all.hpp"
 #include "core/code_server.h"
+#include "core/runfiles.h"
 
 namespace lemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string runfiles_root() {
-  if (const char* d = std::getenv("RUNFILES_DIR")) return std::string(d) + "/lemon/";
-  if (const char* d = std::getenv("TEST_SRCDIR")) return std::string(d) + "/lemon/";
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  buf[n > 0 ? n : 0] = '\0';
-  return std::string(buf) + ".runfiles/lemon/";
-}
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -63,14 +55,13 @@ void send_and_drain(caf::scoped_actor& self, const std::vector<caf::actor>& acto
 bool no_load_flag = false;
 
 void run(caf::actor_system& sys, int n) {
-  const std::string root = runfiles_root();
   char tmpl[] = "/tmp/lemon-reload-bench-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   auto cs = std::move(CodeServer::create({dir}).value());
   auto registry = std::make_shared<ActorRegistry>();
   ReloadManager manager(sys, registry, *cs);
-  if (!cs->load(root + "bench/libbench_counter_v1.so").ok()) {
-    std::fprintf(stderr, "cannot load bench_counter v1 from %s\n", root.c_str());
+  if (!cs->load(find_runfile("bench/libbench_counter_v1.so")).ok()) {
+    std::fprintf(stderr, "cannot load bench/libbench_counter_v1.so from the runfiles\n");
     std::exit(1);
   }
   std::vector<caf::actor> actors;
@@ -120,7 +111,7 @@ void run(caf::actor_system& sys, int n) {
   while (rounds.load() < 2) std::this_thread::yield();
 
   auto u0 = Clock::now();
-  auto next = cs->prepare(root + "bench/libbench_counter_v2.so");
+  auto next = cs->prepare(find_runfile("bench/libbench_counter_v2.so"));
   SwapResult r = manager.swap(*next, {});
   const double upgrade_ms = ms_since(u0);
   next = ModuleRef();
@@ -182,12 +173,11 @@ double throughput(caf::actor_system& sys, const caf::actor& a, uint64_t messages
 }
 
 void steady_state(caf::actor_system& sys) {
-  const std::string root = runfiles_root();
   char tmpl[] = "/tmp/lemon-reload-bench-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   auto cs = std::move(CodeServer::create({dir}).value());
   auto registry = std::make_shared<ActorRegistry>();
-  (void)cs->load(root + "extensions/counter/libcounter_v1.so");
+  (void)cs->load(find_runfile("extensions/counter/libcounter_v1.so"));
   constexpr uint64_t kMessages = 2000000;
   constexpr int kRepeats = 5;
   std::vector<double> plain, reloadable;

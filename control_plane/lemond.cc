@@ -32,6 +32,7 @@
 #include "control_plane/json_rpc.h"
 #include "control_plane/methods.h"
 #include "control_plane/node_service.h"
+#include "core/runfiles.h"
 #include "control_plane/report_proto.h"
 #include "core/reload_error.h"
 #include "prometheus/counter.h"
@@ -66,14 +67,6 @@ std::string home() {
   return h ? h : "/tmp";
 }
 
-std::string runfiles_root() {
-  if (const char* d = std::getenv("RUNFILES_DIR")) return std::string(d) + "/lemon/";
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  buf[n > 0 ? n : 0] = '\0';
-  return std::string(buf) + ".runfiles/lemon/";
-}
-
 bool exists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
@@ -100,19 +93,19 @@ bool copy(const std::string& from, const std::string& to) {
 void seed_extension(const std::string& extensions_dir) {
   mkdirs(extensions_dir);
   const std::string target = extensions_dir + "/greeter.cc";
-  if (!exists(target)) copy(runfiles_root() + "extensions/greeter/greeter.cc", target);
+  if (!exists(target)) copy(find_runfile("extensions/greeter/greeter.cc"), target);
 }
 
 // First start: the example modules go where a newcomer can find and swap them.
 void seed_examples(const std::string& modules_dir, const std::string& examples_dir) {
-  const std::string root = runfiles_root() + "extensions/counter/";
+  const std::string root = "extensions/counter/";
   mkdirs(modules_dir);
   mkdirs(examples_dir);
   for (const char* v : {"1", "2", "3"}) {
-    copy(root + "libcounter_v" + v + ".so", examples_dir + "/counter_v" + v + ".so");
+    copy(find_runfile(root + "libcounter_v" + v + ".so"), examples_dir + "/counter_v" + v + ".so");
   }
-  copy(root + "counter_v2.cc", examples_dir + "/counter_v2.cc");
-  if (!exists(modules_dir + "/counter.so")) copy(root + "libcounter_v1.so", modules_dir + "/counter.so");
+  copy(find_runfile(root + "counter_v2.cc"), examples_dir + "/counter_v2.cc");
+  if (!exists(modules_dir + "/counter.so")) copy(find_runfile(root + "libcounter_v1.so"), modules_dir + "/counter.so");
 }
 
 // Sends ticks to the demo actors at a steady rate; each actor gets its own sequence numbers, so

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "core/elf_check.h"
 #include "core/reload_error.h"
+#include "core/runfiles.h"
 #include "core/sha256.h"
 
 namespace lemon {
@@ -97,24 +98,10 @@ struct MappedCopy {
   }
 };
 
-bool is_executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
-
 // core/module_probe in this binary's runfiles, or "".
 std::string find_probe() {
-  const std::string rel = "/lemon/core/module_probe";
-  for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
-    if (const char* dir = std::getenv(env)) {
-      if (is_executable(dir + rel)) return dir + rel;
-    }
-  }
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    std::string candidate = std::string(exe) + ".runfiles" + rel;
-    if (is_executable(candidate)) return candidate;
-  }
-  return "";
+  const std::string path = find_runfile("core/module_probe");
+  return !path.empty() && access(path.c_str(), X_OK) == 0 ? path : std::string();
 }
 
 }  // namespace

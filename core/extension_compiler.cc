@@ -23,6 +23,7 @@
 #include "core/build_flags.h"
 #include "core/module_abi.h"
 #include "core/reload_error.h"
+#include "core/runfiles.h"
 #include "core/sha256.h"
 
 extern char** environ;
@@ -61,14 +62,7 @@ absl::StatusOr<std::string> find_include_root(const std::string& explicit_root) 
   if (!explicit_root.empty()) {
     candidates.push_back(explicit_root);
   } else {
-    for (const char* var : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
-      const char* dir = getenv(var);
-      if (dir != nullptr && *dir != '\0')
-        candidates.push_back(absl::StrCat(dir, "/", kWorkspaceName));
-    }
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) candidates.push_back(absl::StrCat(exe.string(), ".runfiles/", kWorkspaceName));
+    candidates = runfiles_candidates();
   }
   for (const std::string& candidate : candidates) {
     if (has_runtime_files(candidate)) return candidate;
