@@ -65,6 +65,19 @@ wait_peers() {
     sleep 0.1
   done
 }
+# await_all_locked: until a, b and c all report a reload in progress at once (60 s deadline).
+await_all_locked() {
+  local deadline=$((SECONDS + 60)) n locked
+  while [ $SECONDS -lt $deadline ]; do
+    locked=1
+    for n in a b c; do
+      [ "$(health $n | jq '.result.reload_in_progress')" = "true" ] || { locked=0; break; }
+    done
+    [ $locked = 1 ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
 cluster_reload() {  # NODE MODULE -> report
   rpc "$1" "{\"scope\":\"module\",\"module\":\"$2\",\"cluster\":true,\"lock_timeout_ms\":60000}" \
     system.reload
@@ -146,12 +159,7 @@ rpc d "{\"scope\":\"extension\",\"path\":\"$T/d/ext/greeter.cc\",\"cluster\":tru
   >"$T/d.json" 2>&1 &
 RD=$!
 # d holds every node's lock while the nodes compile (phase 1).
-timeout 120 bash -c "until for n in a b c; do
-    curl -s -X POST -H \"Authorization: Bearer \$(cat $T/\$n/token)\" \
-      --data '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"system.health\"}' \
-      http://127.0.0.1:\$(sed -n 's/^READY control_port=\([0-9]*\) .*/\1/p' $T/\$n.out)/rpc |
-      jq -e '.result.reload_in_progress' >/dev/null || exit 1; done; do sleep 0.05; done" \
-  || fail "(d) d never held every node's lock: $(cat "$T/d.json")"
+await_all_locked || fail "(d) d never held every node's lock: $(cat "$T/d.json")"
 kill -9 "${PID[d]}"
 KILLED=$SECONDS
 unset 'PID[d]'
@@ -185,12 +193,7 @@ done
 rpc e "{\"scope\":\"extension\",\"path\":\"$T/e/ext/greeter.cc\",\"cluster\":true}" system.reload \
   >"$T/e.json" 2>&1 &
 RE=$!
-timeout 120 bash -c "until for n in a b c; do
-    curl -s -X POST -H \"Authorization: Bearer \$(cat $T/\$n/token)\" \
-      --data '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"system.health\"}' \
-      http://127.0.0.1:\$(sed -n 's/^READY control_port=\([0-9]*\) .*/\1/p' $T/\$n.out)/rpc |
-      jq -e '.result.reload_in_progress' >/dev/null || exit 1; done; do sleep 0.05; done" \
-  || fail "(e) e never held every node's lock: $(cat "$T/e.json")"
+await_all_locked || fail "(e) e never held every node's lock: $(cat "$T/e.json")"
 kill -STOP "${PID[e]}"
 STOPPED=$SECONDS
 for n in a b c; do
