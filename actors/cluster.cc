@@ -99,6 +99,24 @@ void emit_modules(Runtime& rt) {
   }
 }
 
+std::vector<ClusterModule> local_modules(Runtime& rt) {
+  std::vector<ClusterModule> out;
+  for (const ModuleStatus& m : rt.code_server().list()) {
+    ClusterModule c;
+    c.name = m.name;
+    c.current_version = m.current->version();
+    c.checksum = m.current->checksum();
+    c.actors_current = static_cast<int32_t>(m.current->actor_count());
+    c.path = m.current->source_path();
+    if (m.old) {
+      c.old_version = m.old->version();
+      c.actors_old = static_cast<int32_t>(m.old->actor_count());
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 // Phase 1 on this node: load the new version (compiling an extension first); no actor is touched.
 void prepare_here(State& st, Session& s, ReloadReport& r) {
   Runtime& rt = *st.rt;
@@ -485,6 +503,7 @@ caf::behavior agent_behaviour(caf::event_based_actor* self, std::shared_ptr<Stat
         for (const auto& [name, m] : st->members) out.push_back(absl::StrCat(name, "=", m.address));
         return out;
       },
+      [st](cluster_modules_atom) { return local_modules(*st->rt); },
       [self, st](cluster_lock_atom, ClusterCall& call) {
         return lock_step(self, st, std::move(call));
       },
@@ -670,6 +689,34 @@ std::vector<ClusterMember> Cluster::members() const {
   std::vector<ClusterMember> out{{options_.node_name, state_->address, true}};
   absl::MutexLock lock(&state_->mu);
   for (const auto& [name, m] : state_->members) out.push_back({name, m.address, false});
+  return out;
+}
+
+std::vector<ClusterNodeModules> Cluster::list_modules(absl::Duration deadline) {
+  std::vector<std::pair<std::string, caf::actor>> peers;
+  {
+    absl::MutexLock lock(&state_->mu);
+    for (const auto& [name, m] : state_->members) peers.emplace_back(name, m.agent);
+  }
+  std::vector<ClusterNodeModules> out;
+  out.push_back({options_.node_name, "", local_modules(runtime_)});
+  caf::scoped_actor self{runtime_.system()};
+  const auto timeout = absl::ToChronoMilliseconds(deadline);
+  using Handle = decltype(self->request(caf::actor{}, timeout, cluster_modules_atom::value));
+  std::vector<Handle> pending;
+  for (const auto& [name, agent] : peers) {  // all asked at once, then the answers collected
+    pending.push_back(self->request(agent, timeout, cluster_modules_atom::value));
+  }
+  for (size_t i = 0; i < peers.size(); ++i) {
+    ClusterNodeModules node{peers[i].first, "", {}};
+    pending[i].receive(
+        [&](std::vector<ClusterModule>& modules) { node.modules = std::move(modules); },
+        [&](caf::error& e) {
+          node.error = absl::StrCat("no answer from node ", node.node, ": ",
+                                    runtime_.system().render(e));
+        });
+    out.push_back(std::move(node));
+  }
   return out;
 }
 

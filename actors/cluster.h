@@ -75,6 +75,10 @@ class Cluster {
   // per node.
   ReloadReport reload(ClusterCall call);
 
+  // Every current member's loaded modules (this node first, then the peers by name), asked in
+  // parallel; a member that does not answer within `deadline` has `error` set. Never throws.
+  std::vector<ClusterNodeModules> list_modules(absl::Duration deadline = absl::Seconds(5));
+
   struct State;  // shared with the agent and its workers (cluster.cc)
 
  private:

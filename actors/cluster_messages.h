@@ -21,11 +21,14 @@
 // Membership, agent <-> agent:
 //   (cluster_hello, name, address, agent) -> name   a node introduces itself; both monitor
 //   (cluster_members) -> std::vector<std::string>   "name=address" of the live members, self first
+// Views:
+//   (cluster_modules) -> std::vector<ClusterModule>  the node's loaded modules (modules.list)
 #ifndef LEMON_ACTORS_CLUSTER_MESSAGES_H_
 #define LEMON_ACTORS_CLUSTER_MESSAGES_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "caf/atom.hpp"
 #include "caf/meta/type_name.hpp"
@@ -39,6 +42,7 @@ using cluster_lock_atom = caf::atom_constant<caf::atom("lclock")>;
 using cluster_prepare_atom = caf::atom_constant<caf::atom("lcprepare")>;
 using cluster_commit_atom = caf::atom_constant<caf::atom("lccommit")>;
 using cluster_finish_atom = caf::atom_constant<caf::atom("lcfinish")>;
+using cluster_modules_atom = caf::atom_constant<caf::atom("lcmodules")>;
 
 // One step of one cluster reload, as sent to a node's agent.
 struct ClusterCall {
@@ -59,6 +63,30 @@ typename Inspector::result_type inspect(Inspector& f, ClusterCall& x) {
   return f(caf::meta::type_name("lemon.ClusterCall"), x.reload_id, x.coordinator, x.token, x.kind,
            x.target, x.extra, x.timeout_ms, x.lock_timeout_ms, x.force, x.rollback);
 }
+
+// One loaded module as a node reports it to the cluster (the code server's view, as plain data).
+struct ClusterModule {
+  std::string name;
+  std::string current_version;
+  std::string old_version;  // "" when there is no old version
+  std::string checksum;     // sha256 of the current version, hex
+  int32_t actors_current = 0;
+  int32_t actors_old = 0;
+  std::string path;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ClusterModule& x) {
+  return f(caf::meta::type_name("lemon.ClusterModule"), x.name, x.current_version, x.old_version,
+           x.checksum, x.actors_current, x.actors_old, x.path);
+}
+
+// One member's answer to a cluster-wide modules query.
+struct ClusterNodeModules {
+  std::string node;
+  std::string error;  // non-empty: the node did not answer (modules is empty)
+  std::vector<ClusterModule> modules;
+};
 
 }  // namespace lemon
 

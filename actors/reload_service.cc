@@ -49,6 +49,8 @@ void add_reload_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<ReloadReport>>("lemon.ReloadReports");
   // Cluster agents (actors/cluster.h): their calls; answers are ReloadReports.
   cfg.add_message_type<ClusterCall>("lemon.ClusterCall");
+  cfg.add_message_type<ClusterModule>("lemon.ClusterModule");
+  cfg.add_message_type<std::vector<ClusterModule>>("lemon.ClusterModules");
 }
 
 caf::actor spawn_reload_service(caf::actor_system& sys, Reloader& reloader) {

@@ -25,6 +25,7 @@ class FakeService : public ControlPlaneService {
 
   absl::Mutex mu;
   std::optional<rpc::SystemReloadParams> last_reload ABSL_GUARDED_BY(mu);
+  std::optional<rpc::ModulesListParams> last_modules ABSL_GUARDED_BY(mu);
   std::optional<rpc::ModulesPurgeParams> last_purge ABSL_GUARDED_BY(mu);
   std::optional<rpc::ActorsListParams> last_actors ABSL_GUARDED_BY(mu);
 
@@ -33,7 +34,9 @@ class FakeService : public ControlPlaneService {
     last_reload = params;
     return reload_result;
   }
-  absl::StatusOr<rpc::ModulesListResult> list_modules(const rpc::ModulesListParams&) override {
+  absl::StatusOr<rpc::ModulesListResult> list_modules(const rpc::ModulesListParams& params) override {
+    absl::MutexLock lock(&mu);
+    last_modules = params;
     return modules_result;
   }
   absl::StatusOr<rpc::ReloadReport> purge_module(const rpc::ModulesPurgeParams& params) override {

@@ -55,7 +55,7 @@ const std::map<std::string, FlagSpec>& flag_specs() {
       {"force", {FlagKind::kBool, {"reload"}}},
       {"timeout_ms", {FlagKind::kInt, {"reload"}}},
       {"lock_timeout_ms", {FlagKind::kInt, {"reload"}}},
-      {"cluster", {FlagKind::kBool, {"reload"}}},
+      {"cluster", {FlagKind::kBool, {"reload", "modules"}}},
       {"hard", {FlagKind::kBool, {"purge"}}},
   };
   return *specs;
@@ -180,6 +180,8 @@ json params_for(const CommandLine& cl) {
     }
     if (cl.flag("force")) params["force"] = true;
     if (cl.flag("cluster")) params["cluster"] = true;
+  } else if (cl.command == "modules") {
+    if (cl.flag("cluster")) params["cluster"] = true;
   } else if (cl.command == "actors") {
     if (cl.has("module")) params["module"] = cl.get("module");
   } else if (cl.command == "purge") {
@@ -278,18 +280,34 @@ void print_human(const std::string& command, const json& result, std::ostream& o
         << "reload in progress: " << (result.value("reload_in_progress", false) ? "yes" : "no")
         << "\n";
   } else if (command == "modules") {
+    const bool cluster = !member(result, "nodes").empty();
     std::vector<std::vector<std::string>> rows;
     for (const json& m : member(result, "modules")) {
       std::string old_version = str(m, "old_version");
-      rows.push_back({str(m, "name"), str(m, "current_version"),
-                      old_version.empty() ? "-" : old_version, str(m, "actors_current"),
-                      str(m, "actors_old"), str(m, "checksum").substr(0, 12), str(m, "path")});
+      std::vector<std::string> row = {str(m, "name"), str(m, "current_version"),
+                                      old_version.empty() ? "-" : old_version,
+                                      str(m, "actors_current"), str(m, "actors_old"),
+                                      str(m, "checksum").substr(0, 12), str(m, "path")};
+      if (cluster) row.insert(row.begin(), str(m, "node"));
+      rows.push_back(std::move(row));
     }
     if (rows.empty()) {
       out << "no modules loaded\n";
-      return;
+    } else {
+      std::vector<std::string> header = {"NAME", "CURRENT", "OLD", "ACTORS", "ON OLD", "CHECKSUM",
+                                         "PATH"};
+      if (cluster) header.insert(header.begin(), "NODE");
+      print_table(header, rows, out);
     }
-    print_table({"NAME", "CURRENT", "OLD", "ACTORS", "ON OLD", "CHECKSUM", "PATH"}, rows, out);
+    for (const json& u : member(result, "unreachable")) {
+      out << "unreachable " << str(u, "node") << ": " << str(u, "message") << "\n";
+    }
+    std::vector<std::string> divergent;
+    for (const json& d : member(result, "divergent")) divergent.push_back(d.get<std::string>());
+    if (!divergent.empty()) {
+      out << "divergent (not the same code on every node): " << absl::StrJoin(divergent, ", ")
+          << "\n";
+    }
   } else if (command == "actors") {
     std::vector<std::vector<std::string>> rows;
     for (const json& a : member(result, "actors")) {
@@ -331,7 +349,8 @@ commands:
          [--force] [--timeout_ms N] [--lock_timeout_ms N] [--cluster]
                          reload code (scope inferred from --module/--app/--path, else all)
   status                 node health
-  modules                loaded modules with current and old versions
+  modules [--cluster]    loaded modules with current and old versions (--cluster: every node's,
+                         and which modules differ between nodes)
   actors [--module M]    actors, their module version, status and mailbox
   purge --module M [--hard]
                          drop a module's old version (--hard stops actors still on it)

@@ -184,6 +184,32 @@ TEST_F(LemonctlTest, StatusModulesAndActorsPrintReadableSummaries) {
   EXPECT_EQ(service_.last_actors->module(), "counter");
 }
 
+TEST_F(LemonctlTest, ModulesClusterShowsEveryNodeTheUnreachableAndTheDivergent) {
+  rpc::ModulesListResult modules;
+  for (const auto& [node, version] : {std::pair<std::string, std::string>{"a", "3"}, {"b", "2"}}) {
+    rpc::ModuleInfo* m = modules.add_modules();
+    m->set_node(node);
+    m->set_name("greeter");
+    m->set_current_version(version);
+    modules.add_nodes(node);
+  }
+  modules.add_nodes("c");
+  rpc::NodeProblem* p = modules.add_unreachable();
+  p->set_node("c");
+  p->set_message("no answer from node c: request_timeout");
+  modules.add_divergent("greeter");
+  service_.modules_result = modules;
+  ASSERT_EQ(run({"modules", "--cluster"}), kLemonctlOk) << err_.str();
+  const std::string out = out_.str();
+  EXPECT_EQ(out.rfind("NODE", 0), 0u) << out;
+  EXPECT_NE(out.find("unreachable c: no answer from node c"), std::string::npos) << out;
+  EXPECT_NE(out.find("divergent (not the same code on every node): greeter"), std::string::npos)
+      << out;
+  absl::MutexLock lock(&service_.mu);
+  ASSERT_TRUE(service_.last_modules.has_value());
+  EXPECT_TRUE(service_.last_modules->cluster());
+}
+
 TEST_F(LemonctlTest, PurgeSendsModuleAndHard) {
   rpc::ReloadReport report;
   report.set_kind("purge");

@@ -326,6 +326,7 @@ int run(int argc, char** argv) {
           if (p.lock_timeout_ms() > 0) call.lock_timeout_ms = p.lock_timeout_ms();
           return report_to_proto(c->reload(call));
         });
+    service.set_cluster_modules([c] { return c->list_modules(); });
     service.set_cluster_view([c] {
       NodeService::ClusterView view;
       for (const ClusterMember& m : c->members()) {

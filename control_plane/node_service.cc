@@ -1,6 +1,8 @@
 #include "control_plane/node_service.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -79,8 +81,48 @@ absl::StatusOr<rpc::ReloadReport> NodeService::reload(const rpc::SystemReloadPar
   return cluster_reload_(params);
 }
 
-absl::StatusOr<rpc::ModulesListResult> NodeService::list_modules(const rpc::ModulesListParams&) {
+absl::StatusOr<rpc::ModulesListResult> NodeService::list_modules(
+    const rpc::ModulesListParams& params) {
   rpc::ModulesListResult out;
+  if (params.cluster()) {
+    if (!cluster_modules_) {
+      return reload_status(ReloadError::kInvalidArgument,
+                           "cluster: true, but this node was started without --peers/--cluster_port");
+    }
+    std::vector<ClusterNodeModules> nodes = cluster_modules_();
+    std::sort(nodes.begin(), nodes.end(),
+              [](const ClusterNodeModules& a, const ClusterNodeModules& b) { return a.node < b.node; });
+    std::map<std::string, std::set<std::string>> checksums;  // module -> current checksums seen
+    std::map<std::string, size_t> present;                   // module -> nodes that load it
+    size_t answered = 0;
+    for (const ClusterNodeModules& n : nodes) {
+      out.add_nodes(n.node);
+      if (!n.error.empty()) {
+        rpc::NodeProblem* p = out.add_unreachable();
+        p->set_node(n.node);
+        p->set_message(n.error);
+        continue;
+      }
+      ++answered;
+      for (const ClusterModule& m : n.modules) {
+        rpc::ModuleInfo* info = out.add_modules();
+        info->set_node(n.node);
+        info->set_name(m.name);
+        info->set_current_version(m.current_version);
+        info->set_old_version(m.old_version);
+        info->set_checksum(m.checksum);
+        info->set_actors_current(m.actors_current);
+        info->set_actors_old(m.actors_old);
+        info->set_path(m.path);
+        checksums[m.name].insert(m.checksum);
+        ++present[m.name];
+      }
+    }
+    for (const auto& [name, sums] : checksums) {
+      if (sums.size() > 1 || present[name] != answered) out.add_divergent(name);
+    }
+    return out;
+  }
   for (const ModuleStatus& m : runtime_.code_server().list()) {
     rpc::ModuleInfo* info = out.add_modules();
     info->set_name(m.name);

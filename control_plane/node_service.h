@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/cluster_messages.h"
 #include "actors/runtime.h"
 #include "control_plane/service.h"
 
@@ -37,6 +38,12 @@ class NodeService : public ControlPlaneService {
   // Unset: system.health shows no cluster (clustered = false).
   void set_cluster_view(std::function<ClusterView()> fn) { cluster_view_ = std::move(fn); }
 
+  // Every cluster member's modules, for modules.list with cluster: true. Unset: such a call is
+  // refused with invalid_argument (single node).
+  void set_cluster_modules(std::function<std::vector<ClusterNodeModules>()> fn) {
+    cluster_modules_ = std::move(fn);
+  }
+
   // The reload this node runs for `params`, as a typed request to its reload service.
   absl::StatusOr<rpc::ReloadReport> reload_local(const rpc::SystemReloadParams& params);
 
@@ -52,6 +59,7 @@ class NodeService : public ControlPlaneService {
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   ClusterReload cluster_reload_;
   std::function<ClusterView()> cluster_view_;
+  std::function<std::vector<ClusterNodeModules>()> cluster_modules_;
 };
 
 }  // namespace lemon

@@ -100,7 +100,14 @@ jq -e '.result.status == "ok" and .result.metadata.outcome == "committed"
        and ([.result.results[].metadata.actors] | unique == ["200"])' "$T/a.json" >/dev/null \
   || fail "(a) report: $(cat "$T/a.json")"
 for n in a b c; do [ "$(versions $n)" = '["2"]' ] || fail "(a) $n runs $(versions $n)"; done
-echo "(a) ok: a, b and c upgraded to counter 2 by one cluster reload"
+# The cluster view of the modules, from any node: every node on counter 2 (old 1), nothing divergent.
+rpc c '{"cluster":true}' modules.list >"$T/a-modules.json"
+jq -e '.result.nodes == ["a","b","c"] and (.result.divergent // []) == []
+       and ([.result.modules[] | select(.name == "counter")
+             | [.node, .current_version, .old_version]]
+            == [["a","2","1"],["b","2","1"],["c","2","1"]])' "$T/a-modules.json" >/dev/null \
+  || fail "(a) cluster modules.list: $(cat "$T/a-modules.json")"
+echo "(a) ok: a, b and c upgraded to counter 2 by one cluster reload; modules.list shows it"
 
 # ---- (f) c's commit fails (its new version's code_change throws): a and b roll back -----------
 cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
@@ -213,6 +220,17 @@ jq -e '.result.status == "ok" and .result.metadata.outcome == "committed"
        and ([.result.results[].metadata.to_version] | unique == ["2"])' "$T/e2.json" >/dev/null \
   || fail "(e) next reload: $(cat "$T/e2.json")"
 echo "(e) ok: the next cluster reload moved a, b and c to greeter 2"
+
+# ---- the cluster view shows code that differs between nodes ------------------------------------
+sed -i 's/#define GREETER_VERSION "2"/#define GREETER_VERSION "3"/' "$T/a/ext/greeter.cc"
+rpc a "{\"scope\":\"extension\",\"path\":\"$T/a/ext/greeter.cc\"}" system.reload >"$T/g.json"
+jq -e '.result.status == "ok"' "$T/g.json" >/dev/null || fail "local reload on a: $(cat "$T/g.json")"
+rpc b '{"cluster":true}' modules.list >"$T/g-modules.json"
+jq -e '.result.divergent == ["greeter"]
+       and ([.result.modules[] | select(.name == "greeter") | [.node, .current_version]]
+            == [["a","3"],["b","2"],["c","2"]])' "$T/g-modules.json" >/dev/null \
+  || fail "divergent modules.list: $(cat "$T/g-modules.json")"
+echo "ok: modules.list with cluster: true names greeter as divergent (a runs 3, b and c run 2)"
 
 # ---- every node stops cleanly; no demo message was lost ----------------------------------------
 for n in a b c; do kill -TERM "${PID[$n]}"; done
