@@ -504,6 +504,11 @@ caf::behavior agent_behaviour(caf::event_based_actor* self, std::shared_ptr<Stat
         return out;
       },
       [st](cluster_modules_atom) { return local_modules(*st->rt); },
+      // A remote CAF program's reload on this node (control_plane/remote_reload.cc): the same
+      // typed request the control plane sends, answered by this node's reload service.
+      [self, st](reload_atom, ReloadRequest& req) {
+        return self->delegate(st->rt->reload_service(), reload_atom::value, std::move(req));
+      },
       [self, st](cluster_lock_atom, ClusterCall& call) {
         return lock_step(self, st, std::move(call));
       },

@@ -21,8 +21,10 @@
 // Membership, agent <-> agent:
 //   (cluster_hello, name, address, agent) -> name   a node introduces itself; both monitor
 //   (cluster_members) -> std::vector<std::string>   "name=address" of the live members, self first
-// Views:
+// Views and local operations:
 //   (cluster_modules) -> std::vector<ClusterModule>  the node's loaded modules (modules.list)
+//   (reload_atom, ReloadRequest) -> ReloadReport     a reload on that node only, delegated to its
+//                                                    reload service (actors/reload_service.h)
 #ifndef LEMON_ACTORS_CLUSTER_MESSAGES_H_
 #define LEMON_ACTORS_CLUSTER_MESSAGES_H_
 

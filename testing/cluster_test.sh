@@ -223,8 +223,16 @@ echo "(e) ok: the next cluster reload moved a, b and c to greeter 2"
 
 # ---- the cluster view shows code that differs between nodes ------------------------------------
 sed -i 's/#define GREETER_VERSION "2"/#define GREETER_VERSION "3"/' "$T/a/ext/greeter.cc"
-rpc a "{\"scope\":\"extension\",\"path\":\"$T/a/ext/greeter.cc\"}" system.reload >"$T/g.json"
-jq -e '.result.status == "ok"' "$T/g.json" >/dev/null || fail "local reload on a: $(cat "$T/g.json")"
+# a reloads alone, asked by another CAF program over caf::io (no HTTP): control_plane/remote_reload.
+"$ROOT/control_plane/remote_reload" --port="${CLP[a]}" --kind=extension \
+  --target="$T/a/ext/greeter.cc" >"$T/g.json" 2>&1 || fail "remote_reload on a: $(cat "$T/g.json")"
+jq -e '.status == "ok" and .reloaded == ["greeter"] and .metadata.to_version == "3"' "$T/g.json" \
+  >/dev/null || fail "remote_reload report: $(cat "$T/g.json")"
+echo "ok: a CAF program reloaded greeter 3 on a through its cluster port (report status ok)"
+"$ROOT/control_plane/remote_reload" --port="${CLP[a]}" --kind=module --target=no_such_module \
+  >"$T/g-bad.json" 2>&1 && fail "remote_reload of an unknown module exited 0: $(cat "$T/g-bad.json")"
+jq -e '.status == "error" and .errors[0].reason == "not_found"' "$T/g-bad.json" >/dev/null \
+  || fail "remote_reload unknown module: $(cat "$T/g-bad.json")"
 rpc b '{"cluster":true}' modules.list >"$T/g-modules.json"
 jq -e '.result.divergent == ["greeter"]
        and ([.result.modules[] | select(.name == "greeter") | [.node, .current_version]]
