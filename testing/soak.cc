@@ -4,6 +4,7 @@
 // (`bazel run -c opt //testing:soak -- --reloads=10000 --actors=1000`); prints one summary line
 // and exits non-zero if a check fails.
 #include <dirent.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "actors/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
+#include "core/heap_trim.h"
 #include "core/reload_error.h"
 #include "core/reloader.h"
 
@@ -39,6 +41,7 @@ struct Config {
   int warmup = 100;          // reloads before the baseline (RSS, fds) is taken
   int round_pause_us = 2000;  // pause between two rounds of one tick to every actor
   int fail_every = 10;       // every n-th reload uses counter 2-fail (code_change throws)
+  int sample_every = 0;      // print RSS and malloc's heap use every n reloads (0: never)
 };
 
 bool parse_flags(int argc, char** argv, Config& c) {
@@ -46,13 +49,14 @@ bool parse_flags(int argc, char** argv, Config& c) {
                                        {"--actors", &c.actors},
                                        {"--warmup", &c.warmup},
                                        {"--round_pause_us", &c.round_pause_us},
-                                       {"--fail_every", &c.fail_every}};
+                                       {"--fail_every", &c.fail_every},
+                                       {"--sample_every", &c.sample_every}};
   for (int i = 1; i < argc; ++i) {
     std::pair<std::string, std::string> kv = absl::StrSplit(argv[i], absl::MaxSplits('=', 1));
     auto it = flags.find(kv.first);
     if (it == flags.end() || !absl::SimpleAtoi(kv.second, it->second) || *it->second < 0) {
       std::fprintf(stderr, "soak: bad flag %s (flags: --reloads= --actors= --warmup= "
-                   "--round_pause_us= --fail_every=)\n", argv[i]);
+                   "--round_pause_us= --fail_every= --sample_every=)\n", argv[i]);
       return false;
     }
   }
@@ -68,18 +72,24 @@ std::string runfile(const std::string& path) {
   return absl::StrCat(exe, ".runfiles/lemon/", path);
 }
 
-int64_t rss_kb() {
+// A field of /proc/self/status in kB ("VmRSS", "RssAnon", "RssFile"), or -1.
+int64_t status_kb(const std::string& field) {
   std::ifstream in("/proc/self/status");
   std::string line;
+  const std::string prefix = field + ":";
   while (std::getline(in, line)) {
     int64_t kb = 0;
-    if (line.rfind("VmRSS:", 0) == 0 && absl::SimpleAtoi(absl::StripAsciiWhitespace(
-                                            absl::StripSuffix(line.substr(6), "kB")), &kb)) {
+    if (line.rfind(prefix, 0) == 0 &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(
+                             absl::StripSuffix(line.substr(prefix.size()), "kB")),
+                         &kb)) {
       return kb;
     }
   }
   return -1;
 }
+
+int64_t rss_kb() { return status_kb("VmRSS"); }
 
 int count_entries(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
@@ -200,7 +210,20 @@ int run(const Config& cfg) {
                                           r.errors.empty() ? "" : r.errors[0].message);
         }
       }
+      if (cfg.sample_every > 0 && i % cfg.sample_every == 0) {
+        const struct mallinfo2 m = mallinfo2();
+        std::printf("soak: sample reload=%d rss_kb=%lld rss_anon_kb=%lld rss_file_kb=%lld "
+                    "heap_in_use_kb=%zu heap_free_kb=%zu heap_arena_kb=%zu heap_mmap_kb=%zu\n",
+                    i, static_cast<long long>(rss_kb()),
+                    static_cast<long long>(status_kb("RssAnon")),
+                    static_cast<long long>(status_kb("RssFile")), m.uordblks / 1024,
+                    m.fordblks / 1024, m.arena / 1024, m.hblkhd / 1024);
+        std::fflush(stdout);
+      }
       if (i == cfg.warmup) {
+        // Reloads hand the free heap back on a background thread (core/heap_trim.h): measure
+        // once it has served every reload so far, here and at the end alike.
+        (void)await_heap_trims(absl::Seconds(30));
         rss_warm = rss_kb();
         fds_warm = count_entries("/proc/self/fd");
       }
@@ -229,11 +252,17 @@ int run(const Config& cfg) {
               [&](caf::error&) { ++unanswered; });
     }
     (void)runtime.code_server().soft_purge("counter");
+    (void)await_heap_trims(absl::Seconds(30));
     const int64_t rss_end = rss_kb();
     const int fds_end = count_entries("/proc/self/fd");
     const int copy_maps = mapped_files_under(copies);
     const int copy_files = count_entries(copies);
     const double growth = rss_warm > 0 ? 100.0 * (rss_end - rss_warm) / rss_warm : 0;
+    // Diagnostics, after the verdict's numbers: malloc's live and free bytes, and RSS once every
+    // free page is returned. Growth that the trim removes is memory malloc kept, not a leak.
+    const struct mallinfo2 heap_end = mallinfo2();
+    malloc_trim(0);
+    const int64_t rss_trimmed = rss_kb();
 
     const bool pass = lost == 0 && violations == 0 && unanswered == 0 && unexpected == 0 &&
                       growth <= 10.0 && fds_end <= fds_warm && copy_maps <= 1 && copy_files <= 1;
@@ -242,12 +271,14 @@ int run(const Config& cfg) {
         "messages_sent=%llu actors_with_lost_messages=%llu actors_with_order_violations=%llu "
         "unanswered=%llu rss_after_warmup_kb=%lld rss_end_kb=%lld rss_growth=%.1f%% "
         "fds_after_warmup=%d fds_end=%d module_copy_mappings=%d module_copy_files=%d "
+        "heap_in_use_end_kb=%zu heap_free_end_kb=%zu rss_end_after_trim_kb=%lld "
         "seconds=%.1f result=%s\n",
         cfg.reloads, ok, failed_on_purpose, unexpected, cfg.actors,
         static_cast<unsigned long long>(sent), static_cast<unsigned long long>(lost),
         static_cast<unsigned long long>(violations), static_cast<unsigned long long>(unanswered),
         static_cast<long long>(rss_warm), static_cast<long long>(rss_end), growth, fds_warm,
-        fds_end, copy_maps, copy_files, seconds, pass ? "PASS" : "FAIL");
+        fds_end, copy_maps, copy_files, heap_end.uordblks / 1024, heap_end.fordblks / 1024,
+        static_cast<long long>(rss_trimmed), seconds, pass ? "PASS" : "FAIL");
     if (!first_unexpected.empty()) std::printf("soak: first unexpected: %s\n",
                                                first_unexpected.c_str());
     std::fflush(stdout);
