@@ -3,41 +3,92 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/reload_error.h"
 
 namespace lemon {
+namespace {
+
+// AlreadyExists, as callers of spawn expect, with the ReloadError payload that reports and the
+// control plane read.
+absl::Status name_taken(const std::string& name) {
+  absl::Status s = reload_status(ReloadError::kInvalidArgument,
+                                 absl::StrCat("an actor named ", name, " already exists"));
+  absl::Status out = absl::AlreadyExistsError(s.message());
+  s.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
+
+}  // namespace
+
+void ActorRegistry::set_counts_hook(CountsHook hook) {
+  absl::MutexLock hook_lock(&hook_mu_);
+  hook_ = std::move(hook);
+  absl::MutexLock lock(&mu_);
+  hooked_ = static_cast<bool>(hook_);
+  dirty_.clear();
+}
+
+void ActorRegistry::report_counts() {
+  // hook_mu_ makes the calls one at a time; whoever gets it reports every module changed so far,
+  // so a burst of spawns from many threads becomes a few calls.
+  absl::MutexLock hook_lock(&hook_mu_);
+  std::map<std::string, std::size_t> counts;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& module : dirty_) {
+      auto m = by_module_.find(module);
+      counts[module] = m == by_module_.end() ? 0 : m->second.size();
+    }
+    dirty_.clear();
+  }
+  if (!counts.empty() && hook_) hook_(counts);
+}
 
 absl::StatusOr<caf::actor> ActorRegistry::spawn_registered(
     const std::string& module, const std::string& behaviour, const std::string& name,
     const std::function<absl::StatusOr<caf::actor>(bool deferred)>& spawn) {
-  absl::MutexLock lock(&mu_);
-  if (!name.empty() && names_.count(name) > 0) {
-    return absl::AlreadyExistsError(absl::StrCat("an actor named ", name, " already exists"));
+  caf::actor a;
+  bool report = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!name.empty() && names_.count(name) > 0) return name_taken(name);
+    auto gate = gates_.find(module);
+    const bool deferred = gate != gates_.end();
+    auto spawned = spawn(deferred);
+    if (!spawned.ok()) return spawned.status();
+    a = *spawned;
+    actors_[a.id()] = ActorEntry{a, name, module, behaviour};
+    if (!name.empty()) names_[name] = a.id();
+    by_module_[module].insert(a.id());
+    if (deferred) gate->second.push_back(a);
+    if (hooked_) report = dirty_.insert(module).second;
   }
-  auto gate = gates_.find(module);
-  const bool deferred = gate != gates_.end();
-  auto spawned = spawn(deferred);
-  if (!spawned.ok()) return spawned.status();
-  caf::actor a = *spawned;
-  actors_[a.id()] = ActorEntry{a, name, module, behaviour};
-  if (!name.empty()) names_[name] = a.id();
-  by_module_[module].insert(a.id());
-  if (deferred) gate->second.push_back(a);
+  // Only the thread that marked the module reports it; the others' changes are in its report or,
+  // if it already ran, in a later one.
+  if (report) report_counts();
   return a;
 }
 
 void ActorRegistry::unregister(caf::actor_id id) {
   ActorEntry dropped;  // released after the lock
-  absl::MutexLock lock(&mu_);
-  auto it = actors_.find(id);
-  if (it == actors_.end()) return;
-  if (!it->second.name.empty()) names_.erase(it->second.name);
-  auto m = by_module_.find(it->second.module);
-  if (m != by_module_.end()) {
-    m->second.erase(id);
-    if (m->second.empty()) by_module_.erase(m);
+  bool report = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = actors_.find(id);
+    if (it == actors_.end()) return;
+    if (!it->second.name.empty()) names_.erase(it->second.name);
+    auto m = by_module_.find(it->second.module);
+    if (m != by_module_.end()) {
+      m->second.erase(id);
+      if (m->second.empty()) by_module_.erase(m);
+    }
+    if (hooked_) report = dirty_.insert(it->second.module).second;
+    dropped = std::move(it->second);
+    actors_.erase(it);
   }
-  dropped = std::move(it->second);
-  actors_.erase(it);
+  if (report) report_counts();
 }
 
 caf::actor ActorRegistry::whereis(const std::string& name) const {

@@ -35,9 +35,20 @@ struct ActorEntry {
 
 class ActorRegistry {
  public:
+  // Called with the modules whose number of actors changed and their counts now (0 when the last
+  // one exited), after a spawn or an exit, outside the registry lock. Calls never overlap and each
+  // reads the counts when it runs, so the last call tells the truth; changes made while one call
+  // runs are coalesced into the next.
+  using CountsHook = std::function<void(const std::map<std::string, std::size_t>& counts)>;
+
+  // Installs (or, with an empty hook, removes) the counts hook. Once it returns, the previous hook
+  // is not running and will not be called again. The hook must not call set_counts_hook, nor
+  // spawn or unregister actors of this registry.
+  void set_counts_hook(CountsHook hook);
+
   // Spawns through `spawn(deferred)` under the registry lock and registers the result; `deferred`
-  // is true while `module` is being reloaded. kInvalidArgument (as AlreadyExists) if `name` is
-  // taken.
+  // is true while `module` is being reloaded. If `name` is taken: AlreadyExists carrying
+  // ReloadError::kInvalidArgument (core/reload_error.h).
   absl::StatusOr<caf::actor> spawn_registered(
       const std::string& module, const std::string& behaviour, const std::string& name,
       const std::function<absl::StatusOr<caf::actor>(bool deferred)>& spawn);
@@ -73,7 +84,15 @@ class ActorRegistry {
   bool await_gate(const std::string& module, bool open, absl::Duration timeout) const;
 
  private:
+  // Reports the modules marked in dirty_ to the counts hook.
+  void report_counts();
+
+  // Serializes the counts hook's calls; taken before mu_, never inside it.
+  absl::Mutex hook_mu_;
+  CountsHook hook_ ABSL_GUARDED_BY(hook_mu_);
   mutable absl::Mutex mu_;
+  std::set<std::string> dirty_ ABSL_GUARDED_BY(mu_);  // modules whose count the hook has not seen
+  bool hooked_ ABSL_GUARDED_BY(mu_) = false;
   std::map<caf::actor_id, ActorEntry> actors_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, caf::actor_id> names_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::set<caf::actor_id>> by_module_ ABSL_GUARDED_BY(mu_);

@@ -1,5 +1,7 @@
 #include "actors/runtime.h"
 
+#include <map>
+#include <string>
 #include <utility>
 
 #include "actors/reload_service.h"
@@ -8,6 +10,7 @@
 #include "caf/io/middleman.hpp"
 #include "caf/send.hpp"
 #include "core/reload_error.h"
+#include "core/telemetry.h"
 
 namespace lemon {
 
@@ -56,6 +59,13 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   rt->telemetry_ = std::make_unique<Telemetry>();
   rt->exporter_ = std::make_unique<PrometheusExporter>(rt->telemetry_.get(), options.node_name);
   rt->lock_ = std::make_unique<ReloadLock>(rt->telemetry_.get());
+  // lemon_actors follows spawns and exits, not only reloads.
+  Telemetry* telemetry = rt->telemetry_.get();
+  rt->registry_->set_counts_hook([telemetry](const std::map<std::string, std::size_t>& counts) {
+    for (const auto& [module, n] : counts) {
+      telemetry->emit({kActorsCount, {{"count", static_cast<double>(n)}}, {{"module", module}}});
+    }
+  });
   Reloader::Deps deps;
   deps.code_server = rt->code_server_.get();
   deps.swapper = rt->manager_.get();
@@ -89,6 +99,7 @@ Runtime::~Runtime() {
   reloader_.reset();
   manager_.reset();
   system_.reset();  // waits for every actor; module code must still be mapped
+  if (registry_) registry_->set_counts_hook(nullptr);
   exporter_.reset();
   lock_.reset();
   telemetry_.reset();

@@ -11,7 +11,8 @@
 
 namespace lemon {
 
-// The wire form of `report`; each summary counts its own items plus those of all descendants.
+// The wire form of `report`; each summary counts its own items plus those of all descendants. A
+// report's lists never repeat its children's (core/reload_report.h), so each item counts once.
 rpc::ReloadReport report_to_proto(const ReloadReport& report);
 
 }  // namespace lemon

@@ -49,6 +49,15 @@ void ReloadReport::finish() {
   }
 }
 
+std::vector<std::string> ReloadReport::all_reloaded() const {
+  std::vector<std::string> out = reloaded;
+  for (const ReloadReport& child : results) {
+    std::vector<std::string> more = child.all_reloaded();
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
 void ReloadReport::add_error(const std::string& item, const absl::Status& s) {
   errors.push_back(ErrorItem{item, reload_error_of(s), std::string(s.message()), {}});
 }

@@ -48,6 +48,8 @@ struct ReloadReport {
   ReloadKind kind = ReloadKind::kModule;
   std::string target;
   ReloadStatus status = ReloadStatus::kOk;
+  // What this report itself moved to new code; a parent (app, system) does not repeat its
+  // children's, so that counting over the tree counts each item once (see all_reloaded()).
   std::vector<std::string> reloaded;
   std::vector<SkippedItem> skipped;
   std::vector<ErrorItem> errors;
@@ -61,6 +63,9 @@ struct ReloadReport {
   // Status from the lists: error if any error (here or in a child), else partial if anything was
   // skipped, else ok. Duration from started_at.
   void finish();
+
+  // `reloaded` of this report and of all its descendants, depth first.
+  std::vector<std::string> all_reloaded() const;
 
   // Adds an error item built from a non-OK status.
   void add_error(const std::string& target, const absl::Status& s);

@@ -36,5 +36,21 @@ TEST(ReloadReportTest, ChildErrorMakesParentError) {
   EXPECT_STREQ(to_string(sys.kind), "system");
 }
 
+TEST(ReloadReportTest, AllReloadedWalksTheTreeDepthFirst) {
+  auto sys = ReloadReport::begin(ReloadKind::kSystem, "all");
+  auto app = ReloadReport::begin(ReloadKind::kApp, "shop");
+  auto cart = ReloadReport::begin(ReloadKind::kModule, "cart");
+  cart.reloaded.push_back("cart");
+  auto billing = ReloadReport::begin(ReloadKind::kModule, "billing");
+  billing.reloaded.push_back("billing");
+  app.results = {cart, billing};
+  auto counter = ReloadReport::begin(ReloadKind::kModule, "counter");
+  counter.reloaded.push_back("counter");
+  sys.results = {app, counter};
+  EXPECT_TRUE(sys.reloaded.empty());
+  EXPECT_EQ(sys.all_reloaded(), (std::vector<std::string>{"cart", "billing", "counter"}));
+  EXPECT_EQ(counter.all_reloaded(), std::vector<std::string>{"counter"});
+}
+
 }  // namespace
 }  // namespace lemon

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "core/extension_compiler_diagnostics.h"
+#include "core/heap_trim.h"
 #include "core/reload_error.h"
 #include "core/sha256.h"
 
@@ -49,13 +50,34 @@ bool unchanged(const CodeServer& cs, const std::string& name, const std::string&
   return sum.ok() && *sum == current->checksum();
 }
 
-void mark_rolled_back(ReloadReport& child, const std::string& module) {
+void mark_rolled_back(ReloadReport& child, const std::string& module, const std::string& what) {
   child.reloaded.erase(std::remove(child.reloaded.begin(), child.reloaded.end(), module),
                        child.reloaded.end());
-  child.skipped.push_back(
-      {module, ReloadError::kRolledBack, "swapped, then undone because a later module failed"});
+  child.skipped.push_back({module, ReloadError::kRolledBack, what});
   child.metadata["rolled_back"] = "true";
   child.finish();
+}
+
+// Why an app reload stops at `child` (a module report that is not ok), e.g. "billing failed
+// (code_change_failed)" or "billing was skipped (in_use)".
+std::string stop_reason(const ReloadReport& child) {
+  if (!child.errors.empty()) {
+    return absl::StrCat(child.target, " failed (", to_string(child.errors.front().reason), ")");
+  }
+  if (!child.skipped.empty()) {
+    return absl::StrCat(child.target, " was skipped (", to_string(child.skipped.front().reason),
+                        ")");
+  }
+  return absl::StrCat(child.target, " did not reload");
+}
+
+// True if a report reloaded nothing, failed nothing, and skipped only unchanged items.
+bool only_unchanged(const ReloadReport& r) {
+  if (!r.reloaded.empty() || !r.errors.empty() || !r.results.empty()) return false;
+  for (const SkippedItem& s : r.skipped) {
+    if (s.reason != ReloadError::kUnchanged) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -127,6 +149,12 @@ ReloadReport Reloader::run(ReloadKind kind, const std::string& target,
     report.metadata["lock_token"] = std::to_string(guard->token());
     body(report);
     stop();
+    guard->release();
+    // A reload is a memory peak (messages kept while actors were suspended, every actor's state
+    // held twice); malloc keeps what was freed, so the free pages are given back, or RSS ratchets
+    // up with every reload (core/heap_trim.h, docs/reliability.md). In the background, after the
+    // lock: never part of the reload's duration.
+    request_heap_trim();
     return report;
   } catch (const std::exception& e) {
     // The guard was released while unwinding: the next reload can proceed.
@@ -182,7 +210,7 @@ void Reloader::emit_modules() {
 
 void Reloader::module_locked(const std::string& name, const std::string& given_path,
                              const ReloadOptions& options, ReloadReport& r,
-                             std::vector<ModuleRef>* swapped_from) {
+                             std::vector<Undo>* undo) {
   std::string path = given_path;
   if (path.empty()) {
     auto p = module_path(name);
@@ -211,6 +239,7 @@ void Reloader::module_locked(const std::string& name, const std::string& given_p
   if (!before) {
     if (auto s = cs.commit(*prepared); !s.ok()) return r.add_error(name, s);
     r.reloaded.push_back(name);
+    if (undo) undo->push_back({name, nullptr});
     return;
   }
   r.metadata["from_version"] = before->version();
@@ -238,7 +267,27 @@ void Reloader::module_locked(const std::string& name, const std::string& given_p
     return;
   }
   r.reloaded.push_back(name);
-  if (swapped_from) swapped_from->push_back(before);
+  if (undo) undo->push_back({name, before});
+}
+
+absl::StatusOr<std::string> Reloader::module_name_in(const std::string& path) {
+  CodeServer& cs = *deps_.code_server;
+  absl::Status in_use;
+  {
+    auto probe = cs.prepare(path);  // released at the end of this block, before any real load
+    if (probe.ok()) return (*probe)->name();
+    if (reload_error_of(probe.status()) != ReloadError::kInUse) return probe.status();
+    in_use = probe.status();
+  }
+  // prepare refuses with in_use after it has read the name, but does not return it: ask again
+  // expecting each module that keeps an old version. Any answer but name_mismatch means the name
+  // matched.
+  for (const ModuleStatus& m : cs.list()) {
+    if (!m.old) continue;
+    auto again = cs.prepare(path, m.name);
+    if (reload_error_of(again.status()) != ReloadError::kNameMismatch) return m.name;
+  }
+  return in_use;
 }
 
 void Reloader::extension_locked(const std::string& path, const ReloadOptions& options,
@@ -260,30 +309,28 @@ void Reloader::extension_locked(const std::string& path, const ReloadOptions& op
   r.metadata["compiled_ms"] = absl::StrCat(compiled->compile_ms);
   r.metadata["cached"] = compiled->cached ? "true" : "false";
   r.metadata["so_path"] = compiled->so_path;
-  // The module name is inside the compiled file: prepare once to learn it, then reload by name.
-  auto probe = deps_.code_server->prepare(compiled->so_path);
-  std::string name;
-  if (probe.ok()) {
-    name = (*probe)->name();
-  } else if (reload_error_of(probe.status()) == ReloadError::kUnchanged) {
-    return r.add_skipped(path, probe.status());
-  } else if (reload_error_of(probe.status()) != ReloadError::kInUse) {
-    return r.add_error(path, probe.status());
+  // The module name is inside the compiled file; then it is reloaded by name, as a module (with
+  // `force` applying to an old version in use).
+  auto name = module_name_in(compiled->so_path);
+  if (!name.ok()) {
+    const ReloadError e = reload_error_of(name.status());
+    if (e == ReloadError::kUnchanged || e == ReloadError::kInUse) {
+      return r.add_skipped(path, name.status());
+    }
+    return r.add_error(path, name.status());
   }
-  probe = absl::StatusOr<ModuleRef>(ModuleRef());  // release the probe before the real load
-  if (name.empty()) return r.add_skipped(path, probe.status());
-  r.metadata["module"] = name;
-  module_locked(name, compiled->so_path, options, r, nullptr);
+  r.metadata["module"] = *name;
+  module_locked(*name, compiled->so_path, options, r, nullptr);
 }
 
 void Reloader::app_locked(const AppSpec& app, const ReloadOptions& options, ReloadReport& r) {
-  std::vector<ModuleRef> swapped_from;  // previous versions of the modules swapped so far
-  std::vector<std::size_t> swapped_children;
+  std::vector<Undo> undo;                  // what the modules reloaded so far changed
+  std::vector<std::size_t> undo_children;  // their child reports, by index in r.results
   std::vector<std::string> unchanged_modules;
-  bool failed = false;
+  std::string stopped;  // why the app stopped: a child that failed or skipped something
   for (const std::string& module : app.modules) {
-    if (failed) {
-      r.skipped.push_back({module, ReloadError::kRolledBack, "not attempted: an earlier module failed"});
+    if (!stopped.empty()) {
+      r.skipped.push_back({module, ReloadError::kRolledBack, "not attempted: " + stopped});
       continue;
     }
     auto path = module_path(module);
@@ -292,11 +339,15 @@ void Reloader::app_locked(const AppSpec& app, const ReloadOptions& options, Relo
       continue;
     }
     ReloadReport child = ReloadReport::begin(ReloadKind::kModule, module);
-    const std::size_t before = swapped_from.size();
-    module_locked(module, path.ok() ? *path : "", options, child, &swapped_from);
+    const std::size_t before = undo.size();
+    module_locked(module, path.ok() ? *path : "", options, child, &undo);
     child.finish();
-    if (swapped_from.size() > before) swapped_children.push_back(r.results.size());
-    failed = child.status == ReloadStatus::kError;
+    if (undo.size() > before) undo_children.push_back(r.results.size());
+    // All or nothing: a module skipped (in_use, say) stops the app as a failed one does.
+    if (child.status != ReloadStatus::kOk) {
+      stopped = stop_reason(child);
+      r.metadata["stopped_by"] = module;
+    }
     r.results.push_back(std::move(child));
   }
   if (!unchanged_modules.empty()) {
@@ -304,26 +355,34 @@ void Reloader::app_locked(const AppSpec& app, const ReloadOptions& options, Relo
     for (const auto& m : unchanged_modules) absl::StrAppend(&list, list.empty() ? "" : ",", m);
     r.metadata["unchanged"] = list;
   }
-  if (!failed) {
-    for (const ReloadReport& child : r.results) {
-      for (const std::string& m : child.reloaded) r.reloaded.push_back(m);
+  if (stopped.empty()) return;
+  // Undo what the modules before it changed, newest first: swap back to the previous version, or
+  // unload a module that this reload loaded for the first time.
+  for (std::size_t k = undo.size(); k-- > 0;) {
+    const Undo& u = undo[k];
+    ReloadReport& child = r.results[undo_children[k]];
+    if (!u.previous) {
+      absl::Status s = deps_.code_server->unload(u.module);
+      if (s.ok()) {
+        mark_rolled_back(child, u.module, "loaded, then unloaded because " + stopped);
+      } else {
+        r.errors.push_back({u.module, reload_error_of(s),
+                            absl::StrCat("rollback (unload of the first load) failed: ",
+                                         s.message()),
+                            {}});
+      }
+      continue;
     }
-    return;
-  }
-  // All or nothing: move the modules already swapped back, newest first.
-  for (std::size_t k = swapped_from.size(); k-- > 0;) {
-    const ModuleRef& previous = swapped_from[k];
     SwapOptions back;
     back.suspend_timeout = options.timeout;
-    SwapResult undo = deps_.swapper->swap(previous, back);
-    emit_swap(undo);
-    ReloadReport& child = r.results[swapped_children[k]];
-    if (undo.status.ok()) {
-      mark_rolled_back(child, previous->name());
+    SwapResult result = deps_.swapper->swap(u.previous, back);
+    emit_swap(result);
+    if (result.status.ok()) {
+      mark_rolled_back(child, u.module, "swapped, then undone because " + stopped);
     } else {
-      r.errors.push_back({previous->name(), reload_error_of(undo.status),
-                          absl::StrCat("rollback to version ", previous->version(),
-                                       " failed: ", undo.status.message()),
+      r.errors.push_back({u.module, reload_error_of(result.status),
+                          absl::StrCat("rollback to version ", u.previous->version(),
+                                       " failed: ", result.status.message()),
                           {}});
     }
   }
@@ -362,12 +421,9 @@ void Reloader::system_locked(const ReloadOptions& options, ReloadReport& r) {
       ReloadReport child = ReloadReport::begin(ReloadKind::kExtension, dir + "/" + file);
       extension_locked(dir + "/" + file, options, child);
       child.finish();
-      if (child.reloaded.empty() && child.errors.empty()) continue;  // unchanged
+      if (only_unchanged(child)) continue;
       r.results.push_back(std::move(child));
     }
-  }
-  for (const ReloadReport& child : r.results) {
-    for (const std::string& m : child.reloaded) r.reloaded.push_back(m);
   }
 }
 
@@ -432,9 +488,6 @@ ReloadReport Reloader::reload_selection(const ReloadSelection& selection,
       code_change_locked(target, options, child);
       child.finish();
       r.results.push_back(std::move(child));
-    }
-    for (const ReloadReport& child : r.results) {
-      for (const std::string& m : child.reloaded) r.reloaded.push_back(m);
     }
   });
 }

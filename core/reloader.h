@@ -97,10 +97,17 @@ class Reloader {
   ReloadReport run(ReloadKind kind, const std::string& target, const ReloadOptions& options,
                    Body body);
 
-  // The bodies, called with the lock held; each fills `report`.
+  // What an app reload undoes when a later module of the app fails: a swap (back to `previous`)
+  // or a first load (`previous` null: the module is unloaded, as if never loaded).
+  struct Undo {
+    std::string module;
+    ModuleRef previous;
+  };
+
+  // The bodies, called with the lock held; each fills `report`. module_locked appends to `undo`
+  // (if given) what it changed.
   void module_locked(const std::string& name, const std::string& path,
-                     const ReloadOptions& options, ReloadReport& report,
-                     std::vector<ModuleRef>* swapped_from);
+                     const ReloadOptions& options, ReloadReport& report, std::vector<Undo>* undo);
   void extension_locked(const std::string& path, const ReloadOptions& options,
                         ReloadReport& report);
   void app_locked(const AppSpec& app, const ReloadOptions& options, ReloadReport& report);
@@ -109,6 +116,9 @@ class Reloader {
                           ReloadReport& report);
 
   absl::StatusOr<std::string> module_path(const std::string& name) const;
+  // The name of the module in the shared object at `path`, read by preparing it; kInUse, kUnchanged
+  // or another error when it cannot be prepared.
+  absl::StatusOr<std::string> module_name_in(const std::string& path);
   void emit_swap(const SwapResult& swap);
   void emit_modules();
 

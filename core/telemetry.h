@@ -38,7 +38,7 @@ inline constexpr char kReloadStop[] = "reload.stop";
 // reload.stop. Measurements: duration_seconds. Metadata: kind, target, reason, message.
 inline constexpr char kReloadException[] = "reload.exception";
 // One actor was suspended and resumed during a reload. Measurements: duration_seconds (how long
-// its mailbox was paused). Metadata: actor, module.
+// its mailbox was paused). Metadata: module (no actor name: names are not looked up per actor).
 inline constexpr char kActorSuspend[] = "actor.suspend";
 // An acquisition of the reload lock ended. Measurements: wait_seconds. Metadata: owner,
 // outcome ("acquired" or "timeout"), and token on success.
@@ -48,7 +48,8 @@ inline constexpr char kModuleLoaded[] = "module.loaded";
 // A module version was unloaded (purged). Measurements: none. Metadata: module, version; without
 // version, every version of the module is gone.
 inline constexpr char kModulePurged[] = "module.purged";
-// The number of actors running a module changed. Measurements: count. Metadata: module.
+// The number of actors running a module changed: after spawns and exits (coalesced when they come
+// faster than they are reported) and after every reload. Measurements: count. Metadata: module.
 inline constexpr char kActorsCount[] = "actors.count";
 
 struct TelemetryEvent {

@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "actors/messages.h"
 #include "actors/runtime.h"
 #include "actors/system_messages.h"
@@ -27,6 +29,26 @@ using testing::write_file;
 
 std::string counter_so(const std::string& v) {
   return runfile("extensions/counter/libcounter_v" + v + ".so");
+}
+
+std::string app_so(const std::string& m, const std::string& v) {
+  return runfile("testing/testdata/libapp_" + m + "_v" + v + ".so");
+}
+
+// How many items the control plane's summary counts as reloaded: each report's own list, over the
+// whole tree (control_plane/report_proto.cc).
+std::size_t reloaded_items(const ReloadReport& r) {
+  std::size_t n = r.reloaded.size();
+  for (const ReloadReport& child : r.results) n += reloaded_items(child);
+  return n;
+}
+
+std::string first_error(const ReloadReport& r) {
+  if (!r.errors.empty()) return r.errors[0].message;
+  for (const ReloadReport& child : r.results) {
+    if (!child.errors.empty()) return child.errors[0].message;
+  }
+  return "";
 }
 
 class ReloaderTest : public ::testing::Test {
@@ -264,7 +286,7 @@ TEST_F(ReloaderTest, SixteenConcurrentReloadsNeverOverlapAndAllComplete) {
   int reloaded = 0;
   for (const auto& r : reports) {
     EXPECT_NE(r.status, ReloadStatus::kError) << (r.errors.empty() ? "" : r.errors[0].message);
-    reloaded += r.reloaded.empty() ? 0 : 1;
+    reloaded += r.all_reloaded().empty() ? 0 : 1;
   }
   EXPECT_EQ(reloaded, 1) << "exactly one reload saw new bytes";
 }
@@ -393,9 +415,183 @@ TEST_F(ReloaderTest, SystemReloadTakesEverythingThatChangedInOneOrchestration) {
   EXPECT_EQ(rt_->code_server().current("app_b")->version(), "2");
   EXPECT_EQ(rt_->code_server().current("app_a")->version(), "1");
   EXPECT_EQ(rt_->code_server().current("counter")->version(), "2");
+  // A parent does not repeat its children's `reloaded`: each module is counted once.
+  EXPECT_TRUE(r.reloaded.empty());
+  EXPECT_TRUE(r.results[0].reloaded.empty());
+  EXPECT_EQ(r.all_reloaded(), (std::vector<std::string>{"app_b", "counter"}));
+  EXPECT_EQ(reloaded_items(r), 2u);
   ReloadReport nothing = rt_->reloader().reload_system({});
   EXPECT_EQ(nothing.status, ReloadStatus::kOk);
   EXPECT_TRUE(nothing.results.empty());
+}
+
+TEST_F(ReloaderTest, ExtensionWhoseOldVersionIsInUseIsSkippedWithInUseAndForceReloadsIt) {
+  ASSERT_TRUE(rt_->code_server().load(counter_so("2")).ok());
+  auto actors = spawn("counter", 2);
+  // Loaded without a swap: the actors stay on 2, now the old version, still in use.
+  ASSERT_TRUE(rt_->code_server().load(counter_so("2_fail")).ok());
+  const std::string path = dir_ / "ext/counter.cc";
+  copy_file(runfile("extensions/counter/counter_v1.cc"), path);
+
+  ReloadReport refused = rt_->reloader().reload_extension(path, {});
+  EXPECT_EQ(refused.status, ReloadStatus::kPartial);
+  ASSERT_EQ(refused.skipped.size(), 1u);
+  EXPECT_EQ(refused.skipped[0].reason, ReloadError::kInUse) << refused.skipped[0].message;
+  EXPECT_NE(refused.skipped[0].message.find("2 actor(s)"), std::string::npos)
+      << refused.skipped[0].message;
+  EXPECT_EQ(rt_->code_server().current("counter")->version(), "2-fail");
+
+  // A system reload reports the skipped extension as a child instead of dropping it.
+  ReloadReport system = rt_->reloader().reload_system({});
+  EXPECT_EQ(system.status, ReloadStatus::kPartial);
+  ASSERT_EQ(system.results.size(), 1u);
+  EXPECT_EQ(system.results[0].kind, ReloadKind::kExtension);
+  EXPECT_EQ(system.results[0].target, path);
+  ASSERT_EQ(system.results[0].skipped.size(), 1u);
+  EXPECT_EQ(system.results[0].skipped[0].reason, ReloadError::kInUse);
+
+  ReloadOptions force;
+  force.force = true;
+  ReloadReport forced = rt_->reloader().reload_extension(path, force);
+  EXPECT_EQ(forced.status, ReloadStatus::kOk) << first_error(forced);
+  EXPECT_EQ(forced.reloaded, std::vector<std::string>{"counter"});
+  EXPECT_EQ(forced.metadata["module"], "counter");
+  EXPECT_EQ(forced.metadata["purged_actors"], "2");
+  EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
+  EXPECT_TRUE(rt_->registry()->await_count("counter", 0, absl::Seconds(30)));
+}
+
+TEST_F(ReloaderTest, AppReloadUnloadsAModuleItLoadedFirstWhenALaterModuleFails) {
+  write_file(dir_ / "modules/apps.json",
+             R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b", "app_c"]}]})");
+  install("app_a", app_so("a", "1"), /*load=*/false);  // not loaded yet: a first load
+  install("app_b", app_so("b", "1"));
+  install("app_c", app_so("c", "1"));
+  auto b_actors = spawn("app_b", 2);
+  spawn("app_c", 2);
+  install("app_b", app_so("b", "2"), false);
+  install("app_c", app_so("c", "2"), false);  // its code_change fails
+  ReloadReport r = rt_->reloader().reload_app("shop", {});
+  EXPECT_EQ(r.status, ReloadStatus::kError);
+  ASSERT_EQ(r.results.size(), 3u);
+  EXPECT_EQ(r.results[0].target, "app_a");
+  EXPECT_EQ(r.results[0].metadata["rolled_back"], "true");
+  EXPECT_TRUE(r.results[0].reloaded.empty());
+  ASSERT_FALSE(r.results[0].skipped.empty());
+  EXPECT_EQ(r.results[0].skipped.back().reason, ReloadError::kRolledBack);
+  EXPECT_NE(r.results[0].skipped.back().message.find("app_c failed"), std::string::npos)
+      << r.results[0].skipped.back().message;
+  EXPECT_EQ(r.results[1].metadata["rolled_back"], "true");
+  EXPECT_EQ(r.results[2].status, ReloadStatus::kError);
+  EXPECT_EQ(r.metadata["stopped_by"], "app_c");
+  EXPECT_TRUE(r.all_reloaded().empty());
+  EXPECT_EQ(rt_->code_server().current("app_a"), nullptr) << "the first load was not undone";
+  EXPECT_EQ(rt_->code_server().current("app_b")->version(), "1");
+  EXPECT_EQ(rt_->code_server().current("app_c")->version(), "1");
+  for (auto& a : b_actors) EXPECT_EQ(status_of(a).version, "1");
+}
+
+TEST_F(ReloaderTest, AppReloadStopsAtAModuleSkippedInUseAndRollsBackTheOthers) {
+  write_file(dir_ / "modules/apps.json",
+             R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b", "app_c"]}]})");
+  install("app_a", app_so("a", "1"));
+  install("app_b", app_so("b", "1"));
+  install("app_c", app_so("c", "1"));
+  auto a_actors = spawn("app_a", 2);
+  ModuleUse b_v1(rt_->code_server().current("app_b"));  // keeps app_b 1 in use once it is old
+  install("app_b", app_so("b", "2"), false);
+  ASSERT_EQ(rt_->reloader().reload_module("app_b", {}).status, ReloadStatus::kOk);
+  install("app_a", app_so("a", "2"), false);
+  install("app_b", app_so("b", "1"), false);  // other bytes than current 2: prepare says in_use
+  install("app_c", app_so("c", "2"), false);  // no actors: would load if attempted
+  ReloadReport r = rt_->reloader().reload_app("shop", {});
+  EXPECT_EQ(r.status, ReloadStatus::kPartial) << first_error(r);
+  ASSERT_EQ(r.results.size(), 2u);
+  EXPECT_EQ(r.results[0].target, "app_a");
+  EXPECT_EQ(r.results[0].metadata["rolled_back"], "true");
+  EXPECT_EQ(r.results[1].target, "app_b");
+  ASSERT_EQ(r.results[1].skipped.size(), 1u);
+  EXPECT_EQ(r.results[1].skipped[0].reason, ReloadError::kInUse);
+  EXPECT_EQ(r.metadata["stopped_by"], "app_b");
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_EQ(r.skipped[0].target, "app_c");
+  EXPECT_EQ(r.skipped[0].reason, ReloadError::kRolledBack);
+  EXPECT_EQ(r.skipped[0].message, "not attempted: app_b was skipped (in_use)");
+  EXPECT_TRUE(r.all_reloaded().empty());
+  EXPECT_EQ(rt_->code_server().current("app_a")->version(), "1");
+  EXPECT_EQ(rt_->code_server().current("app_b")->version(), "2");
+  EXPECT_EQ(rt_->code_server().current("app_c")->version(), "1");
+  for (auto& a : a_actors) EXPECT_EQ(status_of(a).version, "1");
+}
+
+TEST_F(ReloaderTest, ActorsGaugeFollowsSpawnsAndExitsWithoutAReload) {
+  install("counter", counter_so("1"));
+  absl::Mutex mu;
+  std::map<std::string, double> last;  // module -> last actors.count
+  ASSERT_TRUE(rt_->telemetry()
+                  .attach("counts", {kActorsCount},
+                          [&](const TelemetryEvent& e) {
+                            absl::MutexLock lock(&mu);
+                            last[e.metadata.at("module")] = e.measurements.at("count");
+                          })
+                  .ok());
+  auto counted = [&](double n) {
+    absl::MutexLock lock(&mu);
+    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      auto it = last.find("counter");
+      return it != last.end() && it->second == n;
+    };
+    return mu.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(30));
+  };
+  auto actors = spawn("counter", 3);
+  ASSERT_TRUE(counted(3));
+  EXPECT_NE(rt_->exporter().serialize_text().find("lemon_actors{module=\"counter\"} 3"),
+            std::string::npos)
+      << rt_->exporter().serialize_text();
+  caf::anon_send_exit(actors[0], caf::exit_reason::user_shutdown);
+  ASSERT_TRUE(counted(2));
+  EXPECT_NE(rt_->exporter().serialize_text().find("lemon_actors{module=\"counter\"} 2"),
+            std::string::npos);
+  for (std::size_t i = 1; i < actors.size(); ++i) {
+    caf::anon_send_exit(actors[i], caf::exit_reason::user_shutdown);
+  }
+  ASSERT_TRUE(counted(0));
+  EXPECT_NE(rt_->exporter().serialize_text().find("lemon_actors{module=\"counter\"} 0"),
+            std::string::npos);
+  rt_->telemetry().detach("counts");
+}
+
+TEST_F(ReloaderTest, ATakenActorNameIsAlreadyExistsWithInvalidArgument) {
+  install("counter", counter_so("1"));
+  ASSERT_TRUE(rt_->spawn({"counter", "", "only", "0"}).ok());
+  auto again = rt_->spawn({"counter", "", "only", "0"});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(reload_error_of(again.status()), ReloadError::kInvalidArgument);
+  EXPECT_NE(again.status().message().find("only"), std::string::npos);
+}
+
+TEST_F(ReloaderTest, ActorSuspendEventsCarryTheModule) {
+  install("counter", counter_so("1"));
+  spawn("counter", 4);
+  install("counter", counter_so("2"), false);
+  absl::Mutex mu;
+  std::vector<TelemetryEvent> events;
+  ASSERT_TRUE(rt_->telemetry()
+                  .attach("suspends", {kActorSuspend},
+                          [&](const TelemetryEvent& e) {
+                            absl::MutexLock lock(&mu);
+                            events.push_back(e);
+                          })
+                  .ok());
+  ASSERT_EQ(rt_->reloader().reload_module("counter", {}).status, ReloadStatus::kOk);
+  rt_->telemetry().detach("suspends");
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(events.size(), 4u);
+  for (const TelemetryEvent& e : events) {
+    EXPECT_EQ(e.metadata.at("module"), "counter");
+    EXPECT_GE(e.measurements.at("duration_seconds"), 0);
+  }
 }
 
 }  // namespace

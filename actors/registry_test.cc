@@ -1,0 +1,96 @@
+#include "actors/registry.h"
+
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "caf/all.hpp"
+#include "core/reload_error.h"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+class ActorRegistryTest : public ::testing::Test {
+ protected:
+  ~ActorRegistryTest() override {
+    for (const ActorEntry& e : registry_.list()) {
+      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
+    }
+    for (const caf::actor& a : unregistered_) {
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    }
+  }
+
+  absl::StatusOr<caf::actor> add(const std::string& module, const std::string& name = "") {
+    return registry_.spawn_registered(
+        module, module, name, [&](bool) -> absl::StatusOr<caf::actor> {
+          return sys_.spawn([]() -> caf::behavior { return {[](int x) { return x; }}; });
+        });
+  }
+
+  void remove(const caf::actor& a) {
+    registry_.unregister(a.id());
+    absl::MutexLock lock(&mu_);
+    unregistered_.push_back(a);
+  }
+
+  caf::actor_system_config cfg_;
+  caf::actor_system sys_{cfg_};
+  ActorRegistry registry_;
+  absl::Mutex mu_;
+  std::vector<caf::actor> unregistered_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(ActorRegistryTest, ATakenNameIsAlreadyExistsCarryingInvalidArgument) {
+  ASSERT_TRUE(add("counter", "counter-1").ok());
+  auto again = add("counter", "counter-1");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(reload_error_of(again.status()), ReloadError::kInvalidArgument);
+  EXPECT_EQ(again.status().message(), "an actor named counter-1 already exists");
+  EXPECT_EQ(registry_.count("counter"), 1u);
+}
+
+TEST_F(ActorRegistryTest, CountsHookSeesSpawnsAndExitsAndItsLastCallIsTheTruth) {
+  std::map<std::string, std::size_t> last;
+  int calls = 0;
+  registry_.set_counts_hook([&](const std::map<std::string, std::size_t>& counts) {
+    ++calls;  // calls never overlap
+    for (const auto& [module, n] : counts) last[module] = n;
+  });
+  auto a = add("a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(last["a"], 1u);
+  EXPECT_EQ(calls, 1);
+  remove(*a);
+  EXPECT_EQ(last["a"], 0u) << "the last actor's exit reports 0";
+
+  // Many threads at once: the hook's calls are coalesced, and the last one has the final counts.
+  constexpr int kThreads = 8, kPerThread = 100;
+  calls = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string module = t % 2 ? "odd" : "even";
+      std::vector<caf::actor> mine;
+      for (int i = 0; i < kPerThread; ++i) mine.push_back(*add(module));
+      for (int i = 0; i < kPerThread / 4; ++i) remove(mine[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(registry_.count("odd"), 4u * 75);
+  EXPECT_EQ(last["odd"], 4u * 75);
+  EXPECT_EQ(last["even"], 4u * 75);
+  EXPECT_LE(calls, kThreads * (kPerThread + kPerThread / 4));
+
+  registry_.set_counts_hook(nullptr);
+  const int before = calls;
+  ASSERT_TRUE(add("a").ok());
+  EXPECT_EQ(calls, before) << "a removed hook is not called";
+}
+
+}  // namespace
+}  // namespace lemon
