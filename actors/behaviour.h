@@ -85,8 +85,11 @@ class Behaviour {
  public:
   virtual ~Behaviour() = default;
 
-  // Called once when installed (after create or code_change, and again after a rollback).
+  // Called once per behaviour object: after create, or after code_change while the actor is still
+  // suspended (if the reload is then rolled back, the behaviour is destroyed without having handled
+  // anything, and the old one keeps the handlers it made). Keep it free of side effects.
   // Handlers may capture `this` and `ctx`; they are dropped before the behaviour is destroyed.
+  // If it throws during a reload, the reload fails for every actor (all or nothing).
   virtual caf::message_handler handlers(ActorContext& ctx) = 0;
 
   // The state in a form the next version's code_change can read without this version's code.

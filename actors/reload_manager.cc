@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,22 +21,44 @@ using Clock = std::chrono::steady_clock;
 
 std::atomic<uint64_t> next_round_id{1};
 
-// How often a wait re-checks whether actors that have not answered still exist.
+// How often a wait looks at its progress, and whether the actors that have not answered exist.
 constexpr absl::Duration kLivenessSlice = absl::Milliseconds(50);
+// Up to this many missing answers are checked for liveness at every slice; more only when no
+// actor answered during the last slice (checking 100,000 actors while they answer would only
+// slow them down).
+constexpr std::size_t kAlwaysCheck = 1024;
 
-// Waits for `done(slice)` in slices until `timeout`, marking actors that vanished from the
-// registry as gone so that a dead actor does not hold a reload until its deadline.
-template <class Await>
-bool await_with_liveness(ReloadRound& round, const std::vector<caf::actor>& actors,
-                         const ActorRegistry& registry, absl::Duration timeout, Await await) {
+enum class Phase { kPrepare, kResume };
+
+// Waits until every actor of `round` finished `phase`, or `timeout`; marks actors that vanished
+// from the registry as gone, so that a dead actor does not hold a reload until its deadline.
+bool await_phase(ReloadRound& round, Phase phase, const std::vector<caf::actor>& actors,
+                 const ActorRegistry& registry, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
+  std::size_t last = SIZE_MAX;
   for (;;) {
     const absl::Duration left = deadline - absl::Now();
-    if (await(std::min(left, kLivenessSlice))) return true;
+    const absl::Duration slice = std::min(left, kLivenessSlice);
+    if (phase == Phase::kPrepare ? round.await_prepared(slice) : round.await_resumed(slice)) {
+      return true;
+    }
     if (left <= kLivenessSlice) return false;
-    for (std::size_t i = 0; i < actors.size(); ++i) {
+    const std::size_t missing = phase == Phase::kPrepare ? round.to_prepare() : round.to_resume();
+    const bool progressing = missing < last;
+    last = missing;
+    if (progressing && missing > kAlwaysCheck) continue;
+    for (std::size_t i : phase == Phase::kPrepare ? round.not_prepared() : round.not_resumed()) {
       if (!registry.contains(actors[i].id())) round.gone(i);
     }
+  }
+}
+
+// Sends (atom, round, index) to every actor, with high priority so that it overtakes queued work.
+// One thread sends both phases in order, so no actor sees the end of a round before its start.
+template <class Atom>
+void send_all(const std::vector<caf::actor>& actors, Atom atom, const ReloadRoundPtr& round) {
+  for (std::size_t i = 0; i < actors.size(); ++i) {
+    caf::anon_send<caf::message_priority::high>(actors[i], atom, round, static_cast<uint64_t>(i));
   }
 }
 
@@ -51,62 +74,13 @@ void ReloadManager::run_round(const ModuleRef& next, const std::vector<caf::acto
   result.actors = actors.size();
   auto round = std::make_shared<ReloadRound>(next_round_id.fetch_add(1), next, options.extra,
                                              actors.size());
-  // Names are looked up only for the report of failures (cold path).
-  for (std::size_t i = 0; i < actors.size(); ++i) round->describe(i, actors[i].id(), "");
 
   // Phase 1: every actor suspends and migrates; all must report before the deadline.
-  for (std::size_t i = 0; i < actors.size(); ++i) {
-    caf::anon_send<caf::message_priority::high>(actors[i], sys_suspend_atom::value, round,
-                                                static_cast<uint64_t>(i));
-  }
+  send_all(actors, sys_suspend_atom::value, round);
   const bool all_prepared =
-      await_with_liveness(*round, actors, *registry_, options.suspend_timeout,
-                          [&](absl::Duration d) { return round->await_prepared(d); });
+      await_phase(*round, Phase::kPrepare, actors, *registry_, options.suspend_timeout);
   result.prepare_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-  std::size_t not_suspended = 0, not_migrated = 0;
-  std::vector<ReloadRound::Slot> slots = round->snapshot();
-  for (ReloadRound::Slot& slot : slots) {
-    if (slot.step != ReloadRound::Step::kMigrated) slot.name = registry_->name_of(slot.actor);
-  }
-  for (const ReloadRound::Slot& slot : slots) {
-    switch (slot.step) {
-      case ReloadRound::Step::kPending:
-        ++not_suspended;
-        result.failures.push_back(
-            {slot.actor, slot.name, "did not acknowledge suspension before the deadline"});
-        break;
-      case ReloadRound::Step::kSuspended:
-        ++not_migrated;
-        result.failures.push_back({slot.actor, slot.name, "code_change did not finish in time"});
-        break;
-      case ReloadRound::Step::kFailed:
-        result.failures.push_back({slot.actor, slot.name, slot.error});
-        break;
-      default:
-        break;
-    }
-  }
-  if (!all_prepared || !result.failures.empty()) {
-    if (not_suspended > 0 || not_migrated > 0) {
-      result.status = reload_status(
-          ReloadError::kSuspendTimeout,
-          absl::StrCat(not_suspended, " actor(s) of ", next->name(),
-                       " did not acknowledge suspension and ", not_migrated,
-                       " did not finish code_change within ",
-                       absl::FormatDuration(options.suspend_timeout), "; first: ",
-                       result.failures.empty() ? "?" : result.failures.front().actor_name));
-    } else {
-      const ActorFailure& first = result.failures.front();
-      result.status = reload_status(
-          ReloadError::kCodeChangeFailed,
-          absl::StrCat(result.failures.size(), " of ", actors.size(),
-                       " actor(s) failed code_change ", result.from_version, " -> ",
-                       result.to_version, "; first: actor ",
-                       first.actor_name.empty() ? std::to_string(first.actor_id)
-                                                : first.actor_name,
-                       ": ", first.message));
-    }
-  }
+  if (!all_prepared || round->failed() > 0) report_failures(*round, actors, options, result);
 
   // Commit point: the new version becomes current only if every actor migrated.
   if (result.status.ok()) {
@@ -116,28 +90,62 @@ void ReloadManager::run_round(const ModuleRef& next, const std::vector<caf::acto
 
   // Phase 2: everyone resumes, on the new version (commit) or the old one (abort).
   const auto resume_started = Clock::now();
-  for (std::size_t i = 0; i < actors.size(); ++i) {
-    if (committed) {
-      caf::anon_send<caf::message_priority::high>(actors[i], sys_commit_atom::value, round,
-                                                  static_cast<uint64_t>(i));
-    } else {
-      caf::anon_send<caf::message_priority::high>(actors[i], sys_abort_atom::value, round,
-                                                  static_cast<uint64_t>(i));
-    }
+  if (committed) {
+    send_all(actors, sys_commit_atom::value, round);
+  } else {
+    send_all(actors, sys_abort_atom::value, round);
   }
   // A stuck actor resumes when its handler returns; don't hold the caller for it after an abort.
   const absl::Duration resume_timeout =
       committed ? options.suspend_timeout + absl::Seconds(10) : absl::Milliseconds(200);
-  await_with_liveness(*round, actors, *registry_, resume_timeout,
-                      [&](absl::Duration d) { return round->await_resumed(d); });
+  await_phase(*round, Phase::kResume, actors, *registry_, resume_timeout);
   result.resume_ms =
       std::chrono::duration<double, std::milli>(Clock::now() - resume_started).count();
-  for (const ReloadRound::Slot& slot : round->snapshot()) {
-    if (slot.step == ReloadRound::Step::kResumed) {
-      result.pause_seconds.push_back(static_cast<double>(slot.pause_ns) * 1e-9);
-    }
-  }
+  const std::vector<uint64_t> pauses = round->pauses_ns();
+  result.pause_seconds.reserve(pauses.size());
+  for (uint64_t ns : pauses) result.pause_seconds.push_back(static_cast<double>(ns) * 1e-9);
+}
 
+void ReloadManager::report_failures(const ReloadRound& round, const std::vector<caf::actor>& actors,
+                                    const SwapOptions& options, SwapResult& result) {
+  std::size_t not_suspended = 0, not_migrated = 0;
+  for (const ReloadRound::Slot& slot : round.snapshot()) {
+    const char* why = nullptr;
+    switch (slot.step) {
+      case ReloadRound::Step::kPending:
+        ++not_suspended;
+        why = "did not acknowledge suspension before the deadline";
+        break;
+      case ReloadRound::Step::kSuspended:
+        ++not_migrated;
+        why = "code_change did not finish in time";
+        break;
+      case ReloadRound::Step::kFailed:
+        break;
+      default:
+        continue;
+    }
+    const caf::actor_id id = actors[slot.index].id();
+    result.failures.push_back({id, registry_->name_of(id), why ? why : slot.error});
+  }
+  if (result.failures.empty()) return;  // the stragglers left meanwhile
+  if (not_suspended > 0 || not_migrated > 0) {
+    result.status = reload_status(
+        ReloadError::kSuspendTimeout,
+        absl::StrCat(not_suspended, " actor(s) of ", result.module,
+                     " did not acknowledge suspension and ", not_migrated,
+                     " did not finish code_change within ",
+                     absl::FormatDuration(options.suspend_timeout),
+                     "; first: ", result.failures.front().actor_name));
+  } else {
+    const ActorFailure& first = result.failures.front();
+    result.status = reload_status(
+        ReloadError::kCodeChangeFailed,
+        absl::StrCat(result.failures.size(), " of ", actors.size(), " actor(s) failed code_change ",
+                     result.from_version, " -> ", result.to_version, "; first: actor ",
+                     first.actor_name.empty() ? std::to_string(first.actor_id) : first.actor_name,
+                     ": ", first.message));
+  }
 }
 
 SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options) {

@@ -13,7 +13,8 @@
 // and the new version is dropped with the caller's last reference. Actors then resume; messages
 // that arrived meanwhile were kept and run first, in order. Actors report through a shared
 // ReloadRound (actors/reload_round.h), not per-actor request/response: the manager's cost is two
-// sends per actor.
+// sends per actor. An actor that exits during the round stops counting (checked against the
+// registry when the round stalls), so it does not hold the round until its deadline.
 // swap() blocks its caller; it is thread-safe, and reloads of different modules may overlap.
 #ifndef LEMON_ACTORS_RELOAD_MANAGER_H_
 #define LEMON_ACTORS_RELOAD_MANAGER_H_
@@ -26,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "actors/registry.h"
+#include "actors/reload_round.h"
 #include "caf/fwd.hpp"
 #include "core/code_server.h"
 #include "core/module_swapper.h"
@@ -55,6 +57,10 @@ class ReloadManager : public ModuleSwapper {
   // resumes everyone; fills `result` (status, failures, pauses, phase times).
   void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
                  const SwapOptions& options, SwapResult& result);
+
+  // After a failed or late prepare phase: the failures and the status (cold path).
+  void report_failures(const ReloadRound& round, const std::vector<caf::actor>& actors,
+                       const SwapOptions& options, SwapResult& result);
 
   caf::actor_system& sys_;
   std::shared_ptr<ActorRegistry> registry_;

@@ -160,6 +160,25 @@ TEST_F(ReloadManagerTest, AnActorStuckInAHandlerTimesOutAndNothingChanges) {
   EXPECT_EQ(ask<uint64_t>(actors[0], ping_atom::value, uint64_t{0}), 2u);
 }
 
+// Actors killed just before a reload either are not part of it or leave it while it runs (their
+// suspension is never handled): either way the reload succeeds for the others, long before its
+// deadline would have made it fail.
+TEST_F(ReloadManagerTest, ActorsThatExitDuringAReloadDoNotHoldIt) {
+  ASSERT_TRUE(cs_->load(counter("1")).ok());
+  auto actors = spawn_many("counter", 600);
+  for (int i = 0; i < 600; i += 100) (*self_)->send_exit(actors[i], caf::exit_reason::kill);
+  auto next = cs_->prepare(counter("2"));
+  ASSERT_TRUE(next.ok());
+  SwapResult r = manager_->swap(*next, {});
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(cs_->current("counter")->version(), "2");
+  EXPECT_EQ(r.pause_seconds.size(), 594u) << "every live actor resumed, and only those";
+  for (int i = 1; i < 600; i += 7) {
+    if (i % 100 == 0) continue;
+    EXPECT_EQ(ask<ActorStatus>(actors[i], sys_status_atom::value).version, "2");
+  }
+}
+
 TEST_F(ReloadManagerTest, ActorSpawnedDuringAReloadStartsOnTheWinningVersion) {
   ASSERT_TRUE(cs_->load(runfile("actors/testdata/libslow_v1.so")).ok());
   auto actors = spawn_many("slow", 2);

@@ -7,7 +7,9 @@
 //
 // The framework handles system messages (actors/system_messages.h) before module handlers. While
 // suspended, ordinary messages are kept in arrival order, neither handled nor dropped; on resume
-// they run first, in order, on the (possibly new) code.
+// they run first, in order, on the (possibly new) code. The actor has one CAF behaviour for its
+// whole life: suspending, swapping and resuming change which module handlers it dispatches to, so
+// a reload builds no CAF behaviour: its cost per actor is two messages and the migration itself.
 #ifndef LEMON_ACTORS_RELOADABLE_ACTOR_H_
 #define LEMON_ACTORS_RELOADABLE_ACTOR_H_
 
@@ -31,8 +33,9 @@ struct SpawnSpec {
 
 // Spawns an actor running the current version of `spec.module` (or, while that module is being
 // reloaded, a deferred actor that starts on whichever version the reload leaves current).
-// Errors: kNotFound (no such module or behaviour), kCodeChangeFailed-free create errors as
-// kInvalidArgument with the module's message, AlreadyExists for a taken name.
+// Errors: kInvalidArgument for an empty `spec.module` or when the behaviour's create fails (with
+// the module's message); kNotFound when the module is not loaded or has no such behaviour;
+// absl AlreadyExists when `spec.name` is taken.
 absl::StatusOr<caf::actor> spawn_reloadable(caf::actor_system& sys,
                                             const std::shared_ptr<ActorRegistry>& registry,
                                             const CodeServer& code_server, SpawnSpec spec);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "actors/messages.h"
 #include "actors/system_messages.h"
@@ -141,6 +142,39 @@ TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
   EXPECT_EQ(ask<ActorStatus>(a, sys_status_atom::value).version, "1");
   round.reset();
   EXPECT_EQ((*prepared)->actor_count(), 0);
+}
+
+// The round's bookkeeping: every actor counts once, whether it reports or leaves, in any order.
+TEST(ReloadRoundTest, ActorsThatLeaveCountOnceAndFailuresAreKept) {
+  ReloadRound round(1, nullptr, "", 4);
+  EXPECT_FALSE(round.await_prepared(absl::ZeroDuration()));
+  round.suspended(0);
+  round.prepared(0, true, "");
+  round.gone(1);                     // left before suspending
+  round.gone(1);                     // twice: no effect
+  round.prepared(2, false, "boom");  // failed
+  round.prepared(2, true, "");       // a second report is ignored
+  EXPECT_EQ(round.to_prepare(), 1u);
+  EXPECT_EQ(round.not_prepared(), std::vector<std::size_t>{3});
+  round.suspended(3);
+  round.gone(3);  // left while migrating
+  EXPECT_TRUE(round.await_prepared(absl::ZeroDuration()));
+  EXPECT_EQ(round.failed(), 1u);
+  auto slots = round.snapshot();  // gone actors are not reported
+  ASSERT_EQ(slots.size(), 2u);
+  EXPECT_EQ(slots[0].index, 0u);
+  EXPECT_EQ(slots[0].step, ReloadRound::Step::kMigrated);
+  EXPECT_EQ(slots[1].index, 2u);
+  EXPECT_EQ(slots[1].step, ReloadRound::Step::kFailed);
+  EXPECT_EQ(slots[1].error, "boom");
+
+  EXPECT_EQ(round.to_resume(), 2u);
+  round.resumed(0, 1500);
+  round.resumed(0, 9999);  // ignored
+  round.gone(2);           // left before resuming
+  EXPECT_TRUE(round.await_resumed(absl::ZeroDuration()));
+  EXPECT_EQ(round.pauses_ns(), std::vector<uint64_t>{1500});
+  EXPECT_TRUE(round.not_resumed().empty());
 }
 
 TEST_F(ReloadableActorTest, ExitUnregistersAndReleasesTheVersion) {

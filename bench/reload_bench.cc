@@ -8,10 +8,13 @@
 // upgrade_ms covers what the anchor's window covers: loading the new version (copy, dlopen,
 // validate) and moving every actor to it (suspend, code_change, resume). pause_ms is the longest
 // time any one actor was suspended. A sender thread sends to every actor throughout; afterwards
-// every actor's count is checked against what was sent: lost must be 0.
+// every actor's count is checked against what was sent: lost must be 0. cpu_ms is the CPU time the
+// whole process (sender included) spent during the upgrade: less sensitive than wall time to how
+// much of a shared machine the run got.
 // A last line compares the steady-state throughput of a reloadable actor with a plain CAF actor
 // doing the same work, in the same run.
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +56,22 @@ void send_and_drain(caf::scoped_actor& self, const std::vector<caf::actor>& acto
 }
 
 bool no_load_flag = false;
+int repeat_flag = 1;
+
+// CPU time of the whole process (every thread) so far: on a shared machine, a measure of the work
+// an upgrade costs that does not depend on how much of the machine this process got.
+double process_cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
+
+struct Upgrade {
+  SwapResult result;
+  double upgrade_ms = 0;
+  double cpu_ms = 0;  // process CPU time during the upgrade (the sender's included)
+  bool purged = false;
+};
 
 void run(caf::actor_system& sys, int n) {
   char tmpl[] = "/tmp/lemon-reload-bench-XXXXXX";
@@ -92,9 +111,9 @@ void run(caf::actor_system& sys, int n) {
     auto next_batch = Clock::now();
     int in_batch = 0;
     while (!stop.load(std::memory_order_relaxed)) {
-      if (no_load) {
+      if (no_load) {  // idle, without spinning on one of the cores the upgrade needs
         rounds.fetch_add(1, std::memory_order_relaxed);
-        std::this_thread::yield();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
         continue;
       }
       for (int i = 0; i < n && !stop.load(std::memory_order_relaxed); ++i) {
@@ -110,12 +129,25 @@ void run(caf::actor_system& sys, int n) {
   });
   while (rounds.load() < 2) std::this_thread::yield();
 
-  auto u0 = Clock::now();
-  auto next = cs->prepare(find_runfile("bench/libbench_counter_v2.so"));
-  SwapResult r = manager.swap(*next, {});
-  const double upgrade_ms = ms_since(u0);
-  next = ModuleRef();
-  const bool purged = cs->soft_purge("bench_counter").ok();
+  // The upgrade (v1 -> v2), then with --repeat=K further ones back and forth (v2 -> v1 -> v2 ...).
+  std::vector<Upgrade> upgrades;
+  for (int k = 0; k < repeat_flag; ++k) {
+    const char* file = k % 2 == 0 ? "bench/libbench_counter_v2.so" : "bench/libbench_counter_v1.so";
+    Upgrade u;
+    const double cpu0 = process_cpu_ms();
+    auto u0 = Clock::now();
+    auto next = cs->prepare(find_runfile(file));
+    if (!next.ok()) {
+      std::fprintf(stderr, "prepare %s: %s\n", file, std::string(next.status().message()).c_str());
+      std::exit(1);
+    }
+    u.result = manager.swap(*next, {});
+    u.upgrade_ms = ms_since(u0);
+    u.cpu_ms = process_cpu_ms() - cpu0;
+    next = ModuleRef();
+    u.purged = cs->soft_purge("bench_counter").ok();
+    upgrades.push_back(std::move(u));
+  }
   const uint64_t rounds_before_stop = rounds.load();
   while (rounds.load() < rounds_before_stop + 1) std::this_thread::yield();
   stop = true;
@@ -128,16 +160,19 @@ void run(caf::actor_system& sys, int n) {
         .receive([&](int64_t c) { count = c; }, [](caf::error&) {});
     lost += static_cast<int64_t>(sent[i]) - count;
   }
-  double pause_ms = 0;
-  for (double p : r.pause_seconds) pause_ms = std::max(pause_ms, p * 1e3);
-  std::printf(
-      "lemon N=%d upgrade_ms=%.3f pause_ms=%.3f per_actor_us=%.3f lost=%lld msg_ns=%.1f "
-      "soft_purge=%s rounds_during=%llu load_msgs_per_s=%.0f status=%s swap_ms=%.3f prepare_ms=%.3f resume_ms=%.3f\n",
-      n, upgrade_ms, pause_ms, upgrade_ms * 1000.0 / n, static_cast<long long>(lost), msg_ns,
-      purged ? "true" : "false", static_cast<unsigned long long>(rounds_before_stop),
-      no_load_flag ? 0.0 : rate,
-      r.status.ok() ? "ok" : std::string(r.status.message()).c_str(), r.duration_ms,
-      r.prepare_ms, r.resume_ms);
+  for (const Upgrade& u : upgrades) {
+    const SwapResult& r = u.result;
+    double pause_ms = 0;
+    for (double p : r.pause_seconds) pause_ms = std::max(pause_ms, p * 1e3);
+    std::printf(
+        "lemon N=%d upgrade_ms=%.3f pause_ms=%.3f per_actor_us=%.3f lost=%lld msg_ns=%.1f "
+        "soft_purge=%s rounds_during=%llu load_msgs_per_s=%.0f status=%s swap_ms=%.3f "
+        "prepare_ms=%.3f resume_ms=%.3f cpu_ms=%.3f\n",
+        n, u.upgrade_ms, pause_ms, u.upgrade_ms * 1000.0 / n, static_cast<long long>(lost), msg_ns,
+        u.purged ? "true" : "false", static_cast<unsigned long long>(rounds_before_stop),
+        no_load_flag ? 0.0 : rate, r.status.ok() ? "ok" : std::string(r.status.message()).c_str(),
+        r.duration_ms, r.prepare_ms, r.resume_ms, u.cpu_ms);
+  }
   std::fflush(stdout);
   for (auto& a : actors) self->send_exit(a, caf::exit_reason::kill);
   registry->await_count("bench_counter", 0, absl::Seconds(120));
@@ -205,7 +240,8 @@ void steady_state(caf::actor_system& sys) {
 }  // namespace lemon
 
 // Flags: N... (actor counts), --no_steady_state, --no_load (no sender during the upgrade),
-// --sharing (CAF's work-sharing scheduler), --max_throughput=K (default 50, as lemon::Runtime).
+// --sharing (CAF's work-sharing scheduler), --max_throughput=K (default 50, as lemon::Runtime),
+// --repeat=K (K upgrades per N, back and forth between v2 and v1, one line each).
 int main(int argc, char** argv) {
   std::vector<int> ns;
   bool steady = true, sharing = false;
@@ -218,6 +254,8 @@ int main(int argc, char** argv) {
       lemon::no_load_flag = true;
     } else if (arg == "--sharing") {
       sharing = true;
+    } else if (arg.rfind("--repeat=", 0) == 0) {
+      lemon::repeat_flag = std::max(1, std::atoi(arg.c_str() + 9));
     } else if (arg.rfind("--max_throughput=", 0) == 0) {
       max_throughput = static_cast<size_t>(std::atol(arg.c_str() + 17));
     } else if (!arg.empty() && arg[0] != '-') {
