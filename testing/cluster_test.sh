@@ -39,7 +39,7 @@ start_node() {
   CLP[$name]=$(free_port)
   HOME="$home" "$LEMOND" --node_name="$name" --control_port=0 --metrics_port=0 \
     --cluster_port="${CLP[$name]}" --peers="$peers" --cluster_heartbeat_ms=500 \
-    --cluster_timeout_ms=3000 --modules_dir="$home/modules" --extensions_dir="$home/ext" \
+    --cluster_timeout_ms=6000 --modules_dir="$home/modules" --extensions_dir="$home/ext" \
     --state_dir="$home/state" --token_file="$home/token" --demo_actors="${DEMO_ACTORS:-200}" \
     --demo_rate=2000 >"$T/$name.out" 2>&1 &
   PID[$name]=$!
@@ -171,11 +171,11 @@ kill -9 "${PID[d]}"
 KILLED=$SECONDS
 unset 'PID[d]'
 wait $RD 2>/dev/null || true
-# Released within the configured timeout (3 s without heartbeats; a closed socket is noticed at
+# Released within the configured timeout (6 s without heartbeats; a closed socket is noticed at
 # once), with slack for a loaded machine.
 for n in a b c; do
   until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
-    [ $((SECONDS - KILLED)) -le 15 ] || fail "(d) $n still holds the lock for the dead node"
+    [ $((SECONDS - KILLED)) -le 25 ] || fail "(d) $n still holds the lock for the dead node"
     sleep 0.05
   done
 done
@@ -189,7 +189,8 @@ jq -e '.result.status != "error" and .result.metadata.outcome == "committed"
 echo "(d) ok: the next cluster reload succeeded on a, b and c"
 
 # ---- (e) the lock holder becomes unreachable (SIGSTOP): heartbeats stop, CAF drops it after
-# --cluster_timeout_ms (3 s here), and the locks come back -----------------------------------------
+# --cluster_timeout_ms (6 s here: 3 s let a node starved on a loaded 2-core machine drop out of the
+# membership), and the locks come back ---------------------------------------------------------
 DEMO_ACTORS=0 start_node e "127.0.0.1:${CLP[a]},127.0.0.1:${CLP[b]},127.0.0.1:${CLP[c]}"
 for n in a b c; do wait_peers $n 3; done
 wait_peers e 3
@@ -205,7 +206,7 @@ kill -STOP "${PID[e]}"
 STOPPED=$SECONDS
 for n in a b c; do
   until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
-    [ $((SECONDS - STOPPED)) -le 20 ] || fail "(e) $n still holds the lock for the silent node"
+    [ $((SECONDS - STOPPED)) -le 30 ] || fail "(e) $n still holds the lock for the silent node"
     sleep 0.1
   done
 done
