@@ -15,6 +15,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/elf_check.h"
@@ -24,6 +25,9 @@
 
 namespace lemon {
 namespace {
+
+// Status payload of a kInUse refusal: the name of the module whose old version is still run.
+constexpr char kInUseModuleUrl[] = "type.lemon/InUseModule";
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -243,14 +247,22 @@ absl::Status CodeServer::probe(const std::string& path) const {
                                     said.empty() ? "" : ": ", said, ")"));
 }
 
+std::string in_use_module(const absl::Status& s) {
+  if (reload_error_of(s) != ReloadError::kInUse) return "";
+  auto payload = s.GetPayload(kInUseModuleUrl);
+  return payload ? std::string(*payload) : "";
+}
+
 absl::Status CodeServer::check_old_purgeable(const std::string& name) const {
   auto it = modules_.find(name);
   if (it == modules_.end() || !it->second.old) return absl::OkStatus();
   int n = it->second.old->actor_count();
   if (n == 0) return absl::OkStatus();
-  return reload_status(ReloadError::kInUse,
-                       absl::StrCat(n, " actor(s) still run ", name, " version ",
-                                    it->second.old->version(), "; old code not purged"));
+  absl::Status s = reload_status(ReloadError::kInUse,
+                                 absl::StrCat(n, " actor(s) still run ", name, " version ",
+                                              it->second.old->version(), "; old code not purged"));
+  s.SetPayload(kInUseModuleUrl, absl::Cord(name));
+  return s;
 }
 
 absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,

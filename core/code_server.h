@@ -112,7 +112,8 @@ class CodeServer {
   // Maps and validates the module at `path` without changing anything: the result is not yet
   // current. Fails with kUnchanged (same bytes as a current version), kInvalidArgument, kNotFound,
   // kIoError, kLoadFailed, kBadAbi, kFingerprintMismatch, kNameMismatch (when `expected_name` is
-  // given), kSameVersion, or kInUse (an old version exists that actors still run).
+  // given), kSameVersion, or kInUse (an old version exists that actors still run; the status names
+  // the module: in_use_module()).
   absl::StatusOr<ModuleRef> prepare(const std::string& path, absl::string_view expected_name = "");
 
   // Makes a prepared version current; the current one becomes old and any previous old version
@@ -164,6 +165,9 @@ class CodeServer {
 
 // The fields of two fingerprints that differ, e.g. "caf=1706 vs caf=1800"; "" when equal.
 std::string fingerprint_difference(absl::string_view host, absl::string_view module);
+
+// The module a kInUse refusal of the code server is about ("" for any other status).
+std::string in_use_module(const absl::Status& s);
 
 }  // namespace lemon
 

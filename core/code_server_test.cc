@@ -131,6 +131,8 @@ TEST_F(CodeServerTest, AFourthLoadIsRefusedWhileTheOldVersionIsReferenced) {
   ASSERT_TRUE(cs_->load(raw("raw_v3")).ok()) << "v1 was unused: purged by the load of v3";
   auto v4 = cs_->load(raw("raw_v4"));
   EXPECT_EQ(reload_error_of(v4.status()), ReloadError::kInUse) << v4.status();
+  EXPECT_EQ(in_use_module(v4.status()), "raw") << "the refusal names the module";
+  EXPECT_EQ(in_use_module(absl::NotFoundError("x")), "");
   EXPECT_EQ(cs_->current("raw")->version(), "3");
   EXPECT_EQ(reload_error_of(cs_->soft_purge("raw")), ReloadError::kInUse);
   use.reset();

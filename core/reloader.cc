@@ -271,23 +271,13 @@ void Reloader::module_locked(const std::string& name, const std::string& given_p
 }
 
 absl::StatusOr<std::string> Reloader::module_name_in(const std::string& path) {
-  CodeServer& cs = *deps_.code_server;
-  absl::Status in_use;
-  {
-    auto probe = cs.prepare(path);  // released at the end of this block, before any real load
-    if (probe.ok()) return (*probe)->name();
-    if (reload_error_of(probe.status()) != ReloadError::kInUse) return probe.status();
-    in_use = probe.status();
-  }
-  // prepare refuses with in_use after it has read the name, but does not return it: ask again
-  // expecting each module that keeps an old version. Any answer but name_mismatch means the name
-  // matched.
-  for (const ModuleStatus& m : cs.list()) {
-    if (!m.old) continue;
-    auto again = cs.prepare(path, m.name);
-    if (reload_error_of(again.status()) != ReloadError::kNameMismatch) return m.name;
-  }
-  return in_use;
+  // Released before any real load. A refusal with in_use names the module (the code server read
+  // the name before it found the old version still in use).
+  auto probe = deps_.code_server->prepare(path);
+  if (probe.ok()) return (*probe)->name();
+  std::string in_use = in_use_module(probe.status());
+  if (!in_use.empty()) return in_use;
+  return probe.status();
 }
 
 void Reloader::extension_locked(const std::string& path, const ReloadOptions& options,

@@ -116,8 +116,8 @@ class Reloader {
                           ReloadReport& report);
 
   absl::StatusOr<std::string> module_path(const std::string& name) const;
-  // The name of the module in the shared object at `path`, read by preparing it; kInUse, kUnchanged
-  // or another error when it cannot be prepared.
+  // The name of the module in the shared object at `path`, read by preparing it (also when the
+  // module's old version is in use); kUnchanged or another error when it cannot be prepared.
   absl::StatusOr<std::string> module_name_in(const std::string& path);
   void emit_swap(const SwapResult& swap);
   void emit_modules();
