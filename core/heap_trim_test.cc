@@ -20,28 +20,41 @@ long rss_anon_kb() {
   return -1;
 }
 
-TEST(HeapTrim, ReturnsFreePagesBetweenLiveBlocks) {
-  if (!heap_trim_supported()) GTEST_SKIP() << "not glibc's malloc (a sanitizer's allocator?)";
-  // 64 MB in small blocks (below the mmap threshold, so they come from the heap), touched, then
-  // freed except for every 256th: the blocks kept pin the free memory between them, so free()
-  // alone cannot give it back (what happens after a reload).
-  constexpr int kBlocks = 16384;
-  constexpr size_t kBlock = 4096;
-  std::vector<char*> blocks;
-  blocks.reserve(kBlocks);
-  for (int i = 0; i < kBlocks; ++i) {
-    blocks.push_back(static_cast<char*>(std::malloc(kBlock)));
-    volatile char* b = blocks.back();
-    for (size_t j = 0; j < kBlock; j += 512) b[j] = 1;  // touched: counted in RSS
-  }
-  std::vector<char*> kept;
-  for (int i = 0; i < kBlocks; ++i) {
-    if (i % 256 == 255) {
-      kept.push_back(blocks[i]);
-    } else {
-      std::free(blocks[i]);
+// 64 MB in small blocks (below the mmap threshold, so they come from the heap), touched, then
+// freed except for every 256th: the blocks kept pin the free memory between them, so free()
+// alone cannot give it back (what happens after a reload). The kept blocks are freed on
+// destruction.
+class FragmentedHeap {
+ public:
+  FragmentedHeap() {
+    constexpr int kBlocks = 16384;
+    constexpr size_t kBlock = 4096;
+    std::vector<char*> blocks;
+    blocks.reserve(kBlocks);
+    for (int i = 0; i < kBlocks; ++i) {
+      blocks.push_back(static_cast<char*>(std::malloc(kBlock)));
+      volatile char* b = blocks.back();
+      for (size_t j = 0; j < kBlock; j += 512) b[j] = 1;  // touched: counted in RSS
+    }
+    for (int i = 0; i < kBlocks; ++i) {
+      if (i % 256 == 255) {
+        kept_.push_back(blocks[i]);
+      } else {
+        std::free(blocks[i]);
+      }
     }
   }
+  ~FragmentedHeap() {
+    for (char* b : kept_) std::free(b);
+  }
+
+ private:
+  std::vector<char*> kept_;
+};
+
+TEST(HeapTrim, ReturnsFreePagesBetweenLiveBlocks) {
+  if (!heap_trim_supported()) GTEST_SKIP() << "not glibc's malloc (a sanitizer's allocator?)";
+  FragmentedHeap heap;
   const long before = rss_anon_kb();
   ASSERT_GT(before, 0);
 
@@ -49,34 +62,17 @@ TEST(HeapTrim, ReturnsFreePagesBetweenLiveBlocks) {
 
   const long after = rss_anon_kb();
   EXPECT_LT(after, before - 32 * 1024) << "RssAnon " << before << " kB -> " << after << " kB";
-  for (char* b : kept) std::free(b);
 }
 
 TEST(HeapTrim, RequestedTrimsRunInTheBackgroundAndCanBeAwaited) {
   if (!heap_trim_supported()) GTEST_SKIP() << "not glibc's malloc (a sanitizer's allocator?)";
-  constexpr int kBlocks = 16384;
-  constexpr size_t kBlock = 4096;
-  std::vector<char*> blocks;
-  for (int i = 0; i < kBlocks; ++i) {
-    blocks.push_back(static_cast<char*>(std::malloc(kBlock)));
-    volatile char* b = blocks.back();
-    for (size_t j = 0; j < kBlock; j += 512) b[j] = 1;
-  }
-  std::vector<char*> kept;
-  for (int i = 0; i < kBlocks; ++i) {
-    if (i % 256 == 255) {
-      kept.push_back(blocks[i]);
-    } else {
-      std::free(blocks[i]);
-    }
-  }
+  FragmentedHeap heap;
   const long before = rss_anon_kb();
   for (int i = 0; i < 100; ++i) request_heap_trim();  // a burst: coalesced, never blocks
   ASSERT_TRUE(await_heap_trims(absl::Seconds(60)));
   const long after = rss_anon_kb();
   EXPECT_LT(after, before - 32 * 1024) << "RssAnon " << before << " kB -> " << after << " kB";
   EXPECT_TRUE(await_heap_trims(absl::ZeroDuration()));  // nothing pending any more
-  for (char* b : kept) std::free(b);
 }
 
 TEST(HeapTrim, NothingToReturnIsHarmless) {
