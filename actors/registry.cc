@@ -46,6 +46,25 @@ void ActorRegistry::report_counts() {
   if (!counts.empty() && hook_) hook_(counts);
 }
 
+void ActorRegistry::ModuleActors::insert(const caf::actor& a) {
+  if (!index.emplace(a.id(), handles.size()).second) return;
+  handles.push_back(a);
+}
+
+caf::actor ActorRegistry::ModuleActors::erase(caf::actor_id id) {
+  auto it = index.find(id);
+  if (it == index.end()) return caf::actor{};
+  const std::size_t hole = it->second;
+  index.erase(it);
+  caf::actor out = std::move(handles[hole]);
+  if (hole + 1 != handles.size()) {
+    handles[hole] = std::move(handles.back());
+    index[handles[hole].id()] = hole;
+  }
+  handles.pop_back();
+  return out;
+}
+
 absl::StatusOr<caf::actor> ActorRegistry::spawn_registered(
     const std::string& module, const std::string& behaviour, const std::string& name,
     const std::function<absl::StatusOr<caf::actor>(bool deferred)>& spawn) {
@@ -61,7 +80,7 @@ absl::StatusOr<caf::actor> ActorRegistry::spawn_registered(
     a = *spawned;
     actors_[a.id()] = ActorEntry{a, name, module, behaviour};
     if (!name.empty()) names_[name] = a.id();
-    by_module_[module].insert(a.id());
+    by_module_[module].insert(a);
     if (deferred) gate->second.push_back(a);
     if (hooked_) report = dirty_.insert(module).second;
   }
@@ -73,6 +92,7 @@ absl::StatusOr<caf::actor> ActorRegistry::spawn_registered(
 
 void ActorRegistry::unregister(caf::actor_id id) {
   ActorEntry dropped;  // released after the lock
+  caf::actor dropped_handle;
   bool report = false;
   {
     absl::MutexLock lock(&mu_);
@@ -81,7 +101,7 @@ void ActorRegistry::unregister(caf::actor_id id) {
     if (!it->second.name.empty()) names_.erase(it->second.name);
     auto m = by_module_.find(it->second.module);
     if (m != by_module_.end()) {
-      m->second.erase(id);
+      dropped_handle = m->second.erase(id);
       if (m->second.empty()) by_module_.erase(m);
     }
     if (hooked_) report = dirty_.insert(it->second.module).second;
@@ -100,11 +120,9 @@ caf::actor ActorRegistry::whereis(const std::string& name) const {
 
 std::vector<caf::actor> ActorRegistry::actors_of(const std::string& module) const {
   absl::MutexLock lock(&mu_);
-  std::vector<caf::actor> out;
   auto m = by_module_.find(module);
-  if (m == by_module_.end()) return out;
-  for (caf::actor_id id : m->second) out.push_back(actors_.at(id).handle);
-  return out;
+  if (m == by_module_.end()) return {};
+  return m->second.handles;
 }
 
 std::vector<ActorEntry> ActorRegistry::list() const {
@@ -133,11 +151,9 @@ absl::StatusOr<std::vector<caf::actor>> ActorRegistry::open_gate(const std::stri
     return absl::FailedPreconditionError(absl::StrCat("a reload of ", module, " is running"));
   }
   gates_[module];
-  std::vector<caf::actor> out;
   auto m = by_module_.find(module);
-  if (m == by_module_.end()) return out;
-  for (caf::actor_id id : m->second) out.push_back(actors_.at(id).handle);
-  return out;
+  if (m == by_module_.end()) return std::vector<caf::actor>{};
+  return m->second.handles;
 }
 
 std::vector<caf::actor> ActorRegistry::close_gate(const std::string& module) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -95,7 +96,17 @@ class ActorRegistry {
   bool hooked_ ABSL_GUARDED_BY(mu_) = false;
   std::map<caf::actor_id, ActorEntry> actors_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, caf::actor_id> names_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::set<caf::actor_id>> by_module_ ABSL_GUARDED_BY(mu_);
+  // The actors of one module, as handles ready to copy (a reload of 100,000 actors takes its
+  // snapshot without one lookup per actor); removal swaps the last one into the hole.
+  struct ModuleActors {
+    std::vector<caf::actor> handles;
+    std::unordered_map<caf::actor_id, std::size_t> index;  // id -> position in handles
+    std::size_t size() const { return handles.size(); }
+    bool empty() const { return handles.empty(); }
+    void insert(const caf::actor& a);
+    caf::actor erase(caf::actor_id id);  // returns the handle, to be dropped outside the lock
+  };
+  std::map<std::string, ModuleActors> by_module_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<caf::actor>> gates_ ABSL_GUARDED_BY(mu_);
 };
 

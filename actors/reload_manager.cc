@@ -4,10 +4,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "actors/reload_round.h"
+#include "actors/reloadable_actor.h"
 #include "actors/system_messages.h"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
@@ -21,84 +26,260 @@ using Clock = std::chrono::steady_clock;
 
 std::atomic<uint64_t> next_round_id{1};
 
-// How often a wait looks at its progress, and whether the actors that have not answered exist.
+// How often the wait for wake-ups looks at its progress, and whether the actors that have not
+// answered exist.
 constexpr absl::Duration kLivenessSlice = absl::Milliseconds(50);
 // Up to this many missing answers are checked for liveness at every slice; more only when no
-// actor answered during the last slice (checking 100,000 actors while they answer would only
-// slow them down).
+// actor answered during the last slice.
 constexpr std::size_t kAlwaysCheck = 1024;
 
-enum class Phase { kPrepare, kResume };
-
-// Waits until every actor of `round` finished `phase`, or `timeout`; marks actors that vanished
-// from the registry as gone, so that a dead actor does not hold a reload until its deadline.
-bool await_phase(ReloadRound& round, Phase phase, const std::vector<caf::actor>& actors,
-                 const ActorRegistry& registry, absl::Duration timeout) {
+// Waits until every actor of `round` resumed, or `timeout`; marks actors that vanished from the
+// registry as gone, so that a dead actor does not hold a reload until its deadline.
+bool await_resumed(ReloadRound& round, const std::vector<caf::actor>& actors,
+                   const ActorRegistry& registry, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   std::size_t last = SIZE_MAX;
   for (;;) {
     const absl::Duration left = deadline - absl::Now();
-    const absl::Duration slice = std::min(left, kLivenessSlice);
-    if (phase == Phase::kPrepare ? round.await_prepared(slice) : round.await_resumed(slice)) {
-      return true;
-    }
+    if (round.await_resumed(std::min(left, kLivenessSlice))) return true;
     if (left <= kLivenessSlice) return false;
-    const std::size_t missing = phase == Phase::kPrepare ? round.to_prepare() : round.to_resume();
+    const std::size_t missing = round.to_resume();
     const bool progressing = missing < last;
     last = missing;
     if (progressing && missing > kAlwaysCheck) continue;
-    for (std::size_t i : phase == Phase::kPrepare ? round.not_prepared() : round.not_resumed()) {
+    for (std::size_t i : round.not_resumed()) {
       if (!registry.contains(actors[i].id())) round.gone(i);
     }
   }
 }
 
-// Sends (atom, round, index) to every actor, with high priority so that it overtakes queued work.
-// One thread sends both phases in order, so no actor sees the end of a round before its start.
-template <class Atom>
-void send_all(const std::vector<caf::actor>& actors, Atom atom, const ReloadRoundPtr& round) {
-  for (std::size_t i = 0; i < actors.size(); ++i) {
-    caf::anon_send<caf::message_priority::high>(actors[i], atom, round, static_cast<uint64_t>(i));
+// Between two attempts to hold the actors that were busy: yield a few times (a handler usually
+// ends within microseconds), then sleep, up to 1 ms.
+void back_off(int attempt) {
+  if (attempt < 8) {
+    std::this_thread::yield();
+  } else {
+    std::this_thread::sleep_for(
+        std::chrono::microseconds(std::min(1000, 10 << std::min(attempt - 8, 7))));
   }
 }
 
-}  // namespace
+// Rounds of fewer actors than this per thread run on one thread: starting a thread costs about as
+// much as migrating a few hundred actors.
+constexpr std::size_t kSliceMin = 4096;
+constexpr std::size_t kMaxSlices = 4;
 
-ReloadManager::ReloadManager(caf::actor_system& sys, std::shared_ptr<ActorRegistry> registry,
-                             CodeServer& code_server)
-    : sys_(sys), registry_(std::move(registry)), code_server_(code_server) {}
+std::size_t slices_for(std::size_t n) {
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max<std::size_t>(1, std::min({cores, kMaxSlices, n / kSliceMin}));
+}
 
-void ReloadManager::run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
-                              const SwapOptions& options, SwapResult& result) {
+// Calls fn(slice, begin, end) for `slices` contiguous slices of [0, n): the last on this thread,
+// the others on threads of their own; returns when all are done.
+template <class Fn>
+void for_each_slice(std::size_t n, std::size_t slices, const Fn& fn) {
+  std::vector<std::thread> helpers;
+  const std::size_t per = (n + slices - 1) / slices;
+  for (std::size_t s = 0; s + 1 < slices; ++s) {
+    helpers.emplace_back([&fn, s, per, n] { fn(s, s * per, std::min(n, (s + 1) * per)); });
+  }
+  const std::size_t last = slices - 1;
+  fn(last, std::min(n, last * per), n);
+  for (std::thread& t : helpers) t.join();
+}
+
+const char* why_not_held(ReloadTarget::Hold h) {
+  switch (h) {
+    case ReloadTarget::Hold::kDraining:
+      return "continuations of requests made by the old code did not finish before the deadline";
+    case ReloadTarget::Hold::kNotReady:
+      return "had not started on a version before the deadline";
+    default:
+      return "did not acknowledge suspension before the deadline (busy in a handler)";
+  }
+}
+
+// A round shared between the thread that runs it and the swap() that waits for it. swap() stops
+// waiting if the round has not reached its commit point a grace period after its deadline (a
+// code_change that does not return): the round then ends on its own, on the old version.
+struct RoundJob {
+  absl::Mutex mu;
+  bool decided ABSL_GUARDED_BY(mu) = false;    // past the commit point (committed or not)
+  bool done ABSL_GUARDED_BY(mu) = false;       // every actor released, gate closed
+  bool abandoned ABSL_GUARDED_BY(mu) = false;  // swap() stopped waiting: never commit
+  std::atomic<bool> given_up{false};           // = abandoned, read without the lock
+  std::atomic<caf::actor_id> migrating{0};      // whose code_change runs right now (0: none)
+  SwapResult result;
+};
+
+// How long swap() waits past the deadline for a round to reach its commit point.
+constexpr absl::Duration kAbandonGrace = absl::Seconds(1);
+
+std::string actor_label(const ActorFailure& f) {
+  return f.actor_name.empty() ? std::to_string(f.actor_id) : f.actor_name;
+}
+
+// Holds every actor of `actors` between two of its messages and migrates it on this thread (an
+// actor inside a handler, or draining continuations, is tried again until the deadline), then
+// calls `commit` if all migrated and the job was not abandoned, and releases everyone on the new
+// or the old version. Fills job.result.
+void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
+               const SwapOptions& options, const ActorRegistry& registry,
+               const std::function<absl::Status()>& commit, RoundJob& job) {
+  SwapResult& result = job.result;
   const auto started = Clock::now();
-  result.actors = actors.size();
-  auto round = std::make_shared<ReloadRound>(next_round_id.fetch_add(1), next, options.extra,
-                                             actors.size());
+  const auto deadline = started + absl::ToChronoNanoseconds(options.suspend_timeout);
+  const std::size_t n = actors.size();
+  result.actors = n;
+  auto round = std::make_shared<ReloadRound>(next_round_id.fetch_add(1), next, options.extra, n);
 
-  // Phase 1: every actor suspends and migrates; all must report before the deadline.
-  send_all(actors, sys_suspend_atom::value, round);
-  const bool all_prepared =
-      await_phase(*round, Phase::kPrepare, actors, *registry_, options.suspend_timeout);
+  enum class Mark : uint8_t { kWaiting, kHeld, kDraining, kGone };
+  std::vector<Mark> marks(n, Mark::kWaiting);
+  std::vector<ReloadTarget::Hold> last(n, ReloadTarget::Hold::kBusy);
+  std::vector<ReloadTarget*> targets(n, nullptr);
+  // What one thread of the first pass found (merged afterwards; slices never share an actor).
+  struct Findings {
+    std::vector<std::pair<std::size_t, absl::Status>> failed;  // code_change failures, in order
+    std::size_t late = SIZE_MAX;  // the first actor whose code_change ended past the deadline
+    std::vector<std::size_t> waiting;  // not held yet
+  };
+  auto attempt = [&](std::size_t i, Findings& f) -> bool {  // true once i needs no more attempts
+    if (targets[i] == nullptr) targets[i] = reload_target(actors[i]);
+    if (targets[i] == nullptr) {
+      f.failed.emplace_back(i, reload_status(ReloadError::kCodeChangeFailed, "not a reloadable actor"));
+      return true;
+    }
+    const ReloadTarget::Hold h = targets[i]->hold();
+    last[i] = h;
+    switch (h) {
+      case ReloadTarget::Hold::kHeld: {
+        marks[i] = Mark::kHeld;
+        job.migrating.store(actors[i].id(), std::memory_order_relaxed);
+        absl::Status s = targets[i]->migrate(next, options.extra);
+        job.migrating.store(0, std::memory_order_relaxed);
+        if (!s.ok()) f.failed.emplace_back(i, std::move(s));  // go on: the report names them all
+        if (f.late == SIZE_MAX && Clock::now() > deadline) f.late = i;
+        return true;
+      }
+      case ReloadTarget::Hold::kExited:
+        // Exited while draining: still ours, release() cleans it up and reports it gone.
+        if (marks[i] != Mark::kDraining) {
+          marks[i] = Mark::kGone;
+          round->gone(i);
+        }
+        return true;
+      case ReloadTarget::Hold::kDraining:
+        marks[i] = Mark::kDraining;
+        return false;
+      default:
+        return false;
+    }
+  };
+  std::atomic<bool> too_late{false};
+  auto stop = [&](const Findings& f) {
+    if (f.late != SIZE_MAX) too_late.store(true, std::memory_order_relaxed);
+    return too_late.load(std::memory_order_relaxed) ||
+           job.given_up.load(std::memory_order_relaxed);
+  };
+  // First pass, in slices on several threads for a large round: holding and migrating one actor
+  // does not touch any other.
+  std::vector<Findings> found(slices_for(n));
+  for_each_slice(n, found.size(), [&](std::size_t slice, std::size_t begin, std::size_t end) {
+    Findings& f = found[slice];
+    for (std::size_t i = begin; i < end; ++i) {
+      if (stop(f) || !attempt(i, f)) f.waiting.push_back(i);
+    }
+  });
+  std::vector<std::pair<std::size_t, absl::Status>> failed;
+  std::size_t late = SIZE_MAX;
+  std::vector<std::size_t> waiting;
+  for (Findings& f : found) {
+    for (auto& x : f.failed) failed.push_back(std::move(x));
+    if (late == SIZE_MAX) late = f.late;
+    waiting.insert(waiting.end(), f.waiting.begin(), f.waiting.end());
+  }
+  // Then the actors that were busy, on this thread, until the deadline.
+  Findings again;
+  for (int k = 0; failed.empty() && late == SIZE_MAX && !stop(again) && !waiting.empty() &&
+                  Clock::now() < deadline;
+       ++k) {
+    back_off(k);
+    std::vector<std::size_t> still;
+    for (std::size_t i : waiting) {
+      if (stop(again) || !attempt(i, again)) still.push_back(i);
+    }
+    waiting.swap(still);
+    for (auto& x : again.failed) failed.push_back(std::move(x));
+    again.failed.clear();
+    if (late == SIZE_MAX) late = again.late;
+  }
   result.prepare_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-  if (!all_prepared || round->failed() > 0) report_failures(*round, actors, options, result);
-
-  // Commit point: the new version becomes current only if every actor migrated.
-  if (result.status.ok()) {
-    if (auto s = code_server_.commit(next); !s.ok()) result.status = s;
+  if (!failed.empty()) {
+    for (const auto& [i, s] : failed) {
+      const caf::actor_id id = actors[i].id();
+      result.failures.push_back({id, registry.name_of(id), std::string(s.message())});
+    }
+    result.status = reload_status(
+        ReloadError::kCodeChangeFailed,
+        absl::StrCat(failed.size(), " of ", n, " actor(s) failed code_change ",
+                     result.from_version, " -> ", result.to_version, "; first: actor ",
+                     actor_label(result.failures.front()), ": ",
+                     result.failures.front().message));
+  } else if (late != SIZE_MAX || !waiting.empty()) {
+    std::size_t draining = 0;
+    if (late != SIZE_MAX) {
+      const caf::actor_id id = actors[late].id();
+      result.failures.push_back({id, registry.name_of(id), "code_change did not finish in time"});
+    }
+    for (std::size_t i : waiting) {
+      const caf::actor_id id = actors[i].id();
+      if (marks[i] == Mark::kDraining) ++draining;
+      result.failures.push_back({id, registry.name_of(id), why_not_held(last[i])});
+    }
+    result.status = reload_status(
+        ReloadError::kSuspendTimeout,
+        absl::StrCat(waiting.size() - draining, " actor(s) of ", result.module,
+                     " did not acknowledge suspension, ", draining,
+                     " did not finish their pending continuations and ", late != SIZE_MAX ? 1 : 0,
+                     " did not finish code_change within ",
+                     absl::FormatDuration(options.suspend_timeout), "; first: ",
+                     actor_label(result.failures.front())));
   }
-  const bool committed = result.status.ok();
 
-  // Phase 2: everyone resumes, on the new version (commit) or the old one (abort).
+  // Commit point: the new version becomes current only if every actor migrated in time.
+  bool committed;
+  {
+    absl::MutexLock lock(&job.mu);
+    if (job.abandoned && result.status.ok()) {
+      result.status = reload_status(ReloadError::kSuspendTimeout, "abandoned after the deadline");
+    }
+    if (result.status.ok()) {
+      if (auto s = commit(); !s.ok()) result.status = s;
+    }
+    committed = result.status.ok();
+    job.decided = true;
+  }
+
+  // Release everyone, on the new version (commit) or the old one with its untouched state
+  // (abort). Actors that kept messages meanwhile resume when their wake-up message runs.
   const auto resume_started = Clock::now();
-  if (committed) {
-    send_all(actors, sys_commit_atom::value, round);
-  } else {
-    send_all(actors, sys_abort_atom::value, round);
-  }
-  // A stuck actor resumes when its handler returns; don't hold the caller for it after an abort.
-  const absl::Duration resume_timeout =
-      committed ? options.suspend_timeout + absl::Seconds(10) : absl::Milliseconds(200);
-  await_phase(*round, Phase::kResume, actors, *registry_, resume_timeout);
+  for_each_slice(n, found.size(), [&](std::size_t, std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      switch (marks[i]) {
+        case Mark::kHeld:
+        case Mark::kDraining:
+          targets[i]->release(committed, round, i);
+          break;
+        case Mark::kWaiting:
+          round->gone(i);  // never held: it did not pause
+          break;
+        case Mark::kGone:
+          break;
+      }
+    }
+  });
+  await_resumed(*round, actors, registry,
+                committed ? options.suspend_timeout + absl::Seconds(10) : absl::Milliseconds(200));
   result.resume_ms =
       std::chrono::duration<double, std::milli>(Clock::now() - resume_started).count();
   const std::vector<uint64_t> pauses = round->pauses_ns();
@@ -106,68 +287,10 @@ void ReloadManager::run_round(const ModuleRef& next, const std::vector<caf::acto
   for (uint64_t ns : pauses) result.pause_seconds.push_back(static_cast<double>(ns) * 1e-9);
 }
 
-void ReloadManager::report_failures(const ReloadRound& round, const std::vector<caf::actor>& actors,
-                                    const SwapOptions& options, SwapResult& result) {
-  std::size_t not_suspended = 0, not_migrated = 0;
-  for (const ReloadRound::Slot& slot : round.snapshot()) {
-    const char* why = nullptr;
-    switch (slot.step) {
-      case ReloadRound::Step::kPending:
-        ++not_suspended;
-        why = "did not acknowledge suspension before the deadline";
-        break;
-      case ReloadRound::Step::kSuspended:
-        ++not_migrated;
-        why = "code_change did not finish in time";
-        break;
-      case ReloadRound::Step::kFailed:
-        break;
-      default:
-        continue;
-    }
-    const caf::actor_id id = actors[slot.index].id();
-    result.failures.push_back({id, registry_->name_of(id), why ? why : slot.error});
-  }
-  if (result.failures.empty()) return;  // the stragglers left meanwhile
-  if (not_suspended > 0 || not_migrated > 0) {
-    result.status = reload_status(
-        ReloadError::kSuspendTimeout,
-        absl::StrCat(not_suspended, " actor(s) of ", result.module,
-                     " did not acknowledge suspension and ", not_migrated,
-                     " did not finish code_change within ",
-                     absl::FormatDuration(options.suspend_timeout),
-                     "; first: ", result.failures.front().actor_name));
-  } else {
-    const ActorFailure& first = result.failures.front();
-    result.status = reload_status(
-        ReloadError::kCodeChangeFailed,
-        absl::StrCat(result.failures.size(), " of ", actors.size(), " actor(s) failed code_change ",
-                     result.from_version, " -> ", result.to_version, "; first: actor ",
-                     first.actor_name.empty() ? std::to_string(first.actor_id) : first.actor_name,
-                     ": ", first.message));
-  }
-}
-
-SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options) {
-  const auto started = Clock::now();
-  SwapResult result;
-  result.module = next->name();
-  result.to_version = next->version();
-  if (ModuleRef before = code_server_.current(next->name())) {
-    result.from_version = before->version();
-  }
-
-  auto snapshot = registry_->open_gate(next->name());
-  if (!snapshot.ok()) {
-    result.status = reload_status(ReloadError::kReloadInProgress, snapshot.status().message());
-    return result;
-  }
-  run_round(next, *snapshot, options, result);
-
-  // Actors spawned meanwhile start on the version that won.
-  ModuleRef winner = code_server_.current(next->name());
-  std::vector<caf::actor> deferred = registry_->close_gate(next->name());
-  result.deferred = deferred.size();
+// Ends a reload of `module`: actors spawned meanwhile start on `winner` (or stop if there is none).
+std::size_t close_gate(ActorRegistry& registry, const std::string& module,
+                       const ModuleRef& winner) {
+  std::vector<caf::actor> deferred = registry.close_gate(module);
   for (caf::actor& a : deferred) {
     if (winner) {
       caf::anon_send<caf::message_priority::high>(a, sys_init_atom::value, winner);
@@ -175,6 +298,101 @@ SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     }
   }
+  return deferred.size();
+}
+
+}  // namespace
+
+struct ReloadManager::Abandoned {
+  std::shared_ptr<RoundJob> job;
+  std::thread runner;
+};
+
+ReloadManager::ReloadManager(caf::actor_system& sys, std::shared_ptr<ActorRegistry> registry,
+                             CodeServer& code_server)
+    : sys_(sys), registry_(std::move(registry)), code_server_(code_server) {}
+
+ReloadManager::~ReloadManager() {
+  absl::MutexLock lock(&abandoned_mu_);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  for (auto& a : abandoned_) {
+    a->job->mu.Lock();
+    const bool done = a->job->mu.AwaitWithDeadline(absl::Condition(&a->job->done), deadline);
+    a->job->mu.Unlock();
+    if (done) {
+      a->runner.join();
+    } else {
+      a->runner.detach();  // its code_change still has not returned; the process is going anyway
+    }
+  }
+}
+
+void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
+                                std::vector<caf::actor> actors, const SwapOptions& options,
+                                SwapResult& result) {
+  auto job = std::make_shared<RoundJob>();
+  job->result = result;
+  std::shared_ptr<ActorRegistry> registry = registry_;
+  CodeServer* code_server = &code_server_;
+  const std::string module = result.module;
+  std::thread runner([job, registry, code_server, next, before, module, options,
+                      actors = std::move(actors)] {
+    run_round(next, actors, options, *registry,
+              [&] { return code_server->commit(next); }, *job);
+    // Read under the lock that also covers `decided`: the result is complete from here on.
+    const bool committed = job->result.status.ok();
+    const std::size_t deferred = close_gate(*registry, module, committed ? next : before);
+    absl::MutexLock lock(&job->mu);
+    job->result.deferred = deferred;
+    job->done = true;
+  });
+  const absl::Time give_up = absl::Now() + options.suspend_timeout + kAbandonGrace;
+  job->mu.Lock();
+  if (!job->mu.AwaitWithDeadline(absl::Condition(&job->decided), give_up)) {
+    // A code_change is still running, past the deadline: stop waiting. The round aborts on its own
+    // when it returns; until then the module's actors stay held and its gate stays closed.
+    job->abandoned = true;
+    job->given_up.store(true);
+    job->mu.Unlock();
+    {
+      absl::MutexLock abandoned_lock(&abandoned_mu_);
+      abandoned_.push_back(std::make_unique<Abandoned>(Abandoned{job, std::move(runner)}));
+    }
+    const caf::actor_id stuck = job->migrating.load();
+    if (stuck != 0) {
+      result.failures.push_back({stuck, registry_->name_of(stuck), "code_change has not returned"});
+    }
+    result.status = reload_status(
+        ReloadError::kSuspendTimeout,
+        absl::StrCat("code_change ", result.from_version, " -> ", result.to_version, " of ",
+                     result.module, " has not returned ", absl::FormatDuration(kAbandonGrace),
+                     " after the ", absl::FormatDuration(options.suspend_timeout),
+                     " deadline; the reload is abandoned: the module's actors stay suspended "
+                     "until it returns, then resume on version ",
+                     result.from_version.empty() ? "(none)" : result.from_version,
+                     " with their old state"));
+    return;
+  }
+  job->mu.Await(absl::Condition(&job->done));
+  result = std::move(job->result);
+  job->mu.Unlock();
+  runner.join();
+}
+
+SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options) {
+  const auto started = Clock::now();
+  SwapResult result;
+  result.module = next->name();
+  result.to_version = next->version();
+  ModuleRef before = code_server_.current(next->name());
+  if (before) result.from_version = before->version();
+
+  auto snapshot = registry_->open_gate(next->name());
+  if (!snapshot.ok()) {
+    result.status = reload_status(ReloadError::kReloadInProgress, snapshot.status().message());
+    return result;
+  }
+  run_guarded(next, before, std::move(*snapshot), options, result);
   result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return result;
 }
@@ -200,12 +418,7 @@ SwapResult ReloadManager::change_code(const std::string& actor_name, const SwapO
     result.status = reload_status(ReloadError::kReloadInProgress, gate.status().message());
     return result;
   }
-  result.actors = 1;
-  run_round(current, {actor}, options, result);
-  ModuleRef winner = code_server_.current(module);
-  for (caf::actor& a : registry_->close_gate(module)) {
-    caf::anon_send<caf::message_priority::high>(a, sys_init_atom::value, winner);
-  }
+  run_guarded(current, current, {actor}, options, result);
   result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return result;
 }

@@ -6,15 +6,16 @@
 //   SwapResult r = manager.swap(next, {.extra = ""});
 //   if (!r.status.ok()) { /* every actor still runs the old version with its old state */ }
 //
-// Protocol (actors/system_messages.h): ask all actors of the module, in parallel, to suspend and
-// migrate their state with the new version's code_change, and wait until every one reported
-// (deadline). If all succeeded, make the version current in the code server and commit every
-// actor; else abort every actor (they resume on the old version with their untouched old state)
-// and the new version is dropped with the caller's last reference. Actors then resume; messages
-// that arrived meanwhile were kept and run first, in order. Actors report through a shared
-// ReloadRound (actors/reload_round.h), not per-actor request/response: the manager's cost is two
-// sends per actor. An actor that exits during the round stops counting (checked against the
-// registry when the round stalls), so it does not hold the round until its deadline.
+// How (actors/reloadable_actor.h, ReloadTarget): the manager holds every actor of the module
+// between two of its messages (an actor inside a handler is tried again until the deadline; one
+// with continuations of tracked requests pending runs only those until none is left) and, on its
+// own thread, migrates its state with the new version's code_change, keeping the old behaviour and
+// state untouched. If every actor migrated, it makes the version current in the code server and
+// releases every actor on it; at the first failure or at the deadline it releases every actor on
+// the old behaviour and state, and the new version is dropped with the caller's last reference.
+// Messages that arrived meanwhile were kept and run first, in order; an actor that kept any gets
+// one wake-up message, so a reload costs no message at all for an actor that received none. An
+// actor that exits during the round stops counting.
 // swap() blocks its caller; it is thread-safe, and reloads of different modules may overlap.
 #ifndef LEMON_ACTORS_RELOAD_MANAGER_H_
 #define LEMON_ACTORS_RELOAD_MANAGER_H_
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "actors/registry.h"
 #include "actors/reload_round.h"
@@ -38,6 +40,8 @@ class ReloadManager : public ModuleSwapper {
  public:
   ReloadManager(caf::actor_system& sys, std::shared_ptr<ActorRegistry> registry,
                 CodeServer& code_server);
+  // Waits up to 10 s for rounds that swap() abandoned (a code_change that did not return) to end.
+  ~ReloadManager() override;
 
   // Makes `next` (from CodeServer::prepare) the current version of its module and moves every
   // actor running that module to it, or leaves everything as it was and reports why.
@@ -53,18 +57,20 @@ class ReloadManager : public ModuleSwapper {
   std::map<std::string, std::size_t> actor_counts() const override;
 
  private:
-  // Suspends and migrates `actors` to `next`, commits `next` in the code server if all succeeded,
-  // resumes everyone; fills `result` (status, failures, pauses, phase times).
-  void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
-                 const SwapOptions& options, SwapResult& result);
+  // Runs the round (actors/reload_manager.cc, run_round) on a thread of its own, so that a
+  // code_change that never returns cannot hold the caller: past the deadline (plus a grace
+  // second) the round is abandoned and ends on its own, on `before`, when the code_change returns.
+  // Closes the module's gate: actors spawned meanwhile start on the winning version.
+  void run_guarded(const ModuleRef& next, const ModuleRef& before, std::vector<caf::actor> actors,
+                   const SwapOptions& options, SwapResult& result);
 
-  // After a failed or late prepare phase: the failures and the status (cold path).
-  void report_failures(const ReloadRound& round, const std::vector<caf::actor>& actors,
-                       const SwapOptions& options, SwapResult& result);
+  struct Abandoned;  // a round whose swap() stopped waiting, still running (reload_manager.cc)
 
   caf::actor_system& sys_;
   std::shared_ptr<ActorRegistry> registry_;
   CodeServer& code_server_;
+  absl::Mutex abandoned_mu_;
+  std::vector<std::unique_ptr<Abandoned>> abandoned_ ABSL_GUARDED_BY(abandoned_mu_);
 };
 
 }  // namespace lemon

@@ -1,25 +1,37 @@
 #include "actors/reloadable_actor.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <exception>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "actors/instance.h"
 #include "actors/system_messages.h"
+#include "caf/actor_cast.hpp"
 #include "caf/actor_system.hpp"
-#include "caf/event_based_actor.hpp"
-#include "caf/send.hpp"
 #include "caf/behavior.hpp"
 #include "caf/detail/behavior_impl.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/invoke_message_result.hpp"
+#include "caf/mailbox_element.hpp"
 #include "caf/make_counted.hpp"
 #include "caf/message_handler.hpp"
+#include "caf/send.hpp"
 #include "core/reload_error.h"
 
 namespace lemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
 
 // A behaviour installed in the actor: the module's instance and the handlers it made for it.
 struct Installed {
@@ -38,15 +50,43 @@ void retire(Installed& x) {
   x.instance.use = ModuleUse{};
 }
 
+// Who may run the actor's behaviour, as one atomic word: the run state in the low bits, plus flags.
+//
+//   kIdle --(actor, before a message)--> kBusy --(actor, after it)--> kIdle
+//   kIdle | kWakePending --(manager: hold)--> kHeld or kDraining (tracked continuations pending)
+//   kDraining --(manager, once none is pending)--> kHeld
+//   kHeld | kDraining --(manager: release)--> kIdle, or kWakePending if messages were kept
+//   kWakePending --(actor: wake-up message)--> kIdle, kept messages flushed to run first
+//   kDeferred --(actor: init message)--> kIdle
+//   kStarting --(actor: make_behavior)--> kIdle
+//
+// Only the actor moves kIdle -> kBusy and back; only the manager moves out of kHeld/kDraining.
+// While the state is not kIdle/kBusy the actor skips ordinary messages (CAF keeps them in order)
+// and sets kKept. kExited is set by the actor's exit; if the manager held it then, the manager
+// cleans up on release.
+namespace run {
+constexpr uint32_t kIdle = 0;
+constexpr uint32_t kBusy = 1;
+constexpr uint32_t kHeld = 2;
+constexpr uint32_t kDraining = 3;
+constexpr uint32_t kWakePending = 4;
+constexpr uint32_t kDeferred = 5;
+constexpr uint32_t kStarting = 6;
+constexpr uint32_t kMask = 0x7;
+constexpr uint32_t kKept = 0x10;
+constexpr uint32_t kExited = 0x20;
+}  // namespace run
+
 class ReloadableActor;
 
-// The actor's one and only CAF behaviour, built once at spawn: system messages first; then, while
-// running, the installed module handlers; while suspended, every other message is skipped (CAF
-// keeps it, in arrival order, in its queue's cache). Suspending, swapping and resuming change two
-// members of the actor and never build a behaviour, so they allocate nothing here.
+// The actor's one and only CAF behaviour, built once at spawn: system messages (wake-up and init
+// only move the run state; status takes the members' mutex, so it is answered even while the actor
+// is held), then, if the actor can take its run state from kIdle to kBusy, the installed
+// module handlers; otherwise the message is skipped (CAF keeps it, in arrival order, in its
+// queue's cache). It allocates nothing per message.
 class Dispatch final : public caf::detail::behavior_impl {
  public:
-  Dispatch(const ReloadableActor* self, caf::message_handler system)
+  Dispatch(ReloadableActor* self, caf::message_handler system)
       : self_(self), system_(std::move(system)) {}
 
   using caf::detail::behavior_impl::invoke;
@@ -54,17 +94,22 @@ class Dispatch final : public caf::detail::behavior_impl {
                                  caf::type_erased_tuple& xs) override;
 
  private:
-  const ReloadableActor* self_;
+  ReloadableActor* self_;
   caf::message_handler system_;
 };
 
-// The CAF actor hosting one Behaviour. Only its own thread touches its members.
-class ReloadableActor : public caf::event_based_actor, public ActorContext {
+// The CAF actor hosting one Behaviour. Its members are touched by its own thread while it runs a
+// handler (run state kBusy), by the reload manager while it holds the actor, and by a status
+// request under mu_ (which the manager also takes when it reads or swaps the behaviour).
+class ReloadableActor : public caf::event_based_actor, public ActorContext, public ReloadTarget {
  public:
   ReloadableActor(caf::actor_config& cfg, std::shared_ptr<ActorRegistry> registry, SpawnSpec spec,
                   std::shared_ptr<Instance> initial)
       : caf::event_based_actor(cfg), registry_(std::move(registry)), spec_(std::move(spec)) {
     current_.instance = std::move(*initial);
+    // Deferred: waits for the version the running reload leaves current. Else not ready for a
+    // reload until make_behavior (on a worker, later) has made the handlers.
+    state_.store(current_ ? run::kStarting : run::kDeferred, std::memory_order_relaxed);
   }
 
   caf::behavior make_behavior() override {
@@ -76,17 +121,267 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext {
     set_default_handler(count_unhandled);
     if (current_) {
       current_.handlers = current_.instance.behaviour->handlers(*this);
-    } else {  // deferred: wait for the version the running reload leaves current
-      suspended_ = true;
-      suspended_at_ = Clock::now();
+      state_.store(run::kIdle, std::memory_order_release);  // nobody else moves kStarting
     }
     caf::behavior::impl_ptr dispatch = caf::make_counted<Dispatch>(this, system_handlers());
     return caf::behavior{std::move(dispatch)};
   }
 
   void on_exit() override {
-    if (round_) round_->gone(index_);
-    round_.reset();
+    uint32_t s = state_.load(std::memory_order_acquire);
+    while (!state_.compare_exchange_weak(s, s | run::kExited, std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+    }
+    const uint32_t r = s & run::kMask;
+    // Held: the manager cleans up on release. Waiting for a wake-up: the manager finds it gone
+    // from the registry while it waits for the round's resumes.
+    if (r == run::kHeld || r == run::kDraining) return;
+    // Continuations of requests still pending are module code: drop them while it is mapped (on
+    // this thread only: CAF's own members).
+    awaited_responses_.clear();
+    multiplexed_responses_.clear();
+    clean_up();
+  }
+
+  // -- ActorContext -----------------------------------------------------------
+
+  caf::event_based_actor* self() override { return this; }
+  const std::string& registered_name() const override { return spec_.name; }
+
+  // -- ReloadTarget -----------------------------------------------------------
+
+  Hold hold() override {
+    uint32_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((s & run::kExited) != 0) return Hold::kExited;
+      const uint32_t r = s & run::kMask;
+      uint32_t next;
+      switch (r) {
+        case run::kBusy:
+          return Hold::kBusy;
+        case run::kDeferred:
+        case run::kStarting:
+          return Hold::kNotReady;
+        case run::kHeld:
+          return Hold::kHeld;
+        case run::kDraining:
+          if (continuations_pending()) return Hold::kDraining;
+          next = run::kHeld | (s & run::kKept);
+          break;
+        case run::kWakePending:  // its cache still holds what it kept: keep the flag
+          held_at_ns_.store(now_ns(), std::memory_order_relaxed);
+          next = (continuations_pending() ? run::kDraining : run::kHeld) | run::kKept;
+          break;
+        default:  // kIdle
+          held_at_ns_.store(now_ns(), std::memory_order_relaxed);
+          next = (continuations_pending() ? run::kDraining : run::kHeld) | (s & run::kKept);
+          break;
+      }
+      if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return (next & run::kMask) == run::kHeld ? Hold::kHeld : Hold::kDraining;
+      }
+    }
+  }
+
+  absl::Status migrate(const ModuleRef& next, const std::string& extra) override {
+    Installed staged;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!current_) {
+        return reload_status(ReloadError::kCodeChangeFailed, "actor has no behaviour to migrate");
+      }
+      auto migrated = migrate_instance(current_.instance, next, spec_.behaviour, extra);
+      if (!migrated.ok()) return migrated.status();
+      staged.instance = std::move(*migrated);
+    }
+    try {
+      staged.handlers = staged.instance.behaviour->handlers(*this);
+    } catch (const std::exception& e) {
+      retire(staged);
+      return reload_status(ReloadError::kCodeChangeFailed,
+                           absl::StrCat("handlers of the new version threw: ", e.what()));
+    } catch (...) {
+      retire(staged);
+      return reload_status(ReloadError::kCodeChangeFailed, "handlers of the new version threw");
+    }
+    retire(staged_);
+    staged_ = std::move(staged);
+    return absl::OkStatus();
+  }
+
+  void release(bool commit, const ReloadRoundPtr& round, std::size_t index) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (commit && staged_) {
+        retire(current_);  // the old module's handlers and behaviour go before it resumes
+        current_ = std::move(staged_);
+      }
+      retire(staged_);
+    }
+    uint32_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((s & run::kExited) != 0) {
+        clean_up();
+        if (round) round->gone(index);
+        return;
+      }
+      const bool kept = (s & run::kKept) != 0;
+      if (state_.compare_exchange_weak(s, kept ? run::kWakePending : run::kIdle,
+                                       std::memory_order_acq_rel, std::memory_order_acquire)) {
+        if (kept) {
+          caf::anon_send<caf::message_priority::high>(caf::actor_cast<caf::actor>(this),
+                                                      sys_wake_atom::value, round,
+                                                      static_cast<uint64_t>(index));
+        } else if (round) {
+          round->resumed(index, paused_ns());
+        }
+        return;
+      }
+    }
+  }
+
+  // -- Dispatch ---------------------------------------------------------------
+
+  // Takes the run state from kIdle to kBusy before a module handler; false if the actor is held
+  // (or waiting for a wake-up or its first version): the message is then kept.
+  bool enter() {
+    uint32_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (s == run::kIdle) {
+        if (state_.compare_exchange_weak(s, run::kBusy, std::memory_order_acquire,
+                                         std::memory_order_acquire)) {
+          return true;
+        }
+        continue;
+      }
+      if ((s & run::kKept) != 0) return false;
+      if (state_.compare_exchange_weak(s, s | run::kKept, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return false;
+      }
+    }
+  }
+
+  void leave() {
+    note_responses();  // before the manager may hold it: a request made by this handler counts
+    state_.store(run::kIdle, std::memory_order_release);
+  }
+
+  // Every message, continuations included, passes here on the actor's thread.
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    const caf::invoke_message_result r = caf::event_based_actor::consume(x);
+    note_responses();
+    return r;
+  }
+
+  const caf::message_handler& handlers() const { return current_.handlers; }
+
+ protected:
+  void request_started() override { pending_requests_.fetch_add(1, std::memory_order_relaxed); }
+  void request_finished() override { pending_requests_.fetch_sub(1, std::memory_order_release); }
+
+ private:
+  static caf::result<caf::message> count_unhandled(caf::scheduled_actor*, caf::message_view&) {
+    return caf::sec::unexpected_message;
+  }
+
+  // Publishes whether any continuation (tracked or not, `then` or `await`) is waiting for a
+  // response: the manager holds such an actor only in draining mode, and migrates it once none is.
+  void note_responses() {
+    const bool pending = !awaited_responses_.empty() || !multiplexed_responses_.empty();
+    if (pending != responses_noted_) {
+      responses_noted_ = pending;
+      responses_pending_.store(pending, std::memory_order_release);
+    }
+  }
+
+  bool continuations_pending() const {
+    return pending_requests_.load(std::memory_order_acquire) > 0 ||
+           responses_pending_.load(std::memory_order_acquire);
+  }
+
+  uint64_t paused_ns() const {
+    return static_cast<uint64_t>(
+        std::max<int64_t>(0, now_ns() - held_at_ns_.load(std::memory_order_relaxed)));
+  }
+
+  // Answered whatever the run state: wake-up and init only move it, status takes mu_.
+  caf::message_handler system_handlers() {
+    return {
+        [this](sys_wake_atom, ReloadRoundPtr& round, uint64_t index) { wake(round, index); },
+        [this](sys_init_atom, const ModuleRef& version) { init(version); },
+        [this](sys_status_atom) { return status(); },
+    };
+  }
+
+  // Runs what was kept while held: flushed to the front of the queues, in arrival order (without
+  // the flush it would wait for the next new message, which would then overtake it).
+  void flush_kept() {
+    get_normal_queue().flush_cache();
+    get_urgent_queue().flush_cache();
+  }
+
+  void wake(const ReloadRoundPtr& round, uint64_t index) {
+    uint32_t s = state_.load(std::memory_order_acquire);
+    while ((s & run::kMask) == run::kWakePending) {
+      const uint64_t pause = paused_ns();
+      if (state_.compare_exchange_weak(s, run::kIdle, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        flush_kept();
+        if (round) round->resumed(index, pause);
+        return;
+      }
+    }
+    // Held again by a newer reload before this wake-up arrived: that one wakes it.
+    if (round) round->resumed(index, 0);
+  }
+
+  void init(const ModuleRef& version) {
+    if ((state_.load(std::memory_order_acquire) & run::kMask) != run::kDeferred) return;
+    auto made = make_instance(version, spec_.behaviour, spec_.init_arg);
+    if (!made.ok()) {
+      quit(caf::make_error(caf::sec::runtime_error, std::string(made.status().message())));
+      return;
+    }
+    Installed fresh;
+    fresh.instance = std::move(*made);
+    fresh.handlers = fresh.instance.behaviour->handlers(*this);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      current_ = std::move(fresh);
+    }
+    state_.store(run::kIdle, std::memory_order_release);  // nobody else moves kDeferred
+    flush_kept();
+  }
+
+  ActorStatus status() {
+    ActorStatus s;
+    s.id = id();
+    s.name = spec_.name;
+    s.module = spec_.module;
+    s.behaviour = spec_.behaviour;
+    const uint32_t r = state_.load(std::memory_order_acquire) & run::kMask;
+    s.suspended = r != run::kIdle && r != run::kBusy;
+    s.pending_requests = static_cast<uint64_t>(pending_requests_.load(std::memory_order_acquire));
+    s.mailbox_size = mailbox().size() + get_normal_queue().cache().total_task_size() +
+                     get_urgent_queue().cache().total_task_size();
+    std::lock_guard<std::mutex> lock(mu_);
+    s.version = current_.instance.version();
+    if (current_) {
+      try {
+        s.state = current_.instance.behaviour->format_status();
+      } catch (const std::exception& e) {
+        s.state = absl::StrCat("{\"format_status_error\":\"", e.what(), "\"}");
+      }
+    }
+    return s;
+  }
+
+  // The behaviour's last words and the release of its module version; called once, by whoever
+  // owns the members when the actor exits (the actor, or the manager that held it).
+  void clean_up() {
+    std::lock_guard<std::mutex> lock(mu_);
     if (current_) {
       try {
         current_.instance.behaviour->terminate(to_string(fail_state()));
@@ -98,174 +393,38 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext {
     retire(current_);
   }
 
-  // -- ActorContext -----------------------------------------------------------
-
-  caf::event_based_actor* self() override { return this; }
-  const std::string& registered_name() const override { return spec_.name; }
-
-  // -- Dispatch ---------------------------------------------------------------
-
-  bool suspended() const { return suspended_; }
-  const caf::message_handler& handlers() const { return current_.handlers; }
-
- protected:
-  void request_started() override { ++pending_requests_; }
-
-  void request_finished() override {
-    if (--pending_requests_ == 0 && migration_owed_) {
-      migration_owed_ = false;
-      migrate();
-    }
-  }
-
- private:
-  static caf::result<caf::message> count_unhandled(caf::scheduled_actor*, caf::message_view&) {
-    return caf::sec::unexpected_message;
-  }
-
-  caf::message_handler system_handlers() {
-    return {
-        [this](sys_suspend_atom, ReloadRoundPtr& round, uint64_t index) {
-          suspend(std::move(round), index);
-        },
-        [this](sys_commit_atom, ReloadRoundPtr& round, uint64_t index) {
-          // A round this actor is not suspended for (it never joined it, or an earlier abort
-          // already resumed it): report and ignore.
-          if (!suspended_ || round != round_) return round->resumed(index, 0);
-          if (staged_) {
-            retire(current_);
-            current_ = std::move(staged_);
-          }
-          resume(round, index);
-        },
-        [this](sys_abort_atom, ReloadRoundPtr& round, uint64_t index) {
-          if (!suspended_ || round != round_) return round->resumed(index, 0);
-          retire(staged_);
-          resume(round, index);
-        },
-        [this](sys_init_atom, const ModuleRef& version) { init(version); },
-        [this](sys_status_atom) { return status(); },
-    };
-  }
-
-  void suspend(ReloadRoundPtr round, uint64_t index) {
-    if (round_ && round_ != round) {
-      // A newer round replaces one that gave up on this actor.
-      retire(staged_);
-    }
-    round_ = std::move(round);
-    index_ = index;
-    if (!suspended_) {
-      suspended_ = true;
-      suspended_at_ = Clock::now();
-    }
-    round_->suspended(index_);
-    if (pending_requests_ > 0) {
-      migration_owed_ = true;  // migrate once the last tracked continuation has run
-    } else {
-      migrate();
-    }
-  }
-
-  // Builds the next version's behaviour from this one's exported state, and its handlers; keeps
-  // both staged until the round commits.
-  void migrate() {
-    retire(staged_);
-    if (!current_) {
-      round_->prepared(index_, false, "actor has no behaviour to migrate");
-      return;
-    }
-    auto migrated =
-        migrate_instance(current_.instance, round_->next(), spec_.behaviour, round_->extra());
-    if (!migrated.ok()) {
-      round_->prepared(index_, false, std::string(migrated.status().message()));
-      return;
-    }
-    Installed next;
-    next.instance = std::move(*migrated);
-    try {
-      next.handlers = next.instance.behaviour->handlers(*this);
-    } catch (const std::exception& e) {
-      retire(next);
-      round_->prepared(index_, false, absl::StrCat("handlers of the new version threw: ", e.what()));
-      return;
-    } catch (...) {
-      retire(next);
-      round_->prepared(index_, false, "handlers of the new version threw");
-      return;
-    }
-    staged_ = std::move(next);
-    round_->prepared(index_, true, std::string());
-  }
-
-  void resume(const ReloadRoundPtr& round, uint64_t index) {
-    const auto paused =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - suspended_at_);
-    suspended_ = false;
-    migration_owed_ = false;
-    round_.reset();
-    // Messages kept while suspended sit in the queues' skip caches; without a flush they would
-    // wait for the next new message, which would then overtake them.
-    get_normal_queue().flush_cache();
-    get_urgent_queue().flush_cache();
-    if (round) round->resumed(index, static_cast<uint64_t>(paused.count()));
-  }
-
-  void init(const ModuleRef& version) {
-    if (current_) return;
-    auto made = make_instance(version, spec_.behaviour, spec_.init_arg);
-    if (!made.ok()) {
-      quit(caf::make_error(caf::sec::runtime_error, std::string(made.status().message())));
-      return;
-    }
-    current_.instance = std::move(*made);
-    current_.handlers = current_.instance.behaviour->handlers(*this);
-    resume(nullptr, 0);
-  }
-
-  ActorStatus status() {
-    ActorStatus s;
-    s.id = id();
-    s.name = spec_.name;
-    s.module = spec_.module;
-    s.behaviour = spec_.behaviour;
-    s.version = current_.instance.version();
-    s.suspended = suspended_;
-    s.pending_requests = static_cast<uint64_t>(pending_requests_);
-    s.mailbox_size = mailbox().size() + get_normal_queue().cache().total_task_size() +
-                     get_urgent_queue().cache().total_task_size();
-    if (current_) {
-      try {
-        s.state = current_.instance.behaviour->format_status();
-      } catch (const std::exception& e) {
-        s.state = absl::StrCat("{\"format_status_error\":\"", e.what(), "\"}");
-      }
-    }
-    return s;
-  }
-
   std::shared_ptr<ActorRegistry> registry_;
   SpawnSpec spec_;
+  std::atomic<uint32_t> state_{run::kIdle};
+  std::atomic<int> pending_requests_{0};    // tracked requests (ActorContext::request)
+  std::atomic<bool> responses_pending_{false};  // any response handler registered with CAF
+  bool responses_noted_ = false;                // the actor's own copy of responses_pending_
+  std::atomic<int64_t> held_at_ns_{0};  // when the manager (or a deferred spawn) held it
+  std::mutex mu_;                       // current_ and staged_ against status and the manager
   Installed current_;
   Installed staged_;  // the migrated behaviour, installed on commit
-  bool suspended_ = false;
-  Clock::time_point suspended_at_{};
-  ReloadRoundPtr round_;  // the reload this actor is suspended for
-  uint64_t index_ = 0;    // this actor's slot in round_
-  int pending_requests_ = 0;
-  bool migration_owed_ = false;
 };
 
 caf::match_case::result Dispatch::invoke(caf::detail::invoke_result_visitor& f,
                                          caf::type_erased_tuple& xs) {
   const caf::match_case::result r = system_.as_behavior_impl()->invoke(f, xs);
   if (r != caf::match_case::no_match) return r;
-  if (self_->suspended()) return caf::match_case::skip;
+  if (!self_->enter()) return caf::match_case::skip;
+  struct Leave {
+    ReloadableActor* self;
+    ~Leave() { self->leave(); }  // also when a handler throws
+  } leave{self_};
   const caf::message_handler& handlers = self_->handlers();
   return handlers ? handlers.as_behavior_impl()->invoke(f, xs) : caf::match_case::no_match;
 }
 
 }  // namespace
+
+ReloadTarget* reload_target(const caf::actor& actor) {
+  if (!actor) return nullptr;
+  auto* base = caf::actor_cast<caf::abstract_actor*>(actor);
+  return dynamic_cast<ReloadableActor*>(base);
+}
 
 absl::StatusOr<caf::actor> spawn_reloadable(caf::actor_system& sys,
                                             const std::shared_ptr<ActorRegistry>& registry,

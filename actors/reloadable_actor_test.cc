@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "actors/messages.h"
@@ -83,16 +84,27 @@ TEST_F(ReloadableActorTest, RunsTheModuleBehaviourAndRegistersByName) {
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
 }
 
+// Holds `a` for the reload manager, waiting (with a deadline) while it is busy or starting.
+ReloadTarget* hold(const caf::actor& a) {
+  ReloadTarget* t = reload_target(a);
+  if (t == nullptr) return nullptr;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (t->hold() != ReloadTarget::Hold::kHeld) {
+    if (std::chrono::steady_clock::now() > deadline) return nullptr;
+    std::this_thread::yield();
+  }
+  return t;
+}
+
 TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion) {
   caf::actor a = spawn_counter("c1");
   ASSERT_EQ(ask<int64_t>(a, add_atom::value, int64_t{0}), 0);
   ModuleRef v2 = cs_->load(runfile("extensions/counter/libcounter_v2.so")).value();
-  auto round = std::make_shared<ReloadRound>(1, v2, "", 1);
-  caf::anon_send<caf::message_priority::high>(a, sys_suspend_atom::value, round, uint64_t{0});
-  ASSERT_TRUE(round->await_prepared(absl::Seconds(60)));
-  ASSERT_EQ(round->snapshot()[0].step, ReloadRound::Step::kMigrated) << round->snapshot()[0].error;
+  ReloadTarget* target = hold(a);
+  ASSERT_NE(target, nullptr);
+  ASSERT_TRUE(target->migrate(v2, "").ok());
 
-  // The actor is suspended (migrated, waiting for commit): everything sent now is kept.
+  // The actor is held (migrated, waiting for commit): everything sent now is kept.
   constexpr uint64_t kMessages = 10000;
   for (uint64_t seq = 1; seq <= kMessages; ++seq) {
     (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
@@ -106,8 +118,10 @@ TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion)
   EXPECT_GE(status.mailbox_size, kMessages);
   EXPECT_NE(status.state.find("\"count\":0"), std::string::npos) << "handled while suspended";
 
-  caf::anon_send<caf::message_priority::high>(a, sys_commit_atom::value, round, uint64_t{0});
+  auto round = std::make_shared<ReloadRound>(1, v2, "", 1);
+  target->release(true, round, 0);
   ASSERT_TRUE(round->await_resumed(absl::Seconds(60)));
+  EXPECT_EQ(round->pauses_ns().size(), 1u);
 
   uint64_t pong_value = 0;
   pong.receive([&](uint64_t x) { pong_value = x; },
@@ -129,14 +143,13 @@ TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
   ASSERT_EQ(ask<int64_t>(a, add_atom::value, int64_t{41}), 41);
   auto prepared = cs_->prepare(runfile("extensions/counter/libcounter_v2.so"));
   ASSERT_TRUE(prepared.ok());
+  ReloadTarget* target = hold(a);
+  ASSERT_NE(target, nullptr);
+  absl::Status migrated = target->migrate(*prepared, "fail");
+  EXPECT_NE(migrated.message().find("failed as asked"), std::string::npos) << migrated;
+  (*self_)->send(a, add_atom::value, int64_t{1});  // kept while held
   auto round = std::make_shared<ReloadRound>(1, *prepared, "fail", 1);
-  caf::anon_send<caf::message_priority::high>(a, sys_suspend_atom::value, round, uint64_t{0});
-  ASSERT_TRUE(round->await_prepared(absl::Seconds(60)));
-  (*self_)->send(a, add_atom::value, int64_t{1});  // kept while suspended
-  auto slot = round->snapshot()[0];
-  EXPECT_EQ(slot.step, ReloadRound::Step::kFailed);
-  EXPECT_NE(slot.error.find("failed as asked"), std::string::npos) << slot.error;
-  caf::anon_send<caf::message_priority::high>(a, sys_abort_atom::value, round, uint64_t{0});
+  target->release(false, round, 0);
   ASSERT_TRUE(round->await_resumed(absl::Seconds(60)));
   EXPECT_EQ(ask<int64_t>(a, get_atom::value), 42);
   EXPECT_EQ(ask<ActorStatus>(a, sys_status_atom::value).version, "1");
@@ -144,34 +157,42 @@ TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
   EXPECT_EQ((*prepared)->actor_count(), 0);
 }
 
-// The round's bookkeeping: every actor counts once, whether it reports or leaves, in any order.
-TEST(ReloadRoundTest, ActorsThatLeaveCountOnceAndFailuresAreKept) {
-  ReloadRound round(1, nullptr, "", 4);
-  EXPECT_FALSE(round.await_prepared(absl::ZeroDuration()));
-  round.suspended(0);
-  round.prepared(0, true, "");
-  round.gone(1);                     // left before suspending
-  round.gone(1);                     // twice: no effect
-  round.prepared(2, false, "boom");  // failed
-  round.prepared(2, true, "");       // a second report is ignored
-  EXPECT_EQ(round.to_prepare(), 1u);
-  EXPECT_EQ(round.not_prepared(), std::vector<std::size_t>{3});
-  round.suspended(3);
-  round.gone(3);  // left while migrating
-  EXPECT_TRUE(round.await_prepared(absl::ZeroDuration()));
-  EXPECT_EQ(round.failed(), 1u);
-  auto slots = round.snapshot();  // gone actors are not reported
-  ASSERT_EQ(slots.size(), 2u);
-  EXPECT_EQ(slots[0].index, 0u);
-  EXPECT_EQ(slots[0].step, ReloadRound::Step::kMigrated);
-  EXPECT_EQ(slots[1].index, 2u);
-  EXPECT_EQ(slots[1].step, ReloadRound::Step::kFailed);
-  EXPECT_EQ(slots[1].error, "boom");
+// An actor that exits while the manager holds it is cleaned up by the release (its version is
+// let go) and counts as gone, not as resumed.
+TEST_F(ReloadableActorTest, AnActorKilledWhileHeldIsCleanedUpOnRelease) {
+  caf::actor a = spawn_counter("c1");
+  ASSERT_EQ(ask<int64_t>(a, get_atom::value), 0);
+  ModuleRef v2 = cs_->load(runfile("extensions/counter/libcounter_v2.so")).value();
+  ReloadTarget* target = hold(a);
+  ASSERT_NE(target, nullptr);
+  ASSERT_TRUE(target->migrate(v2, "").ok());
+  (*self_)->monitor(a);
+  (*self_)->send_exit(a, caf::exit_reason::kill);
+  (*self_)->receive([](caf::down_msg&) {});
+  EXPECT_EQ(target->hold(), ReloadTarget::Hold::kExited);
+  EXPECT_EQ(v1_->actor_count(), 1) << "held: the manager owns its behaviours until release";
+  auto round = std::make_shared<ReloadRound>(1, v2, "", 1);
+  target->release(true, round, 0);
+  EXPECT_TRUE(round->await_resumed(absl::ZeroDuration()));
+  EXPECT_TRUE(round->pauses_ns().empty());
+  EXPECT_EQ(v1_->actor_count(), 0);
+  EXPECT_EQ(v2->actor_count(), 0);
+}
 
-  EXPECT_EQ(round.to_resume(), 2u);
+// The round's bookkeeping: every actor counts once, whether it resumes or leaves, in any order.
+TEST(ReloadRoundTest, ActorsThatLeaveCountOnceAndOnlyResumedOnesHaveAPause) {
+  ReloadRound round(1, nullptr, "", 4);
+  EXPECT_FALSE(round.await_resumed(absl::ZeroDuration()));
   round.resumed(0, 1500);
-  round.resumed(0, 9999);  // ignored
-  round.gone(2);           // left before resuming
+  round.resumed(0, 9999);  // a second report is ignored
+  round.gone(1);
+  round.gone(1);  // twice: no effect
+  EXPECT_EQ(round.to_resume(), 2u);
+  EXPECT_EQ(round.not_resumed(), (std::vector<std::size_t>{2, 3}));
+  round.resumed(2, 700);
+  round.gone(2);  // resumed, then left: no longer reported, counted once
+  EXPECT_FALSE(round.await_resumed(absl::ZeroDuration()));
+  round.gone(3);
   EXPECT_TRUE(round.await_resumed(absl::ZeroDuration()));
   EXPECT_EQ(round.pauses_ns(), std::vector<uint64_t>{1500});
   EXPECT_TRUE(round.not_resumed().empty());

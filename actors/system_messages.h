@@ -1,13 +1,12 @@
-// The framework's system messages: how the reload manager suspends, migrates, resumes and inspects
-// reloadable actors. Invisible to module code; local to one node (they carry module handles).
+// The framework's system messages to reloadable actors. Invisible to module code; local to one node
+// (they carry module handles).
 //
-// Protocol for one module reload (sent with high priority, so they overtake queued work; actors
-// answer through the shared ReloadRound, not by message):
-//   (sys_suspend, round, index)  suspend, wait for tracked continuations, migrate the state with
-//                                round->next()'s code_change, report prepared (ok or error)
-//   (sys_commit, round, index)   install the migrated behaviour, resume, report resumed
-//   (sys_abort, round, index)    drop it, resume on the old behaviour and state, report resumed
-// A deferred actor (spawned while its module was being reloaded) waits for (sys_init, module).
+// A reload needs none of them in the common case: the reload manager holds each actor between two
+// messages and migrates it on its own thread (actors/reloadable_actor.h, ReloadTarget). What is
+// left travels as messages, with high priority so they overtake queued work:
+//   (sys_wake, round, index)  after a release: run the messages kept while held, report resumed
+//   (sys_init, module)        a deferred actor (spawned during a reload) starts on that version
+//   (sys_status)              -> ActorStatus, answered even while the actor is held
 #ifndef LEMON_ACTORS_SYSTEM_MESSAGES_H_
 #define LEMON_ACTORS_SYSTEM_MESSAGES_H_
 
@@ -21,9 +20,7 @@
 
 namespace lemon {
 
-using sys_suspend_atom = caf::atom_constant<caf::atom("lsuspend")>;
-using sys_commit_atom = caf::atom_constant<caf::atom("lcommit")>;
-using sys_abort_atom = caf::atom_constant<caf::atom("labort")>;
+using sys_wake_atom = caf::atom_constant<caf::atom("lwake")>;
 using sys_init_atom = caf::atom_constant<caf::atom("linit")>;
 using sys_status_atom = caf::atom_constant<caf::atom("lstatus")>;
 

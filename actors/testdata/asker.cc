@@ -1,6 +1,7 @@
-// Test module `asker`: on (ping, responder, ms) it asks `responder` (ping, ms) through the
-// framework's tracked request and counts the answers in its state. Used to show that a suspension
-// waits for continuations made by old code before the state is migrated.
+// Test module `asker`: on (ping, responder, ms) it asks `responder` (ping, ms) and counts the
+// answers in its state; behaviour `asker` through the framework's tracked request, `raw_asker`
+// through CAF's own request(...).then(...). Used to show that a reload waits for continuations
+// made by old code, tracked or not, before the state is migrated.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,10 +35,35 @@ class Asker : public lemon::Behaviour {
     return "{\"version\":\"" ASKER_VERSION "\",\"answers\":" + std::to_string(answers_) + "}";
   }
 
- private:
+ protected:
   int64_t answers_ = 0;
+};
+
+class RawAsker : public Asker {
+ public:
+  static std::unique_ptr<RawAsker> create(const std::string&) {
+    return std::make_unique<RawAsker>();
+  }
+  static std::unique_ptr<RawAsker> code_change(const std::string&, const std::string& state,
+                                               const std::string&) {
+    auto a = std::make_unique<RawAsker>();
+    a->answers_ = std::stoll(state);
+    return a;
+  }
+
+  caf::message_handler handlers(lemon::ActorContext& ctx) override {
+    return {
+        [this, &ctx](lemon::ping_atom, const caf::actor& responder, uint64_t ms) {
+          ctx.self()
+              ->request(responder, caf::infinite, lemon::ping_atom::value, ms)
+              .then([this](uint64_t) { ++answers_; });
+        },
+        [this](lemon::get_atom) { return answers_; },
+    };
+  }
 };
 
 }  // namespace asker_version
 
-LEMON_MODULE("asker", ASKER_VERSION, LEMON_BEHAVIOUR("asker", asker_version::Asker))
+LEMON_MODULE("asker", ASKER_VERSION, LEMON_BEHAVIOUR("asker", asker_version::Asker),
+             LEMON_BEHAVIOUR("raw_asker", asker_version::RawAsker))
