@@ -356,6 +356,20 @@ void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
     job->mu.Unlock();
     {
       absl::MutexLock abandoned_lock(&abandoned_mu_);
+      // Forget the abandoned rounds that have ended since (their threads are done).
+      for (auto it = abandoned_.begin(); it != abandoned_.end();) {
+        bool done;
+        {
+          absl::MutexLock job_lock(&(*it)->job->mu);
+          done = (*it)->job->done;
+        }
+        if (done) {
+          (*it)->runner.join();
+          it = abandoned_.erase(it);
+        } else {
+          ++it;
+        }
+      }
       abandoned_.push_back(std::make_unique<Abandoned>(Abandoned{job, std::move(runner)}));
     }
     const caf::actor_id stuck = job->migrating.load();
