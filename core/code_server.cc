@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/elf_check.h"
+#include "core/probe_server.h"
 #include "core/reload_error.h"
 #include "core/runfiles.h"
 #include "core/sha256.h"
@@ -176,6 +177,12 @@ absl::StatusOr<std::unique_ptr<CodeServer>> CodeServer::create(Options options) 
   return std::unique_ptr<CodeServer>(new CodeServer(std::move(options)));
 }
 
+CodeServer::CodeServer(Options options) : options_(std::move(options)) {
+  if (!options_.probe_path.empty()) probe_server_ = std::make_unique<ProbeServer>(options_.probe_path);
+}
+
+CodeServer::~CodeServer() = default;
+
 absl::StatusOr<std::string> CodeServer::copy_privately(const std::string& path,
                                                        const std::string& checksum) {
   const std::string to = absl::StrCat(options_.copy_dir, "/", checksum.substr(0, 16), "-",
@@ -184,7 +191,36 @@ absl::StatusOr<std::string> CodeServer::copy_privately(const std::string& path,
   return to;
 }
 
+namespace {
+
+// What a probe's end means: OK if it exited 0, else kLoadFailed with how it ended and what it said.
+absl::Status probe_verdict(int status, std::string said) {
+  while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  const std::string how = WIFSIGNALED(status)
+                              ? absl::StrCat("was killed by signal ", WTERMSIG(status))
+                              : absl::StrCat("exited with ", WEXITSTATUS(status));
+  return reload_status(ReloadError::kLoadFailed,
+                       absl::StrCat("loading it in a probe process failed (the probe ", how,
+                                    said.empty() ? "" : ": ", said, ")"));
+}
+
+absl::Status probe_timed_out(absl::Duration timeout) {
+  return reload_status(ReloadError::kLoadFailed,
+                       absl::StrCat("loading it did not finish within ",
+                                    absl::FormatDuration(timeout),
+                                    " (a static initialiser that hangs?)"));
+}
+
+}  // namespace
+
 absl::Status CodeServer::probe(const std::string& path) const {
+  // Usually in a child of the probe server; a probe process of its own if the server is not usable.
+  if (probe_server_) {
+    auto served = probe_server_->probe(path, options_.probe_timeout);
+    if (served.ok()) return probe_verdict(served->wait_status, std::move(served->said));
+    if (absl::IsDeadlineExceeded(served.status())) return probe_timed_out(options_.probe_timeout);
+  }
   int err_pipe[2];
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
     return reload_status(ReloadError::kIoError, absl::StrCat("pipe: ", errno_text()));
@@ -231,20 +267,8 @@ absl::Status CodeServer::probe(const std::string& path) const {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
-  if (timed_out) {
-    return reload_status(ReloadError::kLoadFailed,
-                         absl::StrCat("loading it did not finish within ",
-                                      absl::FormatDuration(options_.probe_timeout),
-                                      " (a static initialiser that hangs?)"));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
-  const std::string how = WIFSIGNALED(status)
-                              ? absl::StrCat("was killed by signal ", WTERMSIG(status))
-                              : absl::StrCat("exited with ", WEXITSTATUS(status));
-  return reload_status(ReloadError::kLoadFailed,
-                       absl::StrCat("loading it in a probe process failed (the probe ", how,
-                                    said.empty() ? "" : ": ", said, ")"));
+  if (timed_out) return probe_timed_out(options_.probe_timeout);
+  return probe_verdict(status, std::move(said));
 }
 
 std::string in_use_module(const absl::Status& s) {

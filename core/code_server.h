@@ -92,14 +92,18 @@ struct ModuleStatus {
   ModuleRef old;      // null when there is no old version
 };
 
+class ProbeServer;
+
 class CodeServer {
  public:
   struct Options {
     // Where private copies of loaded shared objects go; created if missing.
     std::string copy_dir;
     // The module_probe binary (core/module_probe_main.cc) that loads each new shared object in a
-    // child process first; empty: found in this binary's runfiles (core/module_probe), and when
-    // it is not there, modules are loaded without a probe.
+    // child process first (a child of one `module_probe --serve` per code server, see
+    // core/probe_server.h; a process of its own if that server cannot be used); empty: found in
+    // this binary's runfiles (core/module_probe), and when it is not there, modules are loaded
+    // without a probe.
     std::string probe_path;
     absl::Duration probe_timeout = absl::Seconds(30);
   };
@@ -142,7 +146,12 @@ class CodeServer {
   std::vector<ModuleStatus> list() const;
 
  private:
-  explicit CodeServer(Options options) : options_(std::move(options)) {}
+  explicit CodeServer(Options options);
+
+ public:
+  ~CodeServer();
+
+ private:
 
   struct Entry {
     ModuleRef current;
@@ -157,6 +166,7 @@ class CodeServer {
   absl::Status probe(const std::string& path) const;
 
   const Options options_;
+  std::unique_ptr<ProbeServer> probe_server_;  // null without a probe binary
   std::atomic<uint64_t> copies_{0};
   mutable absl::Mutex mu_;
   std::map<std::string, Entry, std::less<>> modules_ ABSL_GUARDED_BY(mu_);

@@ -22,6 +22,18 @@ extern "C" __attribute__((visibility("default"))) int raw_use_missing(void) {
 }
 #endif
 
+#ifdef RAW_HANG
+#include <unistd.h>
+// A static initialiser that never returns: loading this module hangs.
+namespace {
+struct Hang {
+  Hang() {
+    for (;;) pause();
+  }
+} hang;
+}  // namespace
+#endif
+
 #ifdef RAW_EXTRA_BYTES
 extern "C" __attribute__((visibility("default"))) int raw_extra_bytes(void) { return 42; }
 #endif

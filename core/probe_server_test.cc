@@ -1,0 +1,72 @@
+#include "core/probe_server.h"
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+std::string runfile(const std::string& path) {
+  const char* root = std::getenv("TEST_SRCDIR");
+  return std::string(root ? root : ".") + "/lemon/" + path;
+}
+
+bool exited_ok(const ProbeServer::Outcome& o) {
+  return WIFEXITED(o.wait_status) && WEXITSTATUS(o.wait_status) == 0;
+}
+
+class ProbeServerTest : public ::testing::Test {
+ protected:
+  ProbeServer server_{runfile("core/module_probe")};
+};
+
+TEST_F(ProbeServerTest, LoadsAGoodModuleAgainAndAgain) {
+  for (int i = 0; i < 3; ++i) {
+    auto r = server_.probe(runfile("core/testdata/libraw_v1.so"), absl::Seconds(60));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(exited_ok(*r)) << r->wait_status << " " << r->said;
+  }
+}
+
+TEST_F(ProbeServerTest, AFileThatIsNotAModuleFailsWithTheLoadersWords) {
+  auto r = server_.probe(runfile("core/probe_server_test.cc.nope"), absl::Seconds(60));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(exited_ok(*r));
+  EXPECT_NE(r->said.find("No such file"), std::string::npos) << r->said;
+}
+
+// The loader's abort is the child's: the server answers for it and goes on serving.
+TEST_F(ProbeServerTest, AModuleThatCrashesTheLoaderKillsOnlyItsChild) {
+  auto r = server_.probe(
+      runfile("testing/fuzz/crashes/module_descriptor/ld_so_gnu_hash_assertion"),
+      absl::Seconds(60));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(exited_ok(*r));
+  // ld.so reports its failed assertion and ends the child (exit 127).
+  EXPECT_NE(r->said.find("Inconsistency detected by ld.so"), std::string::npos) << r->said;
+  auto next = server_.probe(runfile("core/testdata/libraw_v1.so"), absl::Seconds(60));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE(exited_ok(*next)) << next->said;
+}
+
+// A static initialiser that never returns: DeadlineExceeded; the next probe gets a new server.
+TEST_F(ProbeServerTest, AHangingLoadTimesOutAndTheNextProbeStillWorks) {
+  auto r = server_.probe(runfile("core/testdata/libhang.so"), absl::Milliseconds(500));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+  auto next = server_.probe(runfile("core/testdata/libraw_v1.so"), absl::Seconds(60));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE(exited_ok(*next)) << next->said;
+}
+
+TEST(ProbeServerStartTest, AMissingProbeBinaryIsUnavailable) {
+  ProbeServer server("/nonexistent/module_probe");
+  auto r = server.probe("/tmp/x.so", absl::Seconds(5));
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+}
+
+}  // namespace
+}  // namespace lemon
