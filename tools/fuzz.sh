@@ -54,7 +54,7 @@ sources() {
   case "$1" in
     json_rpc) echo testing/fuzz/json_rpc_fuzzer.cc control_plane/json_rpc.cc \
                    control_plane/methods.cc core/reload_error.cc "$GEN/control_plane/rpc.pb.cc" ;;
-    module_descriptor) echo testing/fuzz/module_descriptor_fuzzer.cc core/code_server.cc \
+    module_descriptor) echo testing/fuzz/module_descriptor_fuzzer.cc core/code_server.cc core/probe_server.cc \
                             core/elf_check.cc core/runfiles.cc core/sha256.cc core/reload_error.cc ;;
     app_manifest) echo testing/fuzz/app_manifest_fuzzer.cc core/app_manifest.cc \
                        core/reload_error.cc ;;
