@@ -53,7 +53,7 @@ void retire(Installed& x) {
 // Who may run the actor's behaviour, as one atomic word: the run state in the low bits, plus flags.
 //
 //   kIdle --(actor, before a message)--> kBusy --(actor, after it)--> kIdle
-//   kIdle | kWakePending --(manager: hold)--> kHeld or kDraining (tracked continuations pending)
+//   kIdle | kWakePending --(manager: hold)--> kHeld or kDraining (continuations pending)
 //   kDraining --(manager, once none is pending)--> kHeld
 //   kHeld | kDraining --(manager: release)--> kIdle, or kWakePending if messages were kept
 //   kWakePending --(actor: wake-up message)--> kIdle, kept messages flushed to run first
@@ -168,13 +168,10 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
           if (continuations_pending()) return Hold::kDraining;
           next = run::kHeld | (s & run::kKept);
           break;
-        case run::kWakePending:  // its cache still holds what it kept: keep the flag
+        default:  // kIdle, or kWakePending: its cache still holds what it kept, keep the flag
           held_at_ns_.store(now_ns(), std::memory_order_relaxed);
-          next = (continuations_pending() ? run::kDraining : run::kHeld) | run::kKept;
-          break;
-        default:  // kIdle
-          held_at_ns_.store(now_ns(), std::memory_order_relaxed);
-          next = (continuations_pending() ? run::kDraining : run::kHeld) | (s & run::kKept);
+          next = (continuations_pending() ? run::kDraining : run::kHeld) |
+                 (r == run::kWakePending ? run::kKept : 0u);
           break;
       }
       if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
@@ -268,18 +265,20 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     state_.store(run::kIdle, std::memory_order_release);
   }
 
-  // Every message, continuations included, passes here on the actor's thread.
+  // Every message, continuations included, passes here on the actor's thread. Only a
+  // continuation can drop the last response handler, and one runs only while some are pending:
+  // when none is, leave() has already said so and there is nothing to look at.
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     const caf::invoke_message_result r = caf::event_based_actor::consume(x);
-    note_responses();
+    if (responses_noted_) note_responses();
     return r;
   }
 
   const caf::message_handler& handlers() const { return current_.handlers; }
 
  protected:
-  void request_started() override { pending_requests_.fetch_add(1, std::memory_order_relaxed); }
-  void request_finished() override { pending_requests_.fetch_sub(1, std::memory_order_release); }
+  void request_started() override { ++pending_requests_; }
+  void request_finished() override { --pending_requests_; }
 
  private:
   static caf::result<caf::message> count_unhandled(caf::scheduled_actor*, caf::message_view&) {
@@ -296,9 +295,9 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     }
   }
 
+  // Tracked requests (ctx.request) are CAF requests too: their handlers are in CAF's maps.
   bool continuations_pending() const {
-    return pending_requests_.load(std::memory_order_acquire) > 0 ||
-           responses_pending_.load(std::memory_order_acquire);
+    return responses_pending_.load(std::memory_order_acquire);
   }
 
   uint64_t paused_ns() const {
@@ -363,7 +362,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     s.behaviour = spec_.behaviour;
     const uint32_t r = state_.load(std::memory_order_acquire) & run::kMask;
     s.suspended = r != run::kIdle && r != run::kBusy;
-    s.pending_requests = static_cast<uint64_t>(pending_requests_.load(std::memory_order_acquire));
+    s.pending_requests = static_cast<uint64_t>(pending_requests_);
     s.mailbox_size = mailbox().size() + get_normal_queue().cache().total_task_size() +
                      get_urgent_queue().cache().total_task_size();
     std::lock_guard<std::mutex> lock(mu_);
@@ -396,10 +395,10 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   std::shared_ptr<ActorRegistry> registry_;
   SpawnSpec spec_;
   std::atomic<uint32_t> state_{run::kIdle};
-  std::atomic<int> pending_requests_{0};    // tracked requests (ActorContext::request)
+  int pending_requests_ = 0;  // tracked requests (ActorContext::request), for status; own thread
   std::atomic<bool> responses_pending_{false};  // any response handler registered with CAF
   bool responses_noted_ = false;                // the actor's own copy of responses_pending_
-  std::atomic<int64_t> held_at_ns_{0};  // when the manager (or a deferred spawn) held it
+  std::atomic<int64_t> held_at_ns_{0};  // when the manager last held it
   std::mutex mu_;                       // current_ and staged_ against status and the manager
   Installed current_;
   Installed staged_;  // the migrated behaviour, installed on commit

@@ -44,14 +44,14 @@ class ReloadTarget {
   enum class Hold {
     kHeld,      // held: no handler runs until release(); migrate() may be called
     kBusy,      // inside a handler right now: try again
-    kDraining,  // held, but continuations of tracked requests made by the old code are still
-                // pending: they run (nothing else does); try again until kHeld
+    kDraining,  // held, but continuations of requests made by the old code (ctx.request or CAF's
+                // then/await) are still pending: they run (nothing else does); try again
     kNotReady,  // spawned during a reload and not started on a version yet: try again
     kExited,    // the actor is gone (or going): leave it out
   };
 
   // Takes the actor between two messages, or says why not. Also moves kDraining to kHeld once the
-  // last tracked continuation has run. Calling it on a held actor returns kHeld.
+  // last continuation has run. Calling it on a held actor returns kHeld.
   virtual Hold hold() = 0;
 
   // Held only: builds `next`'s behaviour from the current state (export_state, code_change,
