@@ -24,8 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::atomic<uint64_t> next_round_id{1};
-
 // How often the wait for wake-ups looks at its progress, and whether the actors that have not
 // answered exist.
 constexpr absl::Duration kLivenessSlice = absl::Milliseconds(50);
@@ -131,7 +129,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   const auto deadline = started + absl::ToChronoNanoseconds(options.suspend_timeout);
   const std::size_t n = actors.size();
   result.actors = n;
-  auto round = std::make_shared<ReloadRound>(next_round_id.fetch_add(1), next, options.extra, n);
+  auto round = std::make_shared<ReloadRound>(n);
 
   enum class Mark : uint8_t { kWaiting, kHeld, kDraining, kGone };
   std::vector<Mark> marks(n, Mark::kWaiting);

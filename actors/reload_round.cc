@@ -1,14 +1,9 @@
 #include "actors/reload_round.h"
 
-#include <utility>
-
 namespace lemon {
 
-ReloadRound::ReloadRound(uint64_t id, ModuleRef next, std::string extra, std::size_t actors)
-    : id_(id),
-      next_(std::move(next)),
-      extra_(std::move(extra)),
-      size_(actors),
+ReloadRound::ReloadRound(std::size_t actors)
+    : size_(actors),
       state_(new std::atomic<uint8_t>[actors]()),
       pause_ns_(new std::atomic<uint64_t>[actors]()),
       to_resume_(actors) {}

@@ -1,7 +1,7 @@
 // One reload of one module as the actors see it: where each actor reports that it runs again, and
 // how long it was paused. Shared (by shared_ptr) between the reload manager and the actors.
 //
-//   auto round = std::make_shared<ReloadRound>(id, next, extra, actors.size());
+//   auto round = std::make_shared<ReloadRound>(actors.size());
 //   // the manager, releasing actor i:   round->resumed(i, pause_ns)  (nothing was kept), or
 //   // actor i, on its wake-up message:  round->resumed(i, pause_ns)
 //   // the manager:                      round->await_resumed(absl::Seconds(10));
@@ -16,22 +16,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "core/code_server.h"
 
 namespace lemon {
 
 class ReloadRound {
  public:
-  ReloadRound(uint64_t id, ModuleRef next, std::string extra, std::size_t actors);
+  explicit ReloadRound(std::size_t actors);
 
-  uint64_t id() const { return id_; }
-  const ModuleRef& next() const { return next_; }
-  const std::string& extra() const { return extra_; }
   std::size_t size() const { return size_; }
 
   // Actor `index` runs again after a pause of `pause_ns`. Only the first report counts.
@@ -60,9 +55,6 @@ class ReloadRound {
   uint8_t mark(std::size_t index, uint8_t bit);
   void count_down();
 
-  const uint64_t id_;
-  const ModuleRef next_;
-  const std::string extra_;
   const std::size_t size_;
   std::unique_ptr<std::atomic<uint8_t>[]> state_;      // kResumedBit | kGoneBit, per actor
   std::unique_ptr<std::atomic<uint64_t>[]> pause_ns_;  // per actor, written before kResumedBit

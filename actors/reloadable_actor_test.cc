@@ -118,7 +118,7 @@ TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion)
   EXPECT_GE(status.mailbox_size, kMessages);
   EXPECT_NE(status.state.find("\"count\":0"), std::string::npos) << "handled while suspended";
 
-  auto round = std::make_shared<ReloadRound>(1, v2, "", 1);
+  auto round = std::make_shared<ReloadRound>(1);
   target->release(true, round, 0);
   ASSERT_TRUE(round->await_resumed(absl::Seconds(60)));
   EXPECT_EQ(round->pauses_ns().size(), 1u);
@@ -148,7 +148,7 @@ TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
   absl::Status migrated = target->migrate(*prepared, "fail");
   EXPECT_NE(migrated.message().find("failed as asked"), std::string::npos) << migrated;
   (*self_)->send(a, add_atom::value, int64_t{1});  // kept while held
-  auto round = std::make_shared<ReloadRound>(1, *prepared, "fail", 1);
+  auto round = std::make_shared<ReloadRound>(1);
   target->release(false, round, 0);
   ASSERT_TRUE(round->await_resumed(absl::Seconds(60)));
   EXPECT_EQ(ask<int64_t>(a, get_atom::value), 42);
@@ -171,7 +171,7 @@ TEST_F(ReloadableActorTest, AnActorKilledWhileHeldIsCleanedUpOnRelease) {
   (*self_)->receive([](caf::down_msg&) {});
   EXPECT_EQ(target->hold(), ReloadTarget::Hold::kExited);
   EXPECT_EQ(v1_->actor_count(), 1) << "held: the manager owns its behaviours until release";
-  auto round = std::make_shared<ReloadRound>(1, v2, "", 1);
+  auto round = std::make_shared<ReloadRound>(1);
   target->release(true, round, 0);
   EXPECT_TRUE(round->await_resumed(absl::ZeroDuration()));
   EXPECT_TRUE(round->pauses_ns().empty());
@@ -181,7 +181,7 @@ TEST_F(ReloadableActorTest, AnActorKilledWhileHeldIsCleanedUpOnRelease) {
 
 // The round's bookkeeping: every actor counts once, whether it resumes or leaves, in any order.
 TEST(ReloadRoundTest, ActorsThatLeaveCountOnceAndOnlyResumedOnesHaveAPause) {
-  ReloadRound round(1, nullptr, "", 4);
+  ReloadRound round(4);
   EXPECT_FALSE(round.await_resumed(absl::ZeroDuration()));
   round.resumed(0, 1500);
   round.resumed(0, 9999);  // a second report is ignored
