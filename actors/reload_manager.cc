@@ -104,8 +104,9 @@ struct RoundJob {
   absl::Mutex mu;
   bool decided ABSL_GUARDED_BY(mu) = false;    // past the commit point (committed or not)
   bool done ABSL_GUARDED_BY(mu) = false;       // every actor released, gate closed
-  bool abandoned ABSL_GUARDED_BY(mu) = false;  // swap() stopped waiting: never commit
-  std::atomic<bool> given_up{false};           // = abandoned, read without the lock
+  // swap() stopped waiting: never commit. Set under mu (so the commit decision sees it), read
+  // without it between two actors.
+  std::atomic<bool> abandoned{false};
   std::atomic<caf::actor_id> migrating{0};      // whose code_change runs right now (0: none)
   SwapResult result;
 };
@@ -177,7 +178,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   auto stop = [&](const Findings& f) {
     if (f.late != SIZE_MAX) too_late.store(true, std::memory_order_relaxed);
     return too_late.load(std::memory_order_relaxed) ||
-           job.given_up.load(std::memory_order_relaxed);
+           job.abandoned.load(std::memory_order_relaxed);
   };
   // First pass, in slices on several threads for a large round: holding and migrating one actor
   // does not touch any other.
@@ -248,7 +249,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   bool committed;
   {
     absl::MutexLock lock(&job.mu);
-    if (job.abandoned && result.status.ok()) {
+    if (job.abandoned.load() && result.status.ok()) {
       result.status = reload_status(ReloadError::kSuspendTimeout, "abandoned after the deadline");
     }
     if (result.status.ok()) {
@@ -349,8 +350,7 @@ void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
   if (!job->mu.AwaitWithDeadline(absl::Condition(&job->decided), give_up)) {
     // A code_change is still running, past the deadline: stop waiting. The round aborts on its own
     // when it returns; until then the module's actors stay held and its gate stays closed.
-    job->abandoned = true;
-    job->given_up.store(true);
+    job->abandoned.store(true);
     job->mu.Unlock();
     {
       absl::MutexLock abandoned_lock(&abandoned_mu_);
