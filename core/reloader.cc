@@ -318,8 +318,7 @@ void Reloader::extension_locked(const std::string& path, const ReloadOptions& op
 }
 
 void Reloader::app_locked(const AppSpec& app, const ReloadOptions& options, ReloadReport& r) {
-  std::vector<Undo> undo;                  // what the modules reloaded so far changed
-  std::vector<std::size_t> undo_children;  // their child reports, by index in r.results
+  std::vector<Undo> undo;  // what the modules reloaded so far changed
   std::vector<std::string> unchanged_modules;
   std::string stopped;  // why the app stopped: a child that failed or skipped something
   for (const std::string& module : app.modules) {
@@ -336,7 +335,7 @@ void Reloader::app_locked(const AppSpec& app, const ReloadOptions& options, Relo
     const std::size_t before = undo.size();
     module_locked(module, path.ok() ? *path : "", options, child, &undo);
     child.finish();
-    if (undo.size() > before) undo_children.push_back(r.results.size());
+    if (undo.size() > before) undo.back().child = r.results.size();
     // All or nothing: a module skipped (in_use, say) stops the app as a failed one does.
     if (child.status != ReloadStatus::kOk) {
       stopped = stop_reason(child);
@@ -354,7 +353,7 @@ void Reloader::app_locked(const AppSpec& app, const ReloadOptions& options, Relo
   // unload a module that this reload loaded for the first time.
   for (std::size_t k = undo.size(); k-- > 0;) {
     const Undo& u = undo[k];
-    ReloadReport& child = r.results[undo_children[k]];
+    ReloadReport& child = r.results[u.child];
     if (!u.previous) {
       absl::Status s = deps_.code_server->unload(u.module);
       if (s.ok()) {

@@ -102,6 +102,7 @@ class Reloader {
   struct Undo {
     std::string module;
     ModuleRef previous;
+    std::size_t child = 0;  // the module's report in the app report's results (set by app_locked)
   };
 
   // The bodies, called with the lock held; each fills `report`. module_locked appends to `undo`
