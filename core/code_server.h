@@ -112,6 +112,7 @@ class CodeServer {
   using PurgeHook = std::function<int(const ModuleRef& version)>;
 
   static absl::StatusOr<std::unique_ptr<CodeServer>> create(Options options);
+  ~CodeServer();  // ends the probe server
 
   // Maps and validates the module at `path` without changing anything: the result is not yet
   // current. Fails with kUnchanged (same bytes as a current version), kInvalidArgument, kNotFound,
@@ -147,11 +148,6 @@ class CodeServer {
 
  private:
   explicit CodeServer(Options options);
-
- public:
-  ~CodeServer();
-
- private:
 
   struct Entry {
     ModuleRef current;
