@@ -1,5 +1,7 @@
 #include "actors/reload_manager.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -23,6 +25,10 @@ namespace lemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+int64_t ns_of(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
 
 // How often the wait for wake-ups looks at its progress, and whether the actors that have not
 // answered exist.
@@ -51,6 +57,9 @@ bool await_resumed(ReloadRound& round, const std::vector<caf::actor>& actors,
   }
 }
 
+// Names the calling thread as `top` and profilers show it (at most 15 characters).
+void name_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
+
 // Between two attempts to hold the actors that were busy: yield a few times (a handler usually
 // ends within microseconds), then sleep, up to 1 ms.
 void back_off(int attempt) {
@@ -61,6 +70,9 @@ void back_off(int attempt) {
         std::chrono::microseconds(std::min(1000, 10 << std::min(attempt - 8, 7))));
   }
 }
+
+// How many actors ahead of the one being moved the manager asks the CPU for the next ones' memory.
+constexpr std::size_t kAhead = 8;
 
 // Rounds of fewer actors than this per thread run on one thread: starting a thread costs about as
 // much as migrating a few hundred actors.
@@ -79,7 +91,10 @@ void for_each_slice(std::size_t n, std::size_t slices, const Fn& fn) {
   std::vector<std::thread> helpers;
   const std::size_t per = (n + slices - 1) / slices;
   for (std::size_t s = 0; s + 1 < slices; ++s) {
-    helpers.emplace_back([&fn, s, per, n] { fn(s, s * per, std::min(n, (s + 1) * per)); });
+    helpers.emplace_back([&fn, s, per, n] {
+      name_thread("lemon-migrate");
+      fn(s, s * per, std::min(n, (s + 1) * per));
+    });
   }
   const std::size_t last = slices - 1;
   fn(last, std::min(n, last * per), n);
@@ -109,6 +124,7 @@ struct RoundJob {
   std::atomic<bool> abandoned{false};
   std::atomic<caf::actor_id> migrating{0};      // whose code_change runs right now (0: none)
   SwapResult result;
+  std::vector<Graveyard> graveyards;  // what the released actors no longer run, for the reaper
 };
 
 // How long swap() waits past the deadline for a round to reach its commit point.
@@ -141,6 +157,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
     std::vector<std::pair<std::size_t, absl::Status>> failed;  // code_change failures, in order
     std::size_t late = SIZE_MAX;  // the first actor whose code_change ended past the deadline
     std::vector<std::size_t> waiting;  // not held yet
+    Clock::time_point now = Clock::now();  // read once per migrated actor
   };
   auto attempt = [&](std::size_t i, Findings& f) -> bool {  // true once i needs no more attempts
     if (targets[i] == nullptr) targets[i] = reload_target(actors[i]);
@@ -148,7 +165,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
       f.failed.emplace_back(i, reload_status(ReloadError::kCodeChangeFailed, "not a reloadable actor"));
       return true;
     }
-    const ReloadTarget::Hold h = targets[i]->hold();
+    const ReloadTarget::Hold h = targets[i]->hold(ns_of(f.now));
     last[i] = h;
     switch (h) {
       case ReloadTarget::Hold::kHeld: {
@@ -157,7 +174,8 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
         absl::Status s = targets[i]->migrate(next, options.extra);
         job.migrating.store(0, std::memory_order_relaxed);
         if (!s.ok()) f.failed.emplace_back(i, std::move(s));  // go on: the report names them all
-        if (f.late == SIZE_MAX && Clock::now() > deadline) f.late = i;
+        f.now = Clock::now();  // also the next actor's hold time
+        if (f.late == SIZE_MAX && f.now > deadline) f.late = i;
         return true;
       }
       case ReloadTarget::Hold::kExited:
@@ -186,6 +204,13 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   for_each_slice(n, found.size(), [&](std::size_t slice, std::size_t begin, std::size_t end) {
     Findings& f = found[slice];
     for (std::size_t i = begin; i < end; ++i) {
+      // Each actor's memory is cold (one actor is a few hundred bytes among thousands): ask for
+      // the next ones' while this one is migrated.
+      if (i + 2 * kAhead < end) prefetch_actor(actors[i + 2 * kAhead]);
+      if (i + kAhead < end) {
+        targets[i + kAhead] = reload_target(actors[i + kAhead]);
+        if (targets[i + kAhead] != nullptr) targets[i + kAhead]->prefetch();
+      }
       if (stop(f) || !attempt(i, f)) f.waiting.push_back(i);
     }
   });
@@ -204,6 +229,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
        ++k) {
     back_off(k);
     std::vector<std::size_t> still;
+    again.now = Clock::now();
     for (std::size_t i : waiting) {
       if (stop(again) || !attempt(i, again)) still.push_back(i);
     }
@@ -261,13 +287,17 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
 
   // Release everyone, on the new version (commit) or the old one with its untouched state
   // (abort). Actors that kept messages meanwhile resume when their wake-up message runs.
+  // The behaviours the actors no longer run are destroyed later, by the manager's reaper.
   const auto resume_started = Clock::now();
-  for_each_slice(n, found.size(), [&](std::size_t, std::size_t begin, std::size_t end) {
+  std::vector<Graveyard> graveyards(found.size());
+  for_each_slice(n, found.size(), [&](std::size_t slice, std::size_t begin, std::size_t end) {
+    ReleaseBatch batch(round, end - begin);
     for (std::size_t i = begin; i < end; ++i) {
+      if (i + kAhead < end && targets[i + kAhead] != nullptr) targets[i + kAhead]->prefetch();
       switch (marks[i]) {
         case Mark::kHeld:
         case Mark::kDraining:
-          targets[i]->release(committed, round, i);
+          targets[i]->release(committed, i, batch);
           break;
         case Mark::kWaiting:
           round->gone(i);  // never held: it did not pause
@@ -276,7 +306,10 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
           break;
       }
     }
+    batch.flush();
+    graveyards[slice] = std::move(batch.graveyard());
   });
+  for (Graveyard& g : graveyards) job.graveyards.push_back(std::move(g));
   await_resumed(*round, actors, registry,
                 committed ? options.suspend_timeout + absl::Seconds(10) : absl::Milliseconds(200));
   result.resume_ms =
@@ -336,6 +369,7 @@ void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
   const std::string module = result.module;
   std::thread runner([job, registry, code_server, next, before, module, options,
                       actors = std::move(actors)] {
+    name_thread("lemon-reload");
     run_round(next, actors, options, *registry,
               [&] { return code_server->commit(next); }, *job);
     // Read under the lock that also covers `decided`: the result is complete from here on.
@@ -387,8 +421,10 @@ void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
   }
   job->mu.Await(absl::Condition(&job->done));
   result = std::move(job->result);
+  std::vector<Graveyard> graveyards = std::move(job->graveyards);
   job->mu.Unlock();
   runner.join();
+  for (Graveyard& g : graveyards) reaper_.bury(std::move(g));
 }
 
 SwapResult ReloadManager::swap(const ModuleRef& next, const SwapOptions& options) {

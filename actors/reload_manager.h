@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "actors/graveyard.h"
 #include "actors/registry.h"
 #include "actors/reload_round.h"
 #include "caf/fwd.hpp"
@@ -56,6 +57,11 @@ class ReloadManager : public ModuleSwapper {
 
   std::map<std::string, std::size_t> actor_counts() const override;
 
+  // Returns once the behaviours that actors stopped running in the reloads so far are destroyed
+  // (they are destroyed on a thread of the manager's, after each reload; their versions stay
+  // mapped until then, though they no longer count as in use).
+  void await_retired() { reaper_.flush(); }
+
  private:
   // Runs the round (actors/reload_manager.cc, run_round) on a thread of its own, so that a
   // code_change that never returns cannot hold the caller: past the deadline (plus a grace
@@ -69,6 +75,7 @@ class ReloadManager : public ModuleSwapper {
   caf::actor_system& sys_;
   std::shared_ptr<ActorRegistry> registry_;
   CodeServer& code_server_;
+  Reaper reaper_;  // destroys the behaviours the actors no longer run, after each round
   absl::Mutex abandoned_mu_;
   std::vector<std::unique_ptr<Abandoned>> abandoned_ ABSL_GUARDED_BY(abandoned_mu_);
 };

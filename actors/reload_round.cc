@@ -12,8 +12,8 @@ uint8_t ReloadRound::mark(std::size_t index, uint8_t bit) {
   return state_[index].fetch_or(bit, std::memory_order_acq_rel);
 }
 
-void ReloadRound::count_down() {
-  if (to_resume_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+void ReloadRound::count_down(std::size_t k) {
+  if (k == 0 || to_resume_.fetch_sub(k, std::memory_order_acq_rel) != k) return;
   // The last one wakes the manager; taking the lock orders this after the manager's check.
   absl::MutexLock lock(&mu_);
   zero_.SignalAll();
@@ -25,6 +25,16 @@ void ReloadRound::resumed(std::size_t index, uint64_t pause_ns) {
   pause_ns_[index].store(pause_ns, std::memory_order_relaxed);
   const uint8_t before = mark(index, kResumedBit);
   if (before == 0) count_down();  // neither resumed nor gone before
+}
+
+void ReloadRound::resumed(const std::vector<Resume>& resumes) {
+  std::size_t first = 0;
+  for (const Resume& r : resumes) {
+    if ((state_[r.index].load(std::memory_order_acquire) & kResumedBit) != 0) continue;
+    pause_ns_[r.index].store(r.pause_ns, std::memory_order_relaxed);
+    if (mark(r.index, kResumedBit) == 0) ++first;
+  }
+  count_down(first);
 }
 
 void ReloadRound::gone(std::size_t index) {

@@ -2,7 +2,8 @@
 // how long it was paused. Shared (by shared_ptr) between the reload manager and the actors.
 //
 //   auto round = std::make_shared<ReloadRound>(actors.size());
-//   // the manager, releasing actor i:   round->resumed(i, pause_ns)  (nothing was kept), or
+//   // the manager, releasing actor i:   round->resumed(i, pause_ns)  (nothing was kept; or many
+//   //                                   at once: round->resumed({{i, pause_ns}, ...})), or
 //   // actor i, on its wake-up message:  round->resumed(i, pause_ns)
 //   // the manager:                      round->await_resumed(absl::Seconds(10));
 //
@@ -32,6 +33,14 @@ class ReloadRound {
   // Actor `index` runs again after a pause of `pause_ns`. Only the first report counts.
   void resumed(std::size_t index, uint64_t pause_ns);
 
+  // The same for many actors at once, with one update of the count (for the manager, which
+  // releases thousands of actors in a row).
+  struct Resume {
+    std::size_t index;
+    uint64_t pause_ns;
+  };
+  void resumed(const std::vector<Resume>& resumes);
+
   // Actor `index` no longer counts (it exited, or was never paused). Thread-safe, idempotent.
   void gone(std::size_t index);
 
@@ -53,7 +62,7 @@ class ReloadRound {
 
   // Sets `bit` in slot `index`; returns the slot's previous value.
   uint8_t mark(std::size_t index, uint8_t bit);
-  void count_down();
+  void count_down(std::size_t k = 1);
 
   const std::size_t size_;
   std::unique_ptr<std::atomic<uint8_t>[]> state_;      // kResumedBit | kGoneBit, per actor

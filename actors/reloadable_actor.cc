@@ -41,6 +41,12 @@ struct Installed {
   explicit operator bool() const { return static_cast<bool>(instance); }
 };
 
+// Moves `x` to `graveyard`, which destroys it later in the same order as retire().
+void bury(Installed& x, Graveyard& graveyard) {
+  graveyard.bury(std::move(x.instance), std::move(x.handlers));
+  x = Installed{};
+}
+
 // Drops `x`: the handlers (which may capture the behaviour, and whose code is the module's) first,
 // then the behaviour, and only then the claim on the module version (assigning a whole Instance
 // would release the version first).
@@ -105,7 +111,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
  public:
   ReloadableActor(caf::actor_config& cfg, std::shared_ptr<ActorRegistry> registry, SpawnSpec spec,
                   std::shared_ptr<Instance> initial)
-      : caf::event_based_actor(cfg), registry_(std::move(registry)), spec_(std::move(spec)) {
+      : caf::event_based_actor(cfg), spec_(std::move(spec)), registry_(std::move(registry)) {
     current_.instance = std::move(*initial);
     // Deferred: waits for the version the running reload leaves current. Else not ready for a
     // reload until make_behavior (on a worker, later) has made the handlers.
@@ -150,7 +156,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
 
   // -- ReloadTarget -----------------------------------------------------------
 
-  Hold hold() override {
+  Hold hold(int64_t now_ns) override {
     uint32_t s = state_.load(std::memory_order_acquire);
     for (;;) {
       if ((s & run::kExited) != 0) return Hold::kExited;
@@ -169,7 +175,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
           next = run::kHeld | (s & run::kKept);
           break;
         default:  // kIdle, or kWakePending: its cache still holds what it kept, keep the flag
-          held_at_ns_.store(now_ns(), std::memory_order_relaxed);
+          held_at_ns_.store(now_ns, std::memory_order_relaxed);
           next = (continuations_pending() ? run::kDraining : run::kHeld) |
                  (r == run::kWakePending ? run::kKept : 0u);
           break;
@@ -207,15 +213,16 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     return absl::OkStatus();
   }
 
-  void release(bool commit, const ReloadRoundPtr& round, std::size_t index) override {
+  void release(bool commit, std::size_t index, ReleaseBatch& batch) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (commit && staged_) {
-        retire(current_);  // the old module's handlers and behaviour go before it resumes
+        bury(current_, batch.graveyard());  // the old module's behaviour goes before it resumes
         current_ = std::move(staged_);
       }
-      retire(staged_);
+      if (staged_) bury(staged_, batch.graveyard());
     }
+    const ReloadRoundPtr& round = batch.round();
     uint32_t s = state_.load(std::memory_order_acquire);
     for (;;) {
       if ((s & run::kExited) != 0) {
@@ -231,7 +238,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
                                                       sys_wake_atom::value, round,
                                                       static_cast<uint64_t>(index));
         } else if (round) {
-          round->resumed(index, paused_ns());
+          batch.resumed(index, paused_ns(batch.now_ns()));
         }
         return;
       }
@@ -300,9 +307,9 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     return responses_pending_.load(std::memory_order_acquire);
   }
 
-  uint64_t paused_ns() const {
+  uint64_t paused_ns(int64_t now) const {
     return static_cast<uint64_t>(
-        std::max<int64_t>(0, now_ns() - held_at_ns_.load(std::memory_order_relaxed)));
+        std::max<int64_t>(0, now - held_at_ns_.load(std::memory_order_relaxed)));
   }
 
   // Answered whatever the run state: wake-up and init only move it, status takes mu_.
@@ -324,7 +331,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   void wake(const ReloadRoundPtr& round, uint64_t index) {
     uint32_t s = state_.load(std::memory_order_acquire);
     while ((s & run::kMask) == run::kWakePending) {
-      const uint64_t pause = paused_ns();
+      const uint64_t pause = paused_ns(now_ns());
       if (state_.compare_exchange_weak(s, run::kIdle, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
         flush_kept();
@@ -392,16 +399,18 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     retire(current_);
   }
 
-  std::shared_ptr<ActorRegistry> registry_;
-  SpawnSpec spec_;
+  // What a reload touches comes first, right after the ReloadTarget base, in the lines that
+  // ReloadTarget::prefetch() brings in.
   std::atomic<uint32_t> state_{run::kIdle};
-  int pending_requests_ = 0;  // tracked requests (ActorContext::request), for status; own thread
   std::atomic<bool> responses_pending_{false};  // any response handler registered with CAF
   bool responses_noted_ = false;                // the actor's own copy of responses_pending_
+  int pending_requests_ = 0;  // tracked requests (ActorContext::request), for status; own thread
   std::atomic<int64_t> held_at_ns_{0};  // when the manager last held it
   std::mutex mu_;                       // current_ and staged_ against status and the manager
   Installed current_;
   Installed staged_;  // the migrated behaviour, installed on commit
+  SpawnSpec spec_;
+  std::shared_ptr<ActorRegistry> registry_;
 };
 
 caf::match_case::result Dispatch::invoke(caf::detail::invoke_result_visitor& f,
@@ -419,10 +428,29 @@ caf::match_case::result Dispatch::invoke(caf::detail::invoke_result_visitor& f,
 
 }  // namespace
 
+ReleaseBatch::ReleaseBatch(ReloadRoundPtr round, std::size_t expected) : round_(std::move(round)) {
+  resumes_.reserve(expected);
+  graveyard_.reserve(expected);
+}
+
+int64_t ReleaseBatch::now_ns() {
+  if (clock_uses_++ % 16 == 0) now_ns_ = lemon::now_ns();
+  return now_ns_;
+}
+
+void ReleaseBatch::flush() {
+  if (round_ && !resumes_.empty()) round_->resumed(resumes_);
+  resumes_.clear();
+}
+
 ReloadTarget* reload_target(const caf::actor& actor) {
   if (!actor) return nullptr;
   auto* base = caf::actor_cast<caf::abstract_actor*>(actor);
   return dynamic_cast<ReloadableActor*>(base);
+}
+
+void prefetch_actor(const caf::actor& actor) {
+  if (actor) __builtin_prefetch(caf::actor_cast<caf::abstract_actor*>(actor));
 }
 
 absl::StatusOr<caf::actor> spawn_reloadable(caf::actor_system& sys,

@@ -84,12 +84,24 @@ TEST_F(ReloadableActorTest, RunsTheModuleBehaviourAndRegistersByName) {
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
 }
 
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Releases the held `target` as the reload manager does, reporting to `round` (slot 0).
+void release(ReloadTarget* target, bool commit, const ReloadRoundPtr& round) {
+  ReleaseBatch batch(round);
+  target->release(commit, 0, batch);
+}
+
 // Holds `a` for the reload manager, waiting (with a deadline) while it is busy or starting.
 ReloadTarget* hold(const caf::actor& a) {
   ReloadTarget* t = reload_target(a);
   if (t == nullptr) return nullptr;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (t->hold() != ReloadTarget::Hold::kHeld) {
+  while (t->hold(now_ns()) != ReloadTarget::Hold::kHeld) {
     if (std::chrono::steady_clock::now() > deadline) return nullptr;
     std::this_thread::yield();
   }
@@ -119,7 +131,7 @@ TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion)
   EXPECT_NE(status.state.find("\"count\":0"), std::string::npos) << "handled while suspended";
 
   auto round = std::make_shared<ReloadRound>(1);
-  target->release(true, round, 0);
+  release(target, true, round);
   ASSERT_TRUE(round->await_resumed(absl::Seconds(60)));
   EXPECT_EQ(round->pauses_ns().size(), 1u);
 
@@ -149,7 +161,7 @@ TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
   EXPECT_NE(migrated.message().find("failed as asked"), std::string::npos) << migrated;
   (*self_)->send(a, add_atom::value, int64_t{1});  // kept while held
   auto round = std::make_shared<ReloadRound>(1);
-  target->release(false, round, 0);
+  release(target, false, round);
   ASSERT_TRUE(round->await_resumed(absl::Seconds(60)));
   EXPECT_EQ(ask<int64_t>(a, get_atom::value), 42);
   EXPECT_EQ(ask<ActorStatus>(a, sys_status_atom::value).version, "1");
@@ -169,10 +181,10 @@ TEST_F(ReloadableActorTest, AnActorKilledWhileHeldIsCleanedUpOnRelease) {
   (*self_)->monitor(a);
   (*self_)->send_exit(a, caf::exit_reason::kill);
   (*self_)->receive([](caf::down_msg&) {});
-  EXPECT_EQ(target->hold(), ReloadTarget::Hold::kExited);
+  EXPECT_EQ(target->hold(now_ns()), ReloadTarget::Hold::kExited);
   EXPECT_EQ(v1_->actor_count(), 1) << "held: the manager owns its behaviours until release";
   auto round = std::make_shared<ReloadRound>(1);
-  target->release(true, round, 0);
+  release(target, true, round);
   EXPECT_TRUE(round->await_resumed(absl::ZeroDuration()));
   EXPECT_TRUE(round->pauses_ns().empty());
   EXPECT_EQ(v1_->actor_count(), 0);
@@ -196,6 +208,28 @@ TEST(ReloadRoundTest, ActorsThatLeaveCountOnceAndOnlyResumedOnesHaveAPause) {
   EXPECT_TRUE(round.await_resumed(absl::ZeroDuration()));
   EXPECT_EQ(round.pauses_ns(), std::vector<uint64_t>{1500});
   EXPECT_TRUE(round.not_resumed().empty());
+}
+
+// Resumes reported in a batch count like single ones: once per actor, and not for a gone one.
+TEST(ReloadRoundTest, BatchedResumesCountOnceEachAndSkipActorsAlreadyReported) {
+  ReloadRound round(4);
+  round.gone(1);
+  round.resumed(3, 42);
+  round.resumed({{0, 100}, {1, 200}, {2, 300}, {3, 400}});
+  EXPECT_TRUE(round.await_resumed(absl::ZeroDuration()));
+  EXPECT_EQ(round.pauses_ns(), (std::vector<uint64_t>{100, 300, 42}));
+}
+
+// A release batch reports what it collected when flushed (here: at its end), all at once.
+TEST(ReloadRoundTest, AReleaseBatchReportsItsResumesWhenFlushed) {
+  auto round = std::make_shared<ReloadRound>(2);
+  {
+    ReleaseBatch batch(round, 2);
+    batch.resumed(0, 5);
+    batch.resumed(1, 6);
+    EXPECT_EQ(round->to_resume(), 2u) << "nothing reported before the flush";
+  }
+  EXPECT_TRUE(round->await_resumed(absl::ZeroDuration()));
 }
 
 TEST_F(ReloadableActorTest, ExitUnregistersAndReleasesTheVersion) {

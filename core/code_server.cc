@@ -164,6 +164,11 @@ ModuleUse& ModuleUse::operator=(ModuleUse&& other) noexcept {
   return *this;
 }
 
+ModuleRef ModuleUse::drop_claim() && {
+  if (module_) module_->actors_.fetch_sub(1, std::memory_order_acq_rel);
+  return std::move(module_);
+}
+
 ModuleUse::~ModuleUse() {
   if (module_) module_->actors_.fetch_sub(1, std::memory_order_acq_rel);
 }

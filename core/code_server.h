@@ -81,6 +81,10 @@ class ModuleUse {
   const ModuleRef& module() const { return module_; }
   explicit operator bool() const { return module_ != nullptr; }
 
+  // Gives the claim up (actor_count() drops now) and returns the reference, which keeps the
+  // version mapped for whatever the actor leaves behind until it is destroyed.
+  ModuleRef drop_claim() &&;
+
  private:
   ModuleRef module_;
 };

@@ -221,8 +221,10 @@ int run(const Config& cfg) {
         std::fflush(stdout);
       }
       if (i == cfg.warmup) {
-        // Reloads hand the free heap back on a background thread (core/heap_trim.h): measure
-        // once it has served every reload so far, here and at the end alike.
+        // Reloads destroy the old behaviours and hand the free heap back on background threads
+        // (actors/graveyard.h, core/heap_trim.h): measure once they have served every reload so
+        // far, here and at the end alike.
+        runtime.reload_manager().await_retired();
         (void)await_heap_trims(absl::Seconds(30));
         rss_warm = rss_kb();
         fds_warm = count_entries("/proc/self/fd");
@@ -251,6 +253,7 @@ int run(const Config& cfg) {
               },
               [&](caf::error&) { ++unanswered; });
     }
+    runtime.reload_manager().await_retired();
     (void)runtime.code_server().soft_purge("counter");
     (void)await_heap_trims(absl::Seconds(30));
     const int64_t rss_end = rss_kb();
