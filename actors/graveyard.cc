@@ -4,8 +4,6 @@
 
 #include <utility>
 
-#include "core/heap_trim.h"
-
 namespace lemon {
 
 Graveyard& Graveyard::operator=(Graveyard&& other) noexcept {
@@ -71,7 +69,6 @@ void Reaper::run() {
     mu_.Unlock();
     for (Graveyard& g : batch) g.clear();
     batch.clear();
-    request_heap_trim();  // what they used goes back to the kernel, as after a reload
     mu_.Lock();
     destroyed_ = handed_ - queue_.size();  // everything not waiting in the queue is gone
   }

@@ -51,8 +51,9 @@ class Graveyard {
   std::vector<Grave> graves_;
 };
 
-// A thread that destroys the graveyards handed to it, in order, and then asks for the freed
-// memory to be returned to the kernel (core/heap_trim.h). Thread-safe.
+// A thread that destroys the graveyards handed to it, in order. Thread-safe. The memory freed
+// stays with malloc for the next reload's behaviours (a reload's own heap trim, core/heap_trim.h,
+// may run before the reaper is done).
 class Reaper {
  public:
   Reaper();
