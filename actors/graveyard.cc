@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "core/heap_trim.h"
+
 namespace lemon {
 
 Graveyard& Graveyard::operator=(Graveyard&& other) noexcept {
@@ -69,6 +71,10 @@ void Reaper::run() {
     mu_.Unlock();
     for (Graveyard& g : batch) g.clear();
     batch.clear();
+    // Off the reload's path: malloc merges what was just freed and returns whole free pages.
+    // Without it, the next large allocation on the thread whose arena got the chunks back pays
+    // for the merge: 8 ms in the next CodeServer::prepare after 100,000 behaviours.
+    request_heap_trim();
     mu_.Lock();
     destroyed_ = handed_ - queue_.size();  // everything not waiting in the queue is gone
   }

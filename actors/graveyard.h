@@ -51,9 +51,8 @@ class Graveyard {
   std::vector<Grave> graves_;
 };
 
-// A thread that destroys the graveyards handed to it, in order. Thread-safe. The memory freed
-// stays with malloc for the next reload's behaviours (a reload's own heap trim, core/heap_trim.h,
-// may run before the reaper is done).
+// A thread that destroys the graveyards handed to it, in order, then asks for a heap trim
+// (core/heap_trim.h). Thread-safe.
 class Reaper {
  public:
   Reaper();

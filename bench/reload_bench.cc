@@ -11,8 +11,9 @@
 // every actor's count is checked against what was sent: lost must be 0. cpu_ms is the CPU time the
 // whole process (sender included) spent during the upgrade: less sensitive than wall time to how
 // much of a shared machine the run got. retire_ms is how long destroying the old behaviours took
-// afterwards, in the background (actors/graveyard.h); the next upgrade starts once that is done,
-// so that no upgrade shares the cores with the previous one's cleanup.
+// afterwards, in the background (actors/graveyard.h); the next upgrade starts once that and the
+// heap trim that follows it are done, so that no upgrade shares the cores with the previous one's
+// cleanup.
 // A last line compares the steady-state throughput of a reloadable actor with a plain CAF actor
 // doing the same work, in the same run.
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #include "actors/reloadable_actor.h"
 #include "caf/all.hpp"
 #include "core/code_server.h"
+#include "core/heap_trim.h"
 #include "core/runfiles.h"
 
 namespace lemon {
@@ -156,6 +158,7 @@ void run(caf::actor_system& sys, int n) {
     const auto r0 = Clock::now();
     manager.await_retired();
     u.retire_ms = ms_since(r0);
+    (void)await_heap_trims(absl::Seconds(30));
     upgrades.push_back(std::move(u));
   }
   const uint64_t rounds_before_stop = rounds.load();
