@@ -71,9 +71,8 @@ void Reaper::run() {
     mu_.Unlock();
     for (Graveyard& g : batch) g.clear();
     batch.clear();
-    // Off the reload's path: malloc merges what was just freed and returns whole free pages.
-    // Without it, the next large allocation on the thread whose arena got the chunks back pays
-    // for the merge: 8 ms in the next CodeServer::prepare after 100,000 behaviours.
+    // Off the reload's path, the memory the old behaviours used goes back to the kernel, as the
+    // reload's own trim does for the messages kept meanwhile (core/heap_trim.h).
     request_heap_trim();
     mu_.Lock();
     destroyed_ = handed_ - queue_.size();  // everything not waiting in the queue is gone
