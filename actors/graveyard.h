@@ -12,6 +12,8 @@
 #define LEMON_ACTORS_GRAVEYARD_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
