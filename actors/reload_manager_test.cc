@@ -1,6 +1,7 @@
 #include "actors/reload_manager.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -34,7 +35,10 @@ class ReloadManagerTest : public ::testing::Test {
     char tmpl[] = "/tmp/lemon-reload-manager-test-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    cs_ = std::move(CodeServer::create({dir_}).value());
+    CodeServer::Options o;
+    o.copy_dir = dir_;
+    o.unmap_grace = unmap_grace_;
+    cs_ = std::move(CodeServer::create(o).value());
     // As lemon::Runtime does: flooded actors must not delay suspensions for long.
     cfg_.set("scheduler.max-throughput", size_t{50});
     sys_ = std::make_unique<caf::actor_system>(cfg_);
@@ -73,6 +77,7 @@ class ReloadManagerTest : public ::testing::Test {
     return out;
   }
 
+  absl::Duration unmap_grace_ = absl::ZeroDuration();  // for the code server, set before SetUp
   std::string dir_;
   std::unique_ptr<CodeServer> cs_;
   std::shared_ptr<ActorRegistry> registry_ = std::make_shared<ActorRegistry>();
@@ -358,6 +363,47 @@ TEST_F(ReloadManagerTest, AnActorKilledWhileDrainingContinuationsLetsItsVersionG
   // Not purged here: the killed actor's request, a message built by version 1's code, still waits
   // in the busy responder's mailbox (docs/modules.md, "What may cross versions").
   EXPECT_EQ(cs_->old("asker")->actor_count(), 0) << "the killed actor still holds version 1";
+}
+
+class ReloadManagerUnmapGraceTest : public ReloadManagerTest {
+ protected:
+  ReloadManagerUnmapGraceTest() { unmap_grace_ = absl::Seconds(120); }
+};
+
+// A message built by old code, still waiting when its version is purged: the killed asker's
+// request (built by asker v1) is held by the responder for 5 s. Purged at once after v2 went in,
+// v1 stays mapped for its grace, so the responder can still finish with that message and drop it
+// (its destructor is v1's code). Without the grace the node crashes here (docs/modules.md).
+TEST_F(ReloadManagerUnmapGraceTest, PurgingWhileOldCodesMessagesWaitDoesNotCrashTheNode) {
+  ASSERT_TRUE(cs_->load(runfile("actors/testdata/libslow_v1.so")).ok());
+  ASSERT_TRUE(cs_->load(runfile("actors/testdata/libasker_v1.so")).ok());
+  caf::actor responder = spawn_many("slow", 1)[0];
+  caf::actor asker = spawn_many("asker", 1)[0];
+  const auto sent = std::chrono::steady_clock::now();
+  (*self_)->send(asker, ping_atom::value, responder, uint64_t{5000});
+  ASSERT_EQ(ask<ActorStatus>(asker, sys_status_atom::value).pending_requests, 1u);
+  (*self_)->send_exit(asker, caf::exit_reason::kill);
+  asker = caf::actor{};
+  ASSERT_TRUE(registry_->await_count("asker", 0, absl::Seconds(60)));
+  ModuleRef v1 = cs_->current("asker");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (v1->actor_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  const std::string v1_copy = v1->copy_path();
+  v1 = nullptr;
+  ASSERT_TRUE(cs_->load(runfile("actors/testdata/libasker_v2.so")).ok());
+  ASSERT_TRUE(cs_->soft_purge("asker").ok());
+  const auto purged = std::chrono::steady_clock::now();
+  EXPECT_EQ(cs_->lingering(), 1u);
+  // The responder finishes its 5 s handler, answers a dead asker and drops the request.
+  auto st = ask<ActorStatus>(responder, sys_status_atom::value);
+  EXPECT_EQ(st.version, "1");
+  EXPECT_LT(purged - sent, std::chrono::seconds(5)) << "purged only after the responder was done:"
+                                                       " the hazard was not exercised";
+  EXPECT_EQ(cs_->unmap_lingering(), 1u);
+  struct stat info;
+  EXPECT_NE(stat(v1_copy.c_str(), &info), 0) << "v1's copy not removed once let go";
 }
 
 TEST_F(ReloadManagerTest, ModuleWithoutActorsIsCommittedDirectly) {

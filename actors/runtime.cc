@@ -43,7 +43,10 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   add_reload_message_types(cfg);
   rt->system_ = std::make_unique<caf::actor_system>(cfg);
 
-  auto cs = CodeServer::create({options.state_dir + "/modules"});
+  CodeServer::Options cs_options;
+  cs_options.copy_dir = options.state_dir + "/modules";
+  cs_options.unmap_grace = options.unmap_grace;
+  auto cs = CodeServer::create(std::move(cs_options));
   if (!cs.ok()) return cs.status();
   rt->code_server_ = std::move(*cs);
   rt->registry_ = std::make_shared<ActorRegistry>();

@@ -51,6 +51,9 @@ class Runtime {
     // silent before its connection is closed (its actors go down). Zero: CAF's default (off).
     absl::Duration heartbeat_interval = absl::ZeroDuration();
     absl::Duration connection_timeout = absl::ZeroDuration();
+    // How long a purged (or replaced, or unloaded) version stays mapped, so that messages its
+    // code built and that still wait in mailboxes can be taken (CodeServer::Options::unmap_grace).
+    absl::Duration unmap_grace = absl::Seconds(5);
   };
 
   static absl::StatusOr<std::unique_ptr<Runtime>> create(Options options);

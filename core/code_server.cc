@@ -3,17 +3,21 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -182,11 +186,96 @@ absl::StatusOr<std::unique_ptr<CodeServer>> CodeServer::create(Options options) 
   return std::unique_ptr<CodeServer>(new CodeServer(std::move(options)));
 }
 
+// Versions let go of, each kept mapped until its time; a thread of its own drops them then.
+class CodeServer::Lingering {
+ public:
+  Lingering() : thread_([this] { run(); }) {}
+  ~Lingering() {  // what is left goes with the code server
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+      woken_ = true;
+    }
+    thread_.join();
+  }
+
+  void keep(ModuleRef version, absl::Time until) {
+    absl::MutexLock lock(&mu_);
+    items_.push_back({std::move(version), until});
+    woken_ = true;
+  }
+
+  std::size_t drop_all() {
+    std::vector<Item> gone;
+    {
+      absl::MutexLock lock(&mu_);
+      gone.swap(items_);
+    }
+    return gone.size();  // dropped here, outside the lock: dlclose may run destructors
+  }
+
+  std::size_t size() const {
+    absl::MutexLock lock(&mu_);
+    return items_.size();
+  }
+
+ private:
+  struct Item {
+    ModuleRef version;
+    absl::Time until;
+  };
+
+  void run() {
+    pthread_setname_np(pthread_self(), "lemon-unmap");
+    absl::MutexLock lock(&mu_);
+    while (!stop_) {
+      const absl::Time now = absl::Now();
+      std::vector<ModuleRef> due;
+      absl::Time next = absl::InfiniteFuture();
+      for (auto it = items_.begin(); it != items_.end();) {
+        if (it->until <= now) {
+          due.push_back(std::move(it->version));
+          it = items_.erase(it);
+        } else {
+          next = std::min(next, it->until);
+          ++it;
+        }
+      }
+      if (!due.empty()) {
+        mu_.Unlock();
+        due.clear();  // outside the lock: dlclose may run destructors
+        mu_.Lock();
+        continue;
+      }
+      woken_ = false;
+      mu_.AwaitWithDeadline(absl::Condition(&woken_), next);
+    }
+  }
+
+  mutable absl::Mutex mu_;
+  std::vector<Item> items_ ABSL_GUARDED_BY(mu_);
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;  // something changed: look again
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
 CodeServer::CodeServer(Options options) : options_(std::move(options)) {
   if (!options_.probe_path.empty()) probe_server_ = std::make_unique<ProbeServer>(options_.probe_path);
+  if (options_.unmap_grace > absl::ZeroDuration()) lingering_ = std::make_unique<Lingering>();
 }
 
 CodeServer::~CodeServer() = default;
+
+void CodeServer::linger(ModuleRef& dropped) {
+  if (dropped && lingering_) {
+    lingering_->keep(std::move(dropped), absl::Now() + options_.unmap_grace);
+    dropped = nullptr;
+  }
+}
+
+std::size_t CodeServer::unmap_lingering() { return lingering_ ? lingering_->drop_all() : 0; }
+
+std::size_t CodeServer::lingering() const { return lingering_ ? lingering_->size() : 0; }
 
 absl::StatusOr<std::string> CodeServer::copy_privately(const std::string& path,
                                                        const std::string& checksum) {
@@ -425,6 +514,7 @@ absl::Status CodeServer::commit(const ModuleRef& prepared) {
   }
   if (auto s = check_old_purgeable(prepared->name()); !s.ok()) return s;
   dropped = std::move(e.old);
+  linger(dropped);
   e.old = std::move(e.current);
   e.current = prepared;
   return absl::OkStatus();
@@ -447,6 +537,7 @@ absl::Status CodeServer::soft_purge(absl::string_view name) {
   }
   if (auto s = check_old_purgeable(it->first); !s.ok()) return s;
   dropped = std::move(it->second.old);
+  linger(dropped);
   return absl::OkStatus();
 }
 
@@ -479,6 +570,7 @@ absl::StatusOr<int> CodeServer::purge(absl::string_view name) {
   if (it == modules_.end() || it->second.old != old_version) return stopped;
   if (auto s = check_old_purgeable(it->first); !s.ok()) return s;
   dropped = std::move(it->second.old);
+  linger(dropped);
   return stopped;
 }
 
@@ -496,6 +588,8 @@ absl::Status CodeServer::unload(absl::string_view name) {
                          absl::StrCat(n, " actor(s) still run ", name, "; not unloaded"));
   }
   dropped = std::move(it->second);
+  linger(dropped.current);
+  linger(dropped.old);
   modules_.erase(it);
   return absl::OkStatus();
 }

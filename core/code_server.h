@@ -110,6 +110,11 @@ class CodeServer {
     // without a probe.
     std::string probe_path;
     absl::Duration probe_timeout = absl::Seconds(30);
+    // How long a version the code server lets go of (purged, replaced by a commit, unloaded)
+    // stays mapped after that: a message built by its code (a request a handler sent, a response
+    // it returned) points into it, and one still queued somewhere when the code is unmapped
+    // crashes the actor that takes it (docs/modules.md). Zero: let go at once.
+    absl::Duration unmap_grace = absl::ZeroDuration();
   };
 
   // Stops the actors that run `version` and returns how many were stopped (hard purge).
@@ -146,6 +151,13 @@ class CodeServer {
 
   void set_purge_hook(PurgeHook hook);
 
+  // Lets go at once of the versions still within their unmap grace (for measurements that must
+  // see them unmapped); returns how many there were.
+  std::size_t unmap_lingering();
+
+  // How many versions are let go of but still within their unmap grace.
+  std::size_t lingering() const;
+
   ModuleRef current(absl::string_view name) const;
   ModuleRef old(absl::string_view name) const;
   std::vector<ModuleStatus> list() const;
@@ -165,8 +177,15 @@ class CodeServer {
   // Loads `path` in a module_probe child process; kLoadFailed if that process does not succeed.
   absl::Status probe(const std::string& path) const;
 
+  // Takes `dropped` (a version the code server no longer lists) to keep it mapped for
+  // unmap_grace; with no grace, leaves it for the caller to drop after the lock.
+  void linger(ModuleRef& dropped) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  class Lingering;  // the versions within their grace, and the thread that lets them go
+
   const Options options_;
   std::unique_ptr<ProbeServer> probe_server_;  // null without a probe binary
+  std::unique_ptr<Lingering> lingering_;        // null without an unmap grace
   std::atomic<uint64_t> copies_{0};
   mutable absl::Mutex mu_;
   std::map<std::string, Entry, std::less<>> modules_ ABSL_GUARDED_BY(mu_);

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
@@ -165,6 +167,50 @@ TEST_F(CodeServerTest, SoftPurgedVersionIsReallyUnmapped) {
   EXPECT_EQ(read_maps().find(v1_copy), std::string::npos) << "purged v1 is still mapped";
   struct stat st;
   EXPECT_NE(stat(v1_copy.c_str(), &st), 0) << "private copy not removed";
+}
+
+// With an unmap grace, a purged version stays mapped (messages its code built may still wait in
+// mailboxes) and is unmapped, its private copy removed, once the grace has passed.
+TEST_F(CodeServerTest, APurgedVersionStaysMappedForItsGraceThenGoes) {
+  CodeServer::Options o;
+  o.copy_dir = dir_ + "/grace";
+  o.unmap_grace = absl::Milliseconds(300);
+  auto cs = std::move(CodeServer::create(o).value());
+  std::string v1_copy;
+  {
+    auto v1 = cs->load(counter(1));
+    ASSERT_TRUE(v1.ok()) << v1.status();
+    v1_copy = (*v1)->copy_path();
+  }
+  ASSERT_TRUE(cs->load(counter(2)).ok());
+  ASSERT_TRUE(cs->soft_purge("counter").ok());
+  EXPECT_EQ(cs->old("counter"), nullptr) << "purged: no longer listed";
+  EXPECT_NE(read_maps().find(v1_copy), std::string::npos) << "unmapped before its grace";
+  EXPECT_EQ(cs->lingering(), 1u);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (cs->lingering() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(cs->lingering(), 0u);
+  EXPECT_EQ(read_maps().find(v1_copy), std::string::npos) << "still mapped after its grace";
+  struct stat st;
+  EXPECT_NE(stat(v1_copy.c_str(), &st), 0) << "private copy not removed";
+}
+
+TEST_F(CodeServerTest, LingeringVersionsCanBeLetGoAtOnce) {
+  CodeServer::Options o;
+  o.copy_dir = dir_ + "/grace";
+  o.unmap_grace = absl::Hours(1);
+  auto cs = std::move(CodeServer::create(o).value());
+  ASSERT_TRUE(cs->load(raw("raw_v1")).ok());
+  ASSERT_TRUE(cs->load(raw("raw_v2")).ok());  // v1 becomes old
+  ASSERT_TRUE(cs->load(raw("raw_v3")).ok());  // v1 is let go (replaced as old by v2)
+  ASSERT_TRUE(cs->soft_purge("raw").ok());    // v2 too
+  EXPECT_EQ(cs->lingering(), 2u);
+  EXPECT_EQ(cs->unmap_lingering(), 2u);
+  EXPECT_EQ(cs->lingering(), 0u);
+  ASSERT_TRUE(cs->unload("raw").ok());  // v3, current: lingers as well
+  EXPECT_EQ(cs->lingering(), 1u);
 }
 
 TEST_F(CodeServerTest, HardPurgeStopsActorsOnOldCodeThenDropsIt) {

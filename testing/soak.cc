@@ -225,6 +225,7 @@ int run(const Config& cfg) {
         // (actors/graveyard.h, core/heap_trim.h): measure once they have served every reload so
         // far, here and at the end alike.
         runtime.reload_manager().await_retired();
+        (void)runtime.code_server().unmap_lingering();  // as at the end, below
         (void)await_heap_trims(absl::Seconds(30));
         rss_warm = rss_kb();
         fds_warm = count_entries("/proc/self/fd");
@@ -255,6 +256,9 @@ int run(const Config& cfg) {
     }
     runtime.reload_manager().await_retired();
     (void)runtime.code_server().soft_purge("counter");
+    // Purged versions stay mapped for Runtime::Options::unmap_grace; let them go now, so that
+    // what is still mapped below is what leaked.
+    (void)runtime.code_server().unmap_lingering();
     (void)await_heap_trims(absl::Seconds(30));
     const int64_t rss_end = rss_kb();
     const int fds_end = count_entries("/proc/self/fd");
