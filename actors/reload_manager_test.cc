@@ -402,7 +402,13 @@ TEST_F(ReloadManagerUnmapGraceTest, PurgingWhileOldCodesMessagesWaitDoesNotCrash
   EXPECT_LT(purged - sent, std::chrono::seconds(5)) << "purged only after the responder was done:"
                                                        " the hazard was not exercised";
   EXPECT_EQ(cs_->unmap_lingering(), 1u);
+  // The killed asker's thread may still be dropping its own reference to v1 (its count went to 0
+  // just before): wait for the copy to go.
   struct stat info;
+  const auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (stat(v1_copy.c_str(), &info) == 0 && std::chrono::steady_clock::now() < gone_by) {
+    std::this_thread::yield();
+  }
   EXPECT_NE(stat(v1_copy.c_str(), &info), 0) << "v1's copy not removed once let go";
 }
 

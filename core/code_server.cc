@@ -214,9 +214,9 @@ class CodeServer::Lingering {
     return gone.size();  // dropped here, outside the lock: dlclose may run destructors
   }
 
-  std::size_t size() const {
+  std::size_t size() const {  // until a version is really let go, it counts
     absl::MutexLock lock(&mu_);
-    return items_.size();
+    return items_.size() + releasing_;
   }
 
  private:
@@ -242,9 +242,11 @@ class CodeServer::Lingering {
         }
       }
       if (!due.empty()) {
+        releasing_ = due.size();
         mu_.Unlock();
         due.clear();  // outside the lock: dlclose may run destructors
         mu_.Lock();
+        releasing_ = 0;
         continue;
       }
       woken_ = false;
@@ -254,6 +256,7 @@ class CodeServer::Lingering {
 
   mutable absl::Mutex mu_;
   std::vector<Item> items_ ABSL_GUARDED_BY(mu_);
+  std::size_t releasing_ ABSL_GUARDED_BY(mu_) = 0;  // taken out of items_, being dropped
   bool woken_ ABSL_GUARDED_BY(mu_) = false;  // something changed: look again
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -155,7 +155,8 @@ class CodeServer {
   // see them unmapped); returns how many there were.
   std::size_t unmap_lingering();
 
-  // How many versions are let go of but still within their unmap grace.
+  // How many versions are let go of but not released yet (within their unmap grace, or being
+  // released right now).
   std::size_t lingering() const;
 
   ModuleRef current(absl::string_view name) const;
