@@ -19,21 +19,20 @@ void ReloadRound::count_down(std::size_t k) {
   zero_.SignalAll();
 }
 
-void ReloadRound::resumed(std::size_t index, uint64_t pause_ns) {
-  if ((state_[index].load(std::memory_order_acquire) & kResumedBit) != 0) return;
+bool ReloadRound::mark_resumed(std::size_t index, uint64_t pause_ns) {
+  if ((state_[index].load(std::memory_order_acquire) & kResumedBit) != 0) return false;
   // Published to the manager by the fetch_or (acq_rel) that follows.
   pause_ns_[index].store(pause_ns, std::memory_order_relaxed);
-  const uint8_t before = mark(index, kResumedBit);
-  if (before == 0) count_down();  // neither resumed nor gone before
+  return mark(index, kResumedBit) == 0;  // neither resumed nor gone before
+}
+
+void ReloadRound::resumed(std::size_t index, uint64_t pause_ns) {
+  if (mark_resumed(index, pause_ns)) count_down();
 }
 
 void ReloadRound::resumed(const std::vector<Resume>& resumes) {
   std::size_t first = 0;
-  for (const Resume& r : resumes) {
-    if ((state_[r.index].load(std::memory_order_acquire) & kResumedBit) != 0) continue;
-    pause_ns_[r.index].store(r.pause_ns, std::memory_order_relaxed);
-    if (mark(r.index, kResumedBit) == 0) ++first;
-  }
+  for (const Resume& r : resumes) first += mark_resumed(r.index, r.pause_ns) ? 1 : 0;
   count_down(first);
 }
 

@@ -62,6 +62,9 @@ class ReloadRound {
 
   // Sets `bit` in slot `index`; returns the slot's previous value.
   uint8_t mark(std::size_t index, uint8_t bit);
+  // Records the pause of actor `index` and marks it resumed; true if that is its first report
+  // (it then counts down, by the caller).
+  bool mark_resumed(std::size_t index, uint64_t pause_ns);
   void count_down(std::size_t k = 1);
 
   const std::size_t size_;
