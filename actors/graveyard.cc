@@ -26,14 +26,7 @@ void Graveyard::bury(Instance&& instance, caf::message_handler&& handlers) {
   graves_.push_back(std::move(g));
 }
 
-void Graveyard::clear() {
-  for (Grave& g : graves_) {
-    g.handlers = caf::message_handler{};
-    g.behaviour.reset();
-    g.version.reset();
-  }
-  graves_.clear();
-}
+void Graveyard::clear() { graves_.clear(); }  // each Grave in its members' order (graveyard.h)
 
 Reaper::Reaper() : thread_([this] { run(); }) {}
 

@@ -45,6 +45,7 @@ class Graveyard {
   bool empty() const { return graves_.empty(); }
 
  private:
+  // Members are destroyed bottom-up: the handlers, then the behaviour, then the reference.
   struct Grave {
     ModuleRef version;                                      // destroyed last
     std::unique_ptr<Behaviour, BehaviourDeleter> behaviour;

@@ -289,7 +289,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   // (abort). Actors that kept messages meanwhile resume when their wake-up message runs.
   // The behaviours the actors no longer run are destroyed later, by the manager's reaper.
   const auto resume_started = Clock::now();
-  std::vector<Graveyard> graveyards(found.size());
+  job.graveyards.resize(found.size());  // one per slice, for the reaper
   for_each_slice(n, found.size(), [&](std::size_t slice, std::size_t begin, std::size_t end) {
     ReleaseBatch batch(round, end - begin);
     for (std::size_t i = begin; i < end; ++i) {
@@ -307,9 +307,8 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
       }
     }
     batch.flush();
-    graveyards[slice] = std::move(batch.graveyard());
+    job.graveyards[slice] = std::move(batch.graveyard());
   });
-  for (Graveyard& g : graveyards) job.graveyards.push_back(std::move(g));
   await_resumed(*round, actors, registry,
                 committed ? options.suspend_timeout + absl::Seconds(10) : absl::Milliseconds(200));
   result.resume_ms =
