@@ -11,15 +11,11 @@
 
 #include "actors/behaviour.h"
 #include "actors/messages.h"
+#include "core/runfiles.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
 namespace {
-
-std::string runfile(const std::string& path) {
-  const char* root = std::getenv("TEST_SRCDIR");
-  return std::string(root ? root : ".") + "/lemon/" + path;
-}
 
 // What was destroyed, in order, and on which thread.
 struct Log {
@@ -61,7 +57,7 @@ class GraveyardTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     cs_ = std::move(CodeServer::create({dir_}).value());
-    v1_ = cs_->load(runfile("extensions/counter/libcounter_v1.so")).value();
+    v1_ = cs_->load(find_runfile("extensions/counter/libcounter_v1.so")).value();
   }
   void TearDown() override {
     v1_.reset();

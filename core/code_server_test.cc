@@ -51,6 +51,14 @@ class CodeServerTest : public ::testing::Test {
     ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
 
+  // A second code server, in its own copy directory, that keeps let-go versions for `grace`.
+  std::unique_ptr<CodeServer> with_grace(absl::Duration grace) {
+    CodeServer::Options o;
+    o.copy_dir = dir_ + "/grace";
+    o.unmap_grace = grace;
+    return std::move(CodeServer::create(o).value());
+  }
+
   std::string write_file(const std::string& name, const std::string& bytes) {
     std::string path = dir_ + "/" + name;
     std::ofstream(path, std::ios::binary) << bytes;
@@ -172,10 +180,7 @@ TEST_F(CodeServerTest, SoftPurgedVersionIsReallyUnmapped) {
 // With an unmap grace, a purged version stays mapped (messages its code built may still wait in
 // mailboxes) and is unmapped, its private copy removed, once the grace has passed.
 TEST_F(CodeServerTest, APurgedVersionStaysMappedForItsGraceThenGoes) {
-  CodeServer::Options o;
-  o.copy_dir = dir_ + "/grace";
-  o.unmap_grace = absl::Milliseconds(300);
-  auto cs = std::move(CodeServer::create(o).value());
+  auto cs = with_grace(absl::Milliseconds(300));
   std::string v1_copy;
   {
     auto v1 = cs->load(counter(1));
@@ -198,10 +203,7 @@ TEST_F(CodeServerTest, APurgedVersionStaysMappedForItsGraceThenGoes) {
 }
 
 TEST_F(CodeServerTest, LingeringVersionsCanBeLetGoAtOnce) {
-  CodeServer::Options o;
-  o.copy_dir = dir_ + "/grace";
-  o.unmap_grace = absl::Hours(1);
-  auto cs = std::move(CodeServer::create(o).value());
+  auto cs = with_grace(absl::Hours(1));
   ASSERT_TRUE(cs->load(raw("raw_v1")).ok());
   ASSERT_TRUE(cs->load(raw("raw_v2")).ok());  // v1 becomes old
   ASSERT_TRUE(cs->load(raw("raw_v3")).ok());  // v1 is let go (replaced as old by v2)
