@@ -15,12 +15,16 @@
 #include "caf/actor_system.hpp"
 #include "caf/behavior.hpp"
 #include "caf/detail/behavior_impl.hpp"
+#include "caf/error.hpp"
 #include "caf/event_based_actor.hpp"
+#include "caf/execution_unit.hpp"
 #include "caf/invoke_message_result.hpp"
 #include "caf/mailbox_element.hpp"
 #include "caf/make_counted.hpp"
 #include "caf/message_handler.hpp"
 #include "caf/send.hpp"
+#include "caf/system_messages.hpp"
+#include "caf/type_erased_tuple.hpp"
 #include "core/reload_error.h"
 
 namespace lemon {
@@ -62,6 +66,9 @@ void retire(Installed& x) {
 //   kIdle | kWakePending --(manager: hold)--> kHeld or kDraining (continuations pending)
 //   kDraining --(manager, once none is pending)--> kHeld
 //   kHeld | kDraining --(manager: release)--> kIdle, or kWakePending if messages were kept
+//   kHeld --(sender: an ordinary message finds the actor waiting for one)--> kHeld | kParked
+//   kHeld --(worker: the actor's turn comes)--> kHeld | kParked
+//   kHeld --(sender: a message that must be served while held)--> kHeld | kServe, not parked
 //   kWakePending --(actor: wake-up message)--> kIdle, kept messages flushed to run first
 //   kDeferred --(actor: init message)--> kIdle
 //   kStarting --(actor: make_behavior)--> kIdle
@@ -70,6 +77,14 @@ void retire(Installed& x) {
 // While the state is not kIdle/kBusy the actor skips ordinary messages (CAF keeps them in order)
 // and sets kKept. kExited is set by the actor's exit; if the manager held it then, the manager
 // cleans up on release.
+//
+// kParked: a held actor does not run for ordinary messages. One that a message would schedule is
+// not put in the queues; one whose turn comes (it was queued before it was held) gives the turn
+// back at once. Its messages wait in its mailbox as usual, and the release schedules it (at the
+// front of the queues: it has waited longest). So a held actor costs the workers nothing and
+// keeps nothing that would need a wake-up. Any other message (a status request, an exit, a
+// response, a system message) sets kServe and schedules the actor: it then runs while held as
+// before, serving that message and keeping the ordinary ones, until the release.
 namespace run {
 constexpr uint32_t kIdle = 0;
 constexpr uint32_t kBusy = 1;
@@ -81,6 +96,10 @@ constexpr uint32_t kStarting = 6;
 constexpr uint32_t kMask = 0x7;
 constexpr uint32_t kKept = 0x10;
 constexpr uint32_t kExited = 0x20;
+constexpr uint32_t kParked = 0x40;
+constexpr uint32_t kServe = 0x80;
+// A held actor that may be parked: kHeld, neither exiting nor to be served.
+constexpr uint32_t kParkable = kMask | kExited | kServe;
 }  // namespace run
 
 class ReloadableActor;
@@ -147,6 +166,34 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     awaited_responses_.clear();
     multiplexed_responses_.clear();
     clean_up();
+  }
+
+  // -- Message delivery -------------------------------------------------------
+
+  // CAF's enqueue, except that an ordinary message that would schedule a held actor parks it
+  // (above). Outside a reload this costs one atomic load.
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
+    if ((state_.load(std::memory_order_acquire) & run::kMask) != run::kHeld) {
+      caf::event_based_actor::enqueue(std::move(ptr), eu);
+      return;
+    }
+    if (!parkable(*ptr)) {
+      serve();  // before the message is in: its turn must not be given back
+      caf::event_based_actor::enqueue(std::move(ptr), eu);
+      unpark(eu);  // the actor may be parked with its mailbox open: it would not run for this
+      return;
+    }
+    Parking parking(this, eu);
+    caf::event_based_actor::enqueue(std::move(ptr), &parking);
+  }
+
+  // CAF's resume, except that a held actor gives its turn back (parks) instead of keeping
+  // messages, unless it has something to serve.
+  resume_result resume(caf::execution_unit* eu, std::size_t max_throughput) override {
+    if ((state_.load(std::memory_order_acquire) & run::kParkable) == run::kHeld && park_turn()) {
+      return resumable::awaiting_message;  // the worker drops its reference; ours stays
+    }
+    return caf::event_based_actor::resume(eu, max_throughput);
   }
 
   // -- ActorContext -----------------------------------------------------------
@@ -233,10 +280,16 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
       const bool kept = (s & run::kKept) != 0;
       if (state_.compare_exchange_weak(s, kept ? run::kWakePending : run::kIdle,
                                        std::memory_order_acq_rel, std::memory_order_acquire)) {
+        // Parked: messages arrived meanwhile and CAF has handed the actor's turn to us (with the
+        // reference it takes for a scheduled actor): schedule it, ahead of the actors waiting.
+        if ((s & run::kParked) != 0) batch.front_of_queue(home_system()).exec_later(this);
         if (kept) {
-          caf::anon_send<caf::message_priority::high>(caf::actor_cast<caf::actor>(this),
-                                                      sys_wake_atom::value, round,
-                                                      static_cast<uint64_t>(index));
+          // To the front of a worker's queue: under load the pause would otherwise last until
+          // every actor queued before the wake-up had run.
+          enqueue(caf::make_mailbox_element(
+                      nullptr, caf::make_message_id(caf::message_priority::high), {},
+                      sys_wake_atom::value, round, static_cast<uint64_t>(index)),
+                  &batch.front_of_queue(home_system()));
         } else if (round) {
           batch.resumed(index, paused_ns(batch.now_ns()));
         }
@@ -288,6 +341,96 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   void request_finished() override { --pending_requests_; }
 
  private:
+  // Where CAF puts the actor when a message makes it runnable while it is held: nowhere, if the
+  // actor is still held (parked), else where CAF would have put it.
+  class Parking final : public caf::execution_unit {
+   public:
+    Parking(ReloadableActor* self, caf::execution_unit* eu)
+        : caf::execution_unit(&self->home_system()), self_(self), eu_(eu) {}
+    void exec_later(caf::resumable* job) override {
+      if (job == static_cast<caf::resumable*>(self_) && self_->park()) return;
+      if (eu_ != nullptr) {
+        eu_->exec_later(job);
+      } else {
+        system().scheduler().enqueue(job);
+      }
+    }
+
+   private:
+    ReloadableActor* self_;
+    caf::execution_unit* eu_;
+  };
+
+  // Puts the actor in the scheduler's queues as CAF's enqueue would from `eu` (nullptr: from
+  // outside the scheduler).
+  void schedule(caf::execution_unit* eu) {
+    if (eu != nullptr) {
+      eu->exec_later(this);
+    } else {
+      home_system().scheduler().enqueue(this);
+    }
+  }
+
+  // Whether a message may wait, unseen, until the release: an ordinary message is kept anyway;
+  // responses, urgent messages (wake-up, init), status requests and CAF's own messages (exit,
+  // down, errors, timeouts) are not.
+  static bool parkable(caf::mailbox_element& x) {
+    if (x.mid.is_response() || x.mid.is_urgent_message()) return false;
+    const caf::type_erased_tuple& c = x.content();
+    if (c.empty()) return true;
+    return !(c.match_element<sys_status_atom>(0) || c.match_element<caf::exit_msg>(0) ||
+             c.match_element<caf::down_msg>(0) || c.match_element<caf::error>(0) ||
+             c.match_element<caf::timeout_msg>(0) || c.match_element<caf::group_down_msg>(0));
+  }
+
+  // Parks the actor if it is still held and has nothing to serve; false otherwise (it must be
+  // scheduled). The caller owns the scheduler's reference, which the parking keeps.
+  bool park() {
+    uint32_t s = state_.load(std::memory_order_acquire);
+    while ((s & run::kParkable) == run::kHeld) {
+      if (state_.compare_exchange_weak(s, s | run::kParked, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Parks the actor whose turn has come (inside resume, before CAF touches anything): takes a
+  // reference of its own for the release, as CAF does when it schedules an actor. The parking is
+  // the last thing this turn does with the actor: from then on, release or unpark may schedule it
+  // on another worker.
+  bool park_turn() {
+    caf::intrusive_ptr_add_ref(ctrl());
+    if (park()) return true;
+    caf::intrusive_ptr_release(ctrl());
+    return false;
+  }
+
+  // Marks a held actor as having something to serve: it runs (keeping ordinary messages) until
+  // the release.
+  void serve() {
+    uint32_t s = state_.load(std::memory_order_acquire);
+    while ((s & run::kMask) == run::kHeld && (s & run::kServe) == 0) {
+      if (state_.compare_exchange_weak(s, s | run::kServe, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return;
+      }
+    }
+  }
+
+  // Schedules a parked actor now (it has a message to serve while held).
+  void unpark(caf::execution_unit* eu) {
+    uint32_t s = state_.load(std::memory_order_acquire);
+    while ((s & run::kParked) != 0) {
+      if (state_.compare_exchange_weak(s, s & ~run::kParked, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        schedule(eu);
+        return;
+      }
+    }
+  }
+
   static caf::result<caf::message> count_unhandled(caf::scheduled_actor*, caf::message_view&) {
     return caf::sec::unexpected_message;
   }
@@ -436,6 +579,11 @@ ReleaseBatch::ReleaseBatch(ReloadRoundPtr round, std::size_t expected) : round_(
 int64_t ReleaseBatch::now_ns() {
   if (clock_uses_++ % 16 == 0) now_ns_ = lemon::now_ns();
   return now_ns_;
+}
+
+FrontOfQueue& ReleaseBatch::front_of_queue(caf::actor_system& sys) {
+  if (!front_) front_ = std::make_unique<FrontOfQueue>(sys);
+  return *front_;
 }
 
 void ReleaseBatch::flush() {

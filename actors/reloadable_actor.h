@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "actors/front_of_queue.h"
 #include "actors/graveyard.h"
 #include "actors/reload_round.h"
 #include "actors/registry.h"
@@ -63,6 +64,10 @@ class ReleaseBatch {
 
   Graveyard& graveyard() { return graveyard_; }
 
+  // Where the wake-ups of actors that kept messages go: the front of the scheduler's queues
+  // (actors/front_of_queue.h), made on first use.
+  FrontOfQueue& front_of_queue(caf::actor_system& sys);
+
   // Reports the resumes collected so far to the round.
   void flush();
 
@@ -70,6 +75,7 @@ class ReleaseBatch {
   ReloadRoundPtr round_;
   std::vector<ReloadRound::Resume> resumes_;
   Graveyard graveyard_;
+  std::unique_ptr<FrontOfQueue> front_;
   int64_t now_ns_ = 0;
   unsigned clock_uses_ = 0;
 };

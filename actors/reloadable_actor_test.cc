@@ -3,7 +3,9 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -167,6 +169,101 @@ TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
   EXPECT_EQ(ask<ActorStatus>(a, sys_status_atom::value).version, "1");
   round.reset();
   EXPECT_EQ((*prepared)->actor_count(), 0);
+}
+
+// Restarts the fixture's actor system with one scheduler worker, so that actors get their turns
+// in the order they were scheduled, and a gate can keep that worker busy.
+class OneWorkerTest : public ReloadableActorTest {
+ protected:
+  void SetUp() override {
+    self_.reset();
+    sys_.reset();
+    cfg_.set("scheduler.max-threads", size_t{1});
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+    self_ = std::make_unique<caf::scoped_actor>(*sys_);
+    ReloadableActorTest::SetUp();
+  }
+  void TearDown() override {
+    open_gate();
+    ReloadableActorTest::TearDown();
+  }
+
+  // Keeps the only worker inside a handler until open_gate().
+  void close_gate() {
+    caf::actor blocker = sys_->spawn([this](caf::event_based_actor*) -> caf::behavior {
+      return {[this](ping_atom) {
+        std::unique_lock<std::mutex> lock(mu_);
+        entered_ = true;
+        cv_.notify_all();
+        cv_.wait_for(lock, std::chrono::seconds(120), [this] { return open_; });
+      }};
+    });
+    caf::anon_send(blocker, ping_atom::value);
+    std::unique_lock<std::mutex> lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, std::chrono::seconds(60), [this] { return entered_; }));
+  }
+  void open_gate() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool open_ = false;
+};
+
+// A held actor is not run for ordinary messages (it is parked: they wait in its mailbox), so its
+// release needs no wake-up: it counts as resumed at once, even while no worker is free to run it.
+TEST_F(OneWorkerTest, AHeldActorIsNotRunForOrdinaryMessagesAndResumesWithoutAWakeUp) {
+  caf::actor a = spawn_counter("a");
+  caf::actor b = spawn_counter("b");
+  ASSERT_EQ(ask<int64_t>(a, add_atom::value, int64_t{0}), 0);
+  ASSERT_EQ(ask<int64_t>(b, add_atom::value, int64_t{0}), 0);
+  ModuleRef v2 = cs_->load(runfile("extensions/counter/libcounter_v2.so")).value();
+  ReloadTarget* target = hold(a);
+  ASSERT_NE(target, nullptr);
+  ASSERT_TRUE(target->migrate(v2, "").ok());
+  constexpr uint64_t kMessages = 100;
+  for (uint64_t seq = 1; seq <= kMessages; ++seq) {
+    (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
+  }
+  // b was scheduled after a: once b has answered, a has had its turn, had it been scheduled.
+  ASSERT_EQ(ask<int64_t>(b, add_atom::value, int64_t{0}), 0);
+
+  close_gate();
+  auto round = std::make_shared<ReloadRound>(1);
+  release(target, true, round);
+  EXPECT_TRUE(round->await_resumed(absl::ZeroDuration()))
+      << "the release waits for a wake-up: the held actor ran and kept its messages";
+  open_gate();
+  auto status = ask<ActorStatus>(a, sys_status_atom::value);
+  EXPECT_EQ(status.version, "2");
+  EXPECT_NE(status.state.find("\"count\":100"), std::string::npos) << status.state;
+}
+
+// A parked actor still serves what must not wait for the release: a status request, an exit.
+TEST_F(OneWorkerTest, AParkedActorAnswersStatusAndCanBeKilled) {
+  caf::actor a = spawn_counter("a");
+  ASSERT_EQ(ask<int64_t>(a, add_atom::value, int64_t{0}), 0);
+  ReloadTarget* target = hold(a);
+  ASSERT_NE(target, nullptr);
+  for (uint64_t seq = 1; seq <= 10; ++seq) (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
+  auto status = ask<ActorStatus>(a, sys_status_atom::value);
+  EXPECT_TRUE(status.suspended);
+  EXPECT_GE(status.mailbox_size, 10u);
+  for (uint64_t seq = 11; seq <= 20; ++seq) (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
+  (*self_)->monitor(a);
+  (*self_)->send_exit(a, caf::exit_reason::kill);
+  bool down = false;
+  (*self_)->receive([&](caf::down_msg&) { down = true; },
+                    caf::after(std::chrono::seconds(60)) >> [] {});
+  EXPECT_TRUE(down) << "the kill waited for the release";
+  EXPECT_EQ(target->hold(now_ns()), ReloadTarget::Hold::kExited);
+  auto round = std::make_shared<ReloadRound>(1);
+  release(target, true, round);
+  EXPECT_EQ(v1_->actor_count(), 0);
 }
 
 // An actor that exits while the manager holds it is cleaned up by the release (its version is

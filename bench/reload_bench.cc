@@ -184,18 +184,20 @@ void run(caf::actor_system& sys, int n) {
   }
   for (const Upgrade& u : upgrades) {
     const SwapResult& r = u.result;
-    double pause_ms = 0;
-    for (double p : r.pause_seconds) pause_ms = std::max(pause_ms, p * 1e3);
+    std::vector<double> pauses = r.pause_seconds;
+    std::sort(pauses.begin(), pauses.end());
+    const double pause_ms = pauses.empty() ? 0 : pauses.back() * 1e3;
+    const double pause_p50_ms = pauses.empty() ? 0 : pauses[pauses.size() / 2] * 1e3;
     std::printf(
         "lemon N=%d upgrade_ms=%.3f pause_ms=%.3f per_actor_us=%.3f lost=%lld msg_ns=%.1f "
         "soft_purge=%s rounds_during=%llu load_msgs_per_s=%.0f status=%s swap_ms=%.3f "
         "prepare_ms=%.3f resume_ms=%.3f cpu_ms=%.3f retire_ms=%.3f load_ms=%.3f "
-        "load_achieved_msgs_per_s=%.0f\n",
+        "load_achieved_msgs_per_s=%.0f pause_p50_ms=%.3f\n",
         n, u.upgrade_ms, pause_ms, u.upgrade_ms * 1000.0 / n, static_cast<long long>(lost), msg_ns,
         u.purged ? "true" : "false", static_cast<unsigned long long>(rounds_before_stop),
         no_load_flag ? 0.0 : rate, r.status.ok() ? "ok" : std::string(r.status.message()).c_str(),
         r.duration_ms, r.prepare_ms, r.resume_ms, u.cpu_ms, u.retire_ms, u.load_ms,
-        no_load_flag ? 0.0 : achieved);
+        no_load_flag ? 0.0 : achieved, pause_p50_ms);
   }
   std::fflush(stdout);
   for (auto& a : actors) self->send_exit(a, caf::exit_reason::kill);

@@ -1,0 +1,177 @@
+#include "actors/front_of_queue.h"
+
+#include <dirent.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "caf/all.hpp"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using mark_atom = caf::atom_constant<caf::atom("mark")>;
+using block_atom = caf::atom_constant<caf::atom("block")>;
+
+// What the actors of a test did, in order, and a gate that keeps the only worker busy.
+struct Log {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> marks;
+  bool blocking = false;
+  bool open = false;
+
+  // Waits (with a deadline) until `pred` holds under the lock.
+  template <class Pred>
+  bool wait(Pred pred) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_until(lock, Clock::now() + std::chrono::seconds(30), pred);
+  }
+  void set(bool Log::*flag) {
+    std::lock_guard<std::mutex> lock(mu);
+    this->*flag = true;
+    cv.notify_all();
+  }
+};
+
+caf::behavior marker(caf::event_based_actor*, Log* log, std::string name) {
+  return {
+      [log, name](mark_atom) {
+        std::lock_guard<std::mutex> lock(log->mu);
+        log->marks.push_back(name);
+        log->cv.notify_all();
+      },
+  };
+}
+
+// Keeps the worker that runs it until the log's gate opens.
+caf::behavior blocker(caf::event_based_actor*, Log* log) {
+  return {
+      [log](block_atom) {
+        log->set(&Log::blocking);
+        log->wait([log] { return log->open; });
+      },
+  };
+}
+
+// Run with each of CAF's schedulers: "stealing" and "sharing".
+class FrontOfQueueTest : public ::testing::TestWithParam<caf::atom_value> {
+ protected:
+  void start(caf::timespan relaxed_sleep) {
+    cfg_.set("scheduler.policy", GetParam());
+    cfg_.set("scheduler.max-threads", 1);
+    cfg_.set("work-stealing.relaxed-sleep-duration", relaxed_sleep);
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+  }
+  void TearDown() override {
+    log_.set(&Log::open);
+    sys_.reset();
+  }
+
+  // Sends `a` a mark through `unit` (nullptr: as CAF would from outside a worker).
+  static void mark(const caf::actor& a, caf::execution_unit* unit) {
+    caf::actor_cast<caf::abstract_actor*>(a)->enqueue(
+        caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, mark_atom::value), unit);
+  }
+
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  Log log_;
+};
+
+TEST_P(FrontOfQueueTest, AnActorItWakesRunsBeforeTheActorsAlreadyWaiting) {
+  start(std::chrono::milliseconds(10));
+  FrontOfQueue front(*sys_);
+  ASSERT_TRUE(front.at_front());
+  std::vector<caf::actor> queued;
+  for (const char* name : {"a", "b", "c"}) queued.push_back(sys_->spawn(marker, &log_, name));
+  caf::actor woken = sys_->spawn(marker, &log_, "woken");
+  // Let every actor start before the worker is taken, so only the marks wait in its queue.
+  for (const caf::actor& a : queued) mark(a, nullptr);
+  mark(woken, nullptr);
+  ASSERT_TRUE(log_.wait([this] { return log_.marks.size() == 4; }));
+  log_.marks.clear();
+
+  caf::anon_send(sys_->spawn(blocker, &log_), block_atom::value);
+  ASSERT_TRUE(log_.wait([this] { return log_.blocking; }));  // the only worker is taken
+  for (const caf::actor& a : queued) mark(a, nullptr);       // to the back, in this order
+  mark(woken, &front);                                       // to the front
+  log_.set(&Log::open);
+
+  ASSERT_TRUE(log_.wait([this] { return log_.marks.size() == 4; }));
+  EXPECT_EQ(log_.marks, (std::vector<std::string>{"woken", "a", "b", "c"}));
+}
+
+// The name and state letter of a thread of this process ("R" running, "S" asleep, ...), from
+// /proc/self/task/<tid>/stat; empty when it cannot be read.
+std::pair<std::string, char> thread_state(const std::string& tid) {
+  std::ifstream stat("/proc/self/task/" + tid + "/stat");
+  std::string line((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto open = line.find('('), close = line.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) {
+    return {};
+  }
+  return {line.substr(open + 1, close - open - 1), line[close + 2]};
+}
+
+// Whether every scheduler worker of this process (CAF 0.17 names them "caf.multiplexer") sleeps.
+bool workers_asleep() {
+  int workers = 0;
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return false;
+  bool asleep = true;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    const auto [name, state] = thread_state(e->d_name);
+    if (name != "caf.multiplexer") continue;
+    ++workers;
+    if (state != 'S') asleep = false;
+  }
+  closedir(dir);
+  return workers > 0 && asleep;
+}
+
+TEST_P(FrontOfQueueTest, ItWakesAWorkerThatSleeps) {
+  // A worker with nothing to do ends up asleep on its condition variable (work stealing: after a
+  // while of polling, here for a minute; work sharing: until notified): only a notification gets
+  // the job to run within the deadline.
+  start(std::chrono::seconds(60));
+  caf::actor woken = sys_->spawn(marker, &log_, "woken");
+  auto* stealing =
+      dynamic_cast<caf::scheduler::coordinator<caf::policy::work_stealing>*>(&sys_->scheduler());
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    bool asleep;
+    if (stealing != nullptr) {
+      auto& data = stealing->worker_by_id(0)->data();
+      std::lock_guard<std::mutex> lock(data.waitdata.lock);
+      asleep = data.waitdata.sleeping;
+    } else {
+      asleep = workers_asleep();
+    }
+    if (asleep) break;
+    ASSERT_LT(Clock::now(), deadline) << "the worker never went to sleep";
+    std::this_thread::yield();
+  }
+  FrontOfQueue front(*sys_);
+  mark(woken, &front);
+  ASSERT_TRUE(log_.wait([this] { return log_.marks.size() == 1; }));
+}
+
+INSTANTIATE_TEST_SUITE_P(CafSchedulers, FrontOfQueueTest,
+                         ::testing::Values(caf::atom("stealing"), caf::atom("sharing")),
+                         [](const ::testing::TestParamInfo<caf::atom_value>& info) {
+                           return caf::to_string(info.param);
+                         });
+
+}  // namespace
+}  // namespace lemon
