@@ -4,9 +4,11 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "actors/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
+#include "caf/atom.hpp"
 #include "caf/io/middleman.hpp"
 #include "caf/send.hpp"
 #include "core/reload_error.h"
@@ -23,11 +25,18 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   if (options.apps_manifest.empty() && !options.modules_dir.empty()) {
     options.apps_manifest = options.modules_dir + "/apps.json";
   }
+  if (!options.scheduler.empty() && options.scheduler != "stealing" &&
+      options.scheduler != "sharing") {
+    return reload_status(ReloadError::kInvalidArgument,
+                         absl::StrCat("unknown scheduler \"", options.scheduler,
+                                      "\" (stealing or sharing)"));
+  }
   std::unique_ptr<Runtime> rt(new Runtime(options));
   rt->config_ = std::make_unique<caf::actor_system_config>();
   caf::actor_system_config& cfg = *rt->config_;
   if (options.scheduler_threads > 0) cfg.set("scheduler.max-threads", options.scheduler_threads);
   if (options.max_throughput > 0) cfg.set("scheduler.max-throughput", options.max_throughput);
+  if (options.scheduler == "sharing") cfg.set("scheduler.policy", caf::atom("sharing"));
   if (options.load_middleman) {
     cfg.load<caf::io::middleman>();
     // CAF 0.17 keys (no `caf.` prefix); see caf/defaults.hpp, namespace middleman.

@@ -43,6 +43,11 @@ class Runtime {
     std::vector<std::string> extension_dirs;  // extension roots; empty: extensions refused
     std::string apps_manifest;                // default <modules_dir>/apps.json
     size_t scheduler_threads = 0;             // 0: CAF's default (one per core)
+    // CAF's scheduler: "stealing" (a queue per worker, idle workers steal; CAF's default, also
+    // when empty) or "sharing" (one queue for all workers). On 2 cores, sharing moved a message
+    // sent to many actors in turn 8-9x faster (docs/benchmarks.md); stealing is meant to scale to
+    // many cores, where one shared queue contends. Anything else: kInvalidArgument.
+    std::string scheduler;
     // A worker processes at most this many messages of one actor before it lets others run:
     // without it, actors with long mailboxes delay every suspension (and thus every reload).
     size_t max_throughput = 50;

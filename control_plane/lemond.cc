@@ -56,6 +56,12 @@ ABSL_FLAG(std::string, cluster_bind, "127.0.0.1", "address the cluster agent lis
 ABSL_FLAG(int, cluster_heartbeat_ms, 1000, "CAF heartbeat interval between cluster nodes");
 ABSL_FLAG(int, cluster_timeout_ms, 5000,
           "a peer silent this long is dropped (its locks released); 0: only on disconnect");
+ABSL_FLAG(std::string, scheduler, "stealing",
+          "CAF scheduler: stealing (CAF's default) or sharing (one queue; faster on 2 cores, "
+          "docs/operations.md)");
+ABSL_FLAG(int, scheduler_threads, 0, "scheduler worker threads (0: one per core)");
+ABSL_FLAG(int, unmap_grace_ms, 5000,
+          "how long a purged or replaced module version stays mapped for messages its code built");
 ABSL_FLAG(int, demo_actors, 2000, "demo counter actors to start (0: none)");
 ABSL_FLAG(int, demo_rate, 20000, "demo messages per second, spread over the demo actors");
 
@@ -209,6 +215,13 @@ int run(int argc, char** argv) {
   options.load_middleman = clustered;
   options.heartbeat_interval = absl::Milliseconds(absl::GetFlag(FLAGS_cluster_heartbeat_ms));
   options.connection_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_cluster_timeout_ms));
+  options.scheduler = absl::GetFlag(FLAGS_scheduler);
+  if (absl::GetFlag(FLAGS_scheduler_threads) < 0 || absl::GetFlag(FLAGS_unmap_grace_ms) < 0) {
+    std::fprintf(stderr, "lemond: --scheduler_threads and --unmap_grace_ms must not be negative\n");
+    return 1;
+  }
+  options.scheduler_threads = static_cast<size_t>(absl::GetFlag(FLAGS_scheduler_threads));
+  options.unmap_grace = absl::Milliseconds(absl::GetFlag(FLAGS_unmap_grace_ms));
   auto created = Runtime::create(options);
   if (!created.ok()) {
     std::fprintf(stderr, "lemond: %s\n", std::string(created.status().message()).c_str());
