@@ -27,9 +27,9 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   }
   if (!options.scheduler.empty() && options.scheduler != "stealing" &&
       options.scheduler != "sharing") {
-    return reload_status(ReloadError::kInvalidArgument,
-                         absl::StrCat("unknown scheduler \"", options.scheduler,
-                                      "\" (stealing or sharing)"));
+    return reload_status(
+        ReloadError::kInvalidArgument,
+        absl::StrCat("unknown scheduler \"", options.scheduler, "\" (stealing or sharing)"));
   }
   std::unique_ptr<Runtime> rt(new Runtime(options));
   rt->config_ = std::make_unique<caf::actor_system_config>();
