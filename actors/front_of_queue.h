@@ -6,7 +6,11 @@
 //   actor->enqueue(caf::make_mailbox_element(...), &front);  // if this unblocks the actor, it
 //                                                             // runs next on some worker
 //   front.exec_later(actor_ptr);  // an actor whose turn the caller holds (see reloadable_actor.cc)
+//   front.flush();                // (or when `front` goes)
 //
+// The jobs are handed over in batches (every 64, at flush(), and when the FrontOfQueue is
+// destroyed): one lock of the scheduler's queue and one wake-up of the workers per batch instead
+// of per job.
 // A reload releases the actors it held this way (the parked ones, and those that need a wake-up),
 // so that under load their pause ends when a worker is next free, not after every actor queued
 // before them. Works with CAF's two schedulers, work stealing (the front of each worker's queue in
@@ -16,6 +20,7 @@
 #define LEMON_ACTORS_FRONT_OF_QUEUE_H_
 
 #include <cstddef>
+#include <vector>
 
 #include "caf/execution_unit.hpp"
 #include "caf/fwd.hpp"
@@ -28,9 +33,16 @@ namespace lemon {
 class FrontOfQueue final : public caf::execution_unit {
  public:
   explicit FrontOfQueue(caf::actor_system& sys);
+  ~FrontOfQueue() override { flush(); }
+  FrontOfQueue(const FrontOfQueue&) = delete;
+  FrontOfQueue& operator=(const FrontOfQueue&) = delete;
 
-  // Puts `job` at the front of a queue the workers take jobs from and wakes a worker that sleeps.
+  // Puts `job` at the front of a queue the workers take jobs from (with the batch it is part of),
+  // and wakes workers that sleep.
   void exec_later(caf::resumable* job) override;
+
+  // Hands over the jobs collected so far.
+  void flush();
 
   // Whether jobs really go to the front (false: neither of CAF's schedulers).
   bool at_front() const { return stealing_ != nullptr || sharing_ != nullptr; }
@@ -39,6 +51,7 @@ class FrontOfQueue final : public caf::execution_unit {
   caf::scheduler::coordinator<caf::policy::work_stealing>* stealing_;
   caf::scheduler::coordinator<caf::policy::work_sharing>* sharing_;
   std::size_t next_;
+  std::vector<caf::resumable*> pending_;
 };
 
 }  // namespace lemon

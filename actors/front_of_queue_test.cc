@@ -105,6 +105,7 @@ TEST_P(FrontOfQueueTest, AnActorItWakesRunsBeforeTheActorsAlreadyWaiting) {
   ASSERT_TRUE(log_.wait([this] { return log_.blocking; }));  // the only worker is taken
   for (const caf::actor& a : queued) mark(a, nullptr);       // to the back, in this order
   mark(woken, &front);                                       // to the front
+  front.flush();
   log_.set(&Log::open);
 
   ASSERT_TRUE(log_.wait([this] { return log_.marks.size() == 4; }));
@@ -164,6 +165,7 @@ TEST_P(FrontOfQueueTest, ItWakesAWorkerThatSleeps) {
   }
   FrontOfQueue front(*sys_);
   mark(woken, &front);
+  front.flush();
   ASSERT_TRUE(log_.wait([this] { return log_.marks.size() == 1; }));
 }
 

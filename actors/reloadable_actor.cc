@@ -587,6 +587,7 @@ FrontOfQueue& ReleaseBatch::front_of_queue(caf::actor_system& sys) {
 }
 
 void ReleaseBatch::flush() {
+  if (front_) front_->flush();
   if (round_ && !resumes_.empty()) round_->resumed(resumes_);
   resumes_.clear();
 }

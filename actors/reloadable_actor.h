@@ -64,11 +64,11 @@ class ReleaseBatch {
 
   Graveyard& graveyard() { return graveyard_; }
 
-  // Where the wake-ups of actors that kept messages go: the front of the scheduler's queues
-  // (actors/front_of_queue.h), made on first use.
+  // Where the released actors that have messages to run go: the front of the scheduler's queues
+  // (actors/front_of_queue.h), made on first use, handed over in batches and at flush().
   FrontOfQueue& front_of_queue(caf::actor_system& sys);
 
-  // Reports the resumes collected so far to the round.
+  // Schedules the actors collected so far and reports their resumes to the round.
   void flush();
 
  private:
