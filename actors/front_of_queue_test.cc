@@ -14,32 +14,25 @@
 
 #include "caf/all.hpp"
 #include "gtest/gtest.h"
+#include "testing/worker_gate.h"
 
 namespace lemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using mark_atom = caf::atom_constant<caf::atom("mark")>;
-using block_atom = caf::atom_constant<caf::atom("block")>;
 
-// What the actors of a test did, in order, and a gate that keeps the only worker busy.
+// What the actors of a test did, in order.
 struct Log {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<std::string> marks;
-  bool blocking = false;
-  bool open = false;
 
-  // Waits (with a deadline) until `pred` holds under the lock.
-  template <class Pred>
-  bool wait(Pred pred) {
+  // Waits (with a deadline) until `n` marks are in.
+  bool wait_for_marks(std::size_t n) {
     std::unique_lock<std::mutex> lock(mu);
-    return cv.wait_until(lock, Clock::now() + std::chrono::seconds(30), pred);
-  }
-  void set(bool Log::*flag) {
-    std::lock_guard<std::mutex> lock(mu);
-    this->*flag = true;
-    cv.notify_all();
+    return cv.wait_until(lock, Clock::now() + std::chrono::seconds(30),
+                         [&] { return marks.size() == n; });
   }
 };
 
@@ -49,16 +42,6 @@ caf::behavior marker(caf::event_based_actor*, Log* log, std::string name) {
         std::lock_guard<std::mutex> lock(log->mu);
         log->marks.push_back(name);
         log->cv.notify_all();
-      },
-  };
-}
-
-// Keeps the worker that runs it until the log's gate opens.
-caf::behavior blocker(caf::event_based_actor*, Log* log) {
-  return {
-      [log](block_atom) {
-        log->set(&Log::blocking);
-        log->wait([log] { return log->open; });
       },
   };
 }
@@ -73,7 +56,7 @@ class FrontOfQueueTest : public ::testing::TestWithParam<caf::atom_value> {
     sys_ = std::make_unique<caf::actor_system>(cfg_);
   }
   void TearDown() override {
-    log_.set(&Log::open);
+    gate_.open();
     sys_.reset();
   }
 
@@ -86,6 +69,7 @@ class FrontOfQueueTest : public ::testing::TestWithParam<caf::atom_value> {
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   Log log_;
+  WorkerGate gate_;
 };
 
 TEST_P(FrontOfQueueTest, AnActorItWakesRunsBeforeTheActorsAlreadyWaiting) {
@@ -98,17 +82,16 @@ TEST_P(FrontOfQueueTest, AnActorItWakesRunsBeforeTheActorsAlreadyWaiting) {
   // Let every actor start before the worker is taken, so only the marks wait in its queue.
   for (const caf::actor& a : queued) mark(a, nullptr);
   mark(woken, nullptr);
-  ASSERT_TRUE(log_.wait([this] { return log_.marks.size() == 4; }));
+  ASSERT_TRUE(log_.wait_for_marks(4));
   log_.marks.clear();
 
-  caf::anon_send(sys_->spawn(blocker, &log_), block_atom::value);
-  ASSERT_TRUE(log_.wait([this] { return log_.blocking; }));  // the only worker is taken
-  for (const caf::actor& a : queued) mark(a, nullptr);       // to the back, in this order
-  mark(woken, &front);                                       // to the front
+  ASSERT_TRUE(gate_.close(*sys_));                      // the only worker is taken
+  for (const caf::actor& a : queued) mark(a, nullptr);  // to the back, in this order
+  mark(woken, &front);                                  // to the front
   front.flush();
-  log_.set(&Log::open);
+  gate_.open();
 
-  ASSERT_TRUE(log_.wait([this] { return log_.marks.size() == 4; }));
+  ASSERT_TRUE(log_.wait_for_marks(4));
   EXPECT_EQ(log_.marks, (std::vector<std::string>{"woken", "a", "b", "c"}));
 }
 
@@ -166,7 +149,7 @@ TEST_P(FrontOfQueueTest, ItWakesAWorkerThatSleeps) {
   FrontOfQueue front(*sys_);
   mark(woken, &front);
   front.flush();
-  ASSERT_TRUE(log_.wait([this] { return log_.marks.size() == 1; }));
+  ASSERT_TRUE(log_.wait_for_marks(1));
 }
 
 INSTANTIATE_TEST_SUITE_P(CafSchedulers, FrontOfQueueTest,

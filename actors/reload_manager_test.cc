@@ -5,9 +5,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +16,7 @@
 #include "caf/all.hpp"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
+#include "testing/worker_gate.h"
 
 namespace lemon {
 namespace {
@@ -372,24 +371,6 @@ class ReloadManagerOneWorkerTest : public ReloadManagerTest {
   ReloadManagerOneWorkerTest() { cfg_.set("scheduler.max-threads", size_t{1}); }
 };
 
-// A gate a plain CAF actor waits at, inside its handler, keeping the worker that runs it.
-struct WorkerGate {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool entered = false;
-  bool open = false;
-
-  void wait_entered() {
-    std::unique_lock<std::mutex> lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [this] { return entered; }));
-  }
-  void release() {
-    std::lock_guard<std::mutex> lock(mu);
-    open = true;
-    cv.notify_all();
-  }
-};
-
 // The reload manager moves actors on threads of its own: a reload needs no free scheduler worker,
 // and meets its deadline while every worker is inside a long handler.
 TEST_F(ReloadManagerOneWorkerTest, AReloadMeetsItsDeadlineWhileTheOnlyWorkerIsInALongHandler) {
@@ -397,23 +378,14 @@ TEST_F(ReloadManagerOneWorkerTest, AReloadMeetsItsDeadlineWhileTheOnlyWorkerIsIn
   auto actors = spawn_many("counter", 600);
   for (auto& a : actors) ASSERT_EQ(ask<ActorStatus>(a, sys_status_atom::value).version, "1");
   WorkerGate gate;
-  caf::actor blocker = sys_->spawn([&gate](caf::event_based_actor*) -> caf::behavior {
-    return {[&gate](ping_atom) {
-      std::unique_lock<std::mutex> lock(gate.mu);
-      gate.entered = true;
-      gate.cv.notify_all();
-      gate.cv.wait_for(lock, std::chrono::seconds(120), [&gate] { return gate.open; });
-    }};
-  });
-  caf::anon_send(blocker, ping_atom::value);
-  gate.wait_entered();  // the only worker is taken until the gate opens
+  ASSERT_TRUE(gate.close(*sys_));  // the only worker is taken until the gate opens
 
   auto next = cs_->prepare(counter("2"));
   ASSERT_TRUE(next.ok());
   SwapOptions options;
   options.suspend_timeout = absl::Seconds(5);
   SwapResult r = manager_->swap(*next, options);
-  gate.release();
+  gate.open();
   EXPECT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(cs_->current("counter")->version(), "2");
   for (auto& a : actors) EXPECT_EQ(ask<ActorStatus>(a, sys_status_atom::value).version, "2");

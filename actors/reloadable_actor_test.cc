@@ -3,9 +3,7 @@
 #include <stdlib.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +12,7 @@
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "gtest/gtest.h"
+#include "testing/worker_gate.h"
 
 namespace lemon {
 namespace {
@@ -49,6 +48,13 @@ class ReloadableActorTest : public ::testing::Test {
     auto a = spawn_reloadable(*sys_, registry_, *cs_, {"counter", "", name, "0"});
     EXPECT_TRUE(a.ok()) << a.status();
     return *a;
+  }
+
+  // Sends `a` ticks with sequence numbers first..last, from one sender.
+  void send_ticks(const caf::actor& a, uint64_t first, uint64_t last) {
+    for (uint64_t seq = first; seq <= last; ++seq) {
+      (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
+    }
   }
 
   template <class T, class... Ts>
@@ -120,9 +126,7 @@ TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion)
 
   // The actor is held (migrated, waiting for commit): everything sent now is kept.
   constexpr uint64_t kMessages = 10000;
-  for (uint64_t seq = 1; seq <= kMessages; ++seq) {
-    (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
-  }
+  send_ticks(a, 1, kMessages);
   // A request queued while suspended is answered after resume, by the new version.
   auto pong = (*self_)->request(a, caf::infinite, ping_atom::value, uint64_t{1});
 
@@ -172,7 +176,7 @@ TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
 }
 
 // Restarts the fixture's actor system with one scheduler worker, so that actors get their turns
-// in the order they were scheduled, and a gate can keep that worker busy.
+// in the order they were scheduled, and a gate (testing/worker_gate.h) can keep that worker busy.
 class OneWorkerTest : public ReloadableActorTest {
  protected:
   void SetUp() override {
@@ -184,34 +188,11 @@ class OneWorkerTest : public ReloadableActorTest {
     ReloadableActorTest::SetUp();
   }
   void TearDown() override {
-    open_gate();
+    gate_.open();
     ReloadableActorTest::TearDown();
   }
 
-  // Keeps the only worker inside a handler until open_gate().
-  void close_gate() {
-    caf::actor blocker = sys_->spawn([this](caf::event_based_actor*) -> caf::behavior {
-      return {[this](ping_atom) {
-        std::unique_lock<std::mutex> lock(mu_);
-        entered_ = true;
-        cv_.notify_all();
-        cv_.wait_for(lock, std::chrono::seconds(120), [this] { return open_; });
-      }};
-    });
-    caf::anon_send(blocker, ping_atom::value);
-    std::unique_lock<std::mutex> lock(mu_);
-    ASSERT_TRUE(cv_.wait_for(lock, std::chrono::seconds(60), [this] { return entered_; }));
-  }
-  void open_gate() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool entered_ = false;
-  bool open_ = false;
+  WorkerGate gate_;
 };
 
 // A held actor is not run for ordinary messages (it is parked: they wait in its mailbox), so its
@@ -225,19 +206,16 @@ TEST_F(OneWorkerTest, AHeldActorIsNotRunForOrdinaryMessagesAndResumesWithoutAWak
   ReloadTarget* target = hold(a);
   ASSERT_NE(target, nullptr);
   ASSERT_TRUE(target->migrate(v2, "").ok());
-  constexpr uint64_t kMessages = 100;
-  for (uint64_t seq = 1; seq <= kMessages; ++seq) {
-    (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
-  }
+  send_ticks(a, 1, 100);
   // b was scheduled after a: once b has answered, a has had its turn, had it been scheduled.
   ASSERT_EQ(ask<int64_t>(b, add_atom::value, int64_t{0}), 0);
 
-  close_gate();
+  ASSERT_TRUE(gate_.close(*sys_));
   auto round = std::make_shared<ReloadRound>(1);
   release(target, true, round);
   EXPECT_TRUE(round->await_resumed(absl::ZeroDuration()))
       << "the release waits for a wake-up: the held actor ran and kept its messages";
-  open_gate();
+  gate_.open();
   auto status = ask<ActorStatus>(a, sys_status_atom::value);
   EXPECT_EQ(status.version, "2");
   EXPECT_NE(status.state.find("\"count\":100"), std::string::npos) << status.state;
@@ -249,11 +227,11 @@ TEST_F(OneWorkerTest, AParkedActorAnswersStatusAndCanBeKilled) {
   ASSERT_EQ(ask<int64_t>(a, add_atom::value, int64_t{0}), 0);
   ReloadTarget* target = hold(a);
   ASSERT_NE(target, nullptr);
-  for (uint64_t seq = 1; seq <= 10; ++seq) (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
+  send_ticks(a, 1, 10);
   auto status = ask<ActorStatus>(a, sys_status_atom::value);
   EXPECT_TRUE(status.suspended);
   EXPECT_GE(status.mailbox_size, 10u);
-  for (uint64_t seq = 11; seq <= 20; ++seq) (*self_)->send(a, tick_atom::value, uint64_t{1}, seq);
+  send_ticks(a, 11, 20);
   (*self_)->monitor(a);
   (*self_)->send_exit(a, caf::exit_reason::kill);
   bool down = false;
