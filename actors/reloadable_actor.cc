@@ -85,6 +85,16 @@ void retire(Installed& x) {
 // keeps nothing that would need a wake-up. Any other message (a status request, an exit, a
 // response, a system message) sets kServe and schedules the actor: it then runs while held as
 // before, serving that message and keeping the ordinary ones, until the release.
+// Puts `job` in the scheduler's queues as CAF's enqueue would from `eu` (nullptr: from outside
+// the scheduler).
+void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& sys) {
+  if (eu != nullptr) {
+    eu->exec_later(job);
+  } else {
+    sys.scheduler().enqueue(job);
+  }
+}
+
 namespace run {
 constexpr uint32_t kIdle = 0;
 constexpr uint32_t kBusy = 1;
@@ -349,27 +359,13 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
         : caf::execution_unit(&self->home_system()), self_(self), eu_(eu) {}
     void exec_later(caf::resumable* job) override {
       if (job == static_cast<caf::resumable*>(self_) && self_->park()) return;
-      if (eu_ != nullptr) {
-        eu_->exec_later(job);
-      } else {
-        system().scheduler().enqueue(job);
-      }
+      schedule(job, eu_, system());
     }
 
    private:
     ReloadableActor* self_;
     caf::execution_unit* eu_;
   };
-
-  // Puts the actor in the scheduler's queues as CAF's enqueue would from `eu` (nullptr: from
-  // outside the scheduler).
-  void schedule(caf::execution_unit* eu) {
-    if (eu != nullptr) {
-      eu->exec_later(this);
-    } else {
-      home_system().scheduler().enqueue(this);
-    }
-  }
 
   // Whether a message may wait, unseen, until the release: an ordinary message is kept anyway;
   // responses, urgent messages (wake-up, init), status requests and CAF's own messages (exit,
@@ -425,7 +421,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     while ((s & run::kParked) != 0) {
       if (state_.compare_exchange_weak(s, s & ~run::kParked, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
-        schedule(eu);
+        schedule(this, eu, home_system());
         return;
       }
     }
