@@ -11,6 +11,7 @@
 // The jobs are handed over in batches (every 64, at flush(), and when the FrontOfQueue is
 // destroyed): one lock of the scheduler's queue and one wake-up of the workers per batch instead
 // of per job.
+//
 // A reload releases the actors it held this way (the parked ones, and those that need a wake-up),
 // so that under load their pause ends when a worker is next free, not after every actor queued
 // before them. Works with CAF's two schedulers, work stealing (the front of each worker's queue in
