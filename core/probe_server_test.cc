@@ -1,9 +1,18 @@
 #include "core/probe_server.h"
 
+#include <dirent.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 #include "gtest/gtest.h"
 
@@ -60,6 +69,43 @@ TEST_F(ProbeServerTest, AHangingLoadTimesOutAndTheNextProbeStillWorks) {
   auto next = server_.probe(runfile("core/testdata/libraw_v1.so"), absl::Seconds(60));
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_TRUE(exited_ok(*next)) << next->said;
+}
+
+// Every process started from `probe` (the server, and its children: they keep its command line).
+std::vector<pid_t> processes_of(const std::string& probe) {
+  std::vector<pid_t> found;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return found;
+  while (dirent* e = readdir(proc)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
+    std::ifstream in(absl::StrCat("/proc/", pid, "/cmdline"));
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (absl::StartsWith(cmdline, probe + std::string(1, '\0'))) found.push_back(pid);
+  }
+  closedir(proc);
+  return found;
+}
+
+// The server keeps a forked child ready for the next probe: it goes with the server.
+TEST(ProbeServerLifeTest, NoChildOutlivesTheServer) {
+  const std::string probe = runfile("core/module_probe");
+  {
+    ProbeServer server(probe);
+    for (int i = 0; i < 2; ++i) {
+      auto r = server.probe(runfile("core/testdata/libraw_v1.so"), absl::Seconds(60));
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_TRUE(exited_ok(*r)) << r->said;
+    }
+    EXPECT_FALSE(processes_of(probe).empty());
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  std::vector<pid_t> left = processes_of(probe);
+  while (!left.empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));  // polling a condition (no event to wait on)
+    left = processes_of(probe);
+  }
+  EXPECT_TRUE(left.empty()) << left.size() << " process(es) of the probe server are still there";
 }
 
 TEST(ProbeServerStartTest, AMissingProbeBinaryIsUnavailable) {
