@@ -1,7 +1,5 @@
 #include "actors/reload_manager.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -13,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "actors/crew.h"
 #include "actors/reload_round.h"
 #include "actors/reloadable_actor.h"
 #include "actors/system_messages.h"
@@ -57,9 +56,6 @@ bool await_resumed(ReloadRound& round, const std::vector<caf::actor>& actors,
   }
 }
 
-// Names the calling thread as `top` and profilers show it (at most 15 characters).
-void name_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
-
 // Between two attempts to hold the actors that were busy: yield a few times (a handler usually
 // ends within microseconds), then sleep, up to 1 ms.
 void back_off(int attempt) {
@@ -74,31 +70,22 @@ void back_off(int attempt) {
 // How many actors ahead of the one being moved the manager asks the CPU for the next ones' memory.
 constexpr std::size_t kAhead = 8;
 
-// Rounds of fewer actors than this per thread run on one thread: starting a thread costs about as
-// much as migrating a few hundred actors.
+// Rounds of fewer actors than this per thread run on one thread: handing work to another thread
+// costs about as much as migrating a few hundred actors.
 constexpr std::size_t kSliceMin = 4096;
 constexpr std::size_t kMaxSlices = 4;
 
-std::size_t slices_for(std::size_t n) {
+// How many threads share a round of n actors.
+std::size_t workers_for(std::size_t n) {
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   return std::max<std::size_t>(1, std::min({cores, kMaxSlices, n / kSliceMin}));
 }
 
-// Calls fn(slice, begin, end) for `slices` contiguous slices of [0, n): the last on this thread,
-// the others on threads of their own; returns when all are done.
-template <class Fn>
-void for_each_slice(std::size_t n, std::size_t slices, const Fn& fn) {
-  std::vector<std::thread> helpers;
-  const std::size_t per = (n + slices - 1) / slices;
-  for (std::size_t s = 0; s + 1 < slices; ++s) {
-    helpers.emplace_back([&fn, s, per, n] {
-      name_thread("lemon-migrate");
-      fn(s, s * per, std::min(n, (s + 1) * per));
-    });
-  }
-  const std::size_t last = slices - 1;
-  fn(last, std::min(n, last * per), n);
-  for (std::thread& t : helpers) t.join();
+// The actors a thread takes at a time (Crew::for_each_chunk): small enough that a thread that
+// starts late or is preempted leaves most of the round to the others, large enough that taking a
+// chunk costs nothing next to migrating it.
+std::size_t chunk_for(std::size_t n, std::size_t workers) {
+  return std::clamp<std::size_t>(n / (8 * workers), 64, 2048);
 }
 
 const char* why_not_held(ReloadTarget::Hold h) {
@@ -140,7 +127,7 @@ std::string actor_label(const ActorFailure& f) {
 // or the old version. Fills job.result.
 void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
                const SwapOptions& options, const ActorRegistry& registry,
-               const std::function<absl::Status()>& commit, RoundJob& job) {
+               const std::function<absl::Status()>& commit, Crew& crew, RoundJob& job) {
   SwapResult& result = job.result;
   const auto started = Clock::now();
   const auto deadline = started + absl::ToChronoNanoseconds(options.suspend_timeout);
@@ -152,7 +139,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   std::vector<Mark> marks(n, Mark::kWaiting);
   std::vector<ReloadTarget::Hold> last(n, ReloadTarget::Hold::kBusy);
   std::vector<ReloadTarget*> targets(n, nullptr);
-  // What one thread of the first pass found (merged afterwards; slices never share an actor).
+  // What one thread of the first pass found (merged afterwards; chunks never share an actor).
   struct Findings {
     std::vector<std::pair<std::size_t, absl::Status>> failed;  // code_change failures, in order
     std::size_t late = SIZE_MAX;  // the first actor whose code_change ended past the deadline
@@ -198,11 +185,13 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
     return too_late.load(std::memory_order_relaxed) ||
            job.abandoned.load(std::memory_order_relaxed);
   };
-  // First pass, in slices on several threads for a large round: holding and migrating one actor
+  // First pass, in chunks on several threads for a large round: holding and migrating one actor
   // does not touch any other.
-  std::vector<Findings> found(slices_for(n));
-  for_each_slice(n, found.size(), [&](std::size_t slice, std::size_t begin, std::size_t end) {
-    Findings& f = found[slice];
+  const std::size_t workers = workers_for(n);
+  const std::size_t chunk = chunk_for(n, workers);
+  std::vector<Findings> found(workers);
+  crew.for_each_chunk(n, workers, chunk, [&](std::size_t worker, std::size_t begin, std::size_t end) {
+    Findings& f = found[worker];
     for (std::size_t i = begin; i < end; ++i) {
       // Each actor's memory is cold (one actor is a few hundred bytes among thousands): ask for
       // the next ones' while this one is migrated.
@@ -219,9 +208,13 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   std::vector<std::size_t> waiting;
   for (Findings& f : found) {
     for (auto& x : f.failed) failed.push_back(std::move(x));
-    if (late == SIZE_MAX) late = f.late;
+    late = std::min(late, f.late);
     waiting.insert(waiting.end(), f.waiting.begin(), f.waiting.end());
   }
+  // In actor order, whichever thread found them.
+  std::sort(failed.begin(), failed.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(waiting.begin(), waiting.end());
   // Then the actors that were busy, on this thread, until the deadline.
   Findings again;
   for (int k = 0; failed.empty() && late == SIZE_MAX && !stop(again) && !waiting.empty() &&
@@ -289,8 +282,8 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   // (abort). Actors that kept messages meanwhile resume when their wake-up message runs.
   // The behaviours the actors no longer run are destroyed later, by the manager's reaper.
   const auto resume_started = Clock::now();
-  job.graveyards.resize(found.size());  // one per slice, for the reaper
-  for_each_slice(n, found.size(), [&](std::size_t slice, std::size_t begin, std::size_t end) {
+  job.graveyards.resize((n + chunk - 1) / chunk);  // one per chunk, for the reaper
+  crew.for_each_chunk(n, workers, chunk, [&](std::size_t, std::size_t begin, std::size_t end) {
     ReleaseBatch batch(round, end - begin);
     for (std::size_t i = begin; i < end; ++i) {
       if (i + kAhead < end && targets[i + kAhead] != nullptr) targets[i + kAhead]->prefetch();
@@ -307,7 +300,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
       }
     }
     batch.flush();
-    job.graveyards[slice] = std::move(batch.graveyard());
+    job.graveyards[begin / chunk] = std::move(batch.graveyard());
   });
   await_resumed(*round, actors, registry,
                 committed ? options.suspend_timeout + absl::Seconds(10) : absl::Milliseconds(200));
@@ -336,25 +329,24 @@ std::size_t close_gate(ActorRegistry& registry, const std::string& module,
 
 struct ReloadManager::Abandoned {
   std::shared_ptr<RoundJob> job;
-  std::thread runner;
 };
 
 ReloadManager::ReloadManager(caf::actor_system& sys, std::shared_ptr<ActorRegistry> registry,
                              CodeServer& code_server)
-    : sys_(sys), registry_(std::move(registry)), code_server_(code_server) {}
+    : sys_(sys),
+      registry_(std::move(registry)),
+      code_server_(code_server),
+      crew_(std::make_shared<Crew>("lemon-reload")) {}
 
 ReloadManager::~ReloadManager() {
   absl::MutexLock lock(&abandoned_mu_);
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   for (auto& a : abandoned_) {
+    // Past the deadline, its code_change still has not returned: the crew leaves its thread to end
+    // on its own (the process is going anyway).
     a->job->mu.Lock();
-    const bool done = a->job->mu.AwaitWithDeadline(absl::Condition(&a->job->done), deadline);
+    (void)a->job->mu.AwaitWithDeadline(absl::Condition(&a->job->done), deadline);
     a->job->mu.Unlock();
-    if (done) {
-      a->runner.join();
-    } else {
-      a->runner.detach();  // its code_change still has not returned; the process is going anyway
-    }
   }
 }
 
@@ -366,14 +358,19 @@ void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
   std::shared_ptr<ActorRegistry> registry = registry_;
   CodeServer* code_server = &code_server_;
   const std::string module = result.module;
-  std::thread runner([job, registry, code_server, next, before, module, options,
-                      actors = std::move(actors)] {
-    name_thread("lemon-reload");
+  std::shared_ptr<Crew> crew = crew_;  // the round may outlive the manager (abandoned)
+  crew_->run([job, registry, code_server, crew, next = ModuleRef(next),
+              before = ModuleRef(before), module, options, actors = std::move(actors)]() mutable {
     run_round(next, actors, options, *registry,
-              [&] { return code_server->commit(next); }, *job);
+              [&] { return code_server->commit(next); }, *crew, *job);
     // Read under the lock that also covers `decided`: the result is complete from here on.
     const bool committed = job->result.status.ok();
     const std::size_t deferred = close_gate(*registry, module, committed ? next : before);
+    // Let go of the versions and the actors before the caller hears that the round is over: a
+    // purge right after swap() must not find them still referenced by this thread.
+    next = nullptr;
+    before = nullptr;
+    actors = {};
     absl::MutexLock lock(&job->mu);
     job->result.deferred = deferred;
     job->done = true;
@@ -395,13 +392,12 @@ void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
           done = (*it)->job->done;
         }
         if (done) {
-          (*it)->runner.join();
           it = abandoned_.erase(it);
         } else {
           ++it;
         }
       }
-      abandoned_.push_back(std::make_unique<Abandoned>(Abandoned{job, std::move(runner)}));
+      abandoned_.push_back(std::make_unique<Abandoned>(Abandoned{job}));
     }
     const caf::actor_id stuck = job->migrating.load();
     if (stuck != 0) {
@@ -422,7 +418,6 @@ void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
   result = std::move(job->result);
   std::vector<Graveyard> graveyards = std::move(job->graveyards);
   job->mu.Unlock();
-  runner.join();
   for (Graveyard& g : graveyards) reaper_.bury(std::move(g));
 }
 
