@@ -60,6 +60,7 @@ void send_and_drain(caf::scoped_actor& self, const std::vector<caf::actor>& acto
 }
 
 bool no_load_flag = false;
+double rate_flag = 0;  // --rate=M: the load in messages per second (0: half of the capacity)
 int repeat_flag = 1;
 
 // CPU time of the whole process (every thread) so far: on a shared machine, a measure of the work
@@ -112,7 +113,7 @@ void run(caf::actor_system& sys, int n) {
   uint64_t sent_before_load = 0;
   for (uint64_t x : sent) sent_before_load += x;
   const auto load_started = Clock::now();
-  const double rate = 0.5e9 / std::max(msg_ns, 1.0);
+  const double rate = rate_flag > 0 ? rate_flag : 0.5e9 / std::max(msg_ns, 1.0);
   std::thread sender([&] {
     caf::scoped_actor s{sys};
     constexpr int kBatch = 500;
@@ -280,6 +281,8 @@ int main(int argc, char** argv) {
       lemon::no_load_flag = true;
     } else if (arg == "--sharing") {
       sharing = true;
+    } else if (arg.rfind("--rate=", 0) == 0) {
+      lemon::rate_flag = std::atof(arg.c_str() + 7);
     } else if (arg.rfind("--repeat=", 0) == 0) {
       lemon::repeat_flag = std::max(1, std::atoi(arg.c_str() + 9));
     } else if (arg.rfind("--max_throughput=", 0) == 0) {
