@@ -268,7 +268,8 @@ void steady_state(caf::actor_system& sys) {
 
 // Flags: N... (actor counts), --no_steady_state, --no_load (no sender during the upgrade),
 // --sharing (CAF's work-sharing scheduler), --max_throughput=K (default 50, as lemon::Runtime),
-// --repeat=K (K upgrades per N, back and forth between v2 and v1, one line each).
+// --repeat=K (K upgrades per N, back and forth between v2 and v1, one line each), --rate=M (the
+// sender's load in messages per second; default half of the measured capacity, msg_ns).
 int main(int argc, char** argv) {
   std::vector<int> ns;
   bool steady = true, sharing = false;
