@@ -2,6 +2,7 @@
 
 #include <map>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,14 @@ namespace lemon {
 
 Runtime::Runtime(Options options) : options_(std::move(options)) {}
 
+absl::StatusOr<std::string> choose_scheduler(const std::string& requested, unsigned cores) {
+  if (requested == "stealing" || requested == "sharing") return requested;
+  if (requested.empty() || requested == "auto") return cores <= 2 ? "sharing" : "stealing";
+  return reload_status(
+      ReloadError::kInvalidArgument,
+      absl::StrCat("unknown scheduler \"", requested, "\" (auto, stealing or sharing)"));
+}
+
 absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   if (options.state_dir.empty()) {
     return reload_status(ReloadError::kInvalidArgument, "Runtime needs a state_dir");
@@ -25,12 +34,9 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   if (options.apps_manifest.empty() && !options.modules_dir.empty()) {
     options.apps_manifest = options.modules_dir + "/apps.json";
   }
-  if (!options.scheduler.empty() && options.scheduler != "stealing" &&
-      options.scheduler != "sharing") {
-    return reload_status(
-        ReloadError::kInvalidArgument,
-        absl::StrCat("unknown scheduler \"", options.scheduler, "\" (stealing or sharing)"));
-  }
+  auto scheduler = choose_scheduler(options.scheduler, std::thread::hardware_concurrency());
+  if (!scheduler.ok()) return scheduler.status();
+  options.scheduler = *scheduler;
   std::unique_ptr<Runtime> rt(new Runtime(options));
   rt->config_ = std::make_unique<caf::actor_system_config>();
   caf::actor_system_config& cfg = *rt->config_;

@@ -34,6 +34,14 @@
 
 namespace lemon {
 
+// The scheduler a Runtime runs for `requested` ("stealing", "sharing", or "auto"/empty) on a
+// machine with `cores` cores: "auto" is "sharing" on at most 2 cores and "stealing" above. On 2
+// cores (docs/operations.md, "Which scheduler"), sharing moved a message sent to many actors in
+// turn 8-9x faster, bursts about 1.7x faster, and a reload of 10,000 actors under the same load took
+// about a quarter less time and CPU; stealing is meant for many cores, where one shared queue
+// contends, and we have not measured there. kInvalidArgument, naming it, for anything else.
+absl::StatusOr<std::string> choose_scheduler(const std::string& requested, unsigned cores);
+
 class Runtime {
  public:
   struct Options {
@@ -42,11 +50,10 @@ class Runtime {
     std::string modules_dir;                  // <name>.so; may be empty
     std::vector<std::string> extension_dirs;  // extension roots; empty: extensions refused
     std::string apps_manifest;                // default <modules_dir>/apps.json
-    size_t scheduler_threads = 0;             // 0: CAF's default (one per core)
-    // CAF's scheduler: "stealing" (a queue per worker, idle workers steal; CAF's default, also
-    // when empty) or "sharing" (one queue for all workers). On 2 cores, sharing moved a message
-    // sent to many actors in turn 8-9x faster (docs/benchmarks.md); stealing is meant to scale to
-    // many cores, where one shared queue contends. Anything else: kInvalidArgument.
+    size_t scheduler_threads = 0;  // 0: CAF's default (one per core, at least 4)
+    // CAF's scheduler: "stealing" (a queue per worker, idle workers steal; CAF's default),
+    // "sharing" (one queue for all workers), or "auto" (also when empty): see choose_scheduler.
+    // Anything else: kInvalidArgument. options().scheduler says which one runs.
     std::string scheduler;
     // A worker processes at most this many messages of one actor before it lets others run:
     // without it, actors with long mailboxes delay every suspension (and thus every reload).

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "caf/actor_system.hpp"
 #include "caf/policy/work_sharing.hpp"
@@ -35,16 +36,28 @@ class RuntimeTest : public ::testing::Test {
   Runtime::Options options_;
 };
 
-TEST_F(RuntimeTest, RunsOnWorkStealingByDefaultAndOnWorkSharingWhenAsked) {
-  {
+TEST(ChooseSchedulerTest, AutoIsSharingOnUpToTwoCoresAndStealingAbove) {
+  for (const char* requested : {"", "auto"}) {
+    EXPECT_EQ(choose_scheduler(requested, 1).value(), "sharing");
+    EXPECT_EQ(choose_scheduler(requested, 2).value(), "sharing");
+    EXPECT_EQ(choose_scheduler(requested, 3).value(), "stealing");
+    EXPECT_EQ(choose_scheduler(requested, 64).value(), "stealing");
+  }
+  EXPECT_EQ(choose_scheduler("stealing", 2).value(), "stealing");
+  EXPECT_EQ(choose_scheduler("sharing", 64).value(), "sharing");
+}
+
+TEST_F(RuntimeTest, RunsTheSchedulerAskedForAndSaysWhichAutoChose) {
+  for (const char* requested : {"stealing", "sharing", ""}) {
+    options_.scheduler = requested;
     auto rt = Runtime::create(options_);
     ASSERT_TRUE(rt.ok()) << rt.status();
-    EXPECT_TRUE(runs_on<caf::policy::work_stealing>(**rt));
+    const std::string expected =
+        choose_scheduler(requested, std::thread::hardware_concurrency()).value();
+    EXPECT_EQ((*rt)->options().scheduler, expected);
+    EXPECT_EQ(runs_on<caf::policy::work_sharing>(**rt), expected == "sharing");
+    EXPECT_EQ(runs_on<caf::policy::work_stealing>(**rt), expected == "stealing");
   }
-  options_.scheduler = "sharing";
-  auto rt = Runtime::create(options_);
-  ASSERT_TRUE(rt.ok()) << rt.status();
-  EXPECT_TRUE(runs_on<caf::policy::work_sharing>(**rt));
 }
 
 TEST_F(RuntimeTest, AnUnknownSchedulerIsRefusedWithItsName) {

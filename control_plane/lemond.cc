@@ -56,10 +56,11 @@ ABSL_FLAG(std::string, cluster_bind, "127.0.0.1", "address the cluster agent lis
 ABSL_FLAG(int, cluster_heartbeat_ms, 1000, "CAF heartbeat interval between cluster nodes");
 ABSL_FLAG(int, cluster_timeout_ms, 5000,
           "a peer silent this long is dropped (its locks released); 0: only on disconnect");
-ABSL_FLAG(std::string, scheduler, "stealing",
-          "CAF scheduler: stealing (CAF's default) or sharing (one queue; faster on 2 cores, "
-          "docs/operations.md)");
-ABSL_FLAG(int, scheduler_threads, 0, "scheduler worker threads (0: one per core)");
+ABSL_FLAG(std::string, scheduler, "auto",
+          "CAF scheduler: auto (sharing on at most 2 cores, else stealing), stealing "
+          "(CAF's default) or sharing (one queue; faster on 2 cores, docs/operations.md)");
+ABSL_FLAG(int, scheduler_threads, 0,
+          "scheduler worker threads (0: CAF's default, one per core but at least 4)");
 ABSL_FLAG(int, unmap_grace_ms, 5000,
           "how long a purged or replaced module version stays mapped for messages its code built");
 ABSL_FLAG(int, demo_actors, 2000, "demo counter actors to start (0: none)");
@@ -392,6 +393,8 @@ int run(int argc, char** argv) {
   std::printf("  extensions     %s\n", extensions_dir.c_str());
   std::printf("  demo           %zu counter actors, %d messages/s\n", demo.size(),
               load ? absl::GetFlag(FLAGS_demo_rate) : 0);
+  std::printf("  scheduler      %s, %zu workers (--scheduler=%s)\n", rt->options().scheduler.c_str(),
+              rt->system().scheduler().num_workers(), absl::GetFlag(FLAGS_scheduler).c_str());
   std::printf("Try a hot upgrade of the demo actors (in another shell):\n"
               "  cp %s/.lemon/examples/counter_v2.so %s/counter.so\n"
               "  bazel run //:lemonctl -- reload --module counter\n"
