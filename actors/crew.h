@@ -4,7 +4,7 @@
 // chunks to whichever thread is free: one that starts late or is preempted takes fewer chunks
 // instead of holding the others up.
 //
-//   Crew crew("lemon-migrate");
+//   Crew crew("lemon-reload");
 //   crew.run([job] { ... });   // on an idle thread of the crew, or a new one if none is idle
 //   crew.for_each_chunk(n, 2, 512, [&](std::size_t worker, std::size_t begin, std::size_t end) {
 //     // [begin, end) of [0, n), on this thread (worker 1) or a crew thread (worker 0)
