@@ -60,6 +60,7 @@ void send_and_drain(caf::scoped_actor& self, const std::vector<caf::actor>& acto
 }
 
 bool no_load_flag = false;
+bool sharing_flag = false;  // --sharing: CAF's work-sharing scheduler (default: work stealing)
 double rate_flag = 0;  // --rate=M: the load in messages per second (0: half of the capacity)
 int repeat_flag = 1;
 
@@ -193,12 +194,12 @@ void run(caf::actor_system& sys, int n) {
         "lemon N=%d upgrade_ms=%.3f pause_ms=%.3f per_actor_us=%.3f lost=%lld msg_ns=%.1f "
         "soft_purge=%s rounds_during=%llu load_msgs_per_s=%.0f status=%s swap_ms=%.3f "
         "prepare_ms=%.3f resume_ms=%.3f cpu_ms=%.3f retire_ms=%.3f load_ms=%.3f "
-        "load_achieved_msgs_per_s=%.0f pause_p50_ms=%.3f\n",
+        "load_achieved_msgs_per_s=%.0f pause_p50_ms=%.3f scheduler=%s\n",
         n, u.upgrade_ms, pause_ms, u.upgrade_ms * 1000.0 / n, static_cast<long long>(lost), msg_ns,
         u.purged ? "true" : "false", static_cast<unsigned long long>(rounds_before_stop),
         no_load_flag ? 0.0 : rate, r.status.ok() ? "ok" : std::string(r.status.message()).c_str(),
         r.duration_ms, r.prepare_ms, r.resume_ms, u.cpu_ms, u.retire_ms, u.load_ms,
-        no_load_flag ? 0.0 : achieved, pause_p50_ms);
+        no_load_flag ? 0.0 : achieved, pause_p50_ms, sharing_flag ? "sharing" : "stealing");
   }
   std::fflush(stdout);
   for (auto& a : actors) self->send_exit(a, caf::exit_reason::kill);
@@ -282,6 +283,7 @@ int main(int argc, char** argv) {
       lemon::no_load_flag = true;
     } else if (arg == "--sharing") {
       sharing = true;
+      lemon::sharing_flag = true;
     } else if (arg.rfind("--rate=", 0) == 0) {
       lemon::rate_flag = std::atof(arg.c_str() + 7);
     } else if (arg.rfind("--repeat=", 0) == 0) {
