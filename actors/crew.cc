@@ -105,7 +105,8 @@ uint64_t Crew::enqueue(std::function<void()> task) {
 bool Crew::withdraw(uint64_t id) {
   absl::MutexLock lock(&state_->mu);
   auto& tasks = state_->tasks;
-  auto it = std::find_if(tasks.begin(), tasks.end(), [id](const State::Task& t) { return t.id == id; });
+  auto it =
+      std::find_if(tasks.begin(), tasks.end(), [id](const State::Task& t) { return t.id == id; });
   if (it == tasks.end()) return false;
   tasks.erase(it);
   return true;

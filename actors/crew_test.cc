@@ -61,9 +61,8 @@ TEST(CrewTest, ATaskThatDoesNotReturnDoesNotHoldLaterWork) {
   });
   ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(30)));
   std::atomic<std::size_t> covered{0};
-  crew.for_each_chunk(5000, 2, 100, [&](std::size_t, std::size_t b, std::size_t e) {
-    covered += e - b;
-  });
+  crew.for_each_chunk(5000, 2, 100,
+                      [&](std::size_t, std::size_t b, std::size_t e) { covered += e - b; });
   EXPECT_EQ(covered.load(), 5000u);
   absl::Notification ran;
   crew.run([&] { ran.Notify(); });

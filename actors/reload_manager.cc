@@ -190,7 +190,8 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   const std::size_t workers = workers_for(n);
   const std::size_t chunk = chunk_for(n, workers);
   std::vector<Findings> found(workers);
-  crew.for_each_chunk(n, workers, chunk, [&](std::size_t worker, std::size_t begin, std::size_t end) {
+  crew.for_each_chunk(n, workers, chunk, [&](std::size_t worker, std::size_t begin,
+                                              std::size_t end) {
     Findings& f = found[worker];
     for (std::size_t i = begin; i < end; ++i) {
       // Each actor's memory is cold (one actor is a few hundred bytes among thousands): ask for

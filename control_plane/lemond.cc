@@ -393,8 +393,9 @@ int run(int argc, char** argv) {
   std::printf("  extensions     %s\n", extensions_dir.c_str());
   std::printf("  demo           %zu counter actors, %d messages/s\n", demo.size(),
               load ? absl::GetFlag(FLAGS_demo_rate) : 0);
-  std::printf("  scheduler      %s, %zu workers (--scheduler=%s)\n", rt->options().scheduler.c_str(),
-              rt->system().scheduler().num_workers(), absl::GetFlag(FLAGS_scheduler).c_str());
+  std::printf("  scheduler      %s, %zu workers (--scheduler=%s)\n",
+              rt->options().scheduler.c_str(), rt->system().scheduler().num_workers(),
+              absl::GetFlag(FLAGS_scheduler).c_str());
   std::printf("Try a hot upgrade of the demo actors (in another shell):\n"
               "  cp %s/.lemon/examples/counter_v2.so %s/counter.so\n"
               "  bazel run //:lemonctl -- reload --module counter\n"

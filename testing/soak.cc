@@ -212,7 +212,8 @@ int run(const Config& cfg) {
     int64_t rss_warm = rss_kb();
     int fds_warm = count_entries("/proc/self/fd");
     // RSS at kCheckpoints evenly spaced reloads after the warm-up, the last at the end.
-    const int checkpoint_span = std::max(1, (cfg.reloads - cfg.warmup) / static_cast<int>(kCheckpoints));
+    const int checkpoint_span =
+        std::max(1, (cfg.reloads - cfg.warmup) / static_cast<int>(kCheckpoints));
     std::vector<int64_t> checkpoints;
     std::string first_unexpected;
     for (int i = 1; i <= cfg.reloads; ++i) {
