@@ -45,14 +45,24 @@ bool all_idle_gone(Crew::State* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
   return s->idle == 0 && s->tasks.empty();
 }
 
-// A thread of the crew: runs tasks until the crew stops and none is left.
+// Idle threads kept however long they wait; more than this end after kIdleEnd without a task.
+constexpr std::size_t kKeepIdle = 2;
+constexpr absl::Duration kIdleEnd = absl::Seconds(2);
+
+// A thread of the crew: runs tasks until the crew stops and none is left, or until it has waited
+// kIdleEnd for one while kKeepIdle others wait too.
 void serve(const std::shared_ptr<Crew::State>& s, const std::shared_ptr<std::atomic<bool>>& ended) {
   pthread_setname_np(pthread_self(), s->name.substr(0, 15).c_str());
   absl::MutexLock lock(&s->mu);
   for (;;) {
     ++s->idle;
-    s->mu.Await(absl::Condition(&has_work_or_stops, s.get()));
+    const bool woken =
+        s->mu.AwaitWithTimeout(absl::Condition(&has_work_or_stops, s.get()), kIdleEnd);
     --s->idle;
+    if (!woken) {
+      if (s->idle >= kKeepIdle) break;  // enough others wait: this one is not needed
+      continue;
+    }
     if (s->tasks.empty()) break;  // stopping
     std::function<void()> task = std::move(s->tasks.front().fn);
     s->tasks.pop_front();
@@ -92,6 +102,17 @@ void Crew::run(std::function<void()> task) { (void)enqueue(std::move(task)); }
 
 uint64_t Crew::enqueue(std::function<void()> task) {
   absl::MutexLock lock(&state_->mu);
+  // Threads that ended (idle too long) are joined: each has only to return (it set its flag
+  // under this lock, which it no longer holds).
+  auto& members = state_->members;
+  for (auto it = members.begin(); it != members.end();) {
+    if (it->ended->load(std::memory_order_acquire)) {
+      it->thread.join();
+      it = members.erase(it);
+    } else {
+      ++it;
+    }
+  }
   const uint64_t id = state_->next_id++;
   state_->tasks.push_back({id, std::move(task)});
   if (state_->idle < state_->tasks.size()) {  // else an idle thread takes it
@@ -112,9 +133,11 @@ bool Crew::withdraw(uint64_t id) {
   return true;
 }
 
-std::size_t Crew::threads_started() const {
+std::size_t Crew::threads() const {
   absl::MutexLock lock(&state_->mu);
-  return state_->members.size();
+  return static_cast<std::size_t>(
+      std::count_if(state_->members.begin(), state_->members.end(),
+                    [](const State::Member& m) { return !m.ended->load(); }));
 }
 
 void Crew::for_each_chunk(std::size_t n, std::size_t workers, std::size_t chunk,

@@ -43,8 +43,10 @@ class Crew {
   using ChunkFn = std::function<void(std::size_t worker, std::size_t begin, std::size_t end)>;
   void for_each_chunk(std::size_t n, std::size_t workers, std::size_t chunk, const ChunkFn& fn);
 
-  // How many threads the crew has started so far.
-  std::size_t threads_started() const;
+  // How many threads the crew has now. Idle ones beyond two end after two seconds without a task
+  // (a call may start a thread while another is about to be free: so the crew does not grow with
+  // the calls, only with how many run at once).
+  std::size_t threads() const;
 
   struct State;  // crew.cc
 
