@@ -273,7 +273,7 @@ void steady_state(caf::actor_system& sys) {
 // sender's load in messages per second; default half of the measured capacity, msg_ns).
 int main(int argc, char** argv) {
   std::vector<int> ns;
-  bool steady = true, sharing = false;
+  bool steady = true;
   size_t max_throughput = 50;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -282,7 +282,6 @@ int main(int argc, char** argv) {
     } else if (arg == "--no_load") {
       lemon::no_load_flag = true;
     } else if (arg == "--sharing") {
-      sharing = true;
       lemon::sharing_flag = true;
     } else if (arg.rfind("--rate=", 0) == 0) {
       lemon::rate_flag = std::atof(arg.c_str() + 7);
@@ -299,7 +298,7 @@ int main(int argc, char** argv) {
   }
   if (ns.empty()) ns = {1, 1000, 10000, 100000};
   caf::actor_system_config cfg;
-  if (sharing) cfg.set("scheduler.policy", caf::atom("sharing"));
+  if (lemon::sharing_flag) cfg.set("scheduler.policy", caf::atom("sharing"));
   if (max_throughput > 0) cfg.set("scheduler.max-throughput", max_throughput);
   caf::actor_system sys{cfg};
   for (int n : ns) lemon::run(sys, n);

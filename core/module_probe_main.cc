@@ -93,27 +93,23 @@ struct Spare {
 
 // Forks a spare; false (with the reason in `why`) if it cannot.
 bool fork_spare(Spare& spare, std::string& why) {
-  int path[2], err[2], loaded[2];
-  if (pipe2(path, O_CLOEXEC) != 0) {
-    why = std::string("pipe: ") + std::strerror(errno);
-    return false;
+  int pipes[3][2];  // path, err, loaded: [0] the read end, [1] the write end
+  int(&path)[2] = pipes[0];
+  int(&err)[2] = pipes[1];
+  int(&loaded)[2] = pipes[2];
+  int made = 0;
+  while (made < 3 && pipe2(pipes[made], O_CLOEXEC) == 0) ++made;
+  pid_t pid = -1;
+  if (made == 3) {
+    std::fflush(stdout);
+    pid = fork();
   }
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    why = std::string("pipe: ") + std::strerror(errno);
-    close(path[0]);
-    close(path[1]);
-    return false;
-  }
-  if (pipe2(loaded, O_CLOEXEC) != 0) {
-    why = std::string("pipe: ") + std::strerror(errno);
-    for (int fd : {path[0], path[1], err[0], err[1]}) close(fd);
-    return false;
-  }
-  std::fflush(stdout);
-  const pid_t pid = fork();
   if (pid < 0) {
-    why = std::string("fork: ") + std::strerror(errno);
-    for (int fd : {path[0], path[1], err[0], err[1], loaded[0], loaded[1]}) close(fd);
+    why = std::string(made == 3 ? "fork: " : "pipe: ") + std::strerror(errno);
+    for (int k = 0; k < made; ++k) {
+      close(pipes[k][0]);
+      close(pipes[k][1]);
+    }
     return false;
   }
   if (pid == 0) {
