@@ -10,7 +10,7 @@
 namespace lemon {
 namespace {
 
-// Where the next FrontOfQueue starts, so that several (one per slice of a round) spread out.
+// Where the next FrontOfQueue starts, so that several (one per chunk of a round) spread out.
 std::atomic<std::size_t> first_worker{0};
 
 // Jobs handed over at once.

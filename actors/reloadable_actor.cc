@@ -60,6 +60,16 @@ void retire(Installed& x) {
   x.instance.use = ModuleUse{};
 }
 
+// Puts `job` in the scheduler's queues as CAF's enqueue would from `eu` (nullptr: from outside
+// the scheduler).
+void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& sys) {
+  if (eu != nullptr) {
+    eu->exec_later(job);
+  } else {
+    sys.scheduler().enqueue(job);
+  }
+}
+
 // Who may run the actor's behaviour, as one atomic word: the run state in the low bits, plus flags.
 //
 //   kIdle --(actor, before a message)--> kBusy --(actor, after it)--> kIdle
@@ -85,16 +95,6 @@ void retire(Installed& x) {
 // keeps nothing that would need a wake-up. Any other message (a status request, an exit, a
 // response, a system message) sets kServe and schedules the actor: it then runs while held as
 // before, serving that message and keeping the ordinary ones, until the release.
-// Puts `job` in the scheduler's queues as CAF's enqueue would from `eu` (nullptr: from outside
-// the scheduler).
-void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& sys) {
-  if (eu != nullptr) {
-    eu->exec_later(job);
-  } else {
-    sys.scheduler().enqueue(job);
-  }
-}
-
 namespace run {
 constexpr uint32_t kIdle = 0;
 constexpr uint32_t kBusy = 1;
