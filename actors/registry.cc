@@ -165,11 +165,6 @@ std::vector<caf::actor> ActorRegistry::close_gate(const std::string& module) {
   return deferred;
 }
 
-bool ActorRegistry::contains(caf::actor_id id) const {
-  absl::MutexLock lock(&mu_);
-  return actors_.count(id) > 0;
-}
-
 std::string ActorRegistry::name_of(caf::actor_id id) const {
   absl::MutexLock lock(&mu_);
   auto it = actors_.find(id);

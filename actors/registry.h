@@ -72,7 +72,6 @@ class ActorRegistry {
 
   bool gate_open(const std::string& module) const;
 
-  bool contains(caf::actor_id id) const;
   std::string name_of(caf::actor_id id) const;  // "" if unnamed or unknown
 
   // Blocks until actor `id` is unregistered, or `timeout` passes; returns whether it was.

@@ -29,33 +29,6 @@ int64_t ns_of(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-// How often the wait for wake-ups looks at its progress, and whether the actors that have not
-// answered exist.
-constexpr absl::Duration kLivenessSlice = absl::Milliseconds(50);
-// Up to this many missing answers are checked for liveness at every slice; more only when no
-// actor answered during the last slice.
-constexpr std::size_t kAlwaysCheck = 1024;
-
-// Waits until every actor of `round` resumed, or `timeout`; marks actors that vanished from the
-// registry as gone, so that a dead actor does not hold a reload until its deadline.
-bool await_resumed(ReloadRound& round, const std::vector<caf::actor>& actors,
-                   const ActorRegistry& registry, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  std::size_t last = SIZE_MAX;
-  for (;;) {
-    const absl::Duration left = deadline - absl::Now();
-    if (round.await_resumed(std::min(left, kLivenessSlice))) return true;
-    if (left <= kLivenessSlice) return false;
-    const std::size_t missing = round.to_resume();
-    const bool progressing = missing < last;
-    last = missing;
-    if (progressing && missing > kAlwaysCheck) continue;
-    for (std::size_t i : round.not_resumed()) {
-      if (!registry.contains(actors[i].id())) round.gone(i);
-    }
-  }
-}
-
 // Between two attempts to hold the actors that were busy: yield a few times (a handler usually
 // ends within microseconds), then sleep, up to 1 ms.
 void back_off(int attempt) {
@@ -280,8 +253,10 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   }
 
   // Release everyone, on the new version (commit) or the old one with its untouched state
-  // (abort). Actors that kept messages meanwhile resume when their wake-up message runs.
-  // The behaviours the actors no longer run are destroyed later, by the manager's reaper.
+  // (abort). Each counts as resumed when it is released: it is scheduled at the front of the
+  // queues, and one that kept messages meanwhile finds a wake-up first in its mailbox, which runs
+  // them before anything newer. The behaviours the actors no longer run are destroyed later, by
+  // the manager's reaper.
   const auto resume_started = Clock::now();
   job.graveyards.resize((n + chunk - 1) / chunk);  // one per chunk, for the reaper
   crew.for_each_chunk(n, workers, chunk, [&](std::size_t, std::size_t begin, std::size_t end) {
@@ -303,8 +278,8 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
     batch.flush();
     job.graveyards[begin / chunk] = std::move(batch.graveyard());
   });
-  await_resumed(*round, actors, registry,
-                committed ? options.suspend_timeout + absl::Seconds(10) : absl::Milliseconds(200));
+  // Every actor was released (resumed) or found gone above: nothing is left to wait for.
+  (void)round->await_resumed(absl::ZeroDuration());
   result.resume_ms =
       std::chrono::duration<double, std::milli>(Clock::now() - resume_started).count();
   const std::vector<uint64_t> pauses = round->pauses_ns();

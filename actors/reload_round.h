@@ -1,15 +1,13 @@
-// One reload of one module as the actors see it: where each actor reports that it runs again, and
-// how long it was paused. Shared (by shared_ptr) between the reload manager and the actors.
+// One reload of one module as the actors see it: when each actor runs again, and how long it was
+// paused. Filled by the reload manager's threads as they release the actors, read by the manager.
 //
 //   auto round = std::make_shared<ReloadRound>(actors.size());
-//   // the manager, releasing actor i:   round->resumed(i, pause_ns)  (nothing was kept; or many
-//   //                                   at once: round->resumed({{i, pause_ns}, ...})), or
-//   // actor i, on its wake-up message:  round->resumed(i, pause_ns)
-//   // the manager:                      round->await_resumed(absl::Seconds(10));
+//   // a thread releasing actor i:  round->resumed(i, pause_ns)  (or many at once:
+//   //                              round->resumed({{i, pause_ns}, ...})); or round->gone(i)
+//   // the manager:                 round->await_resumed(timeout); round->pauses_ns()
 //
 // Reporting moves the actor's own slot with one atomic operation and counts down; only the last
-// report takes a lock (to wake the manager). A report after the manager stopped waiting is
-// harmless: the round outlives every message that refers to it.
+// report takes a lock (to wake a waiter). A report after the waiter gave up is harmless.
 #ifndef LEMON_ACTORS_RELOAD_ROUND_H_
 #define LEMON_ACTORS_RELOAD_ROUND_H_
 

@@ -294,15 +294,18 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
         // reference it takes for a scheduled actor): schedule it, ahead of the actors waiting.
         if ((s & run::kParked) != 0) batch.front_of_queue(home_system()).exec_later(this);
         if (kept) {
-          // To the front of a worker's queue: under load the pause would otherwise last until
-          // every actor queued before the wake-up had run.
+          // To the front of a worker's queue, as an urgent message: the actor's next turn runs it
+          // before anything else in its mailbox, and then what it kept, in order.
           enqueue(caf::make_mailbox_element(
                       nullptr, caf::make_message_id(caf::message_priority::high), {},
-                      sys_wake_atom::value, round, static_cast<uint64_t>(index)),
+                      sys_wake_atom::value),
                   &batch.front_of_queue(home_system()));
-        } else if (round) {
-          batch.resumed(index, paused_ns(batch.now_ns()));
         }
+        // Resumed from here on, whether its next turn starts with a wake-up or not: it is on its
+        // new (or old) version and scheduled at the front of the queues, and nothing the
+        // framework does holds it any longer. Waiting for the wake-up to run would measure how
+        // soon a worker gets to it, which under load is the other actors' time, not the reload's.
+        if (round) batch.resumed(index, paused_ns(batch.now_ns()));
         return;
       }
     }
@@ -454,7 +457,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   // Answered whatever the run state: wake-up and init only move it, status takes mu_.
   caf::message_handler system_handlers() {
     return {
-        [this](sys_wake_atom, ReloadRoundPtr& round, uint64_t index) { wake(round, index); },
+        [this](sys_wake_atom) { wake(); },
         [this](sys_init_atom, const ModuleRef& version) { init(version); },
         [this](sys_status_atom) { return status(); },
     };
@@ -467,19 +470,16 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     get_urgent_queue().flush_cache();
   }
 
-  void wake(const ReloadRoundPtr& round, uint64_t index) {
+  // Held again by a newer reload before this wake-up arrived: that one wakes it (nothing to do).
+  void wake() {
     uint32_t s = state_.load(std::memory_order_acquire);
     while ((s & run::kMask) == run::kWakePending) {
-      const uint64_t pause = paused_ns(now_ns());
       if (state_.compare_exchange_weak(s, run::kIdle, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
         flush_kept();
-        if (round) round->resumed(index, pause);
         return;
       }
     }
-    // Held again by a newer reload before this wake-up arrived: that one wakes it.
-    if (round) round->resumed(index, 0);
   }
 
   void init(const ModuleRef& version) {
@@ -552,10 +552,21 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   std::shared_ptr<ActorRegistry> registry_;
 };
 
+// Whether `xs` may be a system message: every one starts with one of the three system atoms, so
+// nearly every other message is told apart by its first element alone, at the cost of two virtual
+// calls, instead of being tried against each system handler in turn.
+bool maybe_system(const caf::type_erased_tuple& xs) {
+  if (xs.size() == 0 || xs.type(0).first != caf::type_nr<caf::atom_value>::value) return false;
+  const caf::atom_value a = *static_cast<const caf::atom_value*>(xs.get(0));
+  return a == sys_wake_atom::value || a == sys_init_atom::value || a == sys_status_atom::value;
+}
+
 caf::match_case::result Dispatch::invoke(caf::detail::invoke_result_visitor& f,
                                          caf::type_erased_tuple& xs) {
-  const caf::match_case::result r = system_.as_behavior_impl()->invoke(f, xs);
-  if (r != caf::match_case::no_match) return r;
+  if (maybe_system(xs)) {
+    const caf::match_case::result r = system_.as_behavior_impl()->invoke(f, xs);
+    if (r != caf::match_case::no_match) return r;
+  }
   if (!self_->enter()) return caf::match_case::skip;
   struct Leave {
     ReloadableActor* self;

@@ -105,9 +105,10 @@ class ReloadTarget {
 
   // Held or draining only: installs the staged behaviour (`commit`) or drops it, and lets the
   // actor run again; the behaviour it no longer runs goes to `batch`'s graveyard. The actor's slot
-  // `index` in the batch's round reports resumed with its pause (held -> running again): through
-  // the batch if nothing was kept meanwhile, else once the actor has taken a wake-up message and is
-  // about to run what it kept. An actor that exited while held is cleaned up here and reported gone.
+  // `index` in the batch's round reports resumed with its pause (held -> released), through the
+  // batch; an actor that kept messages meanwhile also gets a wake-up, which its next turn runs
+  // before anything else, and then what it kept. An actor that exited while held is cleaned up
+  // here and reported gone.
   virtual void release(bool commit, std::size_t index, ReleaseBatch& batch) = 0;
 
   // A hint for the CPU to bring in the cache lines right after this interface, where the actor

@@ -4,7 +4,7 @@
 // A reload needs none of them in the common case: the reload manager holds each actor between two
 // messages and migrates it on its own thread (actors/reloadable_actor.h, ReloadTarget). What is
 // left travels as messages, with high priority so they overtake queued work:
-//   (sys_wake, round, index)  after a release: run the messages kept while held, report resumed
+//   (sys_wake)                after a release: run the messages kept while held, in order
 //   (sys_init, module)        a deferred actor (spawned during a reload) starts on that version
 //   (sys_status)              -> ActorStatus, answered even while the actor is held
 #ifndef LEMON_ACTORS_SYSTEM_MESSAGES_H_
@@ -15,7 +15,6 @@
 
 #include "caf/allowed_unsafe_message_type.hpp"
 #include "caf/atom.hpp"
-#include "actors/reload_round.h"
 #include "core/code_server.h"
 
 namespace lemon {
@@ -40,7 +39,6 @@ struct ActorStatus {
 }  // namespace lemon
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lemon::ModuleRef)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lemon::ReloadRoundPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lemon::ActorStatus)
 
 #endif  // LEMON_ACTORS_SYSTEM_MESSAGES_H_
