@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <string>
 #include <thread>
@@ -235,6 +236,47 @@ double throughput(caf::actor_system& sys, const caf::actor& a, uint64_t messages
   return static_cast<double>(messages) / (ms_since(t0) / 1e3);
 }
 
+// One actor's cost per message without a sender competing for the cores: on a system with one
+// scheduler worker, that worker is kept busy while `messages` ticks are queued for `a` (timed:
+// the sender's cost), then let go, and the time until `a` has run them all and answered a get is
+// the consumer's cost (mailbox, dispatch, handler). Both in nanoseconds per message.
+struct Drain {
+  double send_ns = 0;
+  double run_ns = 0;
+};
+Drain drain(caf::actor_system& one_worker, const caf::actor& a, uint64_t messages) {
+  std::promise<void> entered;
+  std::promise<void> go;
+  std::shared_future<void> released = go.get_future().share();
+  auto blocker = one_worker.spawn([&entered, released](caf::event_based_actor*) -> caf::behavior {
+    return {[&entered, released](get_atom) {
+      entered.set_value();
+      released.wait();
+    }};
+  });
+  caf::anon_send(blocker, get_atom::value);
+  entered.get_future().wait();
+  caf::scoped_actor self{one_worker};
+  auto t0 = Clock::now();
+  for (uint64_t k = 1; k <= messages; ++k) self->send(a, tick_atom::value, uint64_t{1}, k);
+  Drain d;
+  d.send_ns = ms_since(t0) * 1e6 / static_cast<double>(messages);
+  t0 = Clock::now();
+  go.set_value();
+  self->request(a, caf::infinite, get_atom::value).receive([](int64_t) {}, [](caf::error&) {});
+  d.run_ns = ms_since(t0) * 1e6 / static_cast<double>(messages);
+  caf::anon_send_exit(blocker, caf::exit_reason::kill);
+  return d;
+}
+
+int steady_repeats_flag = 11;
+
+// The value at quantile q (0..1) of `v`, sorted in place.
+double quantile(std::vector<double>& v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
+}
+
 void steady_state(caf::actor_system& sys) {
   char tmpl[] = "/tmp/lemon-reload-bench-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
@@ -242,23 +284,72 @@ void steady_state(caf::actor_system& sys) {
   auto registry = std::make_shared<ActorRegistry>();
   (void)cs->load(find_runfile("extensions/counter/libcounter_v1.so"));
   constexpr uint64_t kMessages = 2000000;
-  constexpr int kRepeats = 5;
-  std::vector<double> plain, reloadable;
-  // Alternate the two, fresh actors each time, so machine noise hits both alike.
-  for (int r = 0; r < kRepeats; ++r) {
-    auto p = sys.spawn(plain_counter);
-    plain.push_back(throughput(sys, p, kMessages));
-    caf::anon_send_exit(p, caf::exit_reason::kill);
-    auto a = *spawn_reloadable(sys, registry, *cs, {"counter"});
-    reloadable.push_back(throughput(sys, a, kMessages));
-    caf::anon_send_exit(a, caf::exit_reason::kill);
+  const int repeats = steady_repeats_flag;
+  std::vector<double> plain, reloadable, pair_ratio;
+  // Pairs of runs, fresh actors each time, the two kinds taking turns at going first, so that
+  // machine noise and whatever the previous run left behind hit both alike. Each pair's ratio
+  // compares two runs a few hundred milliseconds apart.
+  for (int r = 0; r < repeats; ++r) {
+    double p = 0, q = 0;
+    for (int k = 0; k < 2; ++k) {
+      if ((k == 0) == (r % 2 == 0)) {
+        auto a = sys.spawn(plain_counter);
+        p = throughput(sys, a, kMessages);
+        caf::anon_send_exit(a, caf::exit_reason::kill);
+      } else {
+        auto a = *spawn_reloadable(sys, registry, *cs, {"counter"});
+        q = throughput(sys, a, kMessages);
+        caf::anon_send_exit(a, caf::exit_reason::kill);
+      }
+    }
+    plain.push_back(p);
+    reloadable.push_back(q);
+    pair_ratio.push_back(q / p);
   }
   registry->await_count("counter", 0, absl::Seconds(60));
-  std::sort(plain.begin(), plain.end());
-  std::sort(reloadable.begin(), reloadable.end());
-  const double p = plain[kRepeats / 2], q = reloadable[kRepeats / 2];
-  std::printf("lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f\n",
-              p, q, q / p);
+  const double p = quantile(plain, 0.5), q = quantile(reloadable, 0.5);
+  const double r25 = quantile(pair_ratio, 0.25), r50 = quantile(pair_ratio, 0.5),
+               r75 = quantile(pair_ratio, 0.75);
+  std::printf(
+      "lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f "
+      "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
+      p, q, q / p, repeats, r25, r50, r75);
+
+  // The same work, each side of the mailbox measured alone (drain()), on a system of its own with
+  // one worker: far less noise than the pipeline above, where sender and actor share two cores.
+  caf::actor_system_config one_cfg;
+  one_cfg.set("scheduler.max-threads", size_t{1});
+  one_cfg.set("scheduler.max-throughput", size_t{50});
+  caf::actor_system one{one_cfg};
+  constexpr uint64_t kDrained = 1000000;
+  std::vector<double> send_plain, send_reloadable, run_plain, run_reloadable, run_ratio;
+  for (int r = 0; r < repeats; ++r) {
+    Drain dp, dq;
+    for (int k = 0; k < 2; ++k) {
+      if ((k == 0) == (r % 2 == 0)) {
+        auto a = one.spawn(plain_counter);
+        dp = drain(one, a, kDrained);
+        caf::anon_send_exit(a, caf::exit_reason::kill);
+      } else {
+        auto a = *spawn_reloadable(one, registry, *cs, {"counter"});
+        dq = drain(one, a, kDrained);
+        caf::anon_send_exit(a, caf::exit_reason::kill);
+      }
+    }
+    send_plain.push_back(dp.send_ns);
+    send_reloadable.push_back(dq.send_ns);
+    run_plain.push_back(dp.run_ns);
+    run_reloadable.push_back(dq.run_ns);
+    run_ratio.push_back(dp.run_ns / dq.run_ns);  // throughput ratio: reloadable / plain
+  }
+  registry->await_count("counter", 0, absl::Seconds(60));
+  const double rp = quantile(run_plain, 0.5), rq = quantile(run_reloadable, 0.5);
+  std::printf(
+      "lemon steady_state_drain plain_run_ns=%.1f reloadable_run_ns=%.1f ratio=%.3f pairs=%d "
+      "pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f plain_send_ns=%.1f "
+      "reloadable_send_ns=%.1f\n",
+      rp, rq, rp / rq, repeats, quantile(run_ratio, 0.25), quantile(run_ratio, 0.5),
+      quantile(run_ratio, 0.75), quantile(send_plain, 0.5), quantile(send_reloadable, 0.5));
   cs.reset();
   std::string cmd = "rm -rf '" + dir + "'";
   if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot remove %s\n", dir.c_str());
@@ -270,7 +361,8 @@ void steady_state(caf::actor_system& sys) {
 // Flags: N... (actor counts), --no_steady_state, --no_load (no sender during the upgrade),
 // --sharing (CAF's work-sharing scheduler), --max_throughput=K (default 50, as lemon::Runtime),
 // --repeat=K (K upgrades per N, back and forth between v2 and v1, one line each), --rate=M (the
-// sender's load in messages per second; default half of the measured capacity, msg_ns).
+// sender's load in messages per second; default half of the measured capacity, msg_ns),
+// --steady_repeats=K (pairs of steady-state runs, default 11).
 int main(int argc, char** argv) {
   std::vector<int> ns;
   bool steady = true;
@@ -287,6 +379,8 @@ int main(int argc, char** argv) {
       lemon::rate_flag = std::atof(arg.c_str() + 7);
     } else if (arg.rfind("--repeat=", 0) == 0) {
       lemon::repeat_flag = std::max(1, std::atoi(arg.c_str() + 9));
+    } else if (arg.rfind("--steady_repeats=", 0) == 0) {
+      lemon::steady_repeats_flag = std::max(1, std::atoi(arg.c_str() + 17));
     } else if (arg.rfind("--max_throughput=", 0) == 0) {
       max_throughput = static_cast<size_t>(std::atol(arg.c_str() + 17));
     } else if (!arg.empty() && arg[0] != '-') {
