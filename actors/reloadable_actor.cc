@@ -25,6 +25,7 @@
 #include "caf/send.hpp"
 #include "caf/system_messages.hpp"
 #include "caf/type_erased_tuple.hpp"
+#include "caf/type_nr.hpp"
 #include "core/reload_error.h"
 
 namespace lemon {
@@ -187,6 +188,11 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
       caf::event_based_actor::enqueue(std::move(ptr), eu);
       return;
     }
+    enqueue_held(std::move(ptr), eu);
+  }
+
+  // The rest of enqueue, out of line so that the common case above stays a few instructions.
+  [[gnu::noinline]] void enqueue_held(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
     if (!parkable(*ptr)) {
       serve();  // before the message is in: its turn must not be given back
       caf::event_based_actor::enqueue(std::move(ptr), eu);
@@ -552,11 +558,14 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   std::shared_ptr<ActorRegistry> registry_;
 };
 
-// Whether `xs` may be a system message: every one starts with one of the three system atoms, so
-// nearly every other message is told apart by its first element alone, at the cost of two virtual
-// calls, instead of being tried against each system handler in turn.
+// Whether `xs` may be a system message: (sys_wake), (sys_status) or (sys_init, ModuleRef). Nearly
+// every other message is told apart by its type token alone (one virtual call), instead of being
+// tried against each system handler in turn.
 bool maybe_system(const caf::type_erased_tuple& xs) {
-  if (xs.size() == 0 || xs.type(0).first != caf::type_nr<caf::atom_value>::value) return false;
+  constexpr uint32_t kAtom = caf::make_type_token<caf::atom_value>();
+  constexpr uint32_t kAtomAndModule = caf::make_type_token<caf::atom_value, ModuleRef>();
+  const uint32_t token = xs.type_token();
+  if (token != kAtom && token != kAtomAndModule) return false;
   const caf::atom_value a = *static_cast<const caf::atom_value*>(xs.get(0));
   return a == sys_wake_atom::value || a == sys_init_atom::value || a == sys_status_atom::value;
 }
