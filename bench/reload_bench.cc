@@ -3,7 +3,7 @@
 // (../shared/anchors/otp/otp_upgrade_bench.escript) so the two can be compared line by line:
 //
 //   bazel run -c opt //bench:reload_bench -- 1 1000 10000 100000
-//   lemon N=10000 upgrade_ms=... pause_ms=... per_actor_us=... lost=0 msg_ns=... soft_purge=true ...
+//   lemon N=10000 upgrade_ms=... pause_ms=... per_actor_us=... lost=0 msg_ns=... ...
 //
 // upgrade_ms covers what the anchor's window covers: loading the new version (copy, dlopen,
 // validate) and moving every actor to it (suspend, code_change, resume). pause_ms is the longest
@@ -29,6 +29,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "actors/messages.h"
@@ -53,7 +54,8 @@ double ms_since(Clock::time_point t) {
 void send_and_drain(caf::scoped_actor& self, const std::vector<caf::actor>& actors, uint64_t count,
                     std::vector<uint64_t>& sent) {
   for (size_t i = 0; i < actors.size(); ++i) {
-    for (uint64_t k = 0; k < count; ++k) self->send(actors[i], tick_atom::value, uint64_t{1}, ++sent[i]);
+    for (uint64_t k = 0; k < count; ++k)
+      self->send(actors[i], tick_atom::value, uint64_t{1}, ++sent[i]);
   }
   for (const auto& a : actors) {
     self->request(a, caf::infinite, get_atom::value).receive([](int64_t) {}, [](caf::error&) {});
@@ -62,7 +64,7 @@ void send_and_drain(caf::scoped_actor& self, const std::vector<caf::actor>& acto
 
 bool no_load_flag = false;
 bool sharing_flag = false;  // --sharing: CAF's work-sharing scheduler (default: work stealing)
-double rate_flag = 0;  // --rate=M: the load in messages per second (0: half of the capacity)
+double rate_flag = 0;       // --rate=M: the load in messages per second (0: half of the capacity)
 int repeat_flag = 1;
 
 // CPU time of the whole process (every thread) so far: on a shared machine, a measure of the work
@@ -76,7 +78,7 @@ double process_cpu_ms() {
 struct Upgrade {
   SwapResult result;
   double upgrade_ms = 0;
-  double cpu_ms = 0;  // process CPU time during the upgrade (the sender's included)
+  double cpu_ms = 0;     // process CPU time during the upgrade (the sender's included)
   double load_ms = 0;    // CodeServer::prepare: copy, checks, probe, dlopen (part of upgrade_ms)
   double retire_ms = 0;  // destroying the old behaviours afterwards, in the background
   bool purged = false;
@@ -277,36 +279,50 @@ double quantile(std::vector<double>& v, double q) {
   return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
+// Runs `measure(plain)` for a plain and a reloadable actor `repeats` times, in pairs whose first
+// run alternates between the two kinds, so that machine noise and whatever the previous run left
+// behind hit both alike; each pair's two results lie a few hundred milliseconds apart.
+template <class T, class Measure>
+std::vector<std::pair<T, T>> in_pairs(int repeats, Measure measure) {
+  std::vector<std::pair<T, T>> out;  // (plain, reloadable)
+  for (int r = 0; r < repeats; ++r) {
+    const bool plain_first = r % 2 == 0;
+    std::pair<T, T> x;
+    (plain_first ? x.first : x.second) = measure(plain_first);
+    (plain_first ? x.second : x.first) = measure(!plain_first);
+    out.push_back(x);
+  }
+  return out;
+}
+
 void steady_state(caf::actor_system& sys) {
   char tmpl[] = "/tmp/lemon-reload-bench-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   auto cs = std::move(CodeServer::create({dir}).value());
   auto registry = std::make_shared<ActorRegistry>();
   (void)cs->load(find_runfile("extensions/counter/libcounter_v1.so"));
-  constexpr uint64_t kMessages = 2000000;
   const int repeats = steady_repeats_flag;
+  // A fresh actor of either kind on `on`, measured by `f`, then killed.
+  auto with_actor = [&](caf::actor_system& on, bool plain, auto f) {
+    caf::actor a =
+        plain ? on.spawn(plain_counter) : *spawn_reloadable(on, registry, *cs, {"counter"});
+    auto result = f(on, a);
+    caf::anon_send_exit(a, caf::exit_reason::kill);
+    return result;
+  };
+
+  // Through the pipeline: a sending thread and the actor on the bench's system.
+  constexpr uint64_t kMessages = 2000000;
   std::vector<double> plain, reloadable, pair_ratio;
-  // Pairs of runs, fresh actors each time, the two kinds taking turns at going first, so that
-  // machine noise and whatever the previous run left behind hit both alike. Each pair's ratio
-  // compares two runs a few hundred milliseconds apart.
-  for (int r = 0; r < repeats; ++r) {
-    double p = 0, q = 0;
-    for (int k = 0; k < 2; ++k) {
-      if ((k == 0) == (r % 2 == 0)) {
-        auto a = sys.spawn(plain_counter);
-        p = throughput(sys, a, kMessages);
-        caf::anon_send_exit(a, caf::exit_reason::kill);
-      } else {
-        auto a = *spawn_reloadable(sys, registry, *cs, {"counter"});
-        q = throughput(sys, a, kMessages);
-        caf::anon_send_exit(a, caf::exit_reason::kill);
-      }
-    }
+  for (const auto& [p, q] : in_pairs<double>(repeats, [&](bool kind) {
+         return with_actor(sys, kind, [](caf::actor_system& on, const caf::actor& a) {
+           return throughput(on, a, kMessages);
+         });
+       })) {
     plain.push_back(p);
     reloadable.push_back(q);
     pair_ratio.push_back(q / p);
   }
-  registry->await_count("counter", 0, absl::Seconds(60));
   const double p = quantile(plain, 0.5), q = quantile(reloadable, 0.5);
   const double r25 = quantile(pair_ratio, 0.25), r50 = quantile(pair_ratio, 0.5),
                r75 = quantile(pair_ratio, 0.75);
@@ -323,19 +339,11 @@ void steady_state(caf::actor_system& sys) {
   caf::actor_system one{one_cfg};
   constexpr uint64_t kDrained = 1000000;
   std::vector<double> send_plain, send_reloadable, run_plain, run_reloadable, run_ratio;
-  for (int r = 0; r < repeats; ++r) {
-    Drain dp, dq;
-    for (int k = 0; k < 2; ++k) {
-      if ((k == 0) == (r % 2 == 0)) {
-        auto a = one.spawn(plain_counter);
-        dp = drain(one, a, kDrained);
-        caf::anon_send_exit(a, caf::exit_reason::kill);
-      } else {
-        auto a = *spawn_reloadable(one, registry, *cs, {"counter"});
-        dq = drain(one, a, kDrained);
-        caf::anon_send_exit(a, caf::exit_reason::kill);
-      }
-    }
+  for (const auto& [dp, dq] : in_pairs<Drain>(repeats, [&](bool kind) {
+         return with_actor(one, kind, [](caf::actor_system& on, const caf::actor& a) {
+           return drain(on, a, kDrained);
+         });
+       })) {
     send_plain.push_back(dp.send_ns);
     send_reloadable.push_back(dq.send_ns);
     run_plain.push_back(dp.run_ns);
