@@ -77,7 +77,7 @@ void compress_portable(State& h, const unsigned char* p, size_t blocks) {
 // instruction, about ten times the portable rate. The state lives in two registers as the
 // instructions want it: (a, b, e, f) and (c, d, g, h).
 __attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(State& h, const unsigned char* p,
-                                                                   size_t blocks) {
+                                                                 size_t blocks) {
   const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
   __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[0]));
   __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[4]));
@@ -90,8 +90,7 @@ __attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(State& h, const
     const __m128i cdgh_before = cdgh;
     __m128i w[16];  // the message schedule, four words each
     for (int i = 0; i < 4; ++i) {
-      w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)),
-                              bswap);
+      w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)), bswap);
     }
     for (int i = 4; i < 16; ++i) {
       const __m128i t = _mm_add_epi32(_mm_sha256msg1_epu32(w[i - 4], w[i - 3]),
