@@ -476,7 +476,8 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     get_urgent_queue().flush_cache();
   }
 
-  // Held again by a newer reload before this wake-up arrived: that one wakes it (nothing to do).
+  // After a release: runs what the actor kept while held. If a newer reload has held it again
+  // before this wake-up ran, there is nothing to do here: that reload's release wakes it.
   void wake() {
     uint32_t s = state_.load(std::memory_order_acquire);
     while ((s & run::kMask) == run::kWakePending) {

@@ -74,8 +74,8 @@ void compress_portable(State& h, const unsigned char* p, size_t blocks) {
 
 #if defined(__x86_64__)
 // The same with the x86 SHA extensions (SHA-NI): four message words and two rounds per
-// instruction, about ten times the portable rate. The state lives in two registers as the
-// instructions want it: (a, b, e, f) and (c, d, g, h).
+// instruction. The state lives in two registers as the instructions want it: (a, b, e, f) and
+// (c, d, g, h).
 __attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(State& h, const unsigned char* p,
                                                                  size_t blocks) {
   const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
