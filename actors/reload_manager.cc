@@ -279,7 +279,6 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
     job.graveyards[begin / chunk] = std::move(batch.graveyard());
   });
   // Every actor was released (resumed) or found gone above: nothing is left to wait for.
-  (void)round->await_resumed(absl::ZeroDuration());
   result.resume_ms =
       std::chrono::duration<double, std::milli>(Clock::now() - resume_started).count();
   const std::vector<uint64_t> pauses = round->pauses_ns();

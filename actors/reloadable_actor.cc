@@ -306,6 +306,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
                       nullptr, caf::make_message_id(caf::message_priority::high), {},
                       sys_wake_atom::value),
                   &batch.front_of_queue(home_system()));
+          batch.woken();
         }
         // Resumed from here on, whether its next turn starts with a wake-up or not: it is on its
         // new (or old) version and scheduled at the front of the queues, and nothing the

@@ -58,6 +58,10 @@ class ReleaseBatch {
   // Actor `index` runs again after `pause_ns`: reported at the next flush().
   void resumed(std::size_t index, uint64_t pause_ns) { resumes_.push_back({index, pause_ns}); }
 
+  // A released actor was sent a wake-up (it had kept messages while held); how many were.
+  void woken() { ++wake_ups_; }
+  std::size_t wake_ups() const { return wake_ups_; }
+
   // The steady clock in nanoseconds, read afresh every 16 calls (a pause is measured to within
   // the time it takes to release 16 actors).
   int64_t now_ns();
@@ -78,6 +82,7 @@ class ReleaseBatch {
   std::unique_ptr<FrontOfQueue> front_;
   int64_t now_ns_ = 0;
   unsigned clock_uses_ = 0;
+  std::size_t wake_ups_ = 0;
 };
 
 // What the reload manager sees of one reloadable actor while it moves it to another version.
