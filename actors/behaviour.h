@@ -80,19 +80,21 @@ class ActorContext {
 };
 
 // One actor's behaviour and state. Created by the module (create or code_change), destroyed by the
-// module (LemonBehaviourDescriptor::destroy). Never called concurrently for one object: handlers run
-// on the hosting actor's thread; export_state, format_status and (on the new object) handlers() may
-// run on a reload manager's thread while the actor is held between two messages. code_change may
-// run for several actors of a module at once, on different threads: keep it free of shared state.
+// module (LemonBehaviourDescriptor::destroy). Never called concurrently for one object: handlers
+// run on the hosting actor's thread; export_state, format_status and (on the new object) handlers()
+// may run on a reload manager's thread while the actor is held between two messages. code_change
+// may run for several actors of a module at once, on different threads: keep it free of shared
+// state.
 class Behaviour {
  public:
   virtual ~Behaviour() = default;
 
   // Called once per behaviour object: after create, or after code_change while the actor is still
-  // held, on the reload manager's thread (if the reload is then rolled back, the behaviour is destroyed without having handled
-  // anything, and the old one keeps the handlers it made). Keep it free of side effects.
-  // Handlers may capture `this` and `ctx`; they are dropped before the behaviour is destroyed.
-  // If it throws during a reload, the reload fails for every actor (all or nothing).
+  // held, on the reload manager's thread (if the reload is then rolled back, the behaviour is
+  // destroyed without having handled anything, and the old one keeps the handlers it made). Keep it
+  // free of side effects. Handlers may capture `this` and `ctx`; they are dropped before the
+  // behaviour is destroyed. If it throws during a reload, the reload fails for every actor (all or
+  // nothing).
   virtual caf::message_handler handlers(ActorContext& ctx) = 0;
 
   // The state in a form the next version's code_change can read without this version's code.

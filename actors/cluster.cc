@@ -717,8 +717,8 @@ std::vector<ClusterNodeModules> Cluster::list_modules(absl::Duration deadline) {
     pending[i].receive(
         [&](std::vector<ClusterModule>& modules) { node.modules = std::move(modules); },
         [&](caf::error& e) {
-          node.error = absl::StrCat("no answer from node ", node.node, ": ",
-                                    runtime_.system().render(e));
+          node.error =
+              absl::StrCat("no answer from node ", node.node, ": ", runtime_.system().render(e));
         });
     out.push_back(std::move(node));
   }

@@ -47,9 +47,9 @@ class Graveyard {
  private:
   // Members are destroyed bottom-up: the handlers, then the behaviour, then the reference.
   struct Grave {
-    ModuleRef version;                                      // destroyed last
+    ModuleRef version;  // destroyed last
     std::unique_ptr<Behaviour, BehaviourDeleter> behaviour;
-    caf::message_handler handlers;                          // destroyed first
+    caf::message_handler handlers;  // destroyed first
   };
   std::vector<Grave> graves_;
 };

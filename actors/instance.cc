@@ -44,9 +44,9 @@ absl::StatusOr<Instance> migrate_instance(const Instance& from, const ModuleRef&
   try {
     state = from.behaviour->export_state();
   } catch (const std::exception& e) {
-    return reload_status(ReloadError::kCodeChangeFailed,
-                         absl::StrCat("export_state of version ", from.version(), " threw: ",
-                                      e.what()));
+    return reload_status(
+        ReloadError::kCodeChangeFailed,
+        absl::StrCat("export_state of version ", from.version(), " threw: ", e.what()));
   } catch (...) {
     return reload_status(ReloadError::kCodeChangeFailed,
                          absl::StrCat("export_state of version ", from.version(), " threw"));
@@ -54,9 +54,9 @@ absl::StatusOr<Instance> migrate_instance(const Instance& from, const ModuleRef&
   std::string error;
   Behaviour* b = d->code_change(from.version(), state, extra, &error);
   if (b == nullptr) {
-    return reload_status(ReloadError::kCodeChangeFailed,
-                         absl::StrCat("code_change(", from.version(), " -> ", next->version(),
-                                      ") failed: ", error));
+    return reload_status(
+        ReloadError::kCodeChangeFailed,
+        absl::StrCat("code_change(", from.version(), " -> ", next->version(), ") failed: ", error));
   }
   Instance out;
   out.use = ModuleUse(next);

@@ -16,8 +16,8 @@ using get_atom = caf::atom_constant<caf::atom("get")>;        // (get) -> behavi
 using add_atom = caf::atom_constant<caf::atom("add")>;        // (add, i64) -> i64
 using put_atom = caf::atom_constant<caf::atom("put")>;        // (put, str, str)
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;  // (lookup, str) -> str
-using ping_atom = caf::atom_constant<caf::atom("ping")>;      // (ping, u64) -> u64; (ping, actor, u64)
-using stats_atom = caf::atom_constant<caf::atom("stats")>;    // (stats) -> str (JSON)
+using ping_atom = caf::atom_constant<caf::atom("ping")>;  // (ping, u64) -> u64; (ping, actor, u64)
+using stats_atom = caf::atom_constant<caf::atom("stats")>;  // (stats) -> str (JSON)
 
 }  // namespace lemon
 

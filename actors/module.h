@@ -64,28 +64,28 @@ inline void destroy(Behaviour* b) noexcept { delete b; }
 }  // namespace lemon
 
 // One entry of LEMON_MODULE's behaviour list: actor type `name` implemented by class `T`.
-#define LEMON_BEHAVIOUR(name, T)                                                      \
-  LemonBehaviourDescriptor {                                                          \
+#define LEMON_BEHAVIOUR(name, T)                                                       \
+  LemonBehaviourDescriptor {                                                           \
     name, &::lemon::module_detail::create<T>, &::lemon::module_detail::code_change<T>, \
-        &::lemon::module_detail::destroy                                              \
+        &::lemon::module_detail::destroy                                               \
   }
 
 // Exports the module's descriptor: its name, version string and behaviours.
-#define LEMON_MODULE(module_name, module_version, ...)                                     \
-  namespace {                                                                              \
-  const LemonBehaviourDescriptor lemon_module_behaviours_[] = {__VA_ARGS__};               \
-  const LemonModuleDescriptor lemon_module_descriptor_ = {                                 \
-      LEMON_MODULE_ABI_VERSION,                                                            \
-      static_cast<uint32_t>(sizeof(LemonModuleDescriptor)),                                \
-      module_name,                                                                         \
-      module_version,                                                                      \
-      LEMON_MODULE_FINGERPRINT,                                                            \
+#define LEMON_MODULE(module_name, module_version, ...)                                            \
+  namespace {                                                                                     \
+  const LemonBehaviourDescriptor lemon_module_behaviours_[] = {__VA_ARGS__};                      \
+  const LemonModuleDescriptor lemon_module_descriptor_ = {                                        \
+      LEMON_MODULE_ABI_VERSION,                                                                   \
+      static_cast<uint32_t>(sizeof(LemonModuleDescriptor)),                                       \
+      module_name,                                                                                \
+      module_version,                                                                             \
+      LEMON_MODULE_FINGERPRINT,                                                                   \
       static_cast<uint32_t>(sizeof(lemon_module_behaviours_) / sizeof(LemonBehaviourDescriptor)), \
-      lemon_module_behaviours_};                                                           \
-  }                                                                                        \
-  extern "C" __attribute__((visibility("default"))) const LemonModuleDescriptor*           \
-  lemon_module_entry(void) {                                                               \
-    return &lemon_module_descriptor_;                                                      \
+      lemon_module_behaviours_};                                                                  \
+  }                                                                                               \
+  extern "C" __attribute__((visibility("default"))) const LemonModuleDescriptor*                  \
+  lemon_module_entry(void) {                                                                      \
+    return &lemon_module_descriptor_;                                                             \
   }
 
 #endif  // LEMON_ACTORS_MODULE_H_

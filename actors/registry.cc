@@ -14,9 +14,8 @@ absl::Status name_taken(const std::string& name) {
   absl::Status s = reload_status(ReloadError::kInvalidArgument,
                                  absl::StrCat("an actor named ", name, " already exists"));
   absl::Status out = absl::AlreadyExistsError(s.message());
-  s.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
-    out.SetPayload(url, payload);
-  });
+  s.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
   return out;
 }
 
@@ -192,12 +191,10 @@ bool ActorRegistry::await_count(const std::string& module, std::size_t n,
   return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
 }
 
-bool ActorRegistry::await_gate(const std::string& module, bool open,
-                               absl::Duration timeout) const {
+bool ActorRegistry::await_gate(const std::string& module, bool open, absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return (gates_.count(module) > 0) == open;
-  };
+  auto done = [&]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return (gates_.count(module) > 0) == open; };
   return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
 }
 

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "actors/asymmetric_fence.h"
 #include "actors/crew.h"
 #include "actors/reload_round.h"
 #include "actors/reloadable_actor.h"
@@ -77,12 +78,12 @@ const char* why_not_held(ReloadTarget::Hold h) {
 // code_change that does not return): the round then ends on its own, on the old version.
 struct RoundJob {
   absl::Mutex mu;
-  bool decided ABSL_GUARDED_BY(mu) = false;    // past the commit point (committed or not)
-  bool done ABSL_GUARDED_BY(mu) = false;       // every actor released, gate closed
+  bool decided ABSL_GUARDED_BY(mu) = false;  // past the commit point (committed or not)
+  bool done ABSL_GUARDED_BY(mu) = false;     // every actor released, gate closed
   // swap() stopped waiting: never commit. Set under mu (so the commit decision sees it), read
   // without it between two actors.
   std::atomic<bool> abandoned{false};
-  std::atomic<caf::actor_id> migrating{0};      // whose code_change runs right now (0: none)
+  std::atomic<caf::actor_id> migrating{0};  // whose code_change runs right now (0: none)
   SwapResult result;
   std::vector<Graveyard> graveyards;  // what the released actors no longer run, for the reaper
 };
@@ -95,7 +96,9 @@ std::string actor_label(const ActorFailure& f) {
 }
 
 // Holds every actor of `actors` between two of its messages and migrates it on this thread (an
-// actor inside a handler, or draining continuations, is tried again until the deadline), then
+// actor inside a handler, or draining continuations, is tried again until the deadline): actors
+// are claimed a chunk at a time, then one heavy fence tells which of them are still inside a
+// handler (ReloadTarget::claim/hold), and the others are migrated. Then it
 // calls `commit` if all migrated and the job was not abandoned, and releases everyone on the new
 // or the old version. Fills job.result.
 void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
@@ -108,24 +111,50 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   result.actors = n;
   auto round = std::make_shared<ReloadRound>(n);
 
-  enum class Mark : uint8_t { kWaiting, kHeld, kDraining, kGone };
+  // kClaimed: claimed, not (yet) known to be held; released like a held actor.
+  enum class Mark : uint8_t { kWaiting, kClaimed, kHeld, kDraining, kGone };
   std::vector<Mark> marks(n, Mark::kWaiting);
   std::vector<ReloadTarget::Hold> last(n, ReloadTarget::Hold::kBusy);
   std::vector<ReloadTarget*> targets(n, nullptr);
   // What one thread of the first pass found (merged afterwards; chunks never share an actor).
   struct Findings {
     std::vector<std::pair<std::size_t, absl::Status>> failed;  // code_change failures, in order
-    std::size_t late = SIZE_MAX;  // the first actor whose code_change ended past the deadline
+    std::size_t late = SIZE_MAX;       // the first actor whose code_change ended past the deadline
     std::vector<std::size_t> waiting;  // not held yet
     Clock::time_point now = Clock::now();  // read once per migrated actor
   };
-  auto attempt = [&](std::size_t i, Findings& f) -> bool {  // true once i needs no more attempts
+  // Claims actor i. kDone: it needs no more attempts (not reloadable, or gone); kClaimed: hold it
+  // after the next heavy fence; kLater: claim it again later (not started on a version yet).
+  enum class Claim { kDone, kClaimed, kLater };
+  auto claim = [&](std::size_t i, Findings& f) -> Claim {
     if (targets[i] == nullptr) targets[i] = reload_target(actors[i]);
     if (targets[i] == nullptr) {
-      f.failed.emplace_back(i, reload_status(ReloadError::kCodeChangeFailed, "not a reloadable actor"));
-      return true;
+      f.failed.emplace_back(
+          i, reload_status(ReloadError::kCodeChangeFailed, "not a reloadable actor"));
+      return Claim::kDone;
     }
-    const ReloadTarget::Hold h = targets[i]->hold(ns_of(f.now));
+    const ReloadTarget::Hold h = targets[i]->claim(ns_of(f.now));
+    last[i] = h;
+    switch (h) {
+      case ReloadTarget::Hold::kBusy:
+        if (marks[i] == Mark::kWaiting) marks[i] = Mark::kClaimed;
+        return Claim::kClaimed;
+      case ReloadTarget::Hold::kExited:
+        // Exited before it was claimed: nothing of it is ours. Exited after: release() cleans it
+        // up and reports it gone.
+        if (marks[i] == Mark::kWaiting) {
+          marks[i] = Mark::kGone;
+          round->gone(i);
+        }
+        return Claim::kDone;
+      default:
+        return Claim::kLater;
+    }
+  };
+  // Actor i was claimed, and this thread has run a heavy fence since: migrates it if it is held.
+  // True once i needs no more attempts.
+  auto attempt = [&](std::size_t i, Findings& f) -> bool {
+    const ReloadTarget::Hold h = targets[i]->hold();
     last[i] = h;
     switch (h) {
       case ReloadTarget::Hold::kHeld: {
@@ -134,16 +163,12 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
         absl::Status s = targets[i]->migrate(next, options.extra);
         job.migrating.store(0, std::memory_order_relaxed);
         if (!s.ok()) f.failed.emplace_back(i, std::move(s));  // go on: the report names them all
-        f.now = Clock::now();  // also the next actor's hold time
+        f.now = Clock::now();
         if (f.late == SIZE_MAX && f.now > deadline) f.late = i;
         return true;
       }
       case ReloadTarget::Hold::kExited:
-        // Exited while draining: still ours, release() cleans it up and reports it gone.
-        if (marks[i] != Mark::kDraining) {
-          marks[i] = Mark::kGone;
-          round->gone(i);
-        }
+        // Exited after the claim: still ours, release() cleans it up and reports it gone.
         return true;
       case ReloadTarget::Hold::kDraining:
         marks[i] = Mark::kDraining;
@@ -163,20 +188,42 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   const std::size_t workers = workers_for(n);
   const std::size_t chunk = chunk_for(n, workers);
   std::vector<Findings> found(workers);
-  crew.for_each_chunk(n, workers, chunk, [&](std::size_t worker, std::size_t begin,
-                                              std::size_t end) {
-    Findings& f = found[worker];
-    for (std::size_t i = begin; i < end; ++i) {
-      // Each actor's memory is cold (one actor is a few hundred bytes among thousands): ask for
-      // the next ones' while this one is migrated.
-      if (i + 2 * kAhead < end) prefetch_actor(actors[i + 2 * kAhead]);
-      if (i + kAhead < end) {
-        targets[i + kAhead] = reload_target(actors[i + kAhead]);
-        if (targets[i + kAhead] != nullptr) targets[i + kAhead]->prefetch();
-      }
-      if (stop(f) || !attempt(i, f)) f.waiting.push_back(i);
-    }
-  });
+  crew.for_each_chunk(
+      n, workers, chunk, [&](std::size_t worker, std::size_t begin, std::size_t end) {
+        Findings& f = found[worker];
+        f.now = Clock::now();  // the claimed actors' pauses start here
+        std::vector<std::size_t> claimed;
+        claimed.reserve(end - begin);
+        for (std::size_t i = begin; i < end; ++i) {
+          // Each actor's memory is cold (one actor is a few hundred bytes among thousands): ask for
+          // the next ones' while this one is claimed.
+          if (i + 2 * kAhead < end) prefetch_actor(actors[i + 2 * kAhead]);
+          if (i + kAhead < end) {
+            targets[i + kAhead] = reload_target(actors[i + kAhead]);
+            if (targets[i + kAhead] != nullptr) targets[i + kAhead]->prefetch();
+          }
+          if (stop(f)) {
+            f.waiting.push_back(i);
+            continue;
+          }
+          switch (claim(i, f)) {
+            case Claim::kClaimed:
+              claimed.push_back(i);
+              break;
+            case Claim::kLater:
+              f.waiting.push_back(i);
+              break;
+            case Claim::kDone:
+              break;
+          }
+        }
+        heavy_fence();  // from here on, a claimed actor whose busy flag is down runs no handler
+        for (std::size_t k = 0; k < claimed.size(); ++k) {
+          if (k + kAhead < claimed.size()) targets[claimed[k + kAhead]]->prefetch();
+          const std::size_t i = claimed[k];
+          if (stop(f) || !attempt(i, f)) f.waiting.push_back(i);
+        }
+      });
   std::vector<std::pair<std::size_t, absl::Status>> failed;
   std::size_t late = SIZE_MAX;
   std::vector<std::size_t> waiting;
@@ -196,10 +243,29 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
        ++k) {
     back_off(k);
     std::vector<std::size_t> still;
+    std::vector<std::size_t> claimed;
     again.now = Clock::now();
     for (std::size_t i : waiting) {
+      if (stop(again)) {
+        still.push_back(i);
+        continue;
+      }
+      switch (claim(i, again)) {  // does nothing to an actor claimed already
+        case Claim::kClaimed:
+          claimed.push_back(i);
+          break;
+        case Claim::kLater:
+          still.push_back(i);
+          break;
+        case Claim::kDone:
+          break;
+      }
+    }
+    heavy_fence();
+    for (std::size_t i : claimed) {
       if (stop(again) || !attempt(i, again)) still.push_back(i);
     }
+    std::sort(still.begin(), still.end());
     waiting.swap(still);
     for (auto& x : again.failed) failed.push_back(std::move(x));
     again.failed.clear();
@@ -213,10 +279,9 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
     }
     result.status = reload_status(
         ReloadError::kCodeChangeFailed,
-        absl::StrCat(failed.size(), " of ", n, " actor(s) failed code_change ",
-                     result.from_version, " -> ", result.to_version, "; first: actor ",
-                     actor_label(result.failures.front()), ": ",
-                     result.failures.front().message));
+        absl::StrCat(failed.size(), " of ", n, " actor(s) failed code_change ", result.from_version,
+                     " -> ", result.to_version, "; first: actor ",
+                     actor_label(result.failures.front()), ": ", result.failures.front().message));
   } else if (late != SIZE_MAX || !waiting.empty()) {
     std::size_t draining = 0;
     if (late != SIZE_MAX) {
@@ -228,14 +293,14 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
       if (marks[i] == Mark::kDraining) ++draining;
       result.failures.push_back({id, registry.name_of(id), why_not_held(last[i])});
     }
-    result.status = reload_status(
-        ReloadError::kSuspendTimeout,
-        absl::StrCat(waiting.size() - draining, " actor(s) of ", result.module,
-                     " did not acknowledge suspension, ", draining,
-                     " did not finish their pending continuations and ", late != SIZE_MAX ? 1 : 0,
-                     " did not finish code_change within ",
-                     absl::FormatDuration(options.suspend_timeout), "; first: ",
-                     actor_label(result.failures.front())));
+    result.status =
+        reload_status(ReloadError::kSuspendTimeout,
+                      absl::StrCat(waiting.size() - draining, " actor(s) of ", result.module,
+                                   " did not acknowledge suspension, ", draining,
+                                   " did not finish their pending continuations and ",
+                                   late != SIZE_MAX ? 1 : 0, " did not finish code_change within ",
+                                   absl::FormatDuration(options.suspend_timeout),
+                                   "; first: ", actor_label(result.failures.front())));
   }
 
   // Commit point: the new version becomes current only if every actor migrated in time.
@@ -264,6 +329,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
     for (std::size_t i = begin; i < end; ++i) {
       if (i + kAhead < end && targets[i + kAhead] != nullptr) targets[i + kAhead]->prefetch();
       switch (marks[i]) {
+        case Mark::kClaimed:
         case Mark::kHeld:
         case Mark::kDraining:
           targets[i]->release(committed, i, batch);
@@ -334,10 +400,10 @@ void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
   CodeServer* code_server = &code_server_;
   const std::string module = result.module;
   std::shared_ptr<Crew> crew = crew_;  // the round may outlive the manager (abandoned)
-  crew_->run([job, registry, code_server, crew, next = ModuleRef(next),
-              before = ModuleRef(before), module, options, actors = std::move(actors)]() mutable {
-    run_round(next, actors, options, *registry,
-              [&] { return code_server->commit(next); }, *crew, *job);
+  crew_->run([job, registry, code_server, crew, next = ModuleRef(next), before = ModuleRef(before),
+              module, options, actors = std::move(actors)]() mutable {
+    run_round(
+        next, actors, options, *registry, [&] { return code_server->commit(next); }, *crew, *job);
     // Read under the lock that also covers `decided`: the result is complete from here on.
     const bool committed = job->result.status.ok();
     const std::size_t deferred = close_gate(*registry, module, committed ? next : before);

@@ -72,9 +72,10 @@ class ReloadManagerTest : public ::testing::Test {
   template <class T, class... Ts>
   T ask(const caf::actor& a, Ts... xs) {
     T out{};
-    (*self_)->request(a, std::chrono::seconds(120), xs...).receive(
-        [&](T& x) { out = std::move(x); },
-        [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
+    (*self_)
+        ->request(a, std::chrono::seconds(120), xs...)
+        .receive([&](T& x) { out = std::move(x); },
+                 [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
     return out;
   }
 
@@ -98,7 +99,8 @@ TEST_F(ReloadManagerTest, SwapUnderLoadMovesEveryActorAndLosesNothing) {
   std::thread sender([&] {
     caf::scoped_actor s{*sys_};
     while (!stop.load()) {
-      for (int i = 0; i < kActors; ++i) s->send(actors[i], tick_atom::value, uint64_t{9}, ++sent[i]);
+      for (int i = 0; i < kActors; ++i)
+        s->send(actors[i], tick_atom::value, uint64_t{9}, ++sent[i]);
     }
   });
   auto next = cs_->prepare(counter("2"));

@@ -27,9 +27,9 @@ ReloadReport execute(Reloader& reloader, const ReloadRequest& req) {
   if (req.kind == "selection") {
     ReloadSelection selection{req.modules, req.apps, req.extensions, {}};
     for (size_t i = 0; i < req.code_change_actors.size(); ++i) {
-      selection.code_changes.push_back(
-          {req.code_change_actors[i],
-           i < req.code_change_extras.size() ? req.code_change_extras[i] : std::string()});
+      selection.code_changes.push_back({req.code_change_actors[i], i < req.code_change_extras.size()
+                                                                       ? req.code_change_extras[i]
+                                                                       : std::string()});
     }
     return reloader.reload_selection(selection, o);
   }

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "actors/asymmetric_fence.h"
 #include "actors/instance.h"
 #include "actors/system_messages.h"
 #include "caf/actor_cast.hpp"
@@ -71,11 +72,13 @@ void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& s
   }
 }
 
-// Who may run the actor's behaviour, as one atomic word: the run state in the low bits, plus flags.
+// Who may run the actor's behaviour: a run state in one atomic word (plus flags), which senders
+// read on every message and which changes only around reloads, and a busy flag that only the
+// actor writes, on a cache line of its own, around each module handler.
 //
-//   kIdle --(actor, before a message)--> kBusy --(actor, after it)--> kIdle
-//   kIdle | kWakePending --(manager: hold)--> kHeld or kDraining (continuations pending)
-//   kDraining --(manager, once none is pending)--> kHeld
+//   kIdle | kWakePending --(manager: claim)--> kHeld, or kDraining (continuations pending)
+//   kHeld --(manager: hold, continuations pending)--> kDraining
+//   kDraining --(manager: hold, once none is pending)--> kHeld
 //   kHeld | kDraining --(manager: release)--> kIdle, or kWakePending if messages were kept
 //   kHeld --(sender: an ordinary message finds the actor waiting for one)--> kHeld | kParked
 //   kHeld --(worker: the actor's turn comes)--> kHeld | kParked
@@ -84,9 +87,13 @@ void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& s
 //   kDeferred --(actor: init message)--> kIdle
 //   kStarting --(actor: make_behavior)--> kIdle
 //
-// Only the actor moves kIdle -> kBusy and back; only the manager moves out of kHeld/kDraining.
-// While the state is not kIdle/kBusy the actor skips ordinary messages (CAF keeps them in order)
-// and sets kKept. kExited is set by the actor's exit; if the manager held it then, the manager
+// Only the manager moves out of kHeld/kDraining. The actor runs a module handler only if it finds
+// the run state kIdle after raising its busy flag; otherwise it lowers the flag, skips the message
+// (CAF keeps it, in order) and sets kKept. Raising the flag and reading the state are ordered by a
+// light fence, claiming and reading the flag by a heavy one (actors/asymmetric_fence.h): after a
+// claim and a heavy fence, either the actor saw the claim and starts no handler, or the manager
+// sees the flag up and waits for it to come down. So the actor pays no locked instruction per
+// message. kExited is set by the actor's exit; if the manager had claimed it then, the manager
 // cleans up on release.
 //
 // kParked: a held actor does not run for ordinary messages. One that a message would schedule is
@@ -98,7 +105,6 @@ void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& s
 // before, serving that message and keeping the ordinary ones, until the release.
 namespace run {
 constexpr uint32_t kIdle = 0;
-constexpr uint32_t kBusy = 1;
 constexpr uint32_t kHeld = 2;
 constexpr uint32_t kDraining = 3;
 constexpr uint32_t kWakePending = 4;
@@ -115,11 +121,12 @@ constexpr uint32_t kParkable = kMask | kExited | kServe;
 
 class ReloadableActor;
 
-// The actor's one and only CAF behaviour, built once at spawn: system messages (wake-up and init
-// only move the run state; status takes the members' mutex, so it is answered even while the actor
-// is held), then, if the actor can take its run state from kIdle to kBusy, the installed
-// module handlers; otherwise the message is skipped (CAF keeps it, in arrival order, in its
-// queue's cache). It allocates nothing per message.
+// The actor's one and only CAF behaviour, built once at spawn: if the actor may run a handler
+// (enter()), the installed module handlers, then the system messages a running actor may get
+// (status, a late poke); otherwise the system messages (wake-up and init only move the run state;
+// status takes the members' mutex, so it is answered even while the actor is held), and any other
+// message is skipped (CAF keeps it, in arrival order, in its queue's cache). It allocates nothing
+// per message.
 class Dispatch final : public caf::detail::behavior_impl {
  public:
   Dispatch(ReloadableActor* self, caf::message_handler system)
@@ -130,12 +137,20 @@ class Dispatch final : public caf::detail::behavior_impl {
                                  caf::type_erased_tuple& xs) override;
 
  private:
+  // No module handler matched: a system message the actor serves while running, if it is one.
+  [[gnu::noinline]] caf::match_case::result unmatched(caf::detail::invoke_result_visitor& f,
+                                                      caf::type_erased_tuple& xs);
+  // enter() refused (the actor is claimed, or not running a version yet): system messages are
+  // served, the rest kept.
+  [[gnu::noinline]] caf::match_case::result refused(caf::detail::invoke_result_visitor& f,
+                                                    caf::type_erased_tuple& xs);
+
   ReloadableActor* self_;
   caf::message_handler system_;
 };
 
 // The CAF actor hosting one Behaviour. Its members are touched by its own thread while it runs a
-// handler (run state kBusy), by the reload manager while it holds the actor, and by a status
+// handler (busy flag up), by the reload manager while it holds the actor, and by a status
 // request under mu_ (which the manager also takes when it reads or swaps the behaviour).
 class ReloadableActor : public caf::event_based_actor, public ActorContext, public ReloadTarget {
  public:
@@ -219,33 +234,51 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
 
   // -- ReloadTarget -----------------------------------------------------------
 
-  Hold hold(int64_t now_ns) override {
+  Hold claim(int64_t now_ns) override {
     uint32_t s = state_.load(std::memory_order_acquire);
     for (;;) {
       if ((s & run::kExited) != 0) return Hold::kExited;
       const uint32_t r = s & run::kMask;
-      uint32_t next;
-      switch (r) {
-        case run::kBusy:
-          return Hold::kBusy;
-        case run::kDeferred:
-        case run::kStarting:
-          return Hold::kNotReady;
-        case run::kHeld:
-          return Hold::kHeld;
-        case run::kDraining:
-          if (continuations_pending()) return Hold::kDraining;
-          next = run::kHeld | (s & run::kKept);
-          break;
-        default:  // kIdle, or kWakePending: its cache still holds what it kept, keep the flag
-          held_at_ns_.store(now_ns, std::memory_order_relaxed);
-          next = (continuations_pending() ? run::kDraining : run::kHeld) |
-                 (r == run::kWakePending ? run::kKept : 0u);
-          break;
-      }
+      if (r == run::kDeferred || r == run::kStarting) return Hold::kNotReady;
+      if (r == run::kHeld || r == run::kDraining) return Hold::kBusy;  // claimed already
+      // kIdle, or kWakePending: its cache still holds what it kept, keep the flag.
+      held_at_ns_.store(now_ns, std::memory_order_relaxed);
+      const uint32_t next = (continuations_pending() ? run::kDraining : run::kHeld) |
+                            (r == run::kWakePending || (s & run::kKept) != 0 ? run::kKept : 0u);
       if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
-        return (next & run::kMask) == run::kHeld ? Hold::kHeld : Hold::kDraining;
+        return Hold::kBusy;
+      }
+    }
+  }
+
+  Hold hold() override {
+    uint32_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((s & run::kExited) != 0) return Hold::kExited;
+      const uint32_t r = s & run::kMask;
+      if (r == run::kDeferred || r == run::kStarting) return Hold::kNotReady;
+      if (r != run::kHeld && r != run::kDraining) return Hold::kBusy;  // not claimed
+      // The claim and a heavy fence came before: a handler that started before the claim still
+      // has the flag up; none starts after it.
+      if (busy_.load(std::memory_order_acquire) != 0) return Hold::kBusy;
+      const bool pending = continuations_pending();
+      if (r == run::kHeld && !pending) return Hold::kHeld;
+      if (r == run::kDraining && pending) {
+        poke();
+        return Hold::kDraining;
+      }
+      // kHeld with continuations (the handler that was still running made a request): drain
+      // them; a parked actor would not run for their responses, so it is scheduled (its turn's
+      // reference is ours). kDraining with none left: held.
+      const uint32_t next = pending ? (s & ~(run::kMask | run::kParked)) | run::kDraining
+                                    : (s & ~run::kMask) | run::kHeld;
+      if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        if (!pending) return Hold::kHeld;
+        if ((s & run::kParked) != 0) schedule(this, nullptr, home_system());
+        poke();
+        return Hold::kDraining;
       }
     }
   }
@@ -302,10 +335,10 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
         if (kept) {
           // To the front of a worker's queue, as an urgent message: the actor's next turn runs it
           // before anything else in its mailbox, and then what it kept, in order.
-          enqueue(caf::make_mailbox_element(
-                      nullptr, caf::make_message_id(caf::message_priority::high), {},
-                      sys_wake_atom::value),
-                  &batch.front_of_queue(home_system()));
+          enqueue(
+              caf::make_mailbox_element(nullptr, caf::make_message_id(caf::message_priority::high),
+                                        {}, sys_wake_atom::value),
+              &batch.front_of_queue(home_system()));
           batch.woken();
         }
         // Resumed from here on, whether its next turn starts with a wake-up or not: it is on its
@@ -320,38 +353,34 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
 
   // -- Dispatch ---------------------------------------------------------------
 
-  // Takes the run state from kIdle to kBusy before a module handler; false if the actor is held
-  // (or waiting for a wake-up or its first version): the message is then kept.
+  // Before a module handler: raises the busy flag and checks that the actor may run one (the run
+  // state is kIdle). False if it is claimed (or waiting for a wake-up or its first version): the
+  // flag is lowered again and the message is to be kept.
   bool enter() {
-    uint32_t s = state_.load(std::memory_order_acquire);
-    for (;;) {
-      if (s == run::kIdle) {
-        if (state_.compare_exchange_weak(s, run::kBusy, std::memory_order_acquire,
-                                         std::memory_order_acquire)) {
-          return true;
-        }
-        continue;
-      }
-      if ((s & run::kKept) != 0) return false;
-      if (state_.compare_exchange_weak(s, s | run::kKept, std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-        return false;
-      }
-    }
+    busy_.store(1, std::memory_order_relaxed);
+    light_fence();  // the flag before the state, against claim + heavy fence on the manager's side
+    if (state_.load(std::memory_order_acquire) == run::kIdle) return true;
+    busy_.store(0, std::memory_order_release);
+    return false;
   }
 
   void leave() {
-    note_responses();  // before the manager may hold it: a request made by this handler counts
-    state_.store(run::kIdle, std::memory_order_release);
+    note_responses();  // before the flag comes down: a request made by this handler counts
+    busy_.store(0, std::memory_order_release);
   }
 
-  // Every message, continuations included, passes here on the actor's thread. Only a
-  // continuation can drop the last response handler, and one runs only while some are pending:
-  // when none is, leave() has already said so and there is nothing to look at.
-  caf::invoke_message_result consume(caf::mailbox_element& x) override {
-    const caf::invoke_message_result r = caf::event_based_actor::consume(x);
-    if (responses_noted_) note_responses();
-    return r;
+  // A message enter() refused is kept: marks the run state kKept, so that the release wakes the
+  // actor. False if the actor may run handlers again by now (released meanwhile): enter() again.
+  bool keep() {
+    uint32_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (s == run::kIdle) return false;
+      if ((s & run::kKept) != 0) return true;
+      if (state_.compare_exchange_weak(s, s | run::kKept, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return true;
+      }
+    }
   }
 
   const caf::message_handler& handlers() const { return current_.handlers; }
@@ -452,8 +481,21 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   }
 
   // Tracked requests (ctx.request) are CAF requests too: their handlers are in CAF's maps.
-  bool continuations_pending() const {
-    return responses_pending_.load(std::memory_order_acquire);
+  bool continuations_pending() const { return responses_pending_.load(std::memory_order_acquire); }
+
+  // Asks a draining actor to publish whether continuations are still pending (its poke handler
+  // calls note_responses()): a continuation that drops the last response handler runs outside
+  // the module handlers, so nothing else would publish it. At most one poke is on its way.
+  void poke() {
+    if (poke_sent_.exchange(true, std::memory_order_acq_rel)) return;
+    enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(caf::message_priority::high),
+                                      {}, sys_poke_atom::value),
+            nullptr);
+  }
+
+  void poked() {
+    poke_sent_.store(false, std::memory_order_release);
+    note_responses();
   }
 
   uint64_t paused_ns(int64_t now) const {
@@ -461,12 +503,14 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
         std::max<int64_t>(0, now - held_at_ns_.load(std::memory_order_relaxed)));
   }
 
-  // Answered whatever the run state: wake-up and init only move it, status takes mu_.
+  // Answered whatever the run state: wake-up and init only move it, status takes mu_, a poke only
+  // publishes what the actor's own thread knows.
   caf::message_handler system_handlers() {
     return {
         [this](sys_wake_atom) { wake(); },
         [this](sys_init_atom, const ModuleRef& version) { init(version); },
         [this](sys_status_atom) { return status(); },
+        [this](sys_poke_atom) { poked(); },
     };
   }
 
@@ -515,7 +559,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     s.module = spec_.module;
     s.behaviour = spec_.behaviour;
     const uint32_t r = state_.load(std::memory_order_acquire) & run::kMask;
-    s.suspended = r != run::kIdle && r != run::kBusy;
+    s.suspended = r != run::kIdle;
     s.pending_requests = static_cast<uint64_t>(pending_requests_);
     s.mailbox_size = mailbox().size() + get_normal_queue().cache().total_task_size() +
                      get_urgent_queue().cache().total_task_size();
@@ -547,44 +591,71 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   }
 
   // What a reload touches comes first, right after the ReloadTarget base, in the lines that
-  // ReloadTarget::prefetch() brings in.
+  // ReloadTarget::prefetch() brings in. The run state is read by every sender and written only
+  // around reloads; the busy flag, written twice per message, is on a line of its own.
   std::atomic<uint32_t> state_{run::kIdle};
-  std::atomic<bool> responses_pending_{false};  // any response handler registered with CAF
+  std::atomic<bool> poke_sent_{false};          // a poke is on its way (manager sets, actor clears)
+  std::atomic<int64_t> held_at_ns_{0};          // when the manager last claimed it
+  alignas(64) std::atomic<uint8_t> busy_{0};    // inside a module handler; only the actor writes it
   bool responses_noted_ = false;                // the actor's own copy of responses_pending_
+  std::atomic<bool> responses_pending_{false};  // any response handler registered with CAF
   int pending_requests_ = 0;  // tracked requests (ActorContext::request), for status; own thread
-  std::atomic<int64_t> held_at_ns_{0};  // when the manager last held it
-  std::mutex mu_;                       // current_ and staged_ against status and the manager
+  std::mutex mu_;             // current_ and staged_ against status and the manager
   Installed current_;
   Installed staged_;  // the migrated behaviour, installed on commit
   SpawnSpec spec_;
   std::shared_ptr<ActorRegistry> registry_;
 };
 
-// Whether `xs` may be a system message: (sys_wake), (sys_status) or (sys_init, ModuleRef). Nearly
-// every other message is told apart by its type token alone (one virtual call), instead of being
-// tried against each system handler in turn.
+// Whether `xs` may be a system message: (sys_wake), (sys_status), (sys_poke) or (sys_init,
+// ModuleRef). Nearly every other message is told apart by its type token alone (one virtual call),
+// instead of being tried against each system handler in turn.
 bool maybe_system(const caf::type_erased_tuple& xs) {
   constexpr uint32_t kAtom = caf::make_type_token<caf::atom_value>();
   constexpr uint32_t kAtomAndModule = caf::make_type_token<caf::atom_value, ModuleRef>();
   const uint32_t token = xs.type_token();
   if (token != kAtom && token != kAtomAndModule) return false;
   const caf::atom_value a = *static_cast<const caf::atom_value*>(xs.get(0));
-  return a == sys_wake_atom::value || a == sys_init_atom::value || a == sys_status_atom::value;
+  return a == sys_wake_atom::value || a == sys_init_atom::value || a == sys_status_atom::value ||
+         a == sys_poke_atom::value;
 }
 
 caf::match_case::result Dispatch::invoke(caf::detail::invoke_result_visitor& f,
                                          caf::type_erased_tuple& xs) {
-  if (maybe_system(xs)) {
-    const caf::match_case::result r = system_.as_behavior_impl()->invoke(f, xs);
-    if (r != caf::match_case::no_match) return r;
-  }
-  if (!self_->enter()) return caf::match_case::skip;
+  if (!self_->enter()) return refused(f, xs);
   struct Leave {
     ReloadableActor* self;
     ~Leave() { self->leave(); }  // also when a handler throws
   } leave{self_};
-  const caf::message_handler& handlers = self_->handlers();
-  return handlers ? handlers.as_behavior_impl()->invoke(f, xs) : caf::match_case::no_match;
+  const caf::message_handler& handlers = self_->handlers();  // installed whenever it may run
+  const caf::match_case::result r = handlers.as_behavior_impl()->invoke(f, xs);
+  return r != caf::match_case::no_match ? r : unmatched(f, xs);
+}
+
+caf::match_case::result Dispatch::unmatched(caf::detail::invoke_result_visitor& f,
+                                            caf::type_erased_tuple& xs) {
+  // A status request (or a late poke) to a running actor: the module has no handler for it.
+  return maybe_system(xs) ? system_.as_behavior_impl()->invoke(f, xs) : caf::match_case::no_match;
+}
+
+caf::match_case::result Dispatch::refused(caf::detail::invoke_result_visitor& f,
+                                          caf::type_erased_tuple& xs) {
+  for (;;) {
+    if (maybe_system(xs)) {
+      const caf::match_case::result r = system_.as_behavior_impl()->invoke(f, xs);
+      if (r != caf::match_case::no_match) return r;
+    }
+    if (self_->keep()) return caf::match_case::skip;
+    // Released since enter() looked: run it after all.
+    if (self_->enter()) {
+      struct Leave {
+        ReloadableActor* self;
+        ~Leave() { self->leave(); }
+      } leave{self_};
+      const caf::match_case::result r = self_->handlers().as_behavior_impl()->invoke(f, xs);
+      return r != caf::match_case::no_match ? r : unmatched(f, xs);
+    }
+  }
 }
 
 }  // namespace
@@ -626,8 +697,7 @@ absl::StatusOr<caf::actor> spawn_reloadable(caf::actor_system& sys,
   if (spec.module.empty()) return reload_status(ReloadError::kInvalidArgument, "empty module name");
   if (spec.behaviour.empty()) spec.behaviour = spec.module;
   return registry->spawn_registered(
-      spec.module, spec.behaviour, spec.name,
-      [&](bool deferred) -> absl::StatusOr<caf::actor> {
+      spec.module, spec.behaviour, spec.name, [&](bool deferred) -> absl::StatusOr<caf::actor> {
         auto initial = std::make_shared<Instance>();
         if (!deferred) {
           ModuleRef module = code_server.current(spec.module);

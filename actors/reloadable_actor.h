@@ -26,8 +26,8 @@
 #include "absl/status/statusor.h"
 #include "actors/front_of_queue.h"
 #include "actors/graveyard.h"
-#include "actors/reload_round.h"
 #include "actors/registry.h"
+#include "actors/reload_round.h"
 #include "caf/actor.hpp"
 #include "caf/fwd.hpp"
 #include "core/code_server.h"
@@ -91,29 +91,39 @@ class ReloadTarget {
  public:
   enum class Hold {
     kHeld,      // held: no handler runs until release(); migrate() may be called
-    kBusy,      // inside a handler right now: try again
+    kBusy,      // claimed, but a handler may still be running (or claim() has not run): try again
     kDraining,  // held, but continuations of requests made by the old code (ctx.request or CAF's
                 // then/await) are still pending: they run (nothing else does); try again
-    kNotReady,  // spawned during a reload and not started on a version yet: try again
+    kNotReady,  // spawned during a reload and not started on a version yet: claim again later
     kExited,    // the actor is gone (or going): leave it out
   };
 
-  // Takes the actor between two messages, or says why not; its pause starts at `now_ns` (steady
-  // clock). Also moves kDraining to kHeld once the last continuation has run. Calling it on a held
-  // actor returns kHeld.
-  virtual Hold hold(int64_t now_ns) = 0;
+  // Holding an actor takes two steps, so that the actor pays no locked instruction per message:
+  // claim() stops it from starting another handler (one atomic operation), and hold(), called
+  // after a heavy_fence() (actors/asymmetric_fence.h) that the calling thread ran after the claim,
+  // tells whether a handler is still running. One fence serves any number of claims.
+  //
+  // claim(): the actor's pause starts at `now_ns` (steady clock). Returns kBusy once the actor is
+  // claimed (also when it already was), kNotReady or kExited if it cannot be (not claimed).
+  virtual Hold claim(int64_t now_ns) = 0;
+
+  // After claim() and a heavy fence since: kHeld once no handler runs (migrate() may be called),
+  // kBusy while one still does, kDraining while continuations are pending (moving to kHeld once
+  // the last has run), kExited if it exited after the claim (release() cleans it up). Calling it
+  // on a held actor returns kHeld.
+  virtual Hold hold() = 0;
 
   // Held only: builds `next`'s behaviour from the current state (export_state, code_change,
   // handlers) and stages it; the current behaviour and state are untouched. Errors carry
   // ReloadError::kCodeChangeFailed with the module's message.
   virtual absl::Status migrate(const ModuleRef& next, const std::string& extra) = 0;
 
-  // Held or draining only: installs the staged behaviour (`commit`) or drops it, and lets the
-  // actor run again; the behaviour it no longer runs goes to `batch`'s graveyard. The actor's slot
-  // `index` in the batch's round reports resumed with its pause (held -> released), through the
-  // batch; an actor that kept messages meanwhile also gets a wake-up, which its next turn runs
-  // before anything else, and then what it kept. An actor that exited while held is cleaned up
-  // here and reported gone.
+  // Claimed (held, draining, or still busy after an aborted round) only: installs the staged
+  // behaviour (`commit`) or drops it, and lets the actor run again; the behaviour it no longer runs
+  // goes to `batch`'s graveyard. The actor's slot `index` in the batch's round reports resumed with
+  // its pause (held -> released), through the batch; an actor that kept messages meanwhile also
+  // gets a wake-up, which its next turn runs before anything else, and then what it kept. An actor
+  // that exited while held is cleaned up here and reported gone.
   virtual void release(bool commit, std::size_t index, ReleaseBatch& batch) = 0;
 
   // A hint for the CPU to bring in the cache lines right after this interface, where the actor

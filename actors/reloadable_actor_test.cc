@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "actors/asymmetric_fence.h"
 #include "actors/messages.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
@@ -60,9 +61,10 @@ class ReloadableActorTest : public ::testing::Test {
   template <class T, class... Ts>
   T ask(const caf::actor& a, Ts... xs) {
     T out{};
-    (*self_)->request(a, caf::infinite, xs...).receive(
-        [&](T& x) { out = std::move(x); },
-        [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
+    (*self_)
+        ->request(a, caf::infinite, xs...)
+        .receive([&](T& x) { out = std::move(x); },
+                 [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
     return out;
   }
 
@@ -111,7 +113,10 @@ ReloadTarget* hold(const caf::actor& a) {
   ReloadTarget* t = reload_target(a);
   if (t == nullptr) return nullptr;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (t->hold(now_ns()) != ReloadTarget::Hold::kHeld) {
+  for (;;) {
+    (void)t->claim(now_ns());  // no-op once claimed; kNotReady: claimed on a later attempt
+    heavy_fence();
+    if (t->hold() == ReloadTarget::Hold::kHeld) break;
     if (std::chrono::steady_clock::now() > deadline) return nullptr;
     std::this_thread::yield();
   }
@@ -242,7 +247,7 @@ TEST_F(OneWorkerTest, AParkedActorAnswersStatusAndCanBeKilled) {
   (*self_)->receive([&](caf::down_msg&) { down = true; },
                     caf::after(std::chrono::seconds(60)) >> [] {});
   EXPECT_TRUE(down) << "the kill waited for the release";
-  EXPECT_EQ(target->hold(now_ns()), ReloadTarget::Hold::kExited);
+  EXPECT_EQ(target->hold(), ReloadTarget::Hold::kExited);
   auto round = std::make_shared<ReloadRound>(1);
   release(target, true, round);
   EXPECT_EQ(v1_->actor_count(), 0);
@@ -260,7 +265,7 @@ TEST_F(ReloadableActorTest, AnActorKilledWhileHeldIsCleanedUpOnRelease) {
   (*self_)->monitor(a);
   (*self_)->send_exit(a, caf::exit_reason::kill);
   (*self_)->receive([](caf::down_msg&) {});
-  EXPECT_EQ(target->hold(now_ns()), ReloadTarget::Hold::kExited);
+  EXPECT_EQ(target->hold(), ReloadTarget::Hold::kExited);
   EXPECT_EQ(v1_->actor_count(), 1) << "held: the manager owns its behaviours until release";
   auto round = std::make_shared<ReloadRound>(1);
   release(target, true, round);

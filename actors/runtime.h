@@ -50,7 +50,7 @@ class Runtime {
     std::string modules_dir;                  // <name>.so; may be empty
     std::vector<std::string> extension_dirs;  // extension roots; empty: extensions refused
     std::string apps_manifest;                // default <modules_dir>/apps.json
-    size_t scheduler_threads = 0;  // 0: CAF's default (one per core, at least 4)
+    size_t scheduler_threads = 0;             // 0: CAF's default (one per core, at least 4)
     // CAF's scheduler: "stealing" (a queue per worker, idle workers steal; CAF's default),
     // "sharing" (one queue for all workers), or "auto" (also when empty): see choose_scheduler.
     // Anything else: kInvalidArgument. options().scheduler says which one runs.
@@ -58,7 +58,7 @@ class Runtime {
     // A worker processes at most this many messages of one actor before it lets others run:
     // without it, actors with long mailboxes delay every suspension (and thus every reload).
     size_t max_throughput = 50;
-    bool load_middleman = false;              // caf::io, for clustering
+    bool load_middleman = false;  // caf::io, for clustering
     // With load_middleman: CAF's heartbeats between connected nodes, and how long a peer may stay
     // silent before its connection is closed (its actors go down). Zero: CAF's default (off).
     absl::Duration heartbeat_interval = absl::ZeroDuration();

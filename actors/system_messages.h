@@ -7,6 +7,7 @@
 //   (sys_wake)                after a release: run the messages kept while held, in order
 //   (sys_init, module)        a deferred actor (spawned during a reload) starts on that version
 //   (sys_status)              -> ActorStatus, answered even while the actor is held
+//   (sys_poke)                a draining actor publishes whether continuations are still pending
 #ifndef LEMON_ACTORS_SYSTEM_MESSAGES_H_
 #define LEMON_ACTORS_SYSTEM_MESSAGES_H_
 
@@ -22,6 +23,7 @@ namespace lemon {
 using sys_wake_atom = caf::atom_constant<caf::atom("lwake")>;
 using sys_init_atom = caf::atom_constant<caf::atom("linit")>;
 using sys_status_atom = caf::atom_constant<caf::atom("lstatus")>;
+using sys_poke_atom = caf::atom_constant<caf::atom("lpoke")>;
 
 // What `actors.list` shows of one actor.
 struct ActorStatus {
@@ -31,9 +33,9 @@ struct ActorStatus {
   std::string behaviour;
   std::string version;  // "" while a deferred actor waits for its version
   bool suspended = false;
-  uint64_t mailbox_size = 0;  // queued + kept while suspended
+  uint64_t mailbox_size = 0;      // queued + kept while suspended
   uint64_t pending_requests = 0;  // tracked requests whose continuation has not run yet
-  std::string state;          // the behaviour's format_status() JSON
+  std::string state;              // the behaviour's format_status() JSON
 };
 
 }  // namespace lemon

@@ -272,6 +272,8 @@ Drain drain(caf::actor_system& one_worker, const caf::actor& a, uint64_t message
 }
 
 int steady_repeats_flag = 11;
+uint64_t drained_flag = 1000000;  // messages per drain
+bool drain_only_flag = false;     // steady state: the drain measure only
 
 // The value at quantile q (0..1) of `v`, sorted in place.
 double quantile(std::vector<double>& v, double q) {
@@ -314,7 +316,7 @@ void steady_state(caf::actor_system& sys) {
   // Through the pipeline: a sending thread and the actor on the bench's system.
   constexpr uint64_t kMessages = 2000000;
   std::vector<double> plain, reloadable, pair_ratio;
-  for (const auto& [p, q] : in_pairs<double>(repeats, [&](bool kind) {
+  for (const auto& [p, q] : in_pairs<double>(drain_only_flag ? 0 : repeats, [&](bool kind) {
          return with_actor(sys, kind, [](caf::actor_system& on, const caf::actor& a) {
            return throughput(on, a, kMessages);
          });
@@ -323,6 +325,7 @@ void steady_state(caf::actor_system& sys) {
     reloadable.push_back(q);
     pair_ratio.push_back(q / p);
   }
+  if (!drain_only_flag) {
   const double p = quantile(plain, 0.5), q = quantile(reloadable, 0.5);
   const double r25 = quantile(pair_ratio, 0.25), r50 = quantile(pair_ratio, 0.5),
                r75 = quantile(pair_ratio, 0.75);
@@ -330,6 +333,7 @@ void steady_state(caf::actor_system& sys) {
       "lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f "
       "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
       p, q, q / p, repeats, r25, r50, r75);
+  }
 
   // The same work, each side of the mailbox measured alone (drain()), on a system of its own with
   // one worker: far less noise than the pipeline above, where sender and actor share two cores.
@@ -337,11 +341,11 @@ void steady_state(caf::actor_system& sys) {
   one_cfg.set("scheduler.max-threads", size_t{1});
   one_cfg.set("scheduler.max-throughput", size_t{50});
   caf::actor_system one{one_cfg};
-  constexpr uint64_t kDrained = 1000000;
+  const uint64_t drained = drained_flag;
   std::vector<double> send_plain, send_reloadable, run_plain, run_reloadable, run_ratio;
   for (const auto& [dp, dq] : in_pairs<Drain>(repeats, [&](bool kind) {
-         return with_actor(one, kind, [](caf::actor_system& on, const caf::actor& a) {
-           return drain(on, a, kDrained);
+         return with_actor(one, kind, [drained](caf::actor_system& on, const caf::actor& a) {
+           return drain(on, a, drained);
          });
        })) {
     send_plain.push_back(dp.send_ns);
@@ -389,6 +393,10 @@ int main(int argc, char** argv) {
       lemon::repeat_flag = std::max(1, std::atoi(arg.c_str() + 9));
     } else if (arg.rfind("--steady_repeats=", 0) == 0) {
       lemon::steady_repeats_flag = std::max(1, std::atoi(arg.c_str() + 17));
+    } else if (arg.rfind("--drained=", 0) == 0) {
+      lemon::drained_flag = std::max<uint64_t>(1, std::strtoull(arg.c_str() + 10, nullptr, 10));
+    } else if (arg == "--drain_only") {
+      lemon::drain_only_flag = true;
     } else if (arg.rfind("--max_throughput=", 0) == 0) {
       max_throughput = static_cast<size_t>(std::atol(arg.c_str() + 17));
     } else if (!arg.empty() && arg[0] != '-') {
@@ -403,7 +411,9 @@ int main(int argc, char** argv) {
   if (lemon::sharing_flag) cfg.set("scheduler.policy", caf::atom("sharing"));
   if (max_throughput > 0) cfg.set("scheduler.max-throughput", max_throughput);
   caf::actor_system sys{cfg};
-  for (int n : ns) lemon::run(sys, n);
+  if (!lemon::drain_only_flag) {
+    for (int n : ns) lemon::run(sys, n);
+  }
   if (steady) lemon::steady_state(sys);
   return 0;
 }
