@@ -240,14 +240,17 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
       if ((s & run::kExited) != 0) return Hold::kExited;
       const uint32_t r = s & run::kMask;
       if (r == run::kDeferred || r == run::kStarting) return Hold::kNotReady;
-      if (r == run::kHeld || r == run::kDraining) return Hold::kBusy;  // claimed already
+      if (r == run::kHeld || r == run::kDraining) return Hold::kClaimed;  // claimed already
+      // Inside a handler right now: not claimed (its turn goes on undisturbed); claim it later.
+      // Claiming it anyway would make it keep the rest of its turn's messages, and need a wake-up.
+      if (busy_.load(std::memory_order_relaxed) != 0) return Hold::kBusy;
       // kIdle, or kWakePending: its cache still holds what it kept, keep the flag.
       held_at_ns_.store(now_ns, std::memory_order_relaxed);
       const uint32_t next = (continuations_pending() ? run::kDraining : run::kHeld) |
                             (r == run::kWakePending || (s & run::kKept) != 0 ? run::kKept : 0u);
       if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
-        return Hold::kBusy;
+        return Hold::kClaimed;
       }
     }
   }
@@ -592,15 +595,18 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
 
   // What a reload touches comes first, right after the ReloadTarget base, in the lines that
   // ReloadTarget::prefetch() brings in. The run state is read by every sender and written only
-  // around reloads; the busy flag, written twice per message, is on a line of its own.
+  // around reloads; the busy flag, written twice per message, starts 64 bytes after it, so the two
+  // never share a cache line (without over-aligning the actor, which would change how it is
+  // allocated).
   std::atomic<uint32_t> state_{run::kIdle};
-  std::atomic<bool> poke_sent_{false};          // a poke is on its way (manager sets, actor clears)
-  std::atomic<int64_t> held_at_ns_{0};          // when the manager last claimed it
-  alignas(64) std::atomic<uint8_t> busy_{0};    // inside a module handler; only the actor writes it
+  std::atomic<bool> poke_sent_{false};  // a poke is on its way (manager sets, actor clears)
+  std::atomic<int64_t> held_at_ns_{0};  // when the manager last claimed it
+  std::mutex mu_;                       // current_ and staged_ against status and the manager
+  char apart_[64 - sizeof(std::atomic<int64_t>) - sizeof(std::mutex) - 8] = {};
+  std::atomic<uint8_t> busy_{0};                // inside a module handler; only the actor writes it
   bool responses_noted_ = false;                // the actor's own copy of responses_pending_
   std::atomic<bool> responses_pending_{false};  // any response handler registered with CAF
   int pending_requests_ = 0;  // tracked requests (ActorContext::request), for status; own thread
-  std::mutex mu_;             // current_ and staged_ against status and the manager
   Installed current_;
   Installed staged_;  // the migrated behaviour, installed on commit
   SpawnSpec spec_;

@@ -91,7 +91,8 @@ class ReloadTarget {
  public:
   enum class Hold {
     kHeld,      // held: no handler runs until release(); migrate() may be called
-    kBusy,      // claimed, but a handler may still be running (or claim() has not run): try again
+    kClaimed,   // claim() took it: no handler starts from now on; hold() tells when it is held
+    kBusy,      // inside a handler (or, from hold(), not claimed yet): try again
     kDraining,  // held, but continuations of requests made by the old code (ctx.request or CAF's
                 // then/await) are still pending: they run (nothing else does); try again
     kNotReady,  // spawned during a reload and not started on a version yet: claim again later
@@ -103,8 +104,9 @@ class ReloadTarget {
   // after a heavy_fence() (actors/asymmetric_fence.h) that the calling thread ran after the claim,
   // tells whether a handler is still running. One fence serves any number of claims.
   //
-  // claim(): the actor's pause starts at `now_ns` (steady clock). Returns kBusy once the actor is
-  // claimed (also when it already was), kNotReady or kExited if it cannot be (not claimed).
+  // claim(): the actor's pause starts at `now_ns` (steady clock). Returns kClaimed once the actor
+  // is claimed (also when it already was); kBusy if it is inside a handler right now (not claimed:
+  // its turn goes on, try again), kNotReady or kExited if it cannot be claimed.
   virtual Hold claim(int64_t now_ns) = 0;
 
   // After claim() and a heavy fence since: kHeld once no handler runs (migrate() may be called),

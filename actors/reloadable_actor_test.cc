@@ -114,7 +114,7 @@ ReloadTarget* hold(const caf::actor& a) {
   if (t == nullptr) return nullptr;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (;;) {
-    (void)t->claim(now_ns());  // no-op once claimed; kNotReady: claimed on a later attempt
+    (void)t->claim(now_ns());  // no-op once claimed; busy or not ready: claimed on a later try
     heavy_fence();
     if (t->hold() == ReloadTarget::Hold::kHeld) break;
     if (std::chrono::steady_clock::now() > deadline) return nullptr;
