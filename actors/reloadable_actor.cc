@@ -137,6 +137,8 @@ class Dispatch final : public caf::detail::behavior_impl {
                                  caf::type_erased_tuple& xs) override;
 
  private:
+  // enter() let the actor run a handler: the module's, or else a system message's.
+  caf::match_case::result run(caf::detail::invoke_result_visitor& f, caf::type_erased_tuple& xs);
   // No module handler matched: a system message the actor serves while running, if it is one.
   [[gnu::noinline]] caf::match_case::result unmatched(caf::detail::invoke_result_visitor& f,
                                                       caf::type_erased_tuple& xs);
@@ -628,7 +630,11 @@ bool maybe_system(const caf::type_erased_tuple& xs) {
 
 caf::match_case::result Dispatch::invoke(caf::detail::invoke_result_visitor& f,
                                          caf::type_erased_tuple& xs) {
-  if (!self_->enter()) return refused(f, xs);
+  return self_->enter() ? run(f, xs) : refused(f, xs);
+}
+
+inline caf::match_case::result Dispatch::run(caf::detail::invoke_result_visitor& f,
+                                             caf::type_erased_tuple& xs) {
   struct Leave {
     ReloadableActor* self;
     ~Leave() { self->leave(); }  // also when a handler throws
@@ -652,15 +658,7 @@ caf::match_case::result Dispatch::refused(caf::detail::invoke_result_visitor& f,
       if (r != caf::match_case::no_match) return r;
     }
     if (self_->keep()) return caf::match_case::skip;
-    // Released since enter() looked: run it after all.
-    if (self_->enter()) {
-      struct Leave {
-        ReloadableActor* self;
-        ~Leave() { self->leave(); }
-      } leave{self_};
-      const caf::match_case::result r = self_->handlers().as_behavior_impl()->invoke(f, xs);
-      return r != caf::match_case::no_match ? r : unmatched(f, xs);
-    }
+    if (self_->enter()) return run(f, xs);  // released since enter() looked: run it after all
   }
 }
 
