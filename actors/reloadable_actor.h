@@ -5,9 +5,11 @@
 //                             {.module = "counter", .name = "counter-1", .init_arg = "0"});
 //   caf::anon_send(*a, lemon::add_atom::value, int64_t{5});
 //
-// The framework handles system messages (actors/system_messages.h) before module handlers. The
-// reload manager moves an actor without a message round trip: it *holds* the actor between two
-// messages (one atomic operation; the actor is never interrupted inside a handler), migrates its
+// The framework handles system messages (actors/system_messages.h): while the actor may run, after
+// its module's handlers found no match; while it is held, instead of them. The reload manager
+// moves an actor without a message round trip: it *holds* the actor between two messages (a claim
+// and a fence shared by many actors; the actor is never interrupted inside a handler and pays no
+// locked instruction per message), migrates its
 // state on the manager's own thread, and releases it. While held, ordinary messages are kept in
 // arrival order, neither handled nor dropped, and status requests are still answered; after the
 // release kept messages run first, in order, on the (possibly new) code. The actor has one CAF
