@@ -271,8 +271,9 @@ Drain drain(caf::actor_system& one_worker, const caf::actor& a, uint64_t message
   return d;
 }
 
-int steady_repeats_flag = 11;
-uint64_t drained_flag = 1000000;  // messages per drain
+int steady_repeats_flag = 11;     // pairs of pipeline runs
+int drain_pairs_flag = 201;       // pairs of drains
+uint64_t drained_flag = 20000;    // messages per drain
 bool drain_only_flag = false;     // steady state: the drain measure only
 
 // The value at quantile q (0..1) of `v`, sorted in place.
@@ -343,7 +344,7 @@ void steady_state(caf::actor_system& sys) {
   caf::actor_system one{one_cfg};
   const uint64_t drained = drained_flag;
   std::vector<double> send_plain, send_reloadable, run_plain, run_reloadable, run_ratio;
-  for (const auto& [dp, dq] : in_pairs<Drain>(repeats, [&](bool kind) {
+  for (const auto& [dp, dq] : in_pairs<Drain>(drain_pairs_flag, [&](bool kind) {
          return with_actor(one, kind, [drained](caf::actor_system& on, const caf::actor& a) {
            return drain(on, a, drained);
          });
@@ -360,7 +361,7 @@ void steady_state(caf::actor_system& sys) {
       "lemon steady_state_drain plain_run_ns=%.1f reloadable_run_ns=%.1f ratio=%.3f pairs=%d "
       "pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f plain_send_ns=%.1f "
       "reloadable_send_ns=%.1f\n",
-      rp, rq, rp / rq, repeats, quantile(run_ratio, 0.25), quantile(run_ratio, 0.5),
+      rp, rq, rp / rq, drain_pairs_flag, quantile(run_ratio, 0.25), quantile(run_ratio, 0.5),
       quantile(run_ratio, 0.75), quantile(send_plain, 0.5), quantile(send_reloadable, 0.5));
   cs.reset();
   std::string cmd = "rm -rf '" + dir + "'";
@@ -374,7 +375,8 @@ void steady_state(caf::actor_system& sys) {
 // --sharing (CAF's work-sharing scheduler), --max_throughput=K (default 50, as lemon::Runtime),
 // --repeat=K (K upgrades per N, back and forth between v2 and v1, one line each), --rate=M (the
 // sender's load in messages per second; default half of the measured capacity, msg_ns),
-// --steady_repeats=K (pairs of steady-state runs, default 11).
+// --steady_repeats=K (pairs of pipeline runs, default 11), --drain_pairs=K (pairs of drains,
+// default 201), --drained=M (messages per drain, default 20,000), --drain_only (the drain alone).
 int main(int argc, char** argv) {
   std::vector<int> ns;
   bool steady = true;
@@ -393,6 +395,8 @@ int main(int argc, char** argv) {
       lemon::repeat_flag = std::max(1, std::atoi(arg.c_str() + 9));
     } else if (arg.rfind("--steady_repeats=", 0) == 0) {
       lemon::steady_repeats_flag = std::max(1, std::atoi(arg.c_str() + 17));
+    } else if (arg.rfind("--drain_pairs=", 0) == 0) {
+      lemon::drain_pairs_flag = std::max(1, std::atoi(arg.c_str() + 14));
     } else if (arg.rfind("--drained=", 0) == 0) {
       lemon::drained_flag = std::max<uint64_t>(1, std::strtoull(arg.c_str() + 10, nullptr, 10));
     } else if (arg == "--drain_only") {
