@@ -9,7 +9,8 @@
 // fence is Linux's membarrier (MEMBARRIER_CMD_PRIVATE_EXPEDITED, Linux 4.14 or later): every thread
 // of the process that is running at the time executes a full barrier before it returns, and the
 // others pass one when they are next scheduled. Where the kernel refuses it (an older kernel, a
-// sandbox, valgrind), both fences are full fences, which is correct and costs what it costs.
+// sandbox, valgrind), both fences are full fences, which is correct and costs what it costs; the
+// environment variable LEMON_FULL_FENCES=1 asks for that too (the tests run both ways).
 #ifndef LEMON_ACTORS_ASYMMETRIC_FENCE_H_
 #define LEMON_ACTORS_ASYMMETRIC_FENCE_H_
 

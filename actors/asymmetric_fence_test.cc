@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -48,6 +50,12 @@ TEST(AsymmetricFenceTest, EitherSideSeesTheOthersStore) {
   }
   t.join();
   EXPECT_EQ(both_missed, 0u) << "rounds where neither side saw the other's store, of " << kRounds;
+}
+
+TEST(AsymmetricFenceTest, FullFencesWhenTheEnvironmentAsksForThem) {
+  const char* full = std::getenv("LEMON_FULL_FENCES");
+  if (full == nullptr || std::string(full) != "1") GTEST_SKIP() << "LEMON_FULL_FENCES is not 1";
+  EXPECT_FALSE(asymmetric_fences());
 }
 
 TEST(AsymmetricFenceTest, TheChoiceIsMadeOnceForTheProcess) {
