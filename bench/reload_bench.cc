@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/instance.h"
 #include "actors/messages.h"
 #include "actors/registry.h"
 #include "actors/reload_manager.h"
@@ -213,6 +214,25 @@ void run(caf::actor_system& sys, int n) {
   if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot remove %s\n", dir.c_str());
 }
 
+// Counter v1's own handlers (the module's code, from its shared object) in a plain CAF actor: no
+// framework in front of them. Against it, a reloadable actor shows what the framework alone costs.
+class ModuleInPlainActor final : public caf::event_based_actor, public ActorContext {
+ public:
+  ModuleInPlainActor(caf::actor_config& cfg, Instance instance)
+      : caf::event_based_actor(cfg), instance_(std::move(instance)) {}
+  caf::behavior make_behavior() override { return instance_.behaviour->handlers(*this); }
+  caf::event_based_actor* self() override { return this; }
+  const std::string& registered_name() const override { return name_; }
+
+ protected:
+  void request_started() override {}
+  void request_finished() override {}
+
+ private:
+  Instance instance_;  // outlives the CAF behaviour (destroyed with the actor)
+  std::string name_;
+};
+
 // The same work as counter v1's tick handler, in a plain CAF actor compiled into the host.
 caf::behavior plain_counter(caf::event_based_actor*) {
   auto count = std::make_shared<int64_t>(0);
@@ -271,10 +291,10 @@ Drain drain(caf::actor_system& one_worker, const caf::actor& a, uint64_t message
   return d;
 }
 
-int steady_repeats_flag = 11;     // pairs of pipeline runs
-int drain_pairs_flag = 201;       // pairs of drains
-uint64_t drained_flag = 20000;    // messages per drain
-bool drain_only_flag = false;     // steady state: the drain measure only
+int steady_repeats_flag = 11;   // pairs of pipeline runs
+int drain_pairs_flag = 201;     // pairs of drains
+uint64_t drained_flag = 20000;  // messages per drain
+bool drain_only_flag = false;   // steady state: the drain measure only
 
 // The value at quantile q (0..1) of `v`, sorted in place.
 double quantile(std::vector<double>& v, double q) {
@@ -305,10 +325,21 @@ void steady_state(caf::actor_system& sys) {
   auto registry = std::make_shared<ActorRegistry>();
   (void)cs->load(find_runfile("extensions/counter/libcounter_v1.so"));
   const int repeats = steady_repeats_flag;
-  // A fresh actor of either kind on `on`, measured by `f`, then killed.
-  auto with_actor = [&](caf::actor_system& on, bool plain, auto f) {
-    caf::actor a =
-        plain ? on.spawn(plain_counter) : *spawn_reloadable(on, registry, *cs, {"counter"});
+  // A fresh actor of `kind` on `on`, measured by `f`, then killed.
+  enum class Kind { kPlain, kModuleInPlain, kReloadable };
+  auto with_actor = [&](caf::actor_system& on, Kind kind, auto f) {
+    caf::actor a;
+    switch (kind) {
+      case Kind::kPlain:
+        a = on.spawn(plain_counter);
+        break;
+      case Kind::kModuleInPlain:
+        a = on.spawn<ModuleInPlainActor>(*make_instance(cs->current("counter"), "counter", ""));
+        break;
+      case Kind::kReloadable:
+        a = *spawn_reloadable(on, registry, *cs, {"counter"});
+        break;
+    }
     auto result = f(on, a);
     caf::anon_send_exit(a, caf::exit_reason::kill);
     return result;
@@ -318,22 +349,23 @@ void steady_state(caf::actor_system& sys) {
   constexpr uint64_t kMessages = 2000000;
   std::vector<double> plain, reloadable, pair_ratio;
   for (const auto& [p, q] : in_pairs<double>(drain_only_flag ? 0 : repeats, [&](bool kind) {
-         return with_actor(sys, kind, [](caf::actor_system& on, const caf::actor& a) {
-           return throughput(on, a, kMessages);
-         });
+         return with_actor(sys, kind ? Kind::kPlain : Kind::kReloadable,
+                           [](caf::actor_system& on, const caf::actor& a) {
+                             return throughput(on, a, kMessages);
+                           });
        })) {
     plain.push_back(p);
     reloadable.push_back(q);
     pair_ratio.push_back(q / p);
   }
   if (!drain_only_flag) {
-  const double p = quantile(plain, 0.5), q = quantile(reloadable, 0.5);
-  const double r25 = quantile(pair_ratio, 0.25), r50 = quantile(pair_ratio, 0.5),
-               r75 = quantile(pair_ratio, 0.75);
-  std::printf(
-      "lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f "
-      "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
-      p, q, q / p, repeats, r25, r50, r75);
+    const double p = quantile(plain, 0.5), q = quantile(reloadable, 0.5);
+    const double r25 = quantile(pair_ratio, 0.25), r50 = quantile(pair_ratio, 0.5),
+                 r75 = quantile(pair_ratio, 0.75);
+    std::printf(
+        "lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f "
+        "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
+        p, q, q / p, repeats, r25, r50, r75);
   }
 
   // The same work, each side of the mailbox measured alone (drain()), on a system of its own with
@@ -343,26 +375,36 @@ void steady_state(caf::actor_system& sys) {
   one_cfg.set("scheduler.max-throughput", size_t{50});
   caf::actor_system one{one_cfg};
   const uint64_t drained = drained_flag;
-  std::vector<double> send_plain, send_reloadable, run_plain, run_reloadable, run_ratio;
-  for (const auto& [dp, dq] : in_pairs<Drain>(drain_pairs_flag, [&](bool kind) {
-         return with_actor(one, kind, [drained](caf::actor_system& on, const caf::actor& a) {
-           return drain(on, a, drained);
-         });
-       })) {
-    send_plain.push_back(dp.send_ns);
-    send_reloadable.push_back(dq.send_ns);
-    run_plain.push_back(dp.run_ns);
-    run_reloadable.push_back(dq.run_ns);
-    run_ratio.push_back(dp.run_ns / dq.run_ns);  // throughput ratio: reloadable / plain
-  }
+  // `base` against a reloadable actor, in pairs; prints one line headed `label`.
+  auto drain_against = [&](Kind base, const char* label, const char* base_name) {
+    std::vector<double> send_base, send_reloadable, run_base, run_reloadable, run_ratio;
+    for (const auto& [db, dq] : in_pairs<Drain>(drain_pairs_flag, [&](bool is_base) {
+           return with_actor(one, is_base ? base : Kind::kReloadable,
+                             [drained](caf::actor_system& on, const caf::actor& a) {
+                               return drain(on, a, drained);
+                             });
+         })) {
+      send_base.push_back(db.send_ns);
+      send_reloadable.push_back(dq.send_ns);
+      run_base.push_back(db.run_ns);
+      run_reloadable.push_back(dq.run_ns);
+      run_ratio.push_back(db.run_ns / dq.run_ns);  // throughput ratio: reloadable / base
+    }
+    const double rb = quantile(run_base, 0.5), rq = quantile(run_reloadable, 0.5);
+    std::printf(
+        "lemon %s %s_run_ns=%.1f reloadable_run_ns=%.1f ratio=%.3f pairs=%d "
+        "pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f %s_send_ns=%.1f "
+        "reloadable_send_ns=%.1f\n",
+        label, base_name, rb, rq, rb / rq, drain_pairs_flag, quantile(run_ratio, 0.25),
+        quantile(run_ratio, 0.5), quantile(run_ratio, 0.75), base_name, quantile(send_base, 0.5),
+        quantile(send_reloadable, 0.5));
+    std::fflush(stdout);
+  };
+  // Against a plain actor compiled into the host (the target), then against the module's own
+  // handlers in a plain actor (what the framework alone costs).
+  drain_against(Kind::kPlain, "steady_state_drain", "plain");
+  drain_against(Kind::kModuleInPlain, "steady_state_drain_module", "module_plain");
   registry->await_count("counter", 0, absl::Seconds(60));
-  const double rp = quantile(run_plain, 0.5), rq = quantile(run_reloadable, 0.5);
-  std::printf(
-      "lemon steady_state_drain plain_run_ns=%.1f reloadable_run_ns=%.1f ratio=%.3f pairs=%d "
-      "pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f plain_send_ns=%.1f "
-      "reloadable_send_ns=%.1f\n",
-      rp, rq, rp / rq, drain_pairs_flag, quantile(run_ratio, 0.25), quantile(run_ratio, 0.5),
-      quantile(run_ratio, 0.75), quantile(send_plain, 0.5), quantile(send_reloadable, 0.5));
   cs.reset();
   std::string cmd = "rm -rf '" + dir + "'";
   if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot remove %s\n", dir.c_str());
