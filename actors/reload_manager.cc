@@ -189,51 +189,61 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
     return too_late.load(std::memory_order_relaxed) ||
            job.abandoned.load(std::memory_order_relaxed);
   };
+  // Claims the actors `visit_each` hands to its callback, runs one heavy fence, then holds and
+  // migrates those it claimed; the ones that need another attempt go to `later`. `claimed` is
+  // the caller's scratch space.
+  auto claim_then_hold = [&](Findings& f, std::vector<std::size_t>& claimed,
+                             std::vector<std::size_t>& later, auto&& visit_each) {
+    claimed.clear();
+    visit_each([&](std::size_t i) {
+      if (stop(f)) {
+        later.push_back(i);
+        return;
+      }
+      switch (claim(i, f)) {  // does nothing to an actor claimed already
+        case Claim::kClaimed:
+          claimed.push_back(i);
+          break;
+        case Claim::kLater:
+          later.push_back(i);
+          break;
+        case Claim::kDone:
+          break;
+      }
+    });
+    heavy_fence();  // from here on, a claimed actor whose busy flag is down runs no handler
+    for (std::size_t i : claimed) {
+      if (stop(f) || !attempt(i, f)) later.push_back(i);
+    }
+  };
   // First pass, in chunks on several threads for a large round: holding and migrating one actor
   // does not touch any other.
   const std::size_t workers = workers_for(n);
   const std::size_t chunk = chunk_for(n, workers);
   std::vector<Findings> found(workers);
-  crew.for_each_chunk(
-      n, workers, chunk, [&](std::size_t worker, std::size_t begin, std::size_t end) {
-        Findings& f = found[worker];
-        std::vector<std::size_t> claimed;
-        claimed.reserve(kGroup);
-        for (std::size_t group = begin; group < end; group += kGroup) {
-          // Claim a group, one heavy fence, then hold and migrate the group's actors while their
-          // memory is still in the cache.
-          const std::size_t group_end = std::min(end, group + kGroup);
-          f.now = Clock::now();  // the group's pauses start here
-          claimed.clear();
-          for (std::size_t i = group; i < group_end; ++i) {
-            // Each actor's memory is cold (one actor is a few hundred bytes among thousands): ask
-            // for the next ones' while this one is claimed.
-            if (i + 2 * kAhead < end) prefetch_actor(actors[i + 2 * kAhead]);
-            if (i + kAhead < end) {
-              targets[i + kAhead] = reload_target(actors[i + kAhead]);
-              if (targets[i + kAhead] != nullptr) targets[i + kAhead]->prefetch();
-            }
-            if (stop(f)) {
-              f.waiting.push_back(i);
-              continue;
-            }
-            switch (claim(i, f)) {
-              case Claim::kClaimed:
-                claimed.push_back(i);
-                break;
-              case Claim::kLater:
-                f.waiting.push_back(i);
-                break;
-              case Claim::kDone:
-                break;
-            }
+  auto first_pass = [&](std::size_t worker, std::size_t begin, std::size_t end) {
+    Findings& f = found[worker];
+    std::vector<std::size_t> claimed;
+    claimed.reserve(kGroup);
+    for (std::size_t group = begin; group < end; group += kGroup) {
+      // A group at a time: its actors' memory is still in the cache when they are migrated.
+      const std::size_t group_end = std::min(end, group + kGroup);
+      f.now = Clock::now();  // the group's pauses start here
+      claim_then_hold(f, claimed, f.waiting, [&](auto&& visit) {
+        for (std::size_t i = group; i < group_end; ++i) {
+          // Each actor's memory is cold (one actor is a few hundred bytes among thousands): ask
+          // for the next ones' while this one is claimed.
+          if (i + 2 * kAhead < end) prefetch_actor(actors[i + 2 * kAhead]);
+          if (i + kAhead < end) {
+            targets[i + kAhead] = reload_target(actors[i + kAhead]);
+            if (targets[i + kAhead] != nullptr) targets[i + kAhead]->prefetch();
           }
-          heavy_fence();  // from here on, a claimed actor whose busy flag is down runs no handler
-          for (std::size_t i : claimed) {
-            if (stop(f) || !attempt(i, f)) f.waiting.push_back(i);
-          }
+          visit(i);
         }
       });
+    }
+  };
+  crew.for_each_chunk(n, workers, chunk, first_pass);
   std::vector<std::pair<std::size_t, absl::Status>> failed;
   std::size_t late = SIZE_MAX;
   std::vector<std::size_t> waiting;
@@ -255,26 +265,9 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
     std::vector<std::size_t> still;
     std::vector<std::size_t> claimed;
     again.now = Clock::now();
-    for (std::size_t i : waiting) {
-      if (stop(again)) {
-        still.push_back(i);
-        continue;
-      }
-      switch (claim(i, again)) {  // does nothing to an actor claimed already
-        case Claim::kClaimed:
-          claimed.push_back(i);
-          break;
-        case Claim::kLater:
-          still.push_back(i);
-          break;
-        case Claim::kDone:
-          break;
-      }
-    }
-    heavy_fence();
-    for (std::size_t i : claimed) {
-      if (stop(again) || !attempt(i, again)) still.push_back(i);
-    }
+    claim_then_hold(again, claimed, still, [&](auto&& visit) {
+      for (std::size_t i : waiting) visit(i);
+    });
     std::sort(still.begin(), still.end());
     waiting.swap(still);
     for (auto& x : again.failed) failed.push_back(std::move(x));
