@@ -139,9 +139,10 @@ class Dispatch final : public caf::detail::behavior_impl {
  private:
   // enter() let the actor run a handler: the module's, or else a system message's.
   caf::match_case::result run(caf::detail::invoke_result_visitor& f, caf::type_erased_tuple& xs);
-  // No module handler matched: a system message the actor serves while running, if it is one.
-  [[gnu::noinline]] caf::match_case::result unmatched(caf::detail::invoke_result_visitor& f,
-                                                      caf::type_erased_tuple& xs);
+  // A system message the actor serves, if `xs` is one (after no module handler matched, or
+  // instead of them while the actor is held).
+  [[gnu::noinline]] caf::match_case::result serve_system(caf::detail::invoke_result_visitor& f,
+                                                         caf::type_erased_tuple& xs);
   // enter() refused (the actor is claimed, or not running a version yet): system messages are
   // served, the rest kept.
   [[gnu::noinline]] caf::match_case::result refused(caf::detail::invoke_result_visitor& f,
@@ -641,22 +642,19 @@ inline caf::match_case::result Dispatch::run(caf::detail::invoke_result_visitor&
   } leave{self_};
   const caf::message_handler& handlers = self_->handlers();  // installed whenever it may run
   const caf::match_case::result r = handlers.as_behavior_impl()->invoke(f, xs);
-  return r != caf::match_case::no_match ? r : unmatched(f, xs);
+  return r != caf::match_case::no_match ? r : serve_system(f, xs);
 }
 
-caf::match_case::result Dispatch::unmatched(caf::detail::invoke_result_visitor& f,
-                                            caf::type_erased_tuple& xs) {
-  // A status request (or a late poke) to a running actor: the module has no handler for it.
+caf::match_case::result Dispatch::serve_system(caf::detail::invoke_result_visitor& f,
+                                               caf::type_erased_tuple& xs) {
   return maybe_system(xs) ? system_.as_behavior_impl()->invoke(f, xs) : caf::match_case::no_match;
 }
 
 caf::match_case::result Dispatch::refused(caf::detail::invoke_result_visitor& f,
                                           caf::type_erased_tuple& xs) {
   for (;;) {
-    if (maybe_system(xs)) {
-      const caf::match_case::result r = system_.as_behavior_impl()->invoke(f, xs);
-      if (r != caf::match_case::no_match) return r;
-    }
+    const caf::match_case::result r = serve_system(f, xs);  // system messages are served while held
+    if (r != caf::match_case::no_match) return r;
     if (self_->keep()) return caf::match_case::skip;
     if (self_->enter()) return run(f, xs);  // released since enter() looked: run it after all
   }
