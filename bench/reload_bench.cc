@@ -302,6 +302,14 @@ double quantile(std::vector<double>& v, double q) {
   return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
+// The quartiles of `v` (sorted in place), as the steady-state lines print them.
+struct Quartiles {
+  double p25, p50, p75;
+};
+Quartiles quartiles(std::vector<double>& v) {
+  return {quantile(v, 0.25), quantile(v, 0.5), quantile(v, 0.75)};
+}
+
 // Runs `measure(plain)` for a plain and a reloadable actor `repeats` times, in pairs whose first
 // run alternates between the two kinds, so that machine noise and whatever the previous run left
 // behind hit both alike; each pair's two results lie a few hundred milliseconds apart.
@@ -346,26 +354,25 @@ void steady_state(caf::actor_system& sys) {
   };
 
   // Through the pipeline: a sending thread and the actor on the bench's system.
-  constexpr uint64_t kMessages = 2000000;
-  std::vector<double> plain, reloadable, pair_ratio;
-  for (const auto& [p, q] : in_pairs<double>(drain_only_flag ? 0 : repeats, [&](bool kind) {
-         return with_actor(sys, kind ? Kind::kPlain : Kind::kReloadable,
-                           [](caf::actor_system& on, const caf::actor& a) {
-                             return throughput(on, a, kMessages);
-                           });
-       })) {
-    plain.push_back(p);
-    reloadable.push_back(q);
-    pair_ratio.push_back(q / p);
-  }
   if (!drain_only_flag) {
+    constexpr uint64_t kMessages = 2000000;
+    std::vector<double> plain, reloadable, pair_ratio;
+    for (const auto& [p, q] : in_pairs<double>(repeats, [&](bool kind) {
+           return with_actor(sys, kind ? Kind::kPlain : Kind::kReloadable,
+                             [](caf::actor_system& on, const caf::actor& a) {
+                               return throughput(on, a, kMessages);
+                             });
+         })) {
+      plain.push_back(p);
+      reloadable.push_back(q);
+      pair_ratio.push_back(q / p);
+    }
     const double p = quantile(plain, 0.5), q = quantile(reloadable, 0.5);
-    const double r25 = quantile(pair_ratio, 0.25), r50 = quantile(pair_ratio, 0.5),
-                 r75 = quantile(pair_ratio, 0.75);
+    const Quartiles r = quartiles(pair_ratio);
     std::printf(
         "lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f "
         "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
-        p, q, q / p, repeats, r25, r50, r75);
+        p, q, q / p, repeats, r.p25, r.p50, r.p75);
   }
 
   // The same work, each side of the mailbox measured alone (drain()), on a system of its own with
@@ -391,13 +398,13 @@ void steady_state(caf::actor_system& sys) {
       run_ratio.push_back(db.run_ns / dq.run_ns);  // throughput ratio: reloadable / base
     }
     const double rb = quantile(run_base, 0.5), rq = quantile(run_reloadable, 0.5);
+    const Quartiles r = quartiles(run_ratio);
     std::printf(
         "lemon %s %s_run_ns=%.1f reloadable_run_ns=%.1f ratio=%.3f pairs=%d "
         "pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f %s_send_ns=%.1f "
         "reloadable_send_ns=%.1f\n",
-        label, base_name, rb, rq, rb / rq, drain_pairs_flag, quantile(run_ratio, 0.25),
-        quantile(run_ratio, 0.5), quantile(run_ratio, 0.75), base_name, quantile(send_base, 0.5),
-        quantile(send_reloadable, 0.5));
+        label, base_name, rb, rq, rb / rq, drain_pairs_flag, r.p25, r.p50, r.p75, base_name,
+        quantile(send_base, 0.5), quantile(send_reloadable, 0.5));
     std::fflush(stdout);
   };
   // Against a plain actor compiled into the host (the target), then against the module's own
