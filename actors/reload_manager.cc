@@ -11,10 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "actors/asymmetric_fence.h"
 #include "actors/crew.h"
 #include "actors/reload_round.h"
 #include "actors/reloadable_actor.h"
+#include "actors/turn_slots.h"
 #include "actors/system_messages.h"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
@@ -157,10 +157,10 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
         return Claim::kLater;
     }
   };
-  // Actor i was claimed, and this thread has run a heavy fence since: migrates it if it is held.
-  // True once i needs no more attempts.
-  auto attempt = [&](std::size_t i, Findings& f) -> bool {
-    const ReloadTarget::Hold h = targets[i]->hold();
+  // Actor i was claimed, and `running` was taken since: migrates it if it is held. True once i
+  // needs no more attempts.
+  auto attempt = [&](std::size_t i, const RunningTurns& running, Findings& f) -> bool {
+    const ReloadTarget::Hold h = targets[i]->hold(running);
     last[i] = h;
     switch (h) {
       case ReloadTarget::Hold::kHeld: {
@@ -211,9 +211,10 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
           break;
       }
     });
-    heavy_fence();  // from here on, a claimed actor whose busy flag is down runs no handler
+    // From here on, a claimed actor that is not in a turn opens none.
+    const RunningTurns running = RunningTurns::after_heavy_fence();
     for (std::size_t i : claimed) {
-      if (stop(f) || !attempt(i, f)) later.push_back(i);
+      if (stop(f) || !attempt(i, running, f)) later.push_back(i);
     }
   };
   // First pass, in chunks on several threads for a large round: holding and migrating one actor

@@ -12,6 +12,7 @@
 #include "actors/asymmetric_fence.h"
 #include "actors/instance.h"
 #include "actors/system_messages.h"
+#include "actors/turn_slots.h"
 #include "caf/actor_cast.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/behavior.hpp"
@@ -21,6 +22,7 @@
 #include "caf/execution_unit.hpp"
 #include "caf/invoke_message_result.hpp"
 #include "caf/mailbox_element.hpp"
+#include "caf/message_view.hpp"
 #include "caf/make_counted.hpp"
 #include "caf/message_handler.hpp"
 #include "caf/send.hpp"
@@ -73,38 +75,46 @@ void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& s
 }
 
 // Who may run the actor's behaviour: a run state in one atomic word (plus flags), which senders
-// read on every message and which changes only around reloads, and a busy flag that only the
-// actor writes, on a cache line of its own, around each module handler.
+// read on every message and which changes only around reloads, and the turn slot of the thread
+// that runs the actor (actors/turn_slots.h), which marks the actor while its turn runs.
 //
-//   kIdle | kWakePending --(manager: claim)--> kHeld, or kDraining (continuations pending)
-//   kHeld --(manager: hold, continuations pending)--> kDraining
-//   kDraining --(manager: hold, once none is pending)--> kHeld
-//   kHeld | kDraining --(manager: release)--> kIdle, or kWakePending if messages were kept
-//   kHeld --(sender: an ordinary message finds the actor waiting for one)--> kHeld | kParked
-//   kHeld --(worker: the actor's turn comes)--> kHeld | kParked
-//   kHeld --(sender: a message that must be served while held)--> kHeld | kServe, not parked
+//   kIdle | kWakePending --(manager: claim)--> kClaimed
+//   kClaimed --(manager: hold; no turn runs, no continuation is pending)--> kHeld
+//   kClaimed --(manager: hold; no turn runs, continuations are pending)--> kDraining
+//   kDraining --(manager: hold, to look again)--> kClaimed
+//   kClaimed | kHeld | kDraining --(manager: release)--> kIdle, or kWakePending if messages were
+//                                                        kept
+//   kClaimed | kHeld --(sender: an ordinary message finds the actor waiting for one)--> + kParked
+//   kClaimed | kHeld --(worker: the actor's turn comes)--> + kParked
+//   kClaimed | kHeld --(sender: a message that must be served while held)--> + kServe
 //   kWakePending --(actor: wake-up message)--> kIdle, kept messages flushed to run first
 //   kDeferred --(actor: init message)--> kIdle
 //   kStarting --(actor: make_behavior)--> kIdle
 //
-// Only the manager moves out of kHeld/kDraining. The actor runs a module handler only if it finds
-// the run state kIdle after raising its busy flag; otherwise it lowers the flag, skips the message
-// (CAF keeps it, in order) and sets kKept. Raising the flag and reading the state are ordered by a
-// light fence, claiming and reading the flag by a heavy one (actors/asymmetric_fence.h): after a
-// claim and a heavy fence, either the actor saw the claim and starts no handler, or the manager
-// sees the flag up and waits for it to come down. So the actor pays no locked instruction per
-// message. kExited is set by the actor's exit; if the manager had claimed it then, the manager
-// cleans up on release.
+// Only the manager moves out of kClaimed/kHeld/kDraining. A turn is *open* (runs module handlers)
+// if the run state is kIdle when it starts, after the turn has marked its thread's slot and passed
+// a light fence, or once it becomes kIdle during the turn; an open turn runs module handlers to its
+// end (at most kTurn messages), even if the actor is claimed meanwhile. After claiming actors and a
+// heavy fence, the manager takes a snapshot of the slots: a turn that opened before the claim is in
+// it (try again later), and a turn that starts after it sees the claim. So the actor pays nothing
+// per message for being reloadable, and a light fence (a compiler barrier) per turn. The turns of a
+// claimed actor touch nothing of CAF's (they give the turn back, parked) until the manager, with
+// no turn running, has looked at the actor's response handlers and decided: held, or draining
+// (continuations of requests made by the old code run; nothing else does). A turn that is not
+// open serves system messages and keeps the others: CAF keeps them, in arrival order, in its
+// cache, and kKept makes the release wake the actor to run them. kExited is set by the actor's
+// exit; if the manager had claimed it then, the manager cleans up on release.
 //
-// kParked: a held actor does not run for ordinary messages. One that a message would schedule is
-// not put in the queues; one whose turn comes (it was queued before it was held) gives the turn
-// back at once. Its messages wait in its mailbox as usual, and the release schedules it (at the
-// front of the queues: it has waited longest). So a held actor costs the workers nothing and
-// keeps nothing that would need a wake-up. Any other message (a status request, an exit, a
-// response, a system message) sets kServe and schedules the actor: it then runs while held as
-// before, serving that message and keeping the ordinary ones, until the release.
+// kParked: a held (or claimed) actor does not run for ordinary messages. One that a message would
+// schedule is not put in the queues; one whose turn comes gives the turn back at once. Its
+// messages wait in its mailbox as usual, and the release schedules it (at the front of the queues:
+// it has waited longest). So a held actor costs the workers nothing and keeps nothing that would
+// need a wake-up. Any other message (a status request, an exit, a response, a system message) sets
+// kServe: a held actor is then scheduled and runs, serving that message and keeping the ordinary
+// ones, until the release; a claimed one is scheduled once the manager has decided.
 namespace run {
 constexpr uint32_t kIdle = 0;
+constexpr uint32_t kClaimed = 1;
 constexpr uint32_t kHeld = 2;
 constexpr uint32_t kDraining = 3;
 constexpr uint32_t kWakePending = 4;
@@ -115,45 +125,52 @@ constexpr uint32_t kKept = 0x10;
 constexpr uint32_t kExited = 0x20;
 constexpr uint32_t kParked = 0x40;
 constexpr uint32_t kServe = 0x80;
-// A held actor that may be parked: kHeld, neither exiting nor to be served.
-constexpr uint32_t kParkable = kMask | kExited | kServe;
+// Whether the actor's turns give themselves back (park): claimed and not decided yet, or held
+// with nothing to serve; never once it exits.
+constexpr bool parks(uint32_t s) {
+  return (s & kExited) == 0 &&
+         ((s & kMask) == kClaimed || (s & (kMask | kServe)) == kHeld);
+}
+// The longest turn, in messages (CAF's scheduler.max-throughput, if that is lower, wins): a turn
+// that opened before a claim runs to its end, so this bounds how long the manager waits for it.
+// As lemon::Runtime's default for max-throughput.
+constexpr std::size_t kTurn = 50;
+// Whether messages to the actor go through enqueue_held().
+constexpr bool claimed_or_held(uint32_t s) {
+  return (s & kMask) == kClaimed || (s & kMask) == kHeld;
+}
 }  // namespace run
 
 class ReloadableActor;
 
-// The actor's one and only CAF behaviour, built once at spawn: if the actor may run a handler
-// (enter()), the installed module handlers, then the system messages a running actor may get
-// (status, a late poke); otherwise the system messages (wake-up and init only move the run state;
-// status takes the members' mutex, so it is answered even while the actor is held), and any other
-// message is skipped (CAF keeps it, in arrival order, in its queue's cache). It allocates nothing
-// per message.
+// Whether `xs` may be a system message (below).
+bool maybe_system(const caf::type_erased_tuple& xs);
+
+// The actor's one and only CAF behaviour, built once at spawn. In an open turn it is the installed
+// module handlers (a tail call: no frame of its own), and a message none of them takes goes to
+// CAF's default handler, where the framework serves system messages (status, a late wake-up).
+// Otherwise it serves system messages (wake-up and init only move the run state; status takes the
+// members' mutex, so it is answered even while the actor is held), and any other message is
+// skipped (CAF keeps it, in arrival order, in its queue's cache). It allocates nothing per message.
 class Dispatch final : public caf::detail::behavior_impl {
  public:
-  Dispatch(ReloadableActor* self, caf::message_handler system)
-      : self_(self), system_(std::move(system)) {}
+  explicit Dispatch(ReloadableActor* self) : self_(self) {}
 
   using caf::detail::behavior_impl::invoke;
   caf::match_case::result invoke(caf::detail::invoke_result_visitor& f,
                                  caf::type_erased_tuple& xs) override;
 
  private:
-  // enter() let the actor run a handler: the module's, or else a system message's.
-  caf::match_case::result run(caf::detail::invoke_result_visitor& f, caf::type_erased_tuple& xs);
-  // A system message the actor serves, if `xs` is one (after no module handler matched, or
-  // instead of them while the actor is held).
-  [[gnu::noinline]] caf::match_case::result serve_system(caf::detail::invoke_result_visitor& f,
-                                                         caf::type_erased_tuple& xs);
-  // enter() refused (the actor is claimed, or not running a version yet): system messages are
-  // served, the rest kept.
-  [[gnu::noinline]] caf::match_case::result refused(caf::detail::invoke_result_visitor& f,
-                                                    caf::type_erased_tuple& xs);
+  // The turn is not open: system messages are served, the rest kept, unless the actor may run
+  // handlers by now (released, woken or started meanwhile): the turn opens, and `xs` runs.
+  [[gnu::noinline]] caf::match_case::result closed(caf::detail::invoke_result_visitor& f,
+                                                   caf::type_erased_tuple& xs);
 
   ReloadableActor* self_;
-  caf::message_handler system_;
 };
 
-// The CAF actor hosting one Behaviour. Its members are touched by its own thread while it runs a
-// handler (busy flag up), by the reload manager while it holds the actor, and by a status
+// The CAF actor hosting one Behaviour. Its members are touched by its own thread in its turns, by
+// the reload manager while it holds the actor (no turn runs module code then), and by a status
 // request under mu_ (which the manager also takes when it reads or swaps the behaviour).
 class ReloadableActor : public caf::event_based_actor, public ActorContext, public ReloadTarget {
  public:
@@ -172,37 +189,39 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     attach_functor([registry, id] {
       if (auto r = registry.lock()) r->unregister(id);
     });
-    set_default_handler(count_unhandled);
+    system_ = system_handlers();
+    set_default_handler(
+        [this](caf::scheduled_actor*, caf::message_view& x) { return unmatched(x.content()); });
     if (current_) {
       current_.handlers = current_.instance.behaviour->handlers(*this);
       state_.store(run::kIdle, std::memory_order_release);  // nobody else moves kStarting
     }
-    caf::behavior::impl_ptr dispatch = caf::make_counted<Dispatch>(this, system_handlers());
+    caf::behavior::impl_ptr dispatch = caf::make_counted<Dispatch>(this);
     return caf::behavior{std::move(dispatch)};
   }
 
   void on_exit() override {
+    // Continuations of requests still pending are module code: drop them while it is mapped (on
+    // this thread, in the actor's turn: CAF's own members).
+    awaited_responses_.clear();
+    multiplexed_responses_.clear();
     uint32_t s = state_.load(std::memory_order_acquire);
     while (!state_.compare_exchange_weak(s, s | run::kExited, std::memory_order_acq_rel,
                                          std::memory_order_acquire)) {
     }
     const uint32_t r = s & run::kMask;
-    // Held: the manager cleans up on release. Waiting for a wake-up: the manager finds it gone
+    // Claimed: the manager cleans up on release. Waiting for a wake-up: the manager finds it gone
     // from the registry while it waits for the round's resumes.
-    if (r == run::kHeld || r == run::kDraining) return;
-    // Continuations of requests still pending are module code: drop them while it is mapped (on
-    // this thread only: CAF's own members).
-    awaited_responses_.clear();
-    multiplexed_responses_.clear();
+    if (r == run::kClaimed || r == run::kHeld || r == run::kDraining) return;
     clean_up();
   }
 
   // -- Message delivery -------------------------------------------------------
 
-  // CAF's enqueue, except that an ordinary message that would schedule a held actor parks it
-  // (above). Outside a reload this costs one atomic load.
+  // CAF's enqueue, except that an ordinary message that would schedule a held (or claimed) actor
+  // parks it (above). Outside a reload this costs one atomic load.
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
-    if ((state_.load(std::memory_order_acquire) & run::kMask) != run::kHeld) {
+    if (!run::claimed_or_held(state_.load(std::memory_order_acquire))) {
       caf::event_based_actor::enqueue(std::move(ptr), eu);
       return;
     }
@@ -221,13 +240,17 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     caf::event_based_actor::enqueue(std::move(ptr), &parking);
   }
 
-  // CAF's resume, except that a held actor gives its turn back (parks) instead of keeping
-  // messages, unless it has something to serve.
+  // CAF's resume, within a turn mark (actors/turn_slots.h), at most kTurn messages long. The turn
+  // opens if the actor may run handlers; a held or claimed actor gives its turn back (parks)
+  // instead, unless it has something to serve.
   resume_result resume(caf::execution_unit* eu, std::size_t max_throughput) override {
-    if ((state_.load(std::memory_order_acquire) & run::kParkable) == run::kHeld && park_turn()) {
+    const TurnMark mark(this);  // until the turn ends, the manager's snapshots see it running
+    const uint32_t s = state_.load(std::memory_order_acquire);
+    open_ = s == run::kIdle;
+    if (!open_ && run::parks(s) && park_turn()) {
       return resumable::awaiting_message;  // the worker drops its reference; ours stays
     }
-    return caf::event_based_actor::resume(eu, max_throughput);
+    return caf::event_based_actor::resume(eu, std::min(max_throughput, run::kTurn));
   }
 
   // -- ActorContext -----------------------------------------------------------
@@ -243,14 +266,11 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
       if ((s & run::kExited) != 0) return Hold::kExited;
       const uint32_t r = s & run::kMask;
       if (r == run::kDeferred || r == run::kStarting) return Hold::kNotReady;
-      if (r == run::kHeld || r == run::kDraining) return Hold::kClaimed;  // claimed already
-      // Inside a handler right now: not claimed (its turn goes on undisturbed); claim it later.
-      // Claiming it anyway would make it keep the rest of its turn's messages, and need a wake-up.
-      if (busy_.load(std::memory_order_relaxed) != 0) return Hold::kBusy;
+      if (r == run::kClaimed || r == run::kHeld || r == run::kDraining) return Hold::kClaimed;
       // kIdle, or kWakePending: its cache still holds what it kept, keep the flag.
       held_at_ns_.store(now_ns, std::memory_order_relaxed);
-      const uint32_t next = (continuations_pending() ? run::kDraining : run::kHeld) |
-                            (r == run::kWakePending || (s & run::kKept) != 0 ? run::kKept : 0u);
+      const uint32_t next =
+          run::kClaimed | (r == run::kWakePending || (s & run::kKept) != 0 ? run::kKept : 0u);
       if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
         return Hold::kClaimed;
@@ -258,33 +278,38 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     }
   }
 
-  Hold hold() override {
+  Hold hold(const RunningTurns& running) override {
     uint32_t s = state_.load(std::memory_order_acquire);
     for (;;) {
       if ((s & run::kExited) != 0) return Hold::kExited;
       const uint32_t r = s & run::kMask;
       if (r == run::kDeferred || r == run::kStarting) return Hold::kNotReady;
-      if (r != run::kHeld && r != run::kDraining) return Hold::kBusy;  // not claimed
-      // The claim and a heavy fence came before: a handler that started before the claim still
-      // has the flag up; none starts after it.
-      if (busy_.load(std::memory_order_acquire) != 0) return Hold::kBusy;
-      const bool pending = continuations_pending();
-      if (r == run::kHeld && !pending) return Hold::kHeld;
-      if (r == run::kDraining && pending) {
-        poke();
-        return Hold::kDraining;
+      if (r == run::kHeld) return Hold::kHeld;
+      if (r == run::kDraining) {
+        // Continuations may have run meanwhile: stop the actor's turns (claimed again) and look
+        // after the next fence.
+        if (state_.compare_exchange_weak(s, (s & ~run::kMask) | run::kClaimed,
+                                         std::memory_order_acq_rel, std::memory_order_acquire)) {
+          return Hold::kDraining;
+        }
+        continue;
       }
-      // kHeld with continuations (the handler that was still running made a request): drain
-      // them; a parked actor would not run for their responses, so it is scheduled (its turn's
-      // reference is ours). kDraining with none left: held.
-      const uint32_t next = pending ? (s & ~(run::kMask | run::kParked)) | run::kDraining
-                                    : (s & ~run::kMask) | run::kHeld;
+      if (r != run::kClaimed) return Hold::kBusy;  // not claimed
+      // A turn that opened before the claim still runs: it runs module handlers to its end.
+      if (running.contains(this)) return Hold::kBusy;
+      // No turn runs, and none touches CAF's state while the actor is claimed: its response
+      // handlers are read here, on the manager's thread (the turns that wrote them ended before
+      // the snapshot, which read their marks' release).
+      const bool pending = !awaited_responses_.empty() || !multiplexed_responses_.empty();
+      // Draining, or held with a message to serve: a parked actor is scheduled to run (its turn's
+      // reference is ours).
+      const bool run_it = (s & run::kParked) != 0 && (pending || (s & run::kServe) != 0);
+      const uint32_t next = (s & ~(run::kMask | (run_it ? run::kParked : 0u))) |
+                            (pending ? run::kDraining : run::kHeld);
       if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
-        if (!pending) return Hold::kHeld;
-        if ((s & run::kParked) != 0) schedule(this, nullptr, home_system());
-        poke();
-        return Hold::kDraining;
+        if (run_it) schedule(this, nullptr, home_system());
+        return pending ? Hold::kDraining : Hold::kHeld;
       }
     }
   }
@@ -359,24 +384,19 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
 
   // -- Dispatch ---------------------------------------------------------------
 
-  // Before a module handler: raises the busy flag and checks that the actor may run one (the run
-  // state is kIdle). False if it is claimed (or waiting for a wake-up or its first version): the
-  // flag is lowered again and the message is to be kept.
-  bool enter() {
-    busy_.store(1, std::memory_order_relaxed);
-    light_fence();  // the flag before the state, against claim + heavy fence on the manager's side
-    if (state_.load(std::memory_order_acquire) == run::kIdle) return true;
-    busy_.store(0, std::memory_order_release);
-    return false;
+  // Whether the turn runs module handlers (see run states above). The actor's own thread only.
+  bool open() const { return open_; }
+
+  // The turn was not open: opens it if the actor may run handlers by now (kIdle). The turn's mark
+  // has been up since it started, so the manager cannot have seen the actor idle meanwhile.
+  bool reopen() {
+    if (state_.load(std::memory_order_acquire) != run::kIdle) return false;
+    open_ = true;
+    return true;
   }
 
-  void leave() {
-    note_responses();  // before the flag comes down: a request made by this handler counts
-    busy_.store(0, std::memory_order_release);
-  }
-
-  // A message enter() refused is kept: marks the run state kKept, so that the release wakes the
-  // actor. False if the actor may run handlers again by now (released meanwhile): enter() again.
+  // A message a closed turn did not run is kept: marks the run state kKept, so that the release
+  // wakes the actor. False if the actor may run handlers again by now: reopen() instead.
   bool keep() {
     uint32_t s = state_.load(std::memory_order_acquire);
     for (;;) {
@@ -389,6 +409,10 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     }
   }
 
+  // The system messages, served whatever the run state.
+  const caf::message_handler& system() const { return system_; }
+
+  // The installed module handlers: set whenever a turn is open.
   const caf::message_handler& handlers() const { return current_.handlers; }
 
  protected:
@@ -396,8 +420,8 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   void request_finished() override { --pending_requests_; }
 
  private:
-  // Where CAF puts the actor when a message makes it runnable while it is held: nowhere, if the
-  // actor is still held (parked), else where CAF would have put it.
+  // Where CAF puts the actor when a message makes it runnable while it is held or claimed: nowhere,
+  // if its turns still give themselves back (parked), else where CAF would have put it.
   class Parking final : public caf::execution_unit {
    public:
     Parking(ReloadableActor* self, caf::execution_unit* eu)
@@ -424,11 +448,11 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
              c.match_element<caf::timeout_msg>(0) || c.match_element<caf::group_down_msg>(0));
   }
 
-  // Parks the actor if it is still held and has nothing to serve; false otherwise (it must be
-  // scheduled). The caller owns the scheduler's reference, which the parking keeps.
+  // Parks the actor if its turns still give themselves back (run::parks); false otherwise (it must
+  // be scheduled). The caller owns the scheduler's reference, which the parking keeps.
   bool park() {
     uint32_t s = state_.load(std::memory_order_acquire);
-    while ((s & run::kParkable) == run::kHeld) {
+    while (run::parks(s)) {
       if (state_.compare_exchange_weak(s, s | run::kParked, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
         return true;
@@ -448,11 +472,11 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     return false;
   }
 
-  // Marks a held actor as having something to serve: it runs (keeping ordinary messages) until
-  // the release.
+  // Marks a held or claimed actor as having something to serve: a held one runs (keeping ordinary
+  // messages) until the release; a claimed one once the manager has decided (hold()).
   void serve() {
     uint32_t s = state_.load(std::memory_order_acquire);
-    while ((s & run::kMask) == run::kHeld && (s & run::kServe) == 0) {
+    while (run::claimed_or_held(s) && (s & run::kServe) == 0) {
       if (state_.compare_exchange_weak(s, s | run::kServe, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
         return;
@@ -460,10 +484,11 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     }
   }
 
-  // Schedules a parked actor now (it has a message to serve while held).
+  // Schedules a parked actor now (it has a message to serve), unless it is claimed: hold()
+  // schedules it once the manager has decided, and release() in any case.
   void unpark(caf::execution_unit* eu) {
     uint32_t s = state_.load(std::memory_order_acquire);
-    while ((s & run::kParked) != 0) {
+    while ((s & run::kParked) != 0 && (s & run::kMask) != run::kClaimed) {
       if (state_.compare_exchange_weak(s, s & ~run::kParked, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
         schedule(this, eu, home_system());
@@ -472,36 +497,13 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     }
   }
 
-  static caf::result<caf::message> count_unhandled(caf::scheduled_actor*, caf::message_view&) {
-    return caf::sec::unexpected_message;
-  }
-
-  // Publishes whether any continuation (tracked or not, `then` or `await`) is waiting for a
-  // response: the manager holds such an actor only in draining mode, and migrates it once none is.
-  void note_responses() {
-    const bool pending = !awaited_responses_.empty() || !multiplexed_responses_.empty();
-    if (pending != responses_noted_) {
-      responses_noted_ = pending;
-      responses_pending_.store(pending, std::memory_order_release);
+  // CAF's default handler: a message that no module handler took in an open turn. System messages
+  // are served here (status requests, a late wake-up); any other is unexpected, as CAF's default.
+  caf::result<caf::message> unmatched(caf::type_erased_tuple& xs) {
+    if (maybe_system(xs)) {
+      if (auto r = system_.as_behavior_impl()->invoke(xs)) return std::move(*r);
     }
-  }
-
-  // Tracked requests (ctx.request) are CAF requests too: their handlers are in CAF's maps.
-  bool continuations_pending() const { return responses_pending_.load(std::memory_order_acquire); }
-
-  // Asks a draining actor to publish whether continuations are still pending (its poke handler
-  // calls note_responses()): a continuation that drops the last response handler runs outside
-  // the module handlers, so nothing else would publish it. At most one poke is on its way.
-  void poke() {
-    if (poke_sent_.exchange(true, std::memory_order_acq_rel)) return;
-    enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(caf::message_priority::high),
-                                      {}, sys_poke_atom::value),
-            nullptr);
-  }
-
-  void poked() {
-    poke_sent_.store(false, std::memory_order_release);
-    note_responses();
+    return caf::sec::unexpected_message;
   }
 
   uint64_t paused_ns(int64_t now) const {
@@ -509,14 +511,12 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
         std::max<int64_t>(0, now - held_at_ns_.load(std::memory_order_relaxed)));
   }
 
-  // Answered whatever the run state: wake-up and init only move it, status takes mu_, a poke only
-  // publishes what the actor's own thread knows.
+  // Answered whatever the run state: wake-up and init only move it, status takes mu_.
   caf::message_handler system_handlers() {
     return {
         [this](sys_wake_atom) { wake(); },
         [this](sys_init_atom, const ModuleRef& version) { init(version); },
         [this](sys_status_atom) { return status(); },
-        [this](sys_poke_atom) { poked(); },
     };
   }
 
@@ -598,26 +598,22 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
 
   // What a reload touches comes first, right after the ReloadTarget base, in the lines that
   // ReloadTarget::prefetch() brings in. The run state is read by every sender and written only
-  // around reloads; the busy flag, written twice per message, starts 64 bytes after it, so the two
-  // never share a cache line (without over-aligning the actor, which would change how it is
-  // allocated).
+  // around reloads; open_, written at every turn, starts 64 bytes after it, so the two never share
+  // a cache line (without over-aligning the actor, which would change how it is allocated).
   std::atomic<uint32_t> state_{run::kIdle};
-  std::atomic<bool> poke_sent_{false};  // a poke is on its way (manager sets, actor clears)
   std::atomic<int64_t> held_at_ns_{0};  // when the manager last claimed it
   std::mutex mu_;                       // current_ and staged_ against status and the manager
   char apart_[64 - sizeof(std::atomic<int64_t>) - sizeof(std::mutex) - 8] = {};
-  std::atomic<uint8_t> busy_{0};                // inside a module handler; only the actor writes it
-  bool responses_noted_ = false;                // the actor's own copy of responses_pending_
-  std::atomic<bool> responses_pending_{false};  // any response handler registered with CAF
+  bool open_ = false;  // the turn runs module handlers; the actor's own thread only
   int pending_requests_ = 0;  // tracked requests (ActorContext::request), for status; own thread
   Installed current_;
   Installed staged_;  // the migrated behaviour, installed on commit
+  caf::message_handler system_;  // system_handlers(), made once in make_behavior
   SpawnSpec spec_;
   std::shared_ptr<ActorRegistry> registry_;
 };
 
-// Whether `xs` may be a system message: (sys_wake), (sys_status), (sys_poke) or (sys_init,
-// ModuleRef). Nearly every other message is told apart by its type token alone (one virtual call),
+// Whether `xs` may be a system message: (sys_wake), (sys_status) or (sys_init, ModuleRef). Nearly every other message is told apart by its type token alone (one virtual call),
 // instead of being tried against each system handler in turn.
 bool maybe_system(const caf::type_erased_tuple& xs) {
   constexpr uint32_t kAtom = caf::make_type_token<caf::atom_value>();
@@ -625,38 +621,24 @@ bool maybe_system(const caf::type_erased_tuple& xs) {
   const uint32_t token = xs.type_token();
   if (token != kAtom && token != kAtomAndModule) return false;
   const caf::atom_value a = *static_cast<const caf::atom_value*>(xs.get(0));
-  return a == sys_wake_atom::value || a == sys_init_atom::value || a == sys_status_atom::value ||
-         a == sys_poke_atom::value;
+  return a == sys_wake_atom::value || a == sys_init_atom::value || a == sys_status_atom::value;
 }
 
 caf::match_case::result Dispatch::invoke(caf::detail::invoke_result_visitor& f,
                                          caf::type_erased_tuple& xs) {
-  return self_->enter() ? run(f, xs) : refused(f, xs);
+  if (self_->open()) return self_->handlers().as_behavior_impl()->invoke(f, xs);
+  return closed(f, xs);
 }
 
-inline caf::match_case::result Dispatch::run(caf::detail::invoke_result_visitor& f,
-                                             caf::type_erased_tuple& xs) {
-  struct Leave {
-    ReloadableActor* self;
-    ~Leave() { self->leave(); }  // also when a handler throws
-  } leave{self_};
-  const caf::message_handler& handlers = self_->handlers();  // installed whenever it may run
-  const caf::match_case::result r = handlers.as_behavior_impl()->invoke(f, xs);
-  return r != caf::match_case::no_match ? r : serve_system(f, xs);
-}
-
-caf::match_case::result Dispatch::serve_system(caf::detail::invoke_result_visitor& f,
-                                               caf::type_erased_tuple& xs) {
-  return maybe_system(xs) ? system_.as_behavior_impl()->invoke(f, xs) : caf::match_case::no_match;
-}
-
-caf::match_case::result Dispatch::refused(caf::detail::invoke_result_visitor& f,
-                                          caf::type_erased_tuple& xs) {
+caf::match_case::result Dispatch::closed(caf::detail::invoke_result_visitor& f,
+                                         caf::type_erased_tuple& xs) {
   for (;;) {
-    const caf::match_case::result r = serve_system(f, xs);  // system messages are served while held
-    if (r != caf::match_case::no_match) return r;
+    if (maybe_system(xs)) {  // system messages are served while held
+      const caf::match_case::result r = self_->system().as_behavior_impl()->invoke(f, xs);
+      if (r != caf::match_case::no_match) return r;
+    }
     if (self_->keep()) return caf::match_case::skip;
-    if (self_->enter()) return run(f, xs);  // released since enter() looked: run it after all
+    if (self_->reopen()) return self_->handlers().as_behavior_impl()->invoke(f, xs);
   }
 }
 

@@ -6,11 +6,11 @@
 //   caf::anon_send(*a, lemon::add_atom::value, int64_t{5});
 //
 // The framework handles system messages (actors/system_messages.h): while the actor may run, after
-// its module's handlers found no match; while it is held, instead of them. The reload manager
-// moves an actor without a message round trip: it *holds* the actor between two messages (a claim
-// and a fence shared by many actors; the actor is never interrupted inside a handler and pays no
-// locked instruction per message), migrates its
-// state on the manager's own thread, and releases it. While held, ordinary messages are kept in
+// its module's handlers found no match (in CAF's default handler, which the framework owns); while
+// it is held, instead of them. The reload manager moves an actor without a message round trip: it
+// *holds* the actor between two of its turns (a claim and a fence shared by many actors; the actor
+// is never interrupted inside a turn and pays nothing per message, only a compiler barrier per
+// turn), migrates its state on the manager's own thread, and releases it. While held, ordinary messages are kept in
 // arrival order, neither handled nor dropped, and status requests are still answered; after the
 // release kept messages run first, in order, on the (possibly new) code. The actor has one CAF
 // behaviour for its whole life, so a reload builds no CAF behaviour and sends an actor at most
@@ -30,6 +30,7 @@
 #include "actors/graveyard.h"
 #include "actors/registry.h"
 #include "actors/reload_round.h"
+#include "actors/turn_slots.h"
 #include "caf/actor.hpp"
 #include "caf/fwd.hpp"
 #include "core/code_server.h"
@@ -93,29 +94,32 @@ class ReloadTarget {
  public:
   enum class Hold {
     kHeld,      // held: no handler runs until release(); migrate() may be called
-    kClaimed,   // claim() took it: no handler starts from now on; hold() tells when it is held
-    kBusy,      // inside a handler (or, from hold(), not claimed yet): try again
+    kClaimed,   // claim() took it: no turn opens from now on; hold() tells when it is held
+    kBusy,      // in a turn that opened before the claim (or not claimed yet): try again
     kDraining,  // held, but continuations of requests made by the old code (ctx.request or CAF's
                 // then/await) are still pending: they run (nothing else does); try again
     kNotReady,  // spawned during a reload and not started on a version yet: claim again later
     kExited,    // the actor is gone (or going): leave it out
   };
 
-  // Holding an actor takes two steps, so that the actor pays no locked instruction per message:
-  // claim() stops it from starting another handler (one atomic operation), and hold(), called
-  // after a heavy_fence() (actors/asymmetric_fence.h) that the calling thread ran after the claim,
-  // tells whether a handler is still running. One fence serves any number of claims.
+  // Holding an actor takes two steps, so that the actor pays nothing per message: claim() stops it
+  // from opening another turn (one atomic operation), and hold(running), where `running` is a
+  // snapshot of the turns in progress taken after the claim (RunningTurns::after_heavy_fence(),
+  // actors/turn_slots.h), tells whether a turn that opened before it still runs. One snapshot
+  // serves any number of claims.
   //
   // claim(): the actor's pause starts at `now_ns` (steady clock). Returns kClaimed once the actor
-  // is claimed (also when it already was); kBusy if it is inside a handler right now (not claimed:
-  // its turn goes on, try again), kNotReady or kExited if it cannot be claimed.
+  // is claimed (also when it already was), kNotReady or kExited if it cannot be claimed. An actor
+  // in a turn is claimed too: it runs the turn to its end (at most 50 messages) and then gives
+  // its turns back until the release.
   virtual Hold claim(int64_t now_ns) = 0;
 
-  // After claim() and a heavy fence since: kHeld once no handler runs (migrate() may be called),
-  // kBusy while one still does, kDraining while continuations are pending (moving to kHeld once
-  // the last has run), kExited if it exited after the claim (release() cleans it up). Calling it
-  // on a held actor returns kHeld.
-  virtual Hold hold() = 0;
+  // After claim() and a snapshot taken since: kHeld once no turn runs and no continuation is
+  // pending (migrate() may be called), kBusy while a turn that opened before the claim still runs,
+  // kDraining while continuations are pending (they run, nothing else does; it is claimed again to
+  // look once more after the next snapshot), kExited if it exited after the claim (release()
+  // cleans it up). Calling it on a held actor returns kHeld.
+  virtual Hold hold(const RunningTurns& running) = 0;
 
   // Held only: builds `next`'s behaviour from the current state (export_state, code_change,
   // handlers) and stages it; the current behaviour and state are untouched. Errors carry

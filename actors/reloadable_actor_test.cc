@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "actors/asymmetric_fence.h"
+#include "actors/turn_slots.h"
 #include "actors/messages.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
@@ -114,9 +114,8 @@ ReloadTarget* hold(const caf::actor& a) {
   if (t == nullptr) return nullptr;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (;;) {
-    (void)t->claim(now_ns());  // no-op once claimed; busy or not ready: claimed on a later try
-    heavy_fence();
-    if (t->hold() == ReloadTarget::Hold::kHeld) break;
+    (void)t->claim(now_ns());  // no-op once claimed; not ready: claimed on a later try
+    if (t->hold(RunningTurns::after_heavy_fence()) == ReloadTarget::Hold::kHeld) break;
     if (std::chrono::steady_clock::now() > deadline) return nullptr;
     std::this_thread::yield();
   }
@@ -247,7 +246,7 @@ TEST_F(OneWorkerTest, AParkedActorAnswersStatusAndCanBeKilled) {
   (*self_)->receive([&](caf::down_msg&) { down = true; },
                     caf::after(std::chrono::seconds(60)) >> [] {});
   EXPECT_TRUE(down) << "the kill waited for the release";
-  EXPECT_EQ(target->hold(), ReloadTarget::Hold::kExited);
+  EXPECT_EQ(target->hold(RunningTurns::after_heavy_fence()), ReloadTarget::Hold::kExited);
   auto round = std::make_shared<ReloadRound>(1);
   release(target, true, round);
   EXPECT_EQ(v1_->actor_count(), 0);
@@ -265,7 +264,7 @@ TEST_F(ReloadableActorTest, AnActorKilledWhileHeldIsCleanedUpOnRelease) {
   (*self_)->monitor(a);
   (*self_)->send_exit(a, caf::exit_reason::kill);
   (*self_)->receive([](caf::down_msg&) {});
-  EXPECT_EQ(target->hold(), ReloadTarget::Hold::kExited);
+  EXPECT_EQ(target->hold(RunningTurns::after_heavy_fence()), ReloadTarget::Hold::kExited);
   EXPECT_EQ(v1_->actor_count(), 1) << "held: the manager owns its behaviours until release";
   auto round = std::make_shared<ReloadRound>(1);
   release(target, true, round);

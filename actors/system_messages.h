@@ -7,7 +7,6 @@
 //   (sys_wake)                after a release: run the messages kept while held, in order
 //   (sys_init, module)        a deferred actor (spawned during a reload) starts on that version
 //   (sys_status)              -> ActorStatus, answered even while the actor is held
-//   (sys_poke)                a draining actor publishes whether continuations are still pending
 #ifndef LEMON_ACTORS_SYSTEM_MESSAGES_H_
 #define LEMON_ACTORS_SYSTEM_MESSAGES_H_
 
@@ -23,7 +22,6 @@ namespace lemon {
 using sys_wake_atom = caf::atom_constant<caf::atom("lwake")>;
 using sys_init_atom = caf::atom_constant<caf::atom("linit")>;
 using sys_status_atom = caf::atom_constant<caf::atom("lstatus")>;
-using sys_poke_atom = caf::atom_constant<caf::atom("lpoke")>;
 
 // What `actors.list` shows of one actor.
 struct ActorStatus {
