@@ -1,14 +1,15 @@
-// A pair of memory fences for two sides of one handshake, one that runs on every message and one
-// that runs a few times per reload: together they order a store before a load on each side (as a
-// full fence on both would), while the frequent side pays only a compiler barrier.
+// A pair of memory fences for two sides of one handshake, one that runs on every turn of an actor
+// (actors/turn_slots.h) and one that runs a few times per reload: together they order a store
+// before a load on each side (as a full fence on both would), while the frequent side pays only a
+// compiler barrier.
 //
-//   frequent side:  busy = 1;  light_fence();  read held
-//   rare side:      held = 1;  heavy_fence();  read busy
+//   frequent side:  mark = actor;  light_fence();  read claimed
+//   rare side:      claimed = 1;   heavy_fence();  read mark
 //
-// Either the frequent side sees held, or the rare side sees busy (Dekker's handshake). The heavy
-// fence is Linux's membarrier (MEMBARRIER_CMD_PRIVATE_EXPEDITED, Linux 4.14 or later): every thread
-// of the process that is running at the time executes a full barrier before it returns, and the
-// others pass one when they are next scheduled. Where the kernel refuses it (an older kernel, a
+// Either the frequent side sees the claim, or the rare side sees the mark (Dekker's handshake). The
+// heavy fence is Linux's membarrier (MEMBARRIER_CMD_PRIVATE_EXPEDITED, Linux 4.14 or later): every
+// thread of the process that is running at the time executes a full barrier before it returns, and
+// the others pass one when they are next scheduled. Where the kernel refuses it (an older kernel, a
 // sandbox, valgrind), both fences are full fences, which is correct and costs what it costs; the
 // environment variable LEMON_FULL_FENCES=1 asks for that too (the tests run both ways).
 #ifndef LEMON_ACTORS_ASYMMETRIC_FENCE_H_

@@ -14,8 +14,8 @@
 #include "actors/crew.h"
 #include "actors/reload_round.h"
 #include "actors/reloadable_actor.h"
-#include "actors/turn_slots.h"
 #include "actors/system_messages.h"
+#include "actors/turn_slots.h"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
@@ -30,8 +30,8 @@ int64_t ns_of(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-// Between two attempts to hold the actors that were busy: yield a few times (a handler usually
-// ends within microseconds), then sleep, up to 1 ms.
+// Between two attempts to hold the actors that were busy: yield a few times (a turn usually ends
+// within microseconds), then sleep, up to 1 ms.
 void back_off(int attempt) {
   if (attempt < 8) {
     std::this_thread::yield();
@@ -100,10 +100,10 @@ std::string actor_label(const ActorFailure& f) {
   return f.actor_name.empty() ? std::to_string(f.actor_id) : f.actor_name;
 }
 
-// Holds every actor of `actors` between two of its messages and migrates it on this thread (an
-// actor inside a handler, or draining continuations, is tried again until the deadline): actors
-// are claimed a chunk at a time, then one heavy fence tells which of them are still inside a
-// handler (ReloadTarget::claim/hold), and the others are migrated. Then it
+// Holds every actor of `actors` between two of its turns and migrates it on this thread (an actor
+// in a turn, or draining continuations, is tried again until the deadline): actors are claimed a
+// group at a time, then one heavy fence and a snapshot of the running turns tell which of them
+// still run (ReloadTarget::claim/hold, RunningTurns), and the others are migrated. Then it
 // calls `commit` if all migrated and the job was not abandoned, and releases everyone on the new
 // or the old version. Fills job.result.
 void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
@@ -129,8 +129,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
     Clock::time_point now = Clock::now();  // read once per migrated actor
   };
   // Claims actor i. kDone: it needs no more attempts (not reloadable, or gone); kClaimed: hold it
-  // after the next heavy fence; kLater: claim it again later (inside a handler, or not started on
-  // a version yet).
+  // after the next snapshot; kLater: claim it again later (not started on a version yet).
   enum class Claim { kDone, kClaimed, kLater };
   auto claim = [&](std::size_t i, Findings& f) -> Claim {
     if (targets[i] == nullptr) targets[i] = reload_target(actors[i]);
@@ -294,8 +293,12 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
     }
     for (std::size_t i : waiting) {
       const caf::actor_id id = actors[i].id();
-      if (marks[i] == Mark::kDraining) ++draining;
-      result.failures.push_back({id, registry.name_of(id), why_not_held(last[i])});
+      // A draining actor's last attempt may have found a continuation's turn running: still
+      // draining, not busy in a handler.
+      const bool still_draining = marks[i] == Mark::kDraining;
+      if (still_draining) ++draining;
+      const ReloadTarget::Hold why = still_draining ? ReloadTarget::Hold::kDraining : last[i];
+      result.failures.push_back({id, registry.name_of(id), why_not_held(why)});
     }
     result.status =
         reload_status(ReloadError::kSuspendTimeout,

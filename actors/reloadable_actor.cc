@@ -22,9 +22,9 @@
 #include "caf/execution_unit.hpp"
 #include "caf/invoke_message_result.hpp"
 #include "caf/mailbox_element.hpp"
-#include "caf/message_view.hpp"
 #include "caf/make_counted.hpp"
 #include "caf/message_handler.hpp"
+#include "caf/message_view.hpp"
 #include "caf/send.hpp"
 #include "caf/system_messages.hpp"
 #include "caf/type_erased_tuple.hpp"
@@ -128,8 +128,7 @@ constexpr uint32_t kServe = 0x80;
 // Whether the actor's turns give themselves back (park): claimed and not decided yet, or held
 // with nothing to serve; never once it exits.
 constexpr bool parks(uint32_t s) {
-  return (s & kExited) == 0 &&
-         ((s & kMask) == kClaimed || (s & (kMask | kServe)) == kHeld);
+  return (s & kExited) == 0 && ((s & kMask) == kClaimed || (s & (kMask | kServe)) == kHeld);
 }
 // The longest turn, in messages (CAF's scheduler.max-throughput, if that is lower, wins): a turn
 // that opened before a claim runs to its end, so this bounds how long the manager waits for it.
@@ -604,7 +603,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   std::atomic<int64_t> held_at_ns_{0};  // when the manager last claimed it
   std::mutex mu_;                       // current_ and staged_ against status and the manager
   char apart_[64 - sizeof(std::atomic<int64_t>) - sizeof(std::mutex) - 8] = {};
-  bool open_ = false;  // the turn runs module handlers; the actor's own thread only
+  bool open_ = false;         // the turn runs module handlers; the actor's own thread only
   int pending_requests_ = 0;  // tracked requests (ActorContext::request), for status; own thread
   Installed current_;
   Installed staged_;  // the migrated behaviour, installed on commit
@@ -613,8 +612,9 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   std::shared_ptr<ActorRegistry> registry_;
 };
 
-// Whether `xs` may be a system message: (sys_wake), (sys_status) or (sys_init, ModuleRef). Nearly every other message is told apart by its type token alone (one virtual call),
-// instead of being tried against each system handler in turn.
+// Whether `xs` may be a system message: (sys_wake), (sys_status) or (sys_init, ModuleRef). Nearly
+// every other message is told apart by its type token alone (one virtual call), instead of being
+// tried against each system handler in turn.
 bool maybe_system(const caf::type_erased_tuple& xs) {
   constexpr uint32_t kAtom = caf::make_type_token<caf::atom_value>();
   constexpr uint32_t kAtomAndModule = caf::make_type_token<caf::atom_value, ModuleRef>();

@@ -10,11 +10,11 @@
 // it is held, instead of them. The reload manager moves an actor without a message round trip: it
 // *holds* the actor between two of its turns (a claim and a fence shared by many actors; the actor
 // is never interrupted inside a turn and pays nothing per message, only a compiler barrier per
-// turn), migrates its state on the manager's own thread, and releases it. While held, ordinary messages are kept in
-// arrival order, neither handled nor dropped, and status requests are still answered; after the
-// release kept messages run first, in order, on the (possibly new) code. The actor has one CAF
-// behaviour for its whole life, so a reload builds no CAF behaviour and sends an actor at most
-// one message (a wake-up, only if messages were kept while it was held).
+// turn), migrates its state on the manager's own thread, and releases it. While held, ordinary
+// messages are kept in arrival order, neither handled nor dropped, and status requests are still
+// answered; after the release kept messages run first, in order, on the (possibly new) code. The
+// actor has one CAF behaviour for its whole life, so a reload builds no CAF behaviour and sends an
+// actor at most one message (a wake-up, only if messages were kept while it was held).
 #ifndef LEMON_ACTORS_RELOADABLE_ACTOR_H_
 #define LEMON_ACTORS_RELOADABLE_ACTOR_H_
 

@@ -8,9 +8,9 @@
 #include <thread>
 #include <vector>
 
-#include "actors/turn_slots.h"
 #include "actors/messages.h"
 #include "actors/system_messages.h"
+#include "actors/turn_slots.h"
 #include "caf/all.hpp"
 #include "gtest/gtest.h"
 #include "testing/worker_gate.h"

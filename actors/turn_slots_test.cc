@@ -67,8 +67,8 @@ TEST(TurnSlotsTest, ThreadsThatExitGiveTheirSlotBack) {
 // one checks the slots, the marks and the snapshot together.)
 TEST(TurnSlotsTest, EitherTheTurnSeesTheClaimOrTheSnapshotSeesTheTurn) {
   constexpr uint32_t kRounds = 20000;
-  std::atomic<uint32_t> claim{0};  // the manager's claim in round k: k
-  std::atomic<uint32_t> ready{0};  // both sides start round k once it reaches 2k
+  std::atomic<uint32_t> claim{0};    // the manager's claim in round k: k
+  std::atomic<uint32_t> ready{0};    // both sides start round k once it reaches 2k
   std::atomic<uint32_t> snapped{0};  // the manager took round k's snapshot
   std::atomic<uint32_t> done{0};     // the turn side finished round k
   uint32_t turn_saw = 0;             // the claim the turn read in the current round
