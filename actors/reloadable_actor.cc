@@ -277,6 +277,11 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     }
   }
 
+  void prefetch_hold() const override {
+    __builtin_prefetch(&awaited_responses_);
+    __builtin_prefetch(&multiplexed_responses_);
+  }
+
   Hold hold(const RunningTurns& running) override {
     uint32_t s = state_.load(std::memory_order_acquire);
     for (;;) {

@@ -146,6 +146,10 @@ class ReloadTarget {
     __builtin_prefetch(p + 256);
   }
 
+  // The same hint for what else hold() reads (the actor's response handlers, in CAF's part of the
+  // actor). A virtual call: make it once prefetch()'s lines have had time to arrive.
+  virtual void prefetch_hold() const = 0;
+
  protected:
   ~ReloadTarget() = default;
 };
