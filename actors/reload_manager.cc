@@ -238,10 +238,6 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
             targets[i + kAhead] = reload_target(actors[i + kAhead]);
             if (targets[i + kAhead] != nullptr) targets[i + kAhead]->prefetch();
           }
-          // What hold() reads besides, for after the group's fence.
-          if (i + kAhead / 2 < end && targets[i + kAhead / 2] != nullptr) {
-            targets[i + kAhead / 2]->prefetch_hold();
-          }
           visit(i);
         }
       });

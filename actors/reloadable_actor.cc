@@ -177,6 +177,10 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
                   std::shared_ptr<Instance> initial)
       : caf::event_based_actor(cfg), spec_(std::move(spec)), registry_(std::move(registry)) {
     current_.instance = std::move(*initial);
+    internal::responses_offset.store(
+        reinterpret_cast<const char*>(&awaited_responses_) -
+            reinterpret_cast<const char*>(static_cast<const ReloadTarget*>(this)),
+        std::memory_order_relaxed);
     // Deferred: waits for the version the running reload leaves current. Else not ready for a
     // reload until make_behavior (on a worker, later) has made the handlers.
     state_.store(current_ ? run::kStarting : run::kDeferred, std::memory_order_relaxed);
@@ -275,11 +279,6 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
         return Hold::kClaimed;
       }
     }
-  }
-
-  void prefetch_hold() const override {
-    __builtin_prefetch(&awaited_responses_);
-    __builtin_prefetch(&multiplexed_responses_);
   }
 
   Hold hold(const RunningTurns& running) override {
@@ -648,6 +647,10 @@ caf::match_case::result Dispatch::closed(caf::detail::invoke_result_visitor& f,
 }
 
 }  // namespace
+
+namespace internal {
+std::atomic<std::ptrdiff_t> responses_offset{0};
+}  // namespace internal
 
 ReleaseBatch::ReleaseBatch(ReloadRoundPtr round, std::size_t expected) : round_(std::move(round)) {
   resumes_.reserve(expected);

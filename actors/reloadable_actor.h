@@ -18,6 +18,7 @@
 #ifndef LEMON_ACTORS_RELOADABLE_ACTOR_H_
 #define LEMON_ACTORS_RELOADABLE_ACTOR_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -88,6 +89,12 @@ class ReleaseBatch {
   std::size_t wake_ups_ = 0;
 };
 
+namespace internal {
+// Where a reloadable actor's CAF response handlers lie relative to its ReloadTarget: the same for
+// every one, set by the first (0 before: prefetch() then asks for its first line twice).
+extern std::atomic<std::ptrdiff_t> responses_offset;
+}  // namespace internal
+
 // What the reload manager sees of one reloadable actor while it moves it to another version.
 // Not thread-safe by itself: one manager at a time (the registry's module gate ensures it).
 class ReloadTarget {
@@ -144,11 +151,12 @@ class ReloadTarget {
     __builtin_prefetch(p + 128);
     __builtin_prefetch(p + 192);
     __builtin_prefetch(p + 256);
+    // And what hold() reads in CAF's part of the actor (its response handlers), at an offset that
+    // is the same for every reloadable actor: no load from the actor, whose lines are still cold.
+    const char* responses = p + internal::responses_offset.load(std::memory_order_relaxed);
+    __builtin_prefetch(responses);
+    __builtin_prefetch(responses + 24);  // the 24 bytes it reads may straddle two lines
   }
-
-  // The same hint for what else hold() reads (the actor's response handlers, in CAF's part of the
-  // actor). A virtual call: make it once prefetch()'s lines have had time to arrive.
-  virtual void prefetch_hold() const = 0;
 
  protected:
   ~ReloadTarget() = default;
