@@ -177,10 +177,12 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
                   std::shared_ptr<Instance> initial)
       : caf::event_based_actor(cfg), spec_(std::move(spec)), registry_(std::move(registry)) {
     current_.instance = std::move(*initial);
-    internal::responses_offset.store(
+    const std::ptrdiff_t responses =
         reinterpret_cast<const char*>(&awaited_responses_) -
-            reinterpret_cast<const char*>(static_cast<const ReloadTarget*>(this)),
-        std::memory_order_relaxed);
+        reinterpret_cast<const char*>(static_cast<ReloadTarget*>(this));
+    if (internal::responses_offset.load(std::memory_order_relaxed) != responses) {
+      internal::responses_offset.store(responses, std::memory_order_relaxed);  // once per process
+    }
     // Deferred: waits for the version the running reload leaves current. Else not ready for a
     // reload until make_behavior (on a worker, later) has made the handlers.
     state_.store(current_ ? run::kStarting : run::kDeferred, std::memory_order_relaxed);
