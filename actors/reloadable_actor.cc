@@ -96,8 +96,9 @@ void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& s
 // a light fence, or once it becomes kIdle during the turn; an open turn runs module handlers to its
 // end (at most kTurn messages), even if the actor is claimed meanwhile. After claiming actors and a
 // heavy fence, the manager takes a snapshot of the slots: a turn that opened before the claim is in
-// it (try again later), and a turn that starts after it sees the claim. So the actor pays nothing
-// per message for being reloadable, and a light fence (a compiler barrier) per turn. The turns of a
+// it (try again later), and a turn that starts after it sees the claim. So the actor pays one tail
+// call per message for being reloadable (Dispatch), and a light fence (a compiler barrier) per
+// turn. The turns of a
 // claimed actor touch nothing of CAF's (they give the turn back, parked) until the manager, with
 // no turn running, has looked at the actor's response handlers and decided: held, or draining
 // (continuations of requests made by the old code run; nothing else does). A turn that is not

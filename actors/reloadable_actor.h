@@ -9,12 +9,13 @@
 // its module's handlers found no match (in CAF's default handler, which the framework owns); while
 // it is held, instead of them. The reload manager moves an actor without a message round trip: it
 // *holds* the actor between two of its turns (a claim and a fence shared by many actors; the actor
-// is never interrupted inside a turn and pays nothing per message, only a compiler barrier per
-// turn), migrates its state on the manager's own thread, and releases it. While held, ordinary
-// messages are kept in arrival order, neither handled nor dropped, and status requests are still
-// answered; after the release kept messages run first, in order, on the (possibly new) code. The
-// actor has one CAF behaviour for its whole life, so a reload builds no CAF behaviour and sends an
-// actor at most one message (a wake-up, only if messages were kept while it was held).
+// is never interrupted inside a turn and pays no flag, fence or locked instruction per message,
+// only a compiler barrier per turn), migrates its state on the manager's own thread, and releases
+// it. While held, ordinary messages are kept in arrival order, neither handled nor dropped, and
+// status requests are still answered; after the release kept messages run first, in order, on the
+// (possibly new) code. The actor has one CAF behaviour for its whole life, so a reload builds no
+// CAF behaviour and sends an actor at most one message (a wake-up, only if messages were kept while
+// it was held).
 #ifndef LEMON_ACTORS_RELOADABLE_ACTOR_H_
 #define LEMON_ACTORS_RELOADABLE_ACTOR_H_
 
@@ -109,11 +110,11 @@ class ReloadTarget {
     kExited,    // the actor is gone (or going): leave it out
   };
 
-  // Holding an actor takes two steps, so that the actor pays nothing per message: claim() stops it
-  // from opening another turn (one atomic operation), and hold(running), where `running` is a
-  // snapshot of the turns in progress taken after the claim (RunningTurns::after_heavy_fence(),
-  // actors/turn_slots.h), tells whether a turn that opened before it still runs. One snapshot
-  // serves any number of claims.
+  // Holding an actor takes two steps, so that the actor pays no flag or fence per message: claim()
+  // stops it from opening another turn (one atomic operation), and hold(running), where `running`
+  // is a snapshot of the turns in progress taken after the claim
+  // (RunningTurns::after_heavy_fence(), actors/turn_slots.h), tells whether a turn that opened
+  // before it still runs. One snapshot serves any number of claims.
   //
   // claim(): the actor's pause starts at `now_ns` (steady clock). Returns kClaimed once the actor
   // is claimed (also when it already was), kNotReady or kExited if it cannot be claimed. An actor
