@@ -158,7 +158,19 @@ class Dispatch final : public caf::detail::behavior_impl {
 
   using caf::detail::behavior_impl::invoke;
   caf::match_case::result invoke(caf::detail::invoke_result_visitor& f,
-                                 caf::type_erased_tuple& xs) override;
+                                 caf::type_erased_tuple& xs) override {
+    if (open_) return module_->invoke(f, xs);
+    return closed(f, xs);
+  }
+
+  // Whether the turn runs module handlers (see run states above). Set by the actor's own thread,
+  // at the start of each turn and when a closed turn opens.
+  void set_open(bool open) { open_ = open; }
+
+  // The installed module handlers, kept here so that the common case reads one line: set by
+  // whoever changes the actor's behaviour (the actor, or the manager that holds it; the run
+  // state's release and acquire publish it to the next turn).
+  void set_module(caf::detail::behavior_impl* module) { module_ = module; }
 
  private:
   // The turn is not open: system messages are served, the rest kept, unless the actor may run
@@ -167,6 +179,8 @@ class Dispatch final : public caf::detail::behavior_impl {
                                                    caf::type_erased_tuple& xs);
 
   ReloadableActor* self_;
+  bool open_ = false;
+  caf::detail::behavior_impl* module_ = nullptr;
 };
 
 // The CAF actor hosting one Behaviour. Its members are touched by its own thread in its turns, by
@@ -200,10 +214,10 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
         [this](caf::scheduled_actor*, caf::message_view& x) { return unmatched(x.content()); });
     if (current_) {
       current_.handlers = current_.instance.behaviour->handlers(*this);
+      dispatch_->set_module(current_.handlers.as_behavior_impl().get());
       state_.store(run::kIdle, std::memory_order_release);  // nobody else moves kStarting
     }
-    caf::behavior::impl_ptr dispatch = caf::make_counted<Dispatch>(this);
-    return caf::behavior{std::move(dispatch)};
+    return caf::behavior{caf::behavior::impl_ptr{dispatch_}};
   }
 
   void on_exit() override {
@@ -252,8 +266,9 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   resume_result resume(caf::execution_unit* eu, std::size_t max_throughput) override {
     const TurnMark mark(this);  // until the turn ends, the manager's snapshots see it running
     const uint32_t s = state_.load(std::memory_order_acquire);
-    open_ = s == run::kIdle;
-    if (!open_ && run::parks(s) && park_turn()) {
+    const bool open = s == run::kIdle;
+    dispatch_->set_open(open);
+    if (!open && run::parks(s) && park_turn()) {
       return resumable::awaiting_message;  // the worker drops its reference; ours stays
     }
     return caf::event_based_actor::resume(eu, std::min(max_throughput, run::kTurn));
@@ -352,6 +367,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
       if (commit && staged_) {
         bury(current_, batch.graveyard());  // the old module's behaviour goes before it resumes
         current_ = std::move(staged_);
+        dispatch_->set_module(current_.handlers.as_behavior_impl().get());
       }
       if (staged_) bury(staged_, batch.graveyard());
     }
@@ -390,14 +406,11 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
 
   // -- Dispatch ---------------------------------------------------------------
 
-  // Whether the turn runs module handlers (see run states above). The actor's own thread only.
-  bool open() const { return open_; }
-
   // The turn was not open: opens it if the actor may run handlers by now (kIdle). The turn's mark
   // has been up since it started, so the manager cannot have seen the actor idle meanwhile.
   bool reopen() {
     if (state_.load(std::memory_order_acquire) != run::kIdle) return false;
-    open_ = true;
+    dispatch_->set_open(true);
     return true;
   }
 
@@ -417,9 +430,6 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
 
   // The system messages, served whatever the run state.
   const caf::message_handler& system() const { return system_; }
-
-  // The installed module handlers: set whenever a turn is open.
-  const caf::message_handler& handlers() const { return current_.handlers; }
 
  protected:
   void request_started() override { ++pending_requests_; }
@@ -559,6 +569,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     {
       std::lock_guard<std::mutex> lock(mu_);
       current_ = std::move(fresh);
+      dispatch_->set_module(current_.handlers.as_behavior_impl().get());
     }
     state_.store(run::kIdle, std::memory_order_release);  // nobody else moves kDeferred
     flush_kept();
@@ -604,17 +615,18 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
 
   // What a reload touches comes first, right after the ReloadTarget base, in the lines that
   // ReloadTarget::prefetch() brings in. The run state is read by every sender and written only
-  // around reloads; open_, written at every turn, starts 64 bytes after it, so the two never share
-  // a cache line (without over-aligning the actor, which would change how it is allocated).
+  // around reloads; what the actor's own thread writes starts 64 bytes after it, so the two never
+  // share a cache line (without over-aligning the actor, which would change how it is allocated).
   std::atomic<uint32_t> state_{run::kIdle};
   std::atomic<int64_t> held_at_ns_{0};  // when the manager last claimed it
   std::mutex mu_;                       // current_ and staged_ against status and the manager
   char apart_[64 - sizeof(std::atomic<int64_t>) - sizeof(std::mutex) - 8] = {};
-  bool open_ = false;         // the turn runs module handlers; the actor's own thread only
   int pending_requests_ = 0;  // tracked requests (ActorContext::request), for status; own thread
   Installed current_;
   Installed staged_;  // the migrated behaviour, installed on commit
   caf::message_handler system_;  // system_handlers(), made once in make_behavior
+  // The actor's CAF behaviour (made here so that the first turn can set it open).
+  caf::intrusive_ptr<Dispatch> dispatch_ = caf::make_counted<Dispatch>(this);
   SpawnSpec spec_;
   std::shared_ptr<ActorRegistry> registry_;
 };
@@ -631,12 +643,6 @@ bool maybe_system(const caf::type_erased_tuple& xs) {
   return a == sys_wake_atom::value || a == sys_init_atom::value || a == sys_status_atom::value;
 }
 
-caf::match_case::result Dispatch::invoke(caf::detail::invoke_result_visitor& f,
-                                         caf::type_erased_tuple& xs) {
-  if (self_->open()) return self_->handlers().as_behavior_impl()->invoke(f, xs);
-  return closed(f, xs);
-}
-
 caf::match_case::result Dispatch::closed(caf::detail::invoke_result_visitor& f,
                                          caf::type_erased_tuple& xs) {
   for (;;) {
@@ -645,7 +651,7 @@ caf::match_case::result Dispatch::closed(caf::detail::invoke_result_visitor& f,
       if (r != caf::match_case::no_match) return r;
     }
     if (self_->keep()) return caf::match_case::skip;
-    if (self_->reopen()) return self_->handlers().as_behavior_impl()->invoke(f, xs);
+    if (self_->reopen()) return module_->invoke(f, xs);
   }
 }
 
