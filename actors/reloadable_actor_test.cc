@@ -229,6 +229,44 @@ TEST_F(OneWorkerTest, AHeldActorIsNotRunForOrdinaryMessagesAndResumesWithoutAWak
   EXPECT_NE(status.state.find("\"count\":100"), std::string::npos) << status.state;
 }
 
+// An actor claimed while its turn runs a handler finishes that turn on the old code (the messages
+// queued behind the handler run in it too, up to 50), and is held once the turn has ended, with
+// nothing kept: its release needs no wake-up.
+TEST_F(ReloadableActorTest, AnActorClaimedInItsTurnRunsTheTurnToItsEndThenIsHeld) {
+  ASSERT_TRUE(cs_->load(runfile("actors/testdata/libslow_v1.so")).ok());
+  auto spawned = spawn_reloadable(*sys_, registry_, *cs_, {"slow", "", "slow-1", ""});
+  ASSERT_TRUE(spawned.ok()) << spawned.status();
+  caf::actor a = *spawned;
+  ReloadTarget* target = reload_target(a);
+  ASSERT_NE(target, nullptr);
+  ASSERT_EQ(ask<uint64_t>(a, ping_atom::value, uint64_t{0}), 1u);  // started on a version
+  // One long handler, then three short ones queued behind it, in one turn.
+  caf::anon_send(a, ping_atom::value, uint64_t{1000});
+  for (int k = 0; k < 3; ++k) caf::anon_send(a, ping_atom::value, uint64_t{0});
+  // Its turn has begun once a snapshot shows a turn running (it is the only reloadable actor).
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (RunningTurns::after_heavy_fence().size() == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the actor's turn never began";
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(target->claim(now_ns()), ReloadTarget::Hold::kClaimed);
+  EXPECT_EQ(target->hold(RunningTurns::after_heavy_fence()), ReloadTarget::Hold::kBusy)
+      << "held while its handler ran";
+  ReloadTarget::Hold h = ReloadTarget::Hold::kBusy;
+  while ((h = target->hold(RunningTurns::after_heavy_fence())) == ReloadTarget::Hold::kBusy) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the turn never ended";
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(h, ReloadTarget::Hold::kHeld);
+  auto status = ask<ActorStatus>(a, sys_status_atom::value);  // answered while held
+  EXPECT_TRUE(status.suspended);
+  EXPECT_NE(status.state.find("\"handled\":5"), std::string::npos)
+      << "the turn did not run the messages behind the long handler: " << status.state;
+  auto round = std::make_shared<ReloadRound>(1);
+  EXPECT_EQ(release(target, false, round), 0u) << "the actor kept messages: it needed a wake-up";
+  EXPECT_EQ(ask<uint64_t>(a, ping_atom::value, uint64_t{0}), 6u);
+}
+
 // A parked actor still serves what must not wait for the release: a status request, an exit.
 TEST_F(OneWorkerTest, AParkedActorAnswersStatusAndCanBeKilled) {
   caf::actor a = spawn_counter("a");
