@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "actors/asymmetric_fence.h"
 #include "actors/instance.h"
 #include "actors/system_messages.h"
 #include "actors/turn_slots.h"
@@ -20,7 +19,6 @@
 #include "caf/error.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/execution_unit.hpp"
-#include "caf/invoke_message_result.hpp"
 #include "caf/mailbox_element.hpp"
 #include "caf/make_counted.hpp"
 #include "caf/message_handler.hpp"
