@@ -82,7 +82,7 @@ class ActorContext {
 // One actor's behaviour and state. Created by the module (create or code_change), destroyed by the
 // module (LemonBehaviourDescriptor::destroy). Never called concurrently for one object: handlers
 // run on the hosting actor's thread; export_state, format_status and (on the new object) handlers()
-// may run on a reload manager's thread while the actor is held between two messages. code_change
+// may run on a reload manager's thread while the actor is held between two turns. code_change
 // may run for several actors of a module at once, on different threads: keep it free of shared
 // state.
 class Behaviour {

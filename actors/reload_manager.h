@@ -7,8 +7,8 @@
 //   if (!r.status.ok()) { /* every actor still runs the old version with its old state */ }
 //
 // How (actors/reloadable_actor.h, ReloadTarget): the manager holds every actor of the module
-// between two of its messages (an actor inside a handler is tried again until the deadline; one
-// with continuations of tracked requests pending runs only those until none is left) and, on its
+// between two of its turns (an actor whose turn runs is tried again until the deadline; one with
+// continuations of requests pending runs only those until none is left) and, on its
 // own thread, migrates its state with the new version's code_change, keeping the old behaviour and
 // state untouched. If every actor migrated, it makes the version current in the code server and
 // releases every actor on it; at the first failure or at the deadline it releases every actor on
