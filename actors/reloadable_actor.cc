@@ -96,13 +96,12 @@ void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& s
 // heavy fence, the manager takes a snapshot of the slots: a turn that opened before the claim is in
 // it (try again later), and a turn that starts after it sees the claim. So the actor pays one tail
 // call per message for being reloadable (Dispatch), and a light fence (a compiler barrier) per
-// turn. The turns of a
-// claimed actor touch nothing of CAF's (they give the turn back, parked) until the manager, with
-// no turn running, has looked at the actor's response handlers and decided: held, or draining
-// (continuations of requests made by the old code run; nothing else does). A turn that is not
-// open serves system messages and keeps the others: CAF keeps them, in arrival order, in its
-// cache, and kKept makes the release wake the actor to run them. kExited is set by the actor's
-// exit; if the manager had claimed it then, the manager cleans up on release.
+// turn. The turns of a claimed actor touch nothing of CAF's (they give the turn back, parked)
+// until the manager, with no turn running, has looked at the actor's response handlers and
+// decided: held, or draining (continuations of requests made by the old code run; nothing else
+// does). A turn that is not open serves system messages and keeps the others: CAF keeps them, in
+// arrival order, in its cache, and kKept makes the release wake the actor to run them. kExited is
+// set by the actor's exit; if the manager had claimed it then, the manager cleans up on release.
 //
 // kParked: a held (or claimed) actor does not run for ordinary messages. One that a message would
 // schedule is not put in the queues; one whose turn comes gives the turn back at once. Its
@@ -212,7 +211,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
         [this](caf::scheduled_actor*, caf::message_view& x) { return unmatched(x.content()); });
     if (current_) {
       current_.handlers = current_.instance.behaviour->handlers(*this);
-      dispatch_->set_module(current_.handlers.as_behavior_impl().get());
+      current_changed();
       state_.store(run::kIdle, std::memory_order_release);  // nobody else moves kStarting
     }
     return caf::behavior{caf::behavior::impl_ptr{dispatch_}};
@@ -365,7 +364,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
       if (commit && staged_) {
         bury(current_, batch.graveyard());  // the old module's behaviour goes before it resumes
         current_ = std::move(staged_);
-        dispatch_->set_module(current_.handlers.as_behavior_impl().get());
+        current_changed();
       }
       if (staged_) bury(staged_, batch.graveyard());
     }
@@ -525,6 +524,10 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
         std::max<int64_t>(0, now - held_at_ns_.load(std::memory_order_relaxed)));
   }
 
+  // current_ has new handlers: the dispatch jumps to them from the next turn on (whoever changed
+  // current_ publishes it with the run state, as for current_ itself).
+  void current_changed() { dispatch_->set_module(current_.handlers.as_behavior_impl().get()); }
+
   // Answered whatever the run state: wake-up and init only move it, status takes mu_.
   caf::message_handler system_handlers() {
     return {
@@ -567,7 +570,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
     {
       std::lock_guard<std::mutex> lock(mu_);
       current_ = std::move(fresh);
-      dispatch_->set_module(current_.handlers.as_behavior_impl().get());
+      current_changed();
     }
     state_.store(run::kIdle, std::memory_order_release);  // nobody else moves kDeferred
     flush_kept();

@@ -27,7 +27,7 @@ struct alignas(64) TurnSlot {
 // The calling thread's slot, taken on its first turn and given back when the thread exits.
 TurnSlot* acquire_turn_slot();
 inline thread_local TurnSlot* this_thread_slot = nullptr;
-// How many slots have ever been handed out at once (threads alive that have run a turn).
+// How many slots are handed out now (one per live thread that has run a turn).
 std::size_t turn_slots_in_use();
 }  // namespace internal
 
