@@ -10,10 +10,27 @@
 #include "caf/event_based_actor.hpp"
 #include "caf/response_promise.hpp"
 #include "core/reload_error.h"
+#include "core/reload_limits.h"
 
 namespace lemon {
 
+namespace {
+
+// The report for a request refused before anything ran.
+ReloadReport refused(const ReloadRequest& req, const absl::Status& why) {
+  ReloadReport r = ReloadReport::begin(ReloadKind::kSystem, req.target);
+  r.add_error(req.kind, why);
+  r.finish();
+  return r;
+}
+
+}  // namespace
+
 ReloadReport execute(Reloader& reloader, const ReloadRequest& req) {
+  // Requests also arrive from remote CAF programs, past the control plane's checks.
+  if (absl::Status s = check_reload_timeouts(req.timeout_ms, req.lock_timeout_ms); !s.ok()) {
+    return refused(req, s);
+  }
   ReloadOptions o;
   o.force = req.force;
   o.timeout = absl::Milliseconds(req.timeout_ms);
@@ -36,11 +53,8 @@ ReloadReport execute(Reloader& reloader, const ReloadRequest& req) {
   if (req.kind == "code_change") return reloader.code_change({req.target, req.extra}, o);
   if (req.kind == "purge") return reloader.soft_purge_module(req.target, o);
   if (req.kind == "hard_purge") return reloader.purge_module(req.target, o);
-  ReloadReport r = ReloadReport::begin(ReloadKind::kSystem, req.target);
-  r.add_error(req.kind, reload_status(ReloadError::kInvalidArgument,
-                                      absl::StrCat("unknown reload kind '", req.kind, "'")));
-  r.finish();
-  return r;
+  return refused(req, reload_status(ReloadError::kInvalidArgument,
+                                    absl::StrCat("unknown reload kind '", req.kind, "'")));
 }
 
 void add_reload_message_types(caf::actor_system_config& cfg) {

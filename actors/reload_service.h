@@ -40,13 +40,14 @@ struct ReloadRequest {
   std::vector<std::string> code_change_actors;  // explicit code_change targets ("selection")
   std::vector<std::string> code_change_extras;  // one per actor ("" = `extra`)
   std::string extra;
-  uint32_t timeout_ms = 10000;
-  uint32_t lock_timeout_ms = 30000;
+  uint32_t timeout_ms = 10000;       // at most kMaxReloadTimeoutMs
+  uint32_t lock_timeout_ms = 30000;  // at most kMaxLockTimeoutMs
   bool force = false;
   std::string owner = "caf";
 };
 
-// Runs `request` on `reloader` (what the service's workers do); unknown kinds are an error report.
+// Runs `request` on `reloader` (what the service's workers do). An unknown kind, or a deadline over
+// its maximum (core/reload_limits.h), is an error report (invalid_argument) and runs nothing.
 ReloadReport execute(Reloader& reloader, const ReloadRequest& request);
 
 // Registers ReloadRequest, ReloadReport and the cluster agents' ClusterCall

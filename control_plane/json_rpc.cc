@@ -1,6 +1,10 @@
 #include "control_plane/json_rpc.h"
 
+#include <cmath>
+#include <cstdint>
 #include <exception>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +19,148 @@ using nlohmann::json;
 std::string dump(const json& j) {
   // Handlers may return strings that are not valid UTF-8; replace rather than throw.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Why a body was not accepted; each maps to one JSON-RPC error.
+enum class BodyProblem { kNone, kSyntax, kTooDeep, kBatchTooLarge };
+
+// A request body as parsed: the value, and the exact text of each request's numeric id (indexed by
+// position in the batch, or [0] for a single request; empty when the id is not a number).
+struct ParsedBody {
+  BodyProblem problem = BodyProblem::kNone;
+  std::string message;  // for a problem
+  json value;
+  std::vector<std::string> raw_ids;
+};
+
+// Builds the DOM from nlohmann's SAX events (its parser is iterative), refusing nesting deeper than
+// kJsonRpcMaxDepth and batches larger than kJsonRpcMaxBatch as soon as they show, so that no
+// recursive copy, dump or destruction ever sees an unbounded value.
+class BodyParser : public nlohmann::json_sax<json> {
+ public:
+  ParsedBody take() { return std::move(out_); }
+
+  bool null() override { return value(nullptr); }
+  bool boolean(bool b) override { return value(b); }
+  bool number_integer(number_integer_t n) override {
+    // Only a lexeme with a minus sign arrives here, so 0 was written "-0".
+    return number(n, n == 0 ? "-0" : std::to_string(n));
+  }
+  bool number_unsigned(number_unsigned_t n) override { return number(n, std::to_string(n)); }
+  bool number_float(number_float_t x, const string_t& text) override { return number(x, text); }
+  bool string(string_t& s) override { return value(std::move(s)); }
+  bool binary(binary_t& b) override { return value(json::binary(std::move(b))); }
+  bool start_object(std::size_t) override { return open(json::value_t::object); }
+  bool start_array(std::size_t) override { return open(json::value_t::array); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    id_next_ = at_request_level() && k == "id";
+    element_ = &(*stack_.back())[k];
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    return fail(BodyProblem::kSyntax, e.what());
+  }
+
+ private:
+  // Inside a request object: the outermost object, or an object directly in the outermost array.
+  bool at_request_level() const {
+    return (stack_.size() == 1 && out_.value.is_object()) ||
+           (stack_.size() == 2 && out_.value.is_array() && stack_.back()->is_object());
+  }
+
+  bool fail(BodyProblem problem, std::string message) {
+    if (out_.problem == BodyProblem::kNone) {
+      out_.problem = problem;
+      out_.message = std::move(message);
+    }
+    return false;
+  }
+
+  template <typename Number>
+  bool number(Number n, std::string text) {
+    if (id_next_) {
+      out_.raw_ids.resize(request_index_ + 1);
+      out_.raw_ids[request_index_] = std::move(text);
+    }
+    return value(n);
+  }
+
+  template <typename Value>
+  bool value(Value&& v) {
+    return place(json(std::forward<Value>(v))) != nullptr;
+  }
+
+  // Puts `v` where the parse is; nullptr when the batch limit refuses it.
+  json* place(json v) {
+    id_next_ = false;
+    if (stack_.empty()) {
+      out_.value = std::move(v);
+      return &out_.value;
+    }
+    json* top = stack_.back();
+    if (!top->is_array()) {
+      *element_ = std::move(v);
+      return element_;
+    }
+    if (stack_.size() == 1) {
+      if (top->size() >= kJsonRpcMaxBatch) {
+        fail(BodyProblem::kBatchTooLarge, absl::StrCat("Invalid Request: a batch holds at most ",
+                                                       kJsonRpcMaxBatch, " requests"));
+        return nullptr;
+      }
+      request_index_ = top->size();
+    }
+    top->push_back(std::move(v));
+    return &top->back();
+  }
+
+  bool open(json::value_t type) {
+    if (stack_.size() >= static_cast<size_t>(kJsonRpcMaxDepth)) {
+      return fail(BodyProblem::kTooDeep,
+                  absl::StrCat("Parse error: nesting deeper than ", kJsonRpcMaxDepth, " levels"));
+    }
+    json* container = place(json(type));
+    if (container == nullptr) return false;
+    stack_.push_back(container);
+    return true;
+  }
+
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  ParsedBody out_;
+  std::vector<json*> stack_;  // the open containers, outermost first
+  json* element_ = nullptr;   // where the value after a key goes
+  size_t request_index_ = 0;  // the batch element being parsed
+  bool id_next_ = false;      // the next value is a request's id
+};
+
+ParsedBody parse_body(const std::string& body) {
+  BodyParser parser;
+  if (!json::sax_parse(body, &parser)) {
+    ParsedBody failed = parser.take();
+    if (failed.problem == BodyProblem::kNone) failed.problem = BodyProblem::kSyntax;
+    failed.value = nullptr;
+    return failed;
+  }
+  return parser.take();
+}
+
+// `response` as text, with a numeric id printed as `raw_id` (the text the request sent) when given.
+std::string dump_response(const json& response, const std::string& raw_id) {
+  if (raw_id.empty() || !response.contains("id") || !response["id"].is_number()) {
+    return dump(response);
+  }
+  std::string out = "{";
+  for (const auto& [key, value] : response.items()) {
+    if (out.size() > 1) out += ",";
+    absl::StrAppend(&out, dump(json(key)), ":", key == "id" ? raw_id : dump(value));
+  }
+  return out + "}";
 }
 
 json reason_data(ReloadError e) {
@@ -37,6 +183,36 @@ const google::protobuf::FieldDescriptor* find_field(const google::protobuf::Desc
     if (d->field(i)->json_name() == name) return d->field(i);
   }
   return nullptr;
+}
+
+// A JSON number for an integer field: OK when it is a whole number in the field's range (a float
+// such as 2.0 or 1e3 included, as protobuf reads them); else the field named and why.
+absl::Status check_integer(const json& item, const google::protobuf::FieldDescriptor* f,
+                           const std::string& name) {
+  using google::protobuf::FieldDescriptor;
+  const FieldDescriptor::CppType type = f->cpp_type();
+  const bool is_signed =
+      type == FieldDescriptor::CPPTYPE_INT32 || type == FieldDescriptor::CPPTYPE_INT64;
+  const bool wide =
+      type == FieldDescriptor::CPPTYPE_INT64 || type == FieldDescriptor::CPPTYPE_UINT64;
+  if (!is_signed && !wide && type != FieldDescriptor::CPPTYPE_UINT32) return absl::OkStatus();
+  // long double holds every 64-bit integer exactly; the field takes [lo, hi).
+  const long double span = std::ldexp(1.0L, wide ? 64 : 32);
+  const long double lo = is_signed ? -span / 2 : 0;
+  const long double hi = is_signed ? span / 2 : span;
+  const long double v = item.is_number_unsigned()  ? item.get<uint64_t>()
+                        : item.is_number_integer() ? item.get<int64_t>()
+                                                   : item.get<double>();
+  if (std::floor(v) != v) {
+    return reload_status(ReloadError::kInvalidArgument,
+                         absl::StrCat("(", name, "): expected an integer, got ", dump(item)));
+  }
+  if (v < lo || v >= hi) {
+    return reload_status(
+        ReloadError::kInvalidArgument,
+        absl::StrCat("(", name, "): ", dump(item), " is out of range for ", f->cpp_type_name()));
+  }
+  return absl::OkStatus();
 }
 
 // Protobuf's JSON parser is lenient where a client's mistake should be an error: it reads any
@@ -66,6 +242,9 @@ absl::Status check_shapes(const json& object, const google::protobuf::Descriptor
         return reload_status(
             ReloadError::kInvalidArgument,
             absl::StrCat("(", name, "): expected true or false, got ", dump(item)));
+      }
+      if (item.is_number()) {
+        if (absl::Status s = check_integer(item, f, name); !s.ok()) return s;
       }
       if (f->type() == FieldDescriptor::TYPE_MESSAGE && item.is_object()) {
         if (absl::Status s = check_shapes(item, f->message_type(), name + "."); !s.ok()) return s;
@@ -168,28 +347,36 @@ std::shared_ptr<const JsonRpcDispatcher::Handler> JsonRpcDispatcher::find(
 
 std::optional<std::string> JsonRpcDispatcher::handle(const std::string& body) const {
   try {
-    json request;
-    try {
-      request = json::parse(body);
-    } catch (const json::parse_error& e) {
-      return dump(
-          json_rpc_error(nullptr, kJsonRpcParseError, absl::StrCat("Parse error: ", e.what())));
+    ParsedBody parsed = parse_body(body);
+    switch (parsed.problem) {
+      case BodyProblem::kNone:
+        break;
+      case BodyProblem::kSyntax:
+        return dump(json_rpc_error(nullptr, kJsonRpcParseError,
+                                   absl::StrCat("Parse error: ", parsed.message)));
+      case BodyProblem::kTooDeep:
+        return dump(json_rpc_error(nullptr, kJsonRpcParseError, parsed.message));
+      case BodyProblem::kBatchTooLarge:
+        return dump(json_rpc_error(nullptr, kJsonRpcInvalidRequest, parsed.message));
     }
-    if (!request.is_array()) {
-      std::optional<json> response = handle_one(request);
+    parsed.raw_ids.resize(parsed.value.is_array() ? parsed.value.size() : 1);
+    if (!parsed.value.is_array()) {
+      std::optional<json> response = handle_one(parsed.value);
       if (!response) return std::nullopt;
-      return dump(*response);
+      return dump_response(*response, parsed.raw_ids[0]);
     }
-    if (request.empty()) {
+    if (parsed.value.empty()) {
       return dump(json_rpc_error(nullptr, kJsonRpcInvalidRequest, "Invalid Request: empty batch"));
     }
-    json responses = json::array();
-    for (const json& one : request) {
-      std::optional<json> response = handle_one(one);
-      if (response) responses.push_back(std::move(*response));
+    std::string responses;
+    for (size_t i = 0; i < parsed.value.size(); ++i) {
+      std::optional<json> response = handle_one(parsed.value[i]);
+      if (!response) continue;
+      absl::StrAppend(&responses, responses.empty() ? "[" : ",",
+                      dump_response(*response, parsed.raw_ids[i]));
     }
     if (responses.empty()) return std::nullopt;
-    return dump(responses);
+    return responses + "]";
   } catch (const std::exception& e) {
     return dump(
         json_rpc_error(nullptr, kJsonRpcInternalError, absl::StrCat("Internal error: ", e.what())));

@@ -1,6 +1,7 @@
 // A transport-free JSON-RPC 2.0 dispatcher: hand it a request body, get back the response body.
 // It implements the whole spec (single and batch requests, notifications, ids echoed exactly, the
-// standard error codes) plus Lemon's application codes, mapped from a handler's absl::Status.
+// standard error codes) plus Lemon's application codes, mapped from a handler's absl::Status. A
+// body is parsed under limits (nesting depth, batch size) before anything copies or prints it.
 //
 //   lemon::JsonRpcDispatcher rpc;
 //   rpc.register_typed_method<lemon::rpc::ActorsListParams>(
@@ -10,6 +11,7 @@
 #ifndef LEMON_CONTROL_PLANE_JSON_RPC_H_
 #define LEMON_CONTROL_PLANE_JSON_RPC_H_
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,6 +39,12 @@ inline constexpr int kJsonRpcReloadInProgress = -32002;
 inline constexpr int kJsonRpcReloadFailed = -32003;
 inline constexpr int kJsonRpcNotFound = -32004;
 inline constexpr int kJsonRpcPathNotAllowed = -32005;
+
+// Nesting of arrays and objects a request body may have, counted from its outermost value (a batch
+// is one level); a deeper body is answered with -32700 without being parsed further.
+inline constexpr int kJsonRpcMaxDepth = 64;
+// Requests one batch may hold; a larger batch is answered with one -32600 and none of it runs.
+inline constexpr size_t kJsonRpcMaxBatch = 100;
 
 // The JSON-RPC error code for a handler's non-OK status: from the ReloadError it carries
 // (unauthorized, reload_in_progress, not_found, path_not_allowed, invalid_argument, other reload
@@ -70,7 +78,8 @@ class JsonRpcDispatcher {
   void register_typed_method(const std::string& method, Fn fn);
 
   // Answers one request body (a single request or a batch); nullopt when nothing is to be sent
-  // (notifications only). Never throws. Thread-safe: handlers run on the caller's thread.
+  // (notifications only). A numeric id comes back as the exact text sent. Never throws.
+  // Thread-safe: handlers run on the caller's thread.
   std::optional<std::string> handle(const std::string& body) const;
 
  private:

@@ -210,7 +210,16 @@ TEST_F(JsonRpcTest, IdsAreEchoedExactly) {
   const char* ids[] = {"9007199254740993",
                        "-9007199254740993",
                        "18446744073709551615",
+                       "18446744073709551616",
+                       "123456789012345678901234567890",
+                       "-123456789012345678901234567890",
                        "0",
+                       "-0",
+                       "-0.0",
+                       "1.50",
+                       "1e2",
+                       "1E+2",
+                       "0.10",
                        "1.5",
                        "0.1",
                        "-2.5e-07",
@@ -222,7 +231,132 @@ TEST_F(JsonRpcTest, IdsAreEchoedExactly) {
     std::optional<std::string> reply =
         rpc_.handle(absl::StrCat(R"({"jsonrpc":"2.0","method":"test.echo","id":)", id, "}"));
     ASSERT_TRUE(reply.has_value());
-    EXPECT_NE(reply->find(absl::StrCat("\"id\":", id)), std::string::npos) << *reply;
+    EXPECT_NE(reply->find(absl::StrCat("\"id\":", id, ",")), std::string::npos) << *reply;
+    EXPECT_TRUE(json::accept(*reply)) << *reply;
+  }
+}
+
+TEST_F(JsonRpcTest, IdsInABatchAreEchoedExactlyEachWithItsResponse) {
+  std::optional<std::string> reply = rpc_.handle(R"([
+    {"jsonrpc":"2.0","method":"test.echo","id":123456789012345678901234567890},
+    {"jsonrpc":"2.0","method":"no.such","id":1.50},
+    {"jsonrpc":"2.0","method":"test.echo"},
+    {"jsonrpc":"2.0","method":"test.echo","params":{"id":2.50},"id":"s"},
+    {"jsonrpc":"2.0","method":"test.echo","id":-0}
+  ])");
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(json::accept(*reply)) << *reply;
+  json r = json::parse(*reply);
+  ASSERT_EQ(r.size(), 4u) << *reply;
+  EXPECT_NE(reply->find(R"("id":123456789012345678901234567890,)"), std::string::npos) << *reply;
+  EXPECT_NE(reply->find(R"("id":1.50,)"), std::string::npos) << *reply;
+  EXPECT_EQ(r[1]["error"]["code"], kJsonRpcMethodNotFound);
+  EXPECT_EQ(r[2]["id"], "s");
+  EXPECT_EQ(r[2]["result"], json({{"id", 2.5}}));
+  EXPECT_NE(reply->find(R"("id":-0,)"), std::string::npos) << *reply;
+}
+
+// The body that crashed the node: 100,000 nested arrays inside params (200 KB).
+TEST_F(JsonRpcTest, DeeplyNestedParamsAreParseErrorAndTheDispatcherKeepsWorking) {
+  const std::string body = absl::StrCat(R"({"jsonrpc":"2.0","method":"test.echo","id":1,"params":)",
+                                        std::string(100000, '['), std::string(100000, ']'), "}");
+  json r = call(body);
+  expect_error(r, kJsonRpcParseError, nullptr);
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("nesting"), std::string::npos) << r;
+  // Unterminated, and as a batch of such requests: the same answer.
+  expect_error(call(std::string(100000, '[')), kJsonRpcParseError, nullptr);
+  json ok = call(R"({"jsonrpc":"2.0","method":"test.echo","params":{"a":1},"id":2})");
+  EXPECT_EQ(ok["result"], json({{"a", 1}}));
+}
+
+TEST_F(JsonRpcTest, NestingIsAcceptedUpToTheLimitAndRefusedOneBeyond) {
+  // The request object and its params are two levels; the rest are arrays inside params.
+  for (int depth : {2, kJsonRpcMaxDepth, kJsonRpcMaxDepth + 1}) {
+    SCOPED_TRACE(depth);
+    const std::string arrays =
+        absl::StrCat(std::string(depth - 2, '['), "7", std::string(depth - 2, ']'));
+    json r = call(absl::StrCat(R"({"jsonrpc":"2.0","method":"test.echo","id":1,"params":{"a":)",
+                               arrays, "}}"));
+    if (depth <= kJsonRpcMaxDepth) {
+      EXPECT_TRUE(r.contains("result")) << r;
+    } else {
+      expect_error(r, kJsonRpcParseError, nullptr);
+    }
+  }
+}
+
+TEST_F(JsonRpcTest, BatchOverTheLimitIsOneInvalidRequestAndNothingRuns) {
+  auto batch = [](size_t n) {
+    std::string body = "[";
+    for (size_t i = 0; i < n; ++i) {
+      absl::StrAppend(&body, i ? "," : "",
+                      R"({"jsonrpc":"2.0","method":"actors.list","params":{"module":"m"},"id":)", i,
+                      "}");
+    }
+    return body + "]";
+  };
+  json at_limit = call(batch(kJsonRpcMaxBatch));
+  ASSERT_TRUE(at_limit.is_array());
+  EXPECT_EQ(at_limit.size(), kJsonRpcMaxBatch);
+  {
+    absl::MutexLock lock(&service_.mu);
+    service_.last_actors.reset();
+  }
+  for (size_t n : {kJsonRpcMaxBatch + 1, size_t{100000}}) {
+    SCOPED_TRACE(n);
+    json r = call(batch(n));
+    expect_error(r, kJsonRpcInvalidRequest, nullptr);
+    EXPECT_NE(r["error"]["message"].get<std::string>().find(std::to_string(kJsonRpcMaxBatch)),
+              std::string::npos)
+        << r;
+  }
+  absl::MutexLock lock(&service_.mu);
+  EXPECT_FALSE(service_.last_actors.has_value());
+}
+
+TEST_F(JsonRpcTest, NumbersOutOfRangeForTheirFieldAreInvalidParamsNamingTheField) {
+  struct Case {
+    const char* params;
+    const char* field;
+  };
+  const Case cases[] = {
+      {R"({"timeout_ms":-1})", "timeout_ms"},
+      {R"({"timeout_ms":1e30})", "timeout_ms"},
+      {R"({"timeout_ms":4294967296})", "timeout_ms"},
+      {R"({"timeout_ms":123456789012345678901234567890})", "timeout_ms"},
+      {R"({"timeout_ms":1.5})", "timeout_ms"},
+      {R"({"timeout_ms":3600001})", "timeout_ms"},
+      {R"({"lock_timeout_ms":4294327296})", "lock_timeout_ms"},
+      {R"({"lock_timeout_ms":3600001})", "lock_timeout_ms"},
+      {R"({"lock_timeout_ms":-1e-300})", "lock_timeout_ms"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.params);
+    json r = call(absl::StrCat(R"({"jsonrpc":"2.0","method":"system.reload","id":1,"params":)",
+                               c.params, "}"));
+    expect_error(r, kJsonRpcInvalidParams, 1);
+    EXPECT_NE(r["error"]["message"].get<std::string>().find(c.field), std::string::npos) << r;
+  }
+  absl::MutexLock lock(&service_.mu);
+  EXPECT_FALSE(service_.last_reload.has_value());
+}
+
+TEST_F(JsonRpcTest, WholeNumbersWithinTheCapsAreAccepted) {
+  for (const char* params : {R"({"timeout_ms":3600000,"lock_timeout_ms":3600000})",
+                             R"({"timeout_ms":2.0,"lock_timeout_ms":1e3})"}) {
+    SCOPED_TRACE(params);
+    json r = call(
+        absl::StrCat(R"({"jsonrpc":"2.0","method":"system.reload","id":1,"params":)", params, "}"));
+    EXPECT_TRUE(r.contains("result")) << r;
+  }
+}
+
+TEST_F(JsonRpcTest, NumbersJsonCannotRepresentAreParseErrors) {
+  for (const char* number : {"1e400", "-1e400"}) {
+    SCOPED_TRACE(number);
+    expect_error(call(absl::StrCat(R"({"jsonrpc":"2.0","method":"system.reload","id":1,)",
+                                   R"("params":{"timeout_ms":)", number, "}}")),
+                 kJsonRpcParseError, nullptr);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/reload_error.h"
+#include "core/reload_limits.h"
 
 namespace lemon {
 namespace {
@@ -13,6 +14,10 @@ absl::Status invalid(const std::string& message) {
 }  // namespace
 
 absl::Status normalize_reload_params(rpc::SystemReloadParams& params) {
+  if (absl::Status s = check_reload_timeouts(params.timeout_ms(), params.lock_timeout_ms());
+      !s.ok()) {
+    return s;
+  }
   const bool has_module = !params.module().empty();
   const bool has_app = !params.app().empty();
   const bool has_path = !params.path().empty();
@@ -40,9 +45,8 @@ absl::Status normalize_reload_params(rpc::SystemReloadParams& params) {
     return absl::OkStatus();
   }
   if (has_lists) {
-    return invalid(
-        absl::StrCat("the lists modules, apps, extensions, code_change go with scope all, not ",
-                     scope));
+    return invalid(absl::StrCat(
+        "the lists modules, apps, extensions, code_change go with scope all, not ", scope));
   }
   struct Need {
     const char* scope;

@@ -16,8 +16,9 @@ namespace lemon {
 // Registers every control-plane method on `dispatcher`; `service` must outlive it.
 void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& service);
 
-// Checks system.reload params and fills in the scope (see SystemReloadParams in rpc.proto);
-// InvalidArgument (ReloadError kInvalidArgument) naming what is wrong.
+// Checks system.reload params (their combination, and the deadlines against core/reload_limits.h)
+// and fills in the scope (see SystemReloadParams in rpc.proto); InvalidArgument (ReloadError
+// kInvalidArgument) naming what is wrong.
 absl::Status normalize_reload_params(rpc::SystemReloadParams& params);
 
 }  // namespace lemon

@@ -62,7 +62,9 @@ absl::StatusOr<rpc::ReloadReport> NodeService::reload_local(const rpc::SystemRel
   absl::StatusOr<rpc::ReloadReport> out =
       reload_status(ReloadError::kInternal, "no answer from the reload service");
   // The service enforces the reload's own deadlines; this one only guards against a lost reply.
-  const auto deadline = std::chrono::milliseconds(req.lock_timeout_ms + req.timeout_ms * 4 + 600000);
+  // In 64 bits: the sum of two uint32 deadlines must not wrap to an instant timeout.
+  const auto deadline = std::chrono::milliseconds(uint64_t{req.lock_timeout_ms} +
+                                                  uint64_t{req.timeout_ms} * 4 + 600000);
   self->request(runtime_.reload_service(), deadline, reload_atom::value, req)
       .receive([&](ReloadReport& r) { out = report_to_proto(r); },
                [&](caf::error& e) {
@@ -86,12 +88,14 @@ absl::StatusOr<rpc::ModulesListResult> NodeService::list_modules(
   rpc::ModulesListResult out;
   if (params.cluster()) {
     if (!cluster_modules_) {
-      return reload_status(ReloadError::kInvalidArgument,
-                           "cluster: true, but this node was started without --peers/--cluster_port");
+      return reload_status(
+          ReloadError::kInvalidArgument,
+          "cluster: true, but this node was started without --peers/--cluster_port");
     }
     std::vector<ClusterNodeModules> nodes = cluster_modules_();
-    std::sort(nodes.begin(), nodes.end(),
-              [](const ClusterNodeModules& a, const ClusterNodeModules& b) { return a.node < b.node; });
+    std::sort(
+        nodes.begin(), nodes.end(),
+        [](const ClusterNodeModules& a, const ClusterNodeModules& b) { return a.node < b.node; });
     std::map<std::string, std::set<std::string>> checksums;  // module -> current checksums seen
     std::map<std::string, size_t> present;                   // module -> nodes that load it
     size_t answered = 0;
@@ -157,7 +161,8 @@ absl::StatusOr<rpc::ReloadReport> NodeService::purge_module(const rpc::ModulesPu
   return out;
 }
 
-absl::StatusOr<rpc::ActorsListResult> NodeService::list_actors(const rpc::ActorsListParams& params) {
+absl::StatusOr<rpc::ActorsListResult> NodeService::list_actors(
+    const rpc::ActorsListParams& params) {
   rpc::ActorsListResult out;
   caf::scoped_actor self{runtime_.system()};
   for (const ActorEntry& e : runtime_.registry()->list()) {

@@ -72,6 +72,42 @@ TEST_F(ReloadServiceTest, BadRequestsComeBackAsErrorReports) {
   EXPECT_EQ(ask(unknown_module).errors.at(0).reason, ReloadError::kNotFound);
 }
 
+// A remote CAF program can send a ReloadRequest directly, past the control plane's checks: a
+// deadline over its maximum is refused before anything runs, naming the field.
+TEST_F(ReloadServiceTest, DeadlinesOverTheirMaximumAreRefusedAndNothingReloads) {
+  auto a = rt_->spawn({"counter", "", "c", "7"});
+  ASSERT_TRUE(a.ok());
+  copy_file(runfile("extensions/counter/libcounter_v2.so"), dir_ / "modules/counter.so");
+  struct Case {
+    uint32_t timeout_ms;
+    uint32_t lock_timeout_ms;
+    const char* field;
+  };
+  const Case cases[] = {
+      {10000, 4294327296u, "lock_timeout_ms"},
+      {10000, 3600001, "lock_timeout_ms"},
+      {4294967295u, 30000, "timeout_ms"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.field);
+    ReloadRequest req;
+    req.kind = "module";
+    req.target = "counter";
+    req.timeout_ms = c.timeout_ms;
+    req.lock_timeout_ms = c.lock_timeout_ms;
+    ReloadReport r = ask(req);
+    EXPECT_EQ(r.status, ReloadStatus::kError);
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0].reason, ReloadError::kInvalidArgument);
+    EXPECT_NE(r.errors[0].message.find(c.field), std::string::npos) << r.errors[0].message;
+    EXPECT_TRUE(r.reloaded.empty());
+  }
+  caf::scoped_actor self{rt_->system()};
+  self->request(*a, std::chrono::seconds(60), sys_status_atom::value)
+      .receive([](ActorStatus& s) { EXPECT_EQ(s.version, "1"); },
+               [](caf::error&) { ADD_FAILURE(); });
+}
+
 TEST_F(ReloadServiceTest, ReportsSurviveSerializationForRemoteNodes) {
   ReloadReport child = ReloadReport::begin(ReloadKind::kExtension, "/ext/x.cc");
   child.errors.push_back(
