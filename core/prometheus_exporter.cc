@@ -119,10 +119,24 @@ void PrometheusExporter::on_event(const TelemetryEvent& event) {
   } else if (event.name == kModulePurged) {
     on_module_purged(event);
   } else if (event.name == kActorsCount) {
-    if (measurement(event, "count", &value)) {
-      actors_.Add({{"module", metadata(event, "module")}}).Set(value);
-    }
+    if (measurement(event, "count", &value)) on_actors_count(metadata(event, "module"), value);
   }
+}
+
+void PrometheusExporter::on_actors_count(const std::string& module, double count) {
+  absl::MutexLock lock(&module_mu_);
+  actor_counts_[module] = count;
+  if (count == 0 && module_versions_.count(module) == 0) {
+    remove_actors_series(module);
+  } else {
+    actors_.Add({{"module", module}}).Set(count);
+  }
+}
+
+void PrometheusExporter::remove_actors_series(const std::string& module) {
+  const prometheus::Labels labels = {{"module", module}};
+  if (actors_.Has(labels)) actors_.Remove(&actors_.Add(labels));
+  actor_counts_.erase(module);
 }
 
 void PrometheusExporter::on_reload_stop(const TelemetryEvent& event) {
@@ -158,7 +172,12 @@ void PrometheusExporter::on_module_purged(const TelemetryEvent& event) {
     module_info_.Remove(&module_info_.Add({{"module", module}, {"version", *v}}));
     v = versions.erase(v);
   }
-  if (versions.empty()) module_versions_.erase(it);
+  if (!versions.empty()) return;
+  module_versions_.erase(it);
+  // The module is gone: its actor count goes with it once no actor runs it (else with the
+  // actors.count event that says 0).
+  auto count = actor_counts_.find(module);
+  if (count == actor_counts_.end() || count->second == 0) remove_actors_series(module);
 }
 
 }  // namespace lemon

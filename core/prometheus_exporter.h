@@ -1,5 +1,6 @@
 // Turns Lemon's telemetry events into Prometheus metrics: reload counts, durations and failures,
-// lock waits, actor pauses, loaded module versions and actors per module. Metric names and labels
+// lock waits, actor pauses, loaded module versions and actors per module (a module's series go
+// when it is purged and has no actors). Metric names and labels
 // are stable (docs/metrics.md); the text exposition passes `promtool check metrics`.
 //
 //   Telemetry telemetry;
@@ -50,6 +51,8 @@ class PrometheusExporter {
   void on_reload_stop(const TelemetryEvent& event);
   void on_module_loaded(const TelemetryEvent& event);
   void on_module_purged(const TelemetryEvent& event);
+  void on_actors_count(const std::string& module, double count);
+  void remove_actors_series(const std::string& module) ABSL_EXCLUSIVE_LOCKS_REQUIRED(module_mu_);
 
   Telemetry* telemetry_;
   std::string handler_id_;
@@ -64,9 +67,11 @@ class PrometheusExporter {
   prometheus::Family<prometheus::Gauge>& module_info_;
   prometheus::Family<prometheus::Gauge>& actors_;
 
-  // Serializes adding and removing module_info series (Has, Add and Remove are separate calls).
+  // Serializes adding and removing module_info and actors series (Has, Add and Remove are separate
+  // calls). A module's lemon_actors series goes once it has no loaded version and no actor.
   absl::Mutex module_mu_;
   std::map<std::string, std::set<std::string>> module_versions_ ABSL_GUARDED_BY(module_mu_);
+  std::map<std::string, double> actor_counts_ ABSL_GUARDED_BY(module_mu_);  // last actors.count
 };
 
 }  // namespace lemon

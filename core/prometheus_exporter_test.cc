@@ -212,6 +212,38 @@ TEST(PrometheusExporterTest, PurgeWithoutVersionRemovesEveryVersion) {
   expect_series(parse(exporter.serialize_text()), want);
 }
 
+TEST(PrometheusExporterTest, ActorsSeriesGoesWhenTheModuleIsPurgedAndHasNoActors) {
+  struct Case {
+    const char* name;
+    std::vector<TelemetryEvent> events;
+    bool counter_series_left;
+  };
+  const TelemetryEvent loaded = ev(kModuleLoaded, {}, {{"module", "counter"}, {"version", "1"}});
+  const TelemetryEvent purged = ev(kModulePurged, {}, {{"module", "counter"}, {"version", "1"}});
+  auto count = [](double n) { return ev(kActorsCount, {{"count", n}}, {{"module", "counter"}}); };
+  const Case cases[] = {
+      {"last actor exits, then purge", {loaded, count(2), count(0), purged}, false},
+      {"purge while actors run, then they exit", {loaded, count(2), purged, count(0)}, false},
+      {"purge while actors still run", {loaded, count(2), purged}, true},
+      {"no actors, still loaded", {loaded, count(2), count(0)}, true},
+      {"purge of all versions",
+       {loaded, count(0), ev(kModulePurged, {}, {{"module", "counter"}})},
+       false},
+      {"loaded again after the purge", {loaded, count(0), purged, loaded, count(1)}, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Telemetry telemetry;
+    PrometheusExporter exporter(&telemetry);
+    telemetry.emit(ev(kModuleLoaded, {}, {{"module", "other"}, {"version", "1"}}));
+    telemetry.emit(ev(kActorsCount, {{"count", 0}}, {{"module", "other"}}));
+    for (const TelemetryEvent& e : c.events) telemetry.emit(e);
+    const Series got = parse(exporter.serialize_text());
+    EXPECT_EQ(got.count(key("lemon_actors", {{"module", "counter"}})) == 1, c.counter_series_left);
+    EXPECT_EQ(got.count(key("lemon_actors", {{"module", "other"}})), 1u);
+  }
+}
+
 TEST(PrometheusExporterTest, MalformedEventsAreCountedAsUnknownOrIgnored) {
   Telemetry telemetry;
   PrometheusExporter exporter(&telemetry);
