@@ -131,6 +131,21 @@ std::vector<ActorEntry> ActorRegistry::list() const {
   return out;
 }
 
+ActorRegistry::Page ActorRegistry::page(caf::actor_id after, std::size_t limit,
+                                        const std::string& module) const {
+  absl::MutexLock lock(&mu_);
+  Page out;
+  for (auto it = actors_.upper_bound(after); it != actors_.end(); ++it) {
+    if (!module.empty() && it->second.module != module) continue;
+    if (out.actors.size() == limit) {
+      out.more = true;
+      break;
+    }
+    out.actors.push_back(it->second);
+  }
+  return out;
+}
+
 std::size_t ActorRegistry::count(const std::string& module) const {
   absl::MutexLock lock(&mu_);
   auto m = by_module_.find(module);

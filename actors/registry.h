@@ -59,7 +59,15 @@ class ActorRegistry {
 
   caf::actor whereis(const std::string& name) const;
   std::vector<caf::actor> actors_of(const std::string& module) const;
-  std::vector<ActorEntry> list() const;
+  std::vector<ActorEntry> list() const;  // by actor id
+
+  // A slice of list(): at most `limit` actors with ids above `after` (0: from the start), of
+  // `module` only unless it is empty; `more` when further actors match.
+  struct Page {
+    std::vector<ActorEntry> actors;
+    bool more = false;
+  };
+  Page page(caf::actor_id after, std::size_t limit, const std::string& module) const;
   std::size_t count(const std::string& module) const;
   std::map<std::string, std::size_t> counts() const;  // module -> actors
 

@@ -44,6 +44,33 @@ class ActorRegistryTest : public ::testing::Test {
   std::vector<caf::actor> unregistered_ ABSL_GUARDED_BY(mu_);
 };
 
+TEST_F(ActorRegistryTest, PagesWalkEveryActorOnceInIdOrder) {
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(add(i % 3 == 0 ? "other" : "counter").ok());
+  struct Case {
+    std::string module;
+    std::size_t limit;
+  };
+  for (const Case& c : {Case{"", 1}, Case{"", 3}, Case{"", 10}, Case{"", 11}, Case{"counter", 2},
+                        Case{"counter", 6}, Case{"counter", 7}, Case{"none", 5}}) {
+    SCOPED_TRACE(testing::Message() << "module '" << c.module << "' limit " << c.limit);
+    std::vector<caf::actor_id> want;
+    for (const ActorEntry& e : registry_.list()) {
+      if (c.module.empty() || e.module == c.module) want.push_back(e.handle.id());
+    }
+    std::vector<caf::actor_id> seen;
+    caf::actor_id after = 0;
+    for (int pages = 0; pages < 20; ++pages) {
+      ActorRegistry::Page p = registry_.page(after, c.limit, c.module);
+      EXPECT_LE(p.actors.size(), c.limit);
+      for (const ActorEntry& e : p.actors) seen.push_back(e.handle.id());
+      if (!p.more) break;
+      ASSERT_FALSE(p.actors.empty());
+      after = p.actors.back().handle.id();
+    }
+    EXPECT_EQ(seen, want);
+  }
+}
+
 TEST_F(ActorRegistryTest, ATakenNameIsAlreadyExistsCarryingInvalidArgument) {
   ASSERT_TRUE(add("counter", "counter-1").ok());
   auto again = add("counter", "counter-1");

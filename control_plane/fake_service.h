@@ -7,7 +7,9 @@
 #ifndef LEMON_CONTROL_PLANE_FAKE_SERVICE_H_
 #define LEMON_CONTROL_PLANE_FAKE_SERVICE_H_
 
+#include <map>
 #include <optional>
+#include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "control_plane/service.h"
@@ -21,6 +23,8 @@ class FakeService : public ControlPlaneService {
   absl::StatusOr<rpc::ModulesListResult> modules_result = rpc::ModulesListResult();
   absl::StatusOr<rpc::ReloadReport> purge_result = rpc::ReloadReport();
   absl::StatusOr<rpc::ActorsListResult> actors_result = rpc::ActorsListResult();
+  // When not empty, actors.list answers the page stored under the params' cursor instead.
+  std::map<std::string, rpc::ActorsListResult> actors_pages;
   absl::StatusOr<rpc::SystemHealthResult> health_result = rpc::SystemHealthResult();
 
   absl::Mutex mu;
@@ -34,7 +38,8 @@ class FakeService : public ControlPlaneService {
     last_reload = params;
     return reload_result;
   }
-  absl::StatusOr<rpc::ModulesListResult> list_modules(const rpc::ModulesListParams& params) override {
+  absl::StatusOr<rpc::ModulesListResult> list_modules(
+      const rpc::ModulesListParams& params) override {
     absl::MutexLock lock(&mu);
     last_modules = params;
     return modules_result;
@@ -47,7 +52,10 @@ class FakeService : public ControlPlaneService {
   absl::StatusOr<rpc::ActorsListResult> list_actors(const rpc::ActorsListParams& params) override {
     absl::MutexLock lock(&mu);
     last_actors = params;
-    return actors_result;
+    if (actors_pages.empty()) return actors_result;
+    auto page = actors_pages.find(params.cursor());
+    if (page == actors_pages.end()) return absl::InvalidArgumentError("unknown cursor");
+    return page->second;
   }
   absl::StatusOr<rpc::SystemHealthResult> health(const rpc::SystemHealthParams&) override {
     return health_result;

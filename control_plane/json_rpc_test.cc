@@ -351,6 +351,40 @@ TEST_F(JsonRpcTest, WholeNumbersWithinTheCapsAreAccepted) {
   }
 }
 
+TEST_F(JsonRpcTest, ActorsListLimitDefaultsAndIsCapped) {
+  struct Case {
+    const char* params;
+    uint32_t limit;  // 0: refused with -32602 naming limit
+  };
+  const Case cases[] = {
+      {R"({})", kActorsListDefaultLimit},
+      {R"({"limit":0})", kActorsListDefaultLimit},
+      {R"({"limit":7,"cursor":"42"})", 7},
+      {R"({"limit":10000})", kActorsListMaxLimit},
+      {R"({"limit":10001})", 0},
+      {R"({"limit":-1})", 0},
+      {R"({"limit":1e30})", 0},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.params);
+    {
+      absl::MutexLock lock(&service_.mu);
+      service_.last_actors.reset();
+    }
+    json r = call(
+        absl::StrCat(R"({"jsonrpc":"2.0","method":"actors.list","id":1,"params":)", c.params, "}"));
+    absl::MutexLock lock(&service_.mu);
+    if (c.limit == 0) {
+      expect_error(r, kJsonRpcInvalidParams, 1);
+      EXPECT_NE(r["error"]["message"].get<std::string>().find("limit"), std::string::npos) << r;
+      EXPECT_FALSE(service_.last_actors.has_value());
+      continue;
+    }
+    ASSERT_TRUE(service_.last_actors.has_value()) << r;
+    EXPECT_EQ(service_.last_actors->limit(), c.limit);
+  }
+}
+
 TEST_F(JsonRpcTest, NumbersJsonCannotRepresentAreParseErrors) {
   for (const char* number : {"1e400", "-1e400"}) {
     SCOPED_TRACE(number);

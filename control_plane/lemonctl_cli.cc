@@ -284,18 +284,21 @@ void print_human(const std::string& command, const json& result, std::ostream& o
     std::vector<std::vector<std::string>> rows;
     for (const json& m : member(result, "modules")) {
       std::string old_version = str(m, "old_version");
-      std::vector<std::string> row = {str(m, "name"), str(m, "current_version"),
+      std::vector<std::string> row = {str(m, "name"),
+                                      str(m, "current_version"),
                                       old_version.empty() ? "-" : old_version,
-                                      str(m, "actors_current"), str(m, "actors_old"),
-                                      str(m, "checksum").substr(0, 12), str(m, "path")};
+                                      str(m, "actors_current"),
+                                      str(m, "actors_old"),
+                                      str(m, "checksum").substr(0, 12),
+                                      str(m, "path")};
       if (cluster) row.insert(row.begin(), str(m, "node"));
       rows.push_back(std::move(row));
     }
     if (rows.empty()) {
       out << "no modules loaded\n";
     } else {
-      std::vector<std::string> header = {"NAME", "CURRENT", "OLD", "ACTORS", "ON OLD", "CHECKSUM",
-                                         "PATH"};
+      std::vector<std::string> header = {"NAME",   "CURRENT",  "OLD", "ACTORS",
+                                         "ON OLD", "CHECKSUM", "PATH"};
       if (cluster) header.insert(header.begin(), "NODE");
       print_table(header, rows, out);
     }
@@ -351,13 +354,71 @@ commands:
   status                 node health
   modules [--cluster]    loaded modules with current and old versions (--cluster: every node's,
                          and which modules differ between nodes)
-  actors [--module M]    actors, their module version, status and mailbox
+  actors [--module M]    actors, their module version, status and mailbox (every page of
+                         actors.list)
   purge --module M [--hard]
                          drop a module's old version (--hard stops actors still on it)
 )";
 }
 
 namespace {
+
+// Where lemonctl sends its calls.
+struct Node {
+  std::string host;
+  int port;
+  std::string token;
+  absl::Duration timeout;
+};
+
+// Calls the command's method with `params` and sets `result`; on failure prints why and returns
+// the exit code.
+int call(const Node& node, const CommandLine& cl, const json& params, bool as_json, json& result,
+         std::ostream& out, std::ostream& err) {
+  const json request = {{"jsonrpc", "2.0"},
+                        {"id", 1},
+                        {"method", command_methods().at(cl.command)},
+                        {"params", params}};
+  // A reload that takes more than a moment shows that it is still running (on a terminal only,
+  // so that scripts and --json output stay clean).
+  absl::Notification answered;
+  std::thread progress;
+  if (cl.command == "reload" && &err == &std::cerr && isatty(STDERR_FILENO)) {
+    progress = std::thread([&answered] {
+      const absl::Time start = absl::Now();
+      bool shown = false;
+      while (!answered.WaitForNotificationWithTimeout(absl::Milliseconds(500))) {
+        std::fprintf(stderr, "\rreloading... %.1f s", absl::ToDoubleSeconds(absl::Now() - start));
+        shown = true;
+      }
+      if (shown) std::fprintf(stderr, "\r\033[K");
+    });
+  }
+  absl::StatusOr<HttpResponse> response =
+      http_post(node.host, node.port, "/rpc", request.dump(),
+                {{"Authorization", absl::StrCat("Bearer ", node.token)}}, node.timeout);
+  answered.Notify();
+  if (progress.joinable()) progress.join();
+  if (!response.ok()) {
+    err << "lemonctl: cannot reach the node at " << node.host << ":" << node.port << ": "
+        << response.status().message() << "\n";
+    return kLemonctlFailed;
+  }
+  json body = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    err << "lemonctl: HTTP " << response->status << " " << response->reason << ": "
+        << response->body << "\n";
+    return kLemonctlFailed;
+  }
+  if (body.contains("error")) return print_rpc_error(body["error"], as_json, out, err);
+  if (response->status != 200 || !body.contains("result")) {
+    err << "lemonctl: unexpected answer (HTTP " << response->status << "): " << response->body
+        << "\n";
+    return kLemonctlFailed;
+  }
+  result = std::move(body["result"]);
+  return kLemonctlOk;
+}
 
 int run_unchecked(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   CommandLine cl;
@@ -387,50 +448,27 @@ int run_unchecked(const std::vector<std::string>& args, std::ostream& out, std::
     return kLemonctlFailed;
   }
 
-  const json request = {{"jsonrpc", "2.0"},
-                        {"id", 1},
-                        {"method", command_methods().at(cl.command)},
-                        {"params", params_for(cl)}};
-  const absl::Duration timeout =
-      absl::Milliseconds(cl.get_int("rpc_timeout_ms", kDefaultRpcTimeoutMs));
-  // A reload that takes more than a moment shows that it is still running (on a terminal only,
-  // so that scripts and --json output stay clean).
-  absl::Notification answered;
-  std::thread progress;
-  if (cl.command == "reload" && &err == &std::cerr && isatty(STDERR_FILENO)) {
-    progress = std::thread([&answered] {
-      const absl::Time start = absl::Now();
-      bool shown = false;
-      while (!answered.WaitForNotificationWithTimeout(absl::Milliseconds(500))) {
-        std::fprintf(stderr, "\rreloading... %.1f s", absl::ToDoubleSeconds(absl::Now() - start));
-        shown = true;
-      }
-      if (shown) std::fprintf(stderr, "\r\033[K");
-    });
+  const Node node{host, static_cast<int>(port), *token,
+                  absl::Milliseconds(cl.get_int("rpc_timeout_ms", kDefaultRpcTimeoutMs))};
+  json params = params_for(cl);
+  json result;
+  if (int code = call(node, cl, params, as_json, result, out, err); code != kLemonctlOk) {
+    return code;
   }
-  absl::StatusOr<HttpResponse> response =
-      http_post(host, static_cast<int>(port), "/rpc", request.dump(),
-                {{"Authorization", absl::StrCat("Bearer ", *token)}}, timeout);
-  answered.Notify();
-  if (progress.joinable()) progress.join();
-  if (!response.ok()) {
-    err << "lemonctl: cannot reach the node at " << host << ":" << port << ": "
-        << response.status().message() << "\n";
-    return kLemonctlFailed;
+  // actors.list answers a page at a time: fetch them all, as one list.
+  while (cl.command == "actors" && !str(result, "next_cursor").empty()) {
+    if (params.value("cursor", "") == str(result, "next_cursor")) {
+      err << "lemonctl: the node gave the same actors.list cursor twice\n";
+      return kLemonctlFailed;
+    }
+    params["cursor"] = str(result, "next_cursor");
+    json page;
+    if (int code = call(node, cl, params, as_json, page, out, err); code != kLemonctlOk) {
+      return code;
+    }
+    for (json& a : page["actors"]) result["actors"].push_back(std::move(a));
+    result["next_cursor"] = page["next_cursor"];
   }
-  json body = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
-    err << "lemonctl: HTTP " << response->status << " " << response->reason << ": "
-        << response->body << "\n";
-    return kLemonctlFailed;
-  }
-  if (body.contains("error")) return print_rpc_error(body["error"], as_json, out, err);
-  if (response->status != 200 || !body.contains("result")) {
-    err << "lemonctl: unexpected answer (HTTP " << response->status << "): " << response->body
-        << "\n";
-    return kLemonctlFailed;
-  }
-  const json& result = body["result"];
   if (as_json) {
     out << result.dump(2) << "\n";
   } else {

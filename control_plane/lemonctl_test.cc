@@ -184,6 +184,44 @@ TEST_F(LemonctlTest, StatusModulesAndActorsPrintReadableSummaries) {
   EXPECT_EQ(service_.last_actors->module(), "counter");
 }
 
+TEST_F(LemonctlTest, ActorsFetchesEveryPage) {
+  const std::vector<std::pair<std::string, std::string>> chain = {
+      {"", "p2"}, {"p2", "p3"}, {"p3", ""}};
+  for (size_t i = 0; i < chain.size(); ++i) {
+    rpc::ActorsListResult page;
+    page.add_actors()->set_name(absl::StrCat("counter-", i));
+    page.set_next_cursor(chain[i].second);
+    service_.actors_pages[chain[i].first] = page;
+  }
+  for (bool as_json : {false, true}) {
+    SCOPED_TRACE(as_json);
+    std::vector<std::string> args = {"actors", "--module", "counter"};
+    if (as_json) args.insert(args.begin(), "--json");
+    ASSERT_EQ(run(args), kLemonctlOk) << err_.str();
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_NE(out_.str().find(absl::StrCat("counter-", i)), std::string::npos) << out_.str();
+    }
+    if (as_json) {
+      json result = json::parse(out_.str());
+      EXPECT_EQ(result["actors"].size(), 3u);
+      EXPECT_EQ(result["next_cursor"], "");
+    }
+    absl::MutexLock lock(&service_.mu);
+    EXPECT_EQ(service_.last_actors->cursor(), "p3");
+    EXPECT_EQ(service_.last_actors->module(), "counter");
+  }
+}
+
+TEST_F(LemonctlTest, ActorsStopsWhenTheNodeRepeatsACursor) {
+  rpc::ActorsListResult page;
+  page.add_actors()->set_name("counter-0");
+  page.set_next_cursor("again");
+  service_.actors_pages[""] = page;
+  service_.actors_pages["again"] = page;
+  EXPECT_EQ(run({"actors"}), kLemonctlFailed);
+  EXPECT_NE(err_.str().find("cursor"), std::string::npos) << err_.str();
+}
+
 TEST_F(LemonctlTest, ModulesClusterShowsEveryNodeTheUnreachableAndTheDivergent) {
   rpc::ModulesListResult modules;
   for (const auto& [node, version] : {std::pair<std::string, std::string>{"a", "3"}, {"b", "2"}}) {

@@ -84,7 +84,15 @@ void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneS
       });
   dispatcher.register_typed_method<rpc::ActorsListParams>(
       "actors.list",
-      [&service](const rpc::ActorsListParams& params) { return service.list_actors(params); });
+      [&service](const rpc::ActorsListParams& params) -> absl::StatusOr<rpc::ActorsListResult> {
+        if (params.limit() > kActorsListMaxLimit) {
+          return invalid(
+              absl::StrCat("limit is ", params.limit(), "; the maximum is ", kActorsListMaxLimit));
+        }
+        rpc::ActorsListParams normalized = params;
+        if (normalized.limit() == 0) normalized.set_limit(kActorsListDefaultLimit);
+        return service.list_actors(normalized);
+      });
   dispatcher.register_typed_method<rpc::SystemHealthParams>(
       "system.health",
       [&service](const rpc::SystemHealthParams& params) { return service.health(params); });

@@ -6,12 +6,18 @@
 #ifndef LEMON_CONTROL_PLANE_METHODS_H_
 #define LEMON_CONTROL_PLANE_METHODS_H_
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "control_plane/json_rpc.h"
 #include "control_plane/rpc.pb.h"
 #include "control_plane/service.h"
 
 namespace lemon {
+
+// actors.list page sizes: the one used when `limit` is 0, and the largest accepted (-32602 above).
+inline constexpr uint32_t kActorsListDefaultLimit = 1000;
+inline constexpr uint32_t kActorsListMaxLimit = 10000;
 
 // Registers every control-plane method on `dispatcher`; `service` must outlive it.
 void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& service);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "actors/cluster_messages.h"
 #include "actors/runtime.h"
 #include "control_plane/service.h"
@@ -23,8 +24,8 @@ namespace lemon {
 class NodeService : public ControlPlaneService {
  public:
   // Handles `"cluster": true` reloads; unset: such reloads are refused (single node).
-  using ClusterReload = std::function<absl::StatusOr<rpc::ReloadReport>(
-      const rpc::SystemReloadParams& params)>;
+  using ClusterReload =
+      std::function<absl::StatusOr<rpc::ReloadReport>(const rpc::SystemReloadParams& params)>;
 
   NodeService(Runtime& runtime, std::string node_name);
 
@@ -44,11 +45,16 @@ class NodeService : public ControlPlaneService {
     cluster_modules_ = std::move(fn);
   }
 
+  // How long actors.list waits for the statuses of one page (asked of all its actors at once);
+  // an actor that has not answered by then is listed as "unresponsive". Set before serving.
+  void set_actors_page_deadline(absl::Duration d) { actors_page_deadline_ = d; }
+
   // The reload this node runs for `params`, as a typed request to its reload service.
   absl::StatusOr<rpc::ReloadReport> reload_local(const rpc::SystemReloadParams& params);
 
   absl::StatusOr<rpc::ReloadReport> reload(const rpc::SystemReloadParams& params) override;
-  absl::StatusOr<rpc::ModulesListResult> list_modules(const rpc::ModulesListParams& params) override;
+  absl::StatusOr<rpc::ModulesListResult> list_modules(
+      const rpc::ModulesListParams& params) override;
   absl::StatusOr<rpc::ReloadReport> purge_module(const rpc::ModulesPurgeParams& params) override;
   absl::StatusOr<rpc::ActorsListResult> list_actors(const rpc::ActorsListParams& params) override;
   absl::StatusOr<rpc::SystemHealthResult> health(const rpc::SystemHealthParams& params) override;
@@ -60,6 +66,7 @@ class NodeService : public ControlPlaneService {
   ClusterReload cluster_reload_;
   std::function<ClusterView()> cluster_view_;
   std::function<std::vector<ClusterNodeModules>()> cluster_modules_;
+  absl::Duration actors_page_deadline_ = absl::Milliseconds(500);
 };
 
 }  // namespace lemon

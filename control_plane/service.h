@@ -31,7 +31,7 @@ class ControlPlaneService {
   // modules.purge; returns a report of kind "purge".
   virtual absl::StatusOr<rpc::ReloadReport> purge_module(const rpc::ModulesPurgeParams& params) = 0;
 
-  // actors.list
+  // actors.list; params are validated (limit is 1..kActorsListMaxLimit of methods.h).
   virtual absl::StatusOr<rpc::ActorsListResult> list_actors(
       const rpc::ActorsListParams& params) = 0;
 
