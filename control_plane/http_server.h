@@ -1,5 +1,6 @@
 // The control plane's HTTP face: serves `POST /rpc` (JSON-RPC 2.0, bearer token required) and
-// `GET /healthz` (no auth) on civetweb, handing request bodies to a JsonRpcDispatcher.
+// `GET /healthz` (no auth) on a CivetHttpServer (its limits against idle and slow clients), handing
+// request bodies to a JsonRpcDispatcher.
 //
 //   lemon::RpcHttpServer server(dispatcher, {.port = 0, .token = *token});
 //   if (absl::Status s = server.start(); !s.ok()) return s;
@@ -12,9 +13,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "control_plane/civet_http_server.h"
 #include "control_plane/json_rpc.h"
-
-class CivetServer;
 
 namespace lemon {
 
@@ -23,12 +23,14 @@ struct RpcHttpServerOptions {
   int port = 0;                     // 0 = any free port; read it back with port()
   std::string token;                // required: requests must present it as a bearer token
   size_t max_body_bytes = 1 << 20;  // larger bodies get 413 without being read
-  int num_threads = 8;              // civetweb worker threads
+  HttpLimits limits;                // threads, deadlines, idle connections per client
 };
 
 // Responses: 200 with a JSON-RPC body; 204 when the body held notifications only; 401 with a
-// -32001 JSON-RPC error for a missing or wrong token; 411 without Content-Length; 413 over the
-// body limit; 405 for another HTTP method. Handlers run on civetweb's threads, several at once.
+// -32001 JSON-RPC error for a missing or wrong token (the body is not read); 411 without
+// Content-Length; 413 over the body limit; 408 when the body is not complete within
+// limits.body_timeout_ms; 405 for another HTTP method. Handlers run on civetweb's threads, several
+// at once.
 class RpcHttpServer {
  public:
   // `dispatcher` must outlive the server.
@@ -46,7 +48,7 @@ class RpcHttpServer {
   void stop();
 
   // The port actually listened on (after a successful start), else 0.
-  int port() const { return port_; }
+  int port() const { return http_.port(); }
 
  private:
   class RpcHandler;
@@ -54,10 +56,9 @@ class RpcHttpServer {
 
   const JsonRpcDispatcher& dispatcher_;
   const RpcHttpServerOptions options_;
-  int port_ = 0;
   std::unique_ptr<RpcHandler> rpc_handler_;
   std::unique_ptr<HealthHandler> health_handler_;
-  std::unique_ptr<CivetServer> server_;  // declared last: stops before the handlers go
+  CivetHttpServer http_;  // declared last: stops before the handlers go
 };
 
 }  // namespace lemon

@@ -1,11 +1,19 @@
 #include "control_plane/http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "control_plane/fake_service.h"
+#include "control_plane/half_open_connections.h"
 #include "control_plane/http_client.h"
 #include "control_plane/methods.h"
 #include "control_plane/report_proto.h"
@@ -192,6 +200,74 @@ TEST_F(HttpServerTest, ServesConcurrentClients) {
   }
   for (std::thread& t : clients) t.join();
   for (int status : statuses) EXPECT_EQ(status, 200);
+}
+
+// 64 connections that send nothing or half a request head, from the same client as the health
+// request: it still answers within 1 s, and the server closes all but the per-client limit of them.
+TEST_F(HttpServerTest, HealthAnswersWithinOneSecondWhile64IdleConnectionsAreOpen) {
+  struct Case {
+    const char* name;
+    std::string prefix;
+  };
+  const Case cases[] = {
+      {"nothing sent", ""},
+      {"half a request head", "POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bea"},
+      {"half a healthz head", "GET /healthz HTTP/1.1\r\n"},
+  };
+  const int limit = RpcHttpServerOptions().limits.max_idle_per_client;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    HalfOpenConnections idle;
+    ASSERT_EQ(idle.open(64, server_->port(), c.prefix), 64u);
+    for (int round = 0; round < 3; ++round) {
+      const absl::Time start = absl::Now();
+      absl::StatusOr<HttpResponse> r =
+          post_rpc(absl::StrCat(R"({"jsonrpc":"2.0","method":"system.health","id":)", round, "}"));
+      const absl::Duration took = absl::Now() - start;
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->status, 200);
+      EXPECT_LT(took, absl::Seconds(1)) << "round " << round;
+    }
+    EXPECT_TRUE(idle.await_closed_by_server(64 - limit, absl::Seconds(10)));
+  }
+}
+
+// A body that stops coming is cut when one read waits request_timeout_ms (400); one that trickles
+// in, a byte at a time within that, is cut at body_timeout_ms (408). Either way the worker is free.
+TEST_F(HttpServerTest, SlowBodiesAreCutAtTheirDeadlines) {
+  RpcHttpServerOptions options;
+  options.token = kToken;
+  options.limits.request_timeout_ms = 400;
+  options.limits.body_timeout_ms = 800;
+  RpcHttpServer server(dispatcher_, options);
+  ASSERT_TRUE(server.start().ok());
+  for (const auto& [trickle, status] : {std::pair<bool, int>{false, 400}, {true, 408}}) {
+    SCOPED_TRACE(trickle ? "trickling" : "stalled");
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const std::string head =
+        absl::StrCat("POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ", kToken,
+                     "\r\nContent-Length: 1000\r\n\r\n");
+    ASSERT_GT(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), 0);
+    std::string reply;
+    char buf[512];
+    // A byte every 100 ms (pacing the client, well inside the 400 ms read timeout) until the
+    // server answers; it must answer while the client is still at it (within 10 s).
+    bool answered = false;
+    for (int i = 0; i < 100 && !answered; ++i) {
+      pollfd p{fd, POLLIN, 0};
+      answered = ::poll(&p, 1, 100) == 1;
+      if (trickle && !answered) ::send(fd, "x", 1, MSG_NOSIGNAL);
+    }
+    EXPECT_TRUE(answered);
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) reply.append(buf, n);
+    ::close(fd);
+    EXPECT_EQ(reply.rfind(absl::StrCat("HTTP/1.1 ", status), 0), 0u) << reply;
+  }
 }
 
 TEST_F(HttpServerTest, PortInUseIsAClearError) {

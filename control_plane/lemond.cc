@@ -31,24 +31,35 @@
 #include "control_plane/http_server.h"
 #include "control_plane/json_rpc.h"
 #include "control_plane/methods.h"
+#include "control_plane/metrics_http_server.h"
 #include "control_plane/node_service.h"
-#include "core/runfiles.h"
 #include "control_plane/report_proto.h"
 #include "core/reload_error.h"
+#include "core/runfiles.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
 ABSL_FLAG(int, control_port, 4040, "JSON-RPC control plane port on --bind (0: pick a free one)");
 ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port on --bind (0: pick a free one)");
 ABSL_FLAG(std::string, bind, "127.0.0.1", "address the control plane and metrics listen on");
+ABSL_FLAG(int, http_threads, lemon::HttpLimits().num_threads,
+          "worker threads of the control plane and of metrics, each (one per connection served)");
+ABSL_FLAG(int, http_request_timeout_ms, lemon::HttpLimits().request_timeout_ms,
+          "an HTTP request head must be complete this long after a worker takes it up");
+ABSL_FLAG(int, http_body_timeout_ms, lemon::HttpLimits().body_timeout_ms,
+          "an HTTP request body must be complete this long after its head");
+ABSL_FLAG(int, http_max_idle_per_client, lemon::HttpLimits().max_idle_per_client,
+          "connections one client (an address; all of loopback is one) may hold without a "
+          "complete request head; one more closes its oldest");
 ABSL_FLAG(std::string, modules_dir, "", "module files <name>.so (default ~/.lemon/modules)");
 ABSL_FLAG(std::string, extensions_dir, "", "extension sources root (default ~/.lemon/extensions)");
-ABSL_FLAG(std::string, state_dir, "", "private module copies and compiled extensions "
-                                      "(default ~/.lemon/state)");
-ABSL_FLAG(std::string, token_file, "", "bearer token file, created 0600 at first start "
-                                       "(default ~/.lemon/token)");
+ABSL_FLAG(std::string, state_dir, "",
+          "private module copies and compiled extensions "
+          "(default ~/.lemon/state)");
+ABSL_FLAG(std::string, token_file, "",
+          "bearer token file, created 0600 at first start "
+          "(default ~/.lemon/token)");
 ABSL_FLAG(std::string, node_name, "", "this node's name (default lemon@<hostname>)");
 ABSL_FLAG(int, cluster_port, 0, "port this node listens on for peers (CAF io); 0: no clustering");
 ABSL_FLAG(std::string, peers, "", "host:port,... of peer nodes to connect to");
@@ -112,7 +123,8 @@ void seed_examples(const std::string& modules_dir, const std::string& examples_d
     copy(find_runfile(root + "libcounter_v" + v + ".so"), examples_dir + "/counter_v" + v + ".so");
   }
   copy(find_runfile(root + "counter_v2.cc"), examples_dir + "/counter_v2.cc");
-  if (!exists(modules_dir + "/counter.so")) copy(find_runfile(root + "libcounter_v1.so"), modules_dir + "/counter.so");
+  if (!exists(modules_dir + "/counter.so"))
+    copy(find_runfile(root + "libcounter_v1.so"), modules_dir + "/counter.so");
 }
 
 // Sends ticks to the demo actors at a steady rate; each actor gets its own sequence numbers, so
@@ -261,8 +273,8 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "lemond: extension %s: %s\n", name.c_str(),
                      r.errors.empty() ? "failed" : r.errors[0].message.c_str());
       } else if (r.metadata.count("module") > 0) {
-        loaded.push_back(absl::StrCat(r.metadata["module"], " ",
-                                      r.metadata["to_version"], " (extension)"));
+        loaded.push_back(
+            absl::StrCat(r.metadata["module"], " ", r.metadata["to_version"], " (extension)"));
       }
     }
   }
@@ -279,19 +291,20 @@ int run(int argc, char** argv) {
                                .Help("Messages the demo actors have processed (sum of counts).")
                                .Register(*demo_registry)
                                .Add({});
-  std::unique_ptr<prometheus::Exposer> exposer;
   const std::string bind = absl::GetFlag(FLAGS_bind);
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(
-        absl::StrCat(bind, ":", absl::GetFlag(FLAGS_metrics_port)));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "lemond: cannot serve metrics on %s:%d: %s\n", bind.c_str(),
-                 absl::GetFlag(FLAGS_metrics_port), e.what());
+  HttpLimits http_limits;
+  http_limits.num_threads = absl::GetFlag(FLAGS_http_threads);
+  http_limits.request_timeout_ms = absl::GetFlag(FLAGS_http_request_timeout_ms);
+  http_limits.body_timeout_ms = absl::GetFlag(FLAGS_http_body_timeout_ms);
+  http_limits.max_idle_per_client = absl::GetFlag(FLAGS_http_max_idle_per_client);
+  MetricsHttpServer metrics(bind, absl::GetFlag(FLAGS_metrics_port), http_limits);
+  metrics.add(rt->exporter().registry());
+  metrics.add(demo_registry);
+  if (absl::Status s = metrics.start(); !s.ok()) {
+    std::fprintf(stderr, "lemond: %s\n", std::string(s.message()).c_str());
     return 1;
   }
-  exposer->RegisterCollectable(rt->exporter().registry());
-  exposer->RegisterCollectable(demo_registry);
-  const int metrics_port = exposer->GetListeningPorts().empty() ? 0 : exposer->GetListeningPorts()[0];
+  const int metrics_port = metrics.port();
 
   // Control plane.
   auto token = load_or_create_token(token_file);
@@ -359,6 +372,7 @@ int run(int argc, char** argv) {
   http.host = bind;
   http.port = absl::GetFlag(FLAGS_control_port);
   http.token = *token;
+  http.limits = http_limits;
   RpcHttpServer server(dispatcher, http);
   if (absl::Status s = server.start(); !s.ok()) {
     std::fprintf(stderr, "lemond: %s\n", std::string(s.message()).c_str());
@@ -396,15 +410,15 @@ int run(int argc, char** argv) {
   std::printf("  scheduler      %s, %zu workers (--scheduler=%s)\n",
               rt->options().scheduler.c_str(), rt->system().scheduler().num_workers(),
               absl::GetFlag(FLAGS_scheduler).c_str());
-  std::printf("Try a hot upgrade of the demo actors (in another shell):\n"
-              "  cp %s/.lemon/examples/counter_v2.so %s/counter.so\n"
-              "  bazel run //:lemonctl -- reload --module counter\n"
-              "  bazel run //:lemonctl -- actors --module counter | head\n"
-              "or edit the example extension and reload it:\n"
-              "  $EDITOR %s/greeter.cc   # change kGreeting and GREETER_VERSION\n"
-              "  bazel run //:lemonctl -- reload --extension %s/greeter.cc\n",
-              home().c_str(), modules_dir.c_str(), extensions_dir.c_str(),
-              extensions_dir.c_str());
+  std::printf(
+      "Try a hot upgrade of the demo actors (in another shell):\n"
+      "  cp %s/.lemon/examples/counter_v2.so %s/counter.so\n"
+      "  bazel run //:lemonctl -- reload --module counter\n"
+      "  bazel run //:lemonctl -- actors --module counter | head\n"
+      "or edit the example extension and reload it:\n"
+      "  $EDITOR %s/greeter.cc   # change kGreeting and GREETER_VERSION\n"
+      "  bazel run //:lemonctl -- reload --extension %s/greeter.cc\n",
+      home().c_str(), modules_dir.c_str(), extensions_dir.c_str(), extensions_dir.c_str());
   if (cluster) {
     std::printf("  cluster        node %s, agent on %s:%d, peers [%s]\n", node_name.c_str(),
                 absl::GetFlag(FLAGS_cluster_bind).c_str(), cluster->port(),
@@ -435,6 +449,7 @@ int run(int argc, char** argv) {
   }
   std::fflush(stdout);
   server.stop();
+  metrics.stop();
   cluster.reset();  // before the runtime: it holds lock guards and the agent
   demo.clear();
   rt.reset();
