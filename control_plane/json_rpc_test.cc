@@ -1,5 +1,10 @@
 #include "control_plane/json_rpc.h"
 
+#include <dirent.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -383,6 +388,31 @@ TEST_F(JsonRpcTest, ActorsListLimitDefaultsAndIsCapped) {
     ASSERT_TRUE(service_.last_actors.has_value()) << r;
     EXPECT_EQ(service_.last_actors->limit(), c.limit);
   }
+}
+
+// The fuzzer's seeds (testing/fuzz/corpus/json_rpc, with the deeply nested body and the huge
+// batch): each gets a JSON answer, and the dispatcher still serves afterwards.
+TEST_F(JsonRpcTest, EveryFuzzSeedIsAnsweredWithJson) {
+  const char* root = std::getenv("TEST_SRCDIR");
+  const std::string dir = std::string(root ? root : ".") + "/lemon/testing/fuzz/corpus/json_rpc";
+  DIR* d = opendir(dir.c_str());
+  ASSERT_NE(d, nullptr) << dir;
+  int seeds = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    SCOPED_TRACE(e->d_name);
+    std::ifstream in(dir + "/" + e->d_name, std::ios::binary);
+    const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::optional<std::string> reply = rpc_.handle(body);
+    if (reply) {
+      EXPECT_TRUE(json::accept(*reply)) << reply->substr(0, 200);
+    }
+    ++seeds;
+  }
+  closedir(d);
+  EXPECT_GE(seeds, 8);
+  json ok = call(R"({"jsonrpc":"2.0","method":"test.echo","params":{"a":1},"id":2})");
+  EXPECT_EQ(ok["result"], json({{"a", 1}}));
 }
 
 TEST_F(JsonRpcTest, NumbersJsonCannotRepresentAreParseErrors) {

@@ -6,13 +6,17 @@
 #   bash tools/fuzz.sh --seconds 20         # as CI does
 #   bash tools/fuzz.sh --target app_manifest --seconds 300
 #
-# Targets and seeds: testing/fuzz/<target>_fuzzer.cc, testing/fuzz/corpus/<target>/. Inputs found
-# during a run go to a scratch corpus, not the committed one; a crash leaves its input in
-# $FUZZ_OUT (default /tmp/lemon-fuzz) and makes this script fail.
+# Targets and seeds: testing/fuzz/<target>_fuzzer.cc, testing/fuzz/corpus/<target>/. Every seed
+# is first replayed as it is (the JSON-RPC seeds include a 200 KB deeply nested body and a 1 MB
+# batch), then the target is fuzzed with inputs up to 1 MiB, the control plane's body limit
+# (libFuzzer's default max_len of 4096 bytes cannot reach such bodies). Inputs found during a run
+# go to a scratch corpus, not the committed one; a crash leaves its input in $FUZZ_OUT (default
+# /tmp/lemon-fuzz) and makes this script fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_TARGET=30
+MAX_LEN=$((1 << 20))  # bytes: the control plane's largest request body
 ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -78,12 +82,21 @@ for t in "${TARGETS[@]}"; do
   "$CXX" "${CXXFLAGS[@]}" $(sources "$t") -o "$bin" "${ABSL_LIBS[@]}" $(libs "$t")
   work="$OUT/corpus-$t"
   mkdir -p "$work"
-  echo "== fuzz.sh: running $t for ${SECONDS_PER_TARGET}s =="
+  seeds=(testing/fuzz/corpus/"$t"/*)
+  echo "== fuzz.sh: replaying the ${#seeds[@]} seeds of $t =="
   # Leaks are failures too (detect_leaks is on by default under ASan).
+  if ! ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" "$bin" -timeout=10 -rss_limit_mb=2048 \
+      "${seeds[@]}" 2>"$OUT/$t-seeds.log"; then
+    echo "fuzz.sh: $t FAILED on a seed; see $OUT/$t-seeds.log" >&2
+    tail -40 "$OUT/$t-seeds.log" >&2
+    failed=1
+    continue
+  fi
+  echo "== fuzz.sh: running $t for ${SECONDS_PER_TARGET}s =="
   if ! ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
       "$bin" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$OUT/$t-" "$work" "testing/fuzz/corpus/$t" \
-      2>"$OUT/$t.log"; then
+      -max_len="$MAX_LEN" -print_final_stats=1 -artifact_prefix="$OUT/$t-" "$work" \
+      "testing/fuzz/corpus/$t" 2>"$OUT/$t.log"; then
     echo "fuzz.sh: $t FAILED; see $OUT/$t.log and $OUT/$t-*" >&2
     tail -40 "$OUT/$t.log" >&2
     failed=1
