@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end, as a user does it: start lemond (ports 0), reload the demo actors through the
 # control plane with lemonctl and curl, scrape /metrics (promtool must accept it), feed it bad
-# input, stop it with SIGTERM, and check that the demo lost no message.
+# input (a 200 KB nested body, a huge batch, 128 idle connections: the node and its actors carry on),
+# stop it with SIGTERM, and check that the demo lost no message.
 set -euo pipefail
 
 ROOT="${TEST_SRCDIR:?}/lemon"
@@ -36,6 +37,59 @@ ctl --json status | jq -e '.actors == 503 and .status == "ok"' >/dev/null || fai
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data '{"jsonrpc":"2.0","id":1,"method":"system.health"}' \
   "http://127.0.0.1:$CP/rpc")
 [ "$code" = "401" ] || fail "no token gave HTTP $code"
+
+# Hostile input (docs/control-plane.md, "Limits"): a 200 KB body of 100,000 nested arrays, a batch
+# of 20,000 requests and 64 idle connections. The node answers each with a clear error, keeps
+# answering within 1 s, and its actors keep running with their state.
+counted() { ctl --json actors --module counter | jq '[.actors[].state_summary | fromjson | .count] | add'; }
+before=$(counted)
+python3 -c 'import sys; sys.stdout.write("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"system.health\",\"params\":{\"x\":" + "["*100000 + "]"*100000 + "}}")' \
+  >"$TEST_TMPDIR/deep.json"
+curl -s -X POST -H "Authorization: Bearer $TOKEN" --data-binary @"$TEST_TMPDIR/deep.json" \
+  "http://127.0.0.1:$CP/rpc" | jq -e '.error.code == -32700 and .id == null' >/dev/null \
+  || fail "deeply nested body"
+python3 -c 'import sys; r="{\"jsonrpc\":\"2.0\",\"method\":\"system.health\",\"id\":1}"; sys.stdout.write("[" + ",".join([r]*20000) + "]")' \
+  >"$TEST_TMPDIR/batch.json"
+curl -s -X POST -H "Authorization: Bearer $TOKEN" --data-binary @"$TEST_TMPDIR/batch.json" \
+  "http://127.0.0.1:$CP/rpc" | jq -e '.error.code == -32600' >/dev/null || fail "huge batch"
+rpc '{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"system.health"}' |
+  grep -q '"id":123456789012345678901234567890,' || fail "a large integer id was not echoed exactly"
+rpc '{"jsonrpc":"2.0","id":1,"method":"system.reload","params":{"module":"counter","lock_timeout_ms":4294327296}}' |
+  jq -e '.error.code == -32602 and (.error.message | contains("lock_timeout_ms"))' >/dev/null \
+  || fail "lock_timeout_ms over its maximum"
+# 64 idle connections to each server (half send nothing, half half a request head), held by a
+# helper that exits by itself after 60 s.
+python3 - "$CP" "$MP" >"$TEST_TMPDIR/idle.out" 2>&1 <<'PY' &
+import socket, sys, time
+held = []
+for port in map(int, sys.argv[1:]):
+    for i in range(64):
+        s = socket.create_connection(("127.0.0.1", port))
+        if i % 2:
+            s.sendall(b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
+        held.append(s)
+print("open", flush=True)
+time.sleep(60)
+PY
+IDLE=$!
+trap 'kill -9 $PID $IDLE 2>/dev/null || true' EXIT
+timeout 30 bash -c "until grep -q open '$TEST_TMPDIR/idle.out'; do sleep 0.1; done" \
+  || fail "could not open the idle connections: $(cat "$TEST_TMPDIR/idle.out")"
+for i in 1 2 3; do
+  curl -s --max-time 1 -X POST -H "Authorization: Bearer $TOKEN" \
+    --data '{"jsonrpc":"2.0","id":1,"method":"system.health"}' "http://127.0.0.1:$CP/rpc" |
+    jq -e '.result.status == "ok"' >/dev/null || fail "system.health not within 1 s with 128 idle connections"
+  curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$MP/metrics" \
+    || fail "GET /metrics not within 1 s with 128 idle connections"
+done
+ctl --json status | jq -e '.actors == 503' >/dev/null || fail "lemonctl status with idle connections"
+ctl --json actors | jq -e '(.actors | length) == 503 and ([.actors[].status] | unique) == ["running"]' \
+  >/dev/null || fail "actors.list does not show the demo actors running"
+after=$(counted)
+[ "$after" -gt "$before" ] || fail "the demo actors' counts did not grow ($before, then $after)"
+kill $IDLE 2>/dev/null || true
+wait $IDLE 2>/dev/null || true
+trap 'kill -9 $PID 2>/dev/null || true' EXIT
 
 # A hot upgrade of the 500 demo actors under a steady stream.
 cp "$HOME/.lemon/examples/counter_v2.so" "$HOME/.lemon/modules/counter.so"
