@@ -34,7 +34,11 @@ main(Args) ->
 
 parse([], Ns, Opts) -> {lists:reverse(Ns), Opts};
 parse(["--no_load" | T], Ns, Opts) -> parse(T, Ns, Opts#{rate => none});
-parse(["--rate=" ++ M | T], Ns, Opts) -> parse(T, Ns, Opts#{rate => list_to_integer(M)});
+parse(["--rate=" ++ M | T], Ns, Opts) ->
+    case string:to_integer(M) of
+        {Rate, ""} when Rate > 0 -> parse(T, Ns, Opts#{rate => Rate});
+        _ -> usage("bad rate " ++ M)
+    end;
 parse([A | T], Ns, Opts) ->
     case string:to_integer(A) of
         {N, ""} when N > 0 -> parse(T, [N | Ns], Opts);
