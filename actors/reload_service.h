@@ -30,7 +30,8 @@ namespace lemon {
 using reload_atom = caf::atom_constant<caf::atom("lreload")>;
 
 // One reload operation. `kind`: "module", "extension", "app", "all" (system), "selection" (the
-// seed's lists), "code_change" (target = actor name, with `extra`), "purge" (soft), "hard_purge".
+// listed modules, apps and extensions, as Reloader::reload_selection), "code_change" (target =
+// actor name, with `extra`), "purge" (soft), "hard_purge".
 struct ReloadRequest {
   std::string kind = "all";
   std::string target;  // module or app name, or extension path

@@ -35,11 +35,10 @@
 namespace lemon {
 
 // The scheduler a Runtime runs for `requested` ("stealing", "sharing", or "auto"/empty) on a
-// machine with `cores` cores: "auto" is "sharing" on at most 2 cores and "stealing" above. On 2
-// cores (docs/operations.md, "Which scheduler"), sharing moved a message sent to many actors in
-// turn 8-9x faster, bursts about 1.7x faster, and a reload of 10,000 actors under the same load
-// took about a quarter less time and CPU; stealing is meant for many cores, where one shared
-// queue contends, and we have not measured there. kInvalidArgument, naming it, for anything else.
+// machine with `cores` cores: "auto" is "sharing" on at most 2 cores and "stealing" above. On few
+// cores, work stealing's idle workers contend on each other's queues when messages go to many
+// actors in turn, so one shared queue is faster (docs/operations.md, "Which scheduler"); on many
+// cores the shared queue is what contends. kInvalidArgument, naming it, for anything else.
 absl::StatusOr<std::string> choose_scheduler(const std::string& requested, unsigned cores);
 
 class Runtime {

@@ -287,6 +287,8 @@ TEST_F(SupervisorTest, ShutdownStopsEveryChildWithoutRestarts) {
 
 TEST_F(SupervisorTest, KilledSupervisorTakesItsChildrenWithIt) {
   caf::actor sup = start(supervisor(Strategy::kOneForOne, {child("a"), child("b")}));
+  ASSERT_EQ(children(sup).size(), 2u);
+  ASSERT_TRUE(registry_->await_count("counter", 2, absl::Seconds(60)));
   kill(sup);
   EXPECT_TRUE(registry_->await_count("counter", 0, absl::Seconds(60)));
 }

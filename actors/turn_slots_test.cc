@@ -1,10 +1,12 @@
 #include "actors/turn_slots.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 #include <vector>
 
+#include "actors/store_buffering_litmus.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -61,50 +63,34 @@ TEST(TurnSlotsTest, ThreadsThatExitGiveTheirSlotBack) {
 
 // The handshake the reload manager relies on: a turn marks its slot and then reads a claim; the
 // manager claims and then takes a snapshot. In every round, the turn sees the claim or the
-// snapshot sees the turn. (On the machines tried, this test also passes with the heavy fence taken
-// out: the snapshot's own work before it reads the slots outlasts the turn's store in the store
-// buffer. That the fence pair orders a store before a load is asymmetric_fence_test's to show; this
-// one checks the slots, the marks and the snapshot together.)
+// snapshot sees the turn. A snapshot taken without the heavy fence makes this count misses.
 TEST(TurnSlotsTest, EitherTheTurnSeesTheClaimOrTheSnapshotSeesTheTurn) {
-  constexpr uint32_t kRounds = 20000;
-  std::atomic<uint32_t> claim{0};    // the manager's claim in round k: k
-  std::atomic<uint32_t> ready{0};    // both sides start round k once it reaches 2k
-  std::atomic<uint32_t> snapped{0};  // the manager took round k's snapshot
-  std::atomic<uint32_t> done{0};     // the turn side finished round k
-  uint32_t turn_saw = 0;             // the claim the turn read in the current round
-  uint32_t both_missed = 0;
-  auto start = [&ready](uint32_t k) {
-    ready.fetch_add(1, std::memory_order_acq_rel);
-    for (int spins = 0; ready.load(std::memory_order_acquire) < 2 * k; ++spins) {
-      if (spins > 1000) std::this_thread::yield();
-    }
+  struct alignas(64) Line {
+    std::atomic<uint32_t> value{0};
   };
-  std::thread turns([&] {
-    for (uint32_t k = 1; k <= kRounds; ++k) {
-      start(k);
-      {
-        TurnMark mark(&actor_a);
-        turn_saw = claim.load(std::memory_order_relaxed);
-        // A turn lasts until the snapshot was taken (else it could end before, unseen by right).
-        for (int spins = 0; snapped.load(std::memory_order_acquire) != k; ++spins) {
-          if (spins > 1000) std::this_thread::yield();
+  Line claim;    // the manager's claim in round k: k
+  Line snapped;  // the manager took round k's snapshot
+  const LitmusResult r = run_store_buffering_litmus(
+      2000000, std::chrono::seconds(3),
+      [&](uint32_t k) {
+        bool saw_claim = false;
+        {
+          TurnMark mark(&actor_a);
+          saw_claim = claim.value.load(std::memory_order_relaxed) == k;
+          // A turn lasts until the snapshot was taken (else it could end before, unseen by right).
+          for (int spins = 0; snapped.value.load(std::memory_order_acquire) != k; ++spins) {
+            if (spins > 1000) std::this_thread::yield();
+          }
         }
-      }
-      done.store(k, std::memory_order_release);
-    }
-  });
-  for (uint32_t k = 1; k <= kRounds; ++k) {
-    start(k);
-    claim.store(k, std::memory_order_relaxed);
-    const bool saw_turn = RunningTurns::after_heavy_fence().contains(&actor_a);
-    snapped.store(k, std::memory_order_release);
-    for (int spins = 0; done.load(std::memory_order_acquire) != k; ++spins) {
-      if (spins > 1000) std::this_thread::yield();
-    }
-    if (turn_saw != k && !saw_turn) ++both_missed;
-  }
-  turns.join();
-  EXPECT_EQ(both_missed, 0u) << "rounds where neither side saw the other, of " << kRounds;
+        return saw_claim;
+      },
+      [&](uint32_t k) {
+        claim.value.store(k, std::memory_order_relaxed);
+        const bool saw_turn = RunningTurns::after_heavy_fence().contains(&actor_a);
+        snapped.value.store(k, std::memory_order_release);
+        return saw_turn;
+      });
+  EXPECT_EQ(r.both_missed, 0u) << "rounds where neither side saw the other, of " << r.rounds;
 }
 
 }  // namespace

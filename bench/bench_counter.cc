@@ -1,5 +1,6 @@
-// The benchmark's module, the same as the OTP anchor's bench_counter: version 1 keeps {count, N},
-// version 2 keeps {count2, N, Seen}; code_change migrates 1 -> 2 ({count, N} -> {count2, N, 0}).
+// The benchmark's module, the same as bench/otp_upgrade_bench.escript's bench_counter: version 1
+// keeps {count, N}, version 2 keeps {count2, N, Seen}; code_change migrates 1 -> 2
+// ({count, N} -> {count2, N, 0}).
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -1,20 +1,20 @@
-// Reload of N live actors of bench_counter (the anchor's module, in C++) under load, printed in the
-// format of the OTP anchor
-// (../shared/anchors/otp/otp_upgrade_bench.escript) so the two can be compared line by line:
+// Reload of N live actors of bench_counter under load, printed line by line in the format of
+// bench/otp_upgrade_bench.escript (Erlang/OTP's release_handler upgrade of N gen_servers), so that
+// the two can be set side by side as ratios (docs/benchmarks.md):
 //
 //   bazel run -c opt //bench:reload_bench -- 1 1000 10000 100000
 //   lemon N=10000 upgrade_ms=... pause_ms=... per_actor_us=... lost=0 msg_ns=... ...
 //
-// upgrade_ms covers what the anchor's window covers: loading the new version (copy, dlopen,
-// validate) and moving every actor to it (suspend, code_change, resume). pause_ms is the longest
-// time any one actor was suspended. A sender thread sends to every actor throughout; afterwards
-// every actor's count is checked against what was sent: lost must be 0. cpu_ms is the CPU time the
-// whole process (sender included) spent during the upgrade: less sensitive than wall time to how
-// much of a shared machine the run got. retire_ms is how long destroying the old behaviours took
-// afterwards, in the background (actors/graveyard.h); the next upgrade starts once that and the
-// heap trim that follows it are done, so that no upgrade shares the cores with the previous one's
-// cleanup.
-// A last line compares the steady-state throughput of a reloadable actor with a plain CAF actor
+// upgrade_ms covers what the OTP script's window covers: loading the new version (copy, ELF
+// check, probe, dlopen, validation) and moving every actor to it (suspend, code_change, resume).
+// pause_ms is the longest time any one actor was suspended. A sender thread sends to every actor
+// throughout; afterwards every actor's count is checked against what was sent: lost must be 0.
+// cpu_ms is the CPU time the whole process (sender included) spent during the upgrade: less
+// sensitive than wall time to how much of a shared machine the run got. retire_ms is how long
+// destroying the old behaviours took afterwards, in the background (actors/graveyard.h); the next
+// upgrade starts once that and the heap trim that follows it are done, so that no upgrade shares
+// the cores with the previous one's cleanup.
+// The last lines compare the steady-state throughput of a reloadable actor with a plain CAF actor
 // doing the same work, in the same run.
 #include <stdlib.h>
 #include <time.h>
@@ -103,7 +103,7 @@ void run(caf::actor_system& sys, int n) {
   std::vector<uint64_t> sent(n, 0);
   caf::scoped_actor self{sys};
 
-  // Message cost, as the anchor measures it: a burst to every actor, then one call each.
+  // Message cost, as the OTP script measures it: a burst to every actor, then one call each.
   const uint64_t casts = std::max<uint64_t>(1, 1000000 / n);
   auto t0 = Clock::now();
   send_and_drain(self, actors, casts, sent);

@@ -1,7 +1,7 @@
 // A long-lived `module_probe --serve` process (core/module_probe_main.cc) that loads modules in
 // forked children: the same protection as one probe process per load (a module that crashes the
 // loader kills a child, not the node), without starting a process and loading CAF and the C++
-// runtime for every load (about 4 ms of wall time each, measured on counter's module).
+// runtime for every load (docs/benchmarks.md, "Loading code", has what each costs).
 //
 //   ProbeServer server("/path/to/module_probe");
 //   absl::StatusOr<ProbeServer::Outcome> r = server.probe("/copy/of/module.so", absl::Seconds(30));

@@ -203,17 +203,20 @@ TEST(ReloadLockTest, EmitsLockWaitTelemetry) {
       telemetry.attach("t", {kLockWait}, [&](const TelemetryEvent& e) { events.push_back(e); })
           .ok());
   ReloadLock lock(&telemetry);
+  const absl::Time called = absl::Now();
   auto held = lock.acquire("alice", absl::ZeroDuration());
+  const double alice_call_seconds = absl::ToDoubleSeconds(absl::Now() - called);
   ASSERT_TRUE(held.ok());
-  EXPECT_FALSE(lock.acquire("bob", absl::ZeroDuration()).ok());
+  EXPECT_FALSE(lock.acquire("bob", absl::Milliseconds(50)).ok());
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].metadata.at("owner"), "alice");
   EXPECT_EQ(events[0].metadata.at("outcome"), "acquired");
   EXPECT_EQ(events[0].metadata.at("token"), std::to_string(held->token()));
-  EXPECT_GE(events[0].measurements.at("wait_seconds"), 0);
+  EXPECT_LE(events[0].measurements.at("wait_seconds"), alice_call_seconds);
   EXPECT_EQ(events[1].metadata.at("owner"), "bob");
   EXPECT_EQ(events[1].metadata.at("outcome"), "timeout");
   EXPECT_EQ(events[1].metadata.count("token"), 0u);
+  EXPECT_GE(events[1].measurements.at("wait_seconds"), 0.05) << "bob waited out his timeout";
 }
 
 TEST(ReloadLockTest, UsableThroughTheLockServiceInterface) {

@@ -1,5 +1,7 @@
 #include "core/reload_report.h"
 
+#include <chrono>
+
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -10,7 +12,6 @@ TEST(ReloadReportTest, StatusFollowsErrorsThenSkipsThenOk) {
   ok.reloaded.push_back("counter");
   ok.finish();
   EXPECT_EQ(ok.status, ReloadStatus::kOk);
-  EXPECT_GE(ok.duration_ms, 0);
 
   auto partial = ReloadReport::begin(ReloadKind::kApp, "demo");
   partial.add_skipped("counter", reload_status(ReloadError::kUnchanged, "same bytes"));
@@ -23,6 +24,14 @@ TEST(ReloadReportTest, StatusFollowsErrorsThenSkipsThenOk) {
   error.add_skipped("x", reload_status(ReloadError::kUnchanged, ""));
   error.finish();
   EXPECT_EQ(error.status, ReloadStatus::kError);
+}
+
+TEST(ReloadReportTest, FinishMeasuresTheDurationFromTheStart) {
+  auto r = ReloadReport::begin(ReloadKind::kModule, "counter");
+  r.started_at -= std::chrono::milliseconds(250);  // as if begun 250 ms ago
+  r.finish();
+  EXPECT_GE(r.duration_ms, 250.0);
+  EXPECT_LT(r.duration_ms, 250.0 + 60000.0) << "not the time since some other epoch";
 }
 
 TEST(ReloadReportTest, ChildErrorMakesParentError) {

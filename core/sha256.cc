@@ -31,7 +31,7 @@ inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
 using State = std::array<uint32_t, 8>;
 
-// Compresses `blocks` 64-byte blocks at `p` into `h`, in plain C++ (about 180 MB/s).
+// Compresses `blocks` 64-byte blocks at `p` into `h`, in plain C++ (for CPUs without SHA-NI).
 void compress_portable(State& h, const unsigned char* p, size_t blocks) {
   for (; blocks > 0; --blocks, p += 64) {
     uint32_t w[64];

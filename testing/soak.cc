@@ -40,20 +40,18 @@ namespace {
 struct Config {
   int reloads = 10000;
   int actors = 1000;
-  int warmup = 100;          // reloads before the baseline (RSS, fds) is taken
+  int warmup = 100;           // reloads before the baseline (RSS, fds) is taken
   int round_pause_us = 2000;  // pause between two rounds of one tick to every actor
-  int fail_every = 10;       // every n-th reload uses counter 2-fail (code_change throws)
-  int sample_every = 0;      // print RSS and malloc's heap use every n reloads (0: never)
-  std::string scheduler;     // Runtime::Options::scheduler ("": auto)
+  int fail_every = 10;        // every n-th reload uses counter 2-fail (code_change throws)
+  int sample_every = 0;       // print RSS and malloc's heap use every n reloads (0: never)
+  std::string scheduler;      // Runtime::Options::scheduler ("": auto)
 };
 
 bool parse_flags(int argc, char** argv, Config& c) {
-  std::map<std::string, int*> flags = {{"--reloads", &c.reloads},
-                                       {"--actors", &c.actors},
-                                       {"--warmup", &c.warmup},
-                                       {"--round_pause_us", &c.round_pause_us},
-                                       {"--fail_every", &c.fail_every},
-                                       {"--sample_every", &c.sample_every}};
+  std::map<std::string, int*> flags = {
+      {"--reloads", &c.reloads},       {"--actors", &c.actors},
+      {"--warmup", &c.warmup},         {"--round_pause_us", &c.round_pause_us},
+      {"--fail_every", &c.fail_every}, {"--sample_every", &c.sample_every}};
   for (int i = 1; i < argc; ++i) {
     std::pair<std::string, std::string> kv = absl::StrSplit(argv[i], absl::MaxSplits('=', 1));
     if (kv.first == "--scheduler") {
@@ -62,8 +60,10 @@ bool parse_flags(int argc, char** argv, Config& c) {
     }
     auto it = flags.find(kv.first);
     if (it == flags.end() || !absl::SimpleAtoi(kv.second, it->second) || *it->second < 0) {
-      std::fprintf(stderr, "soak: bad flag %s (flags: --reloads= --actors= --warmup= "
-                   "--round_pause_us= --fail_every= --sample_every= --scheduler=)\n", argv[i]);
+      std::fprintf(stderr,
+                   "soak: bad flag %s (flags: --reloads= --actors= --warmup= "
+                   "--round_pause_us= --fail_every= --sample_every= --scheduler=)\n",
+                   argv[i]);
       return false;
     }
   }
@@ -87,9 +87,8 @@ int64_t status_kb(const std::string& field) {
   while (std::getline(in, line)) {
     int64_t kb = 0;
     if (line.rfind(prefix, 0) == 0 &&
-        absl::SimpleAtoi(absl::StripAsciiWhitespace(
-                             absl::StripSuffix(line.substr(prefix.size()), "kB")),
-                         &kb)) {
+        absl::SimpleAtoi(
+            absl::StripAsciiWhitespace(absl::StripSuffix(line.substr(prefix.size()), "kB")), &kb)) {
       return kb;
     }
   }
@@ -236,12 +235,12 @@ int run(const Config& cfg) {
       }
       if (cfg.sample_every > 0 && i % cfg.sample_every == 0) {
         const struct mallinfo2 m = mallinfo2();
-        std::printf("soak: sample reload=%d rss_kb=%lld rss_anon_kb=%lld rss_file_kb=%lld "
-                    "heap_in_use_kb=%zu heap_free_kb=%zu heap_arena_kb=%zu heap_mmap_kb=%zu\n",
-                    i, static_cast<long long>(rss_kb()),
-                    static_cast<long long>(status_kb("RssAnon")),
-                    static_cast<long long>(status_kb("RssFile")), m.uordblks / 1024,
-                    m.fordblks / 1024, m.arena / 1024, m.hblkhd / 1024);
+        std::printf(
+            "soak: sample reload=%d rss_kb=%lld rss_anon_kb=%lld rss_file_kb=%lld "
+            "heap_in_use_kb=%zu heap_free_kb=%zu heap_arena_kb=%zu heap_mmap_kb=%zu\n",
+            i, static_cast<long long>(rss_kb()), static_cast<long long>(status_kb("RssAnon")),
+            static_cast<long long>(status_kb("RssFile")), m.uordblks / 1024, m.fordblks / 1024,
+            m.arena / 1024, m.hblkhd / 1024);
         std::fflush(stdout);
       }
       if (i == cfg.warmup) {
@@ -282,7 +281,7 @@ int run(const Config& cfg) {
     // the RSS with the reloads: a steady one of 10 % of the RSS over the run makes the two halves'
     // means differ by 5 %. A level the allocator settles on after the warm-up does not count
     // (with CAF's work-sharing scheduler, every worker runs every actor and the heap spreads over
-    // more arenas: RSS settles about 10 % above the warm-up's, docs/reliability.md).
+    // more arenas, so RSS settles above the warm-up's level and stays there; docs/reliability.md).
     if (checkpoints.size() < kCheckpoints) checkpoints.push_back(rss_end);
     const std::size_t half = checkpoints.size() / 2;
     double early = 0, late = 0;
@@ -316,12 +315,11 @@ int run(const Config& cfg) {
         static_cast<unsigned long long>(sent), static_cast<unsigned long long>(lost),
         static_cast<unsigned long long>(violations), static_cast<unsigned long long>(unanswered),
         static_cast<long long>(rss_warm), static_cast<long long>(rss_end), growth,
-        absl::StrJoin(checkpoints, ",").c_str(), trend, fds_warm,
-        fds_end, copy_maps, copy_files, heap_end.uordblks / 1024, heap_end.fordblks / 1024,
-        static_cast<long long>(rss_trimmed), seconds, runtime.options().scheduler.c_str(),
-        pass ? "PASS" : "FAIL");
-    if (!first_unexpected.empty()) std::printf("soak: first unexpected: %s\n",
-                                               first_unexpected.c_str());
+        absl::StrJoin(checkpoints, ",").c_str(), trend, fds_warm, fds_end, copy_maps, copy_files,
+        heap_end.uordblks / 1024, heap_end.fordblks / 1024, static_cast<long long>(rss_trimmed),
+        seconds, runtime.options().scheduler.c_str(), pass ? "PASS" : "FAIL");
+    if (!first_unexpected.empty())
+      std::printf("soak: first unexpected: %s\n", first_unexpected.c_str());
     std::fflush(stdout);
     exit_code = pass ? 0 : 1;
   }

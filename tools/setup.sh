@@ -8,7 +8,7 @@ PACKAGES=(
   g++ libcaf-dev prometheus-cpp-dev libabsl-dev libprotobuf-dev protobuf-compiler
   libcivetweb-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   curl jq prometheus
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
 )
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then

@@ -6,16 +6,14 @@
 // cycle behind. The broker keeps a helper actor per peer node in `spawn_servers`; that helper
 // monitors the peer's config server through a proxy, and the proxy holds the broker. When the
 // helper's exit message races the scheduler's shutdown, nothing breaks the cycle and the broker,
-// the helper, their maps and one queued message stay allocated until the process exits. Seen once
-// in CI (a short-lived `remote_reload`, 3,944 bytes in 15 allocations, every one allocated in
-// libcaf_io or by an object libcaf_io created), not reproduced in 130 runs here. It is CAF's code,
-// it happens once per process at exit, and it does not grow.
+// the helper, their maps and one queued message stay allocated until the process exits (a few
+// kilobytes, all allocated in libcaf_io or by objects libcaf_io created). It is CAF's code, it
+// happens at most once per process, at exit, and it does not grow.
 //
 // A suppressed leak also hides what it alone keeps alive (LeakSanitizer counts memory reachable
 // from a suppressed block as suppressed), so only allocations made inside libcaf_io are named:
-// a leak whose allocation does not pass through libcaf_io is still reported. Checked by hand
-// on remote_reload: a proxy leaked on purpose (allocated in libcaf_io) was suppressed; a handle to
-// it leaked on purpose in our code was reported (and failed the run) as before.
+// a leak whose allocation does not pass through libcaf_io, such as a handle to a CAF proxy
+// leaked by our own code, is still reported.
 extern "C" const char* __lsan_default_suppressions() {  // NOLINT: LeakSanitizer's interface
   return "leak:libcaf_io.so\n";
 }
