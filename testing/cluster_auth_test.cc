@@ -54,6 +54,8 @@ TEST(ClusterAuthTest, PeerWithoutTheSecretCannotActThroughTheGate) {
   ClusterNode node;
   RemotePeer peer;
   caf::actor gate = peer.connect(node.port());
+  // What anyone who connects gets is not the agent.
+  EXPECT_NE(cluster::agent_identity(gate), cluster::agent_identity(node.cluster().agent()));
   struct Case {
     const char* what;
     caf::message msg;
