@@ -1,15 +1,19 @@
 // A Lemon cluster: nodes connected with CAF's own networking (caf::io), each running a *cluster
 // agent* actor, and the cluster-wide reload over them: a global reload lock taken on every node in
 // one order, then a two-phase (prepare everywhere, then commit everywhere) module or extension
-// reload. docs/cluster.md explains the design and the failure rules.
+// reload. Every peer proves it holds the cluster's secret before anything else, and every message
+// after that is authenticated (cluster/peer_auth.h); the port can also run over TLS
+// (cluster/tls.h, configured in the Runtime). docs/cluster.md explains the design, the security
+// model and the failure rules.
 //
 //   Cluster::Options o;
 //   o.node_name = "a";
-//   o.port = 4370;                          // publish this node's agent on 127.0.0.1:4370
+//   o.secret = secret_bytes;                // the same secret file's content on every node
+//   o.port = 4370;                          // publish this node's gate on 127.0.0.1:4370
 //   o.peers = {"127.0.0.1:4371"};           // connect to these (retried with backoff)
 //   auto cluster = Cluster::start(runtime, o).value();   // runtime.options().load_middleman
 //   ClusterCall call;
-//   call.kind = "module";
+//   call.kind = ClusterKind::kModule;
 //   call.target = "counter";
 //   ReloadReport r = cluster->reload(call);  // results[]: one child per node, metadata node=<name>
 //
@@ -30,9 +34,13 @@
 #include "actors/cluster_messages.h"
 #include "actors/runtime.h"
 #include "caf/actor.hpp"
+#include "cluster/peer_auth.h"
 #include "core/reload_report.h"
 
 namespace lemon {
+namespace cluster {
+class AuthenticatedClient;
+}  // namespace cluster
 
 // One live member of the cluster as this node sees it.
 struct ClusterMember {
@@ -43,36 +51,51 @@ struct ClusterMember {
 
 class Cluster {
  public:
+  static constexpr int kAnyPort = -1;
+
   struct Options {
     std::string node_name;  // required, unique in the cluster
+    // Required, at least cluster::kMinSecretBytes: the same bytes on every node and client.
+    std::string secret;
     std::string bind = "127.0.0.1";
-    int port = 0;                    // > 0: publish the agent there; 0: publish nowhere
-    std::vector<std::string> peers;  // "host:port" of agents to connect to
+    int port = 0;  // > 0: publish the gate there; kAnyPort: on a free port; 0: publish nowhere
+    std::vector<std::string> peers;                          // "host:port" of gates to connect to
     absl::Duration retry_initial = absl::Milliseconds(100);  // reconnect backoff, doubling...
     absl::Duration retry_max = absl::Seconds(2);             // ...up to this
+    // A lock held for a coordinator that has not renewed it for this long is given back (a
+    // running commit or rollback finishes first). Coordinators renew every lease / 3.
+    absl::Duration lease = absl::Seconds(10);
+    size_t max_sessions = 8;        // cluster reloads holding or waiting for this node's lock
+    size_t max_remote_reloads = 2;  // peers' reloads of this node alone, running at once
   };
 
-  // Spawns the agent, publishes it and starts connecting to the peers in the background (start
-  // returns at once). REQUIRES: runtime was created with load_middleman and outlives the Cluster.
+  // Spawns the agent and, with a port, the gate (the published actor that runs the handshake
+  // and hands the agent only to peers that finished it); starts connecting to the peers in the
+  // background (start returns at once). kInvalidArgument for a missing name or a short secret.
+  // REQUIRES: runtime was created with load_middleman (and TLS, if wanted) and outlives the
+  // Cluster.
   static absl::StatusOr<std::unique_ptr<Cluster>> start(Runtime& runtime, Options options);
   ~Cluster();
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
   const std::string& node_name() const { return options_.node_name; }
-  // The port the agent is published on (0: none).
+  // The port the gate is published on (0: none).
   int port() const { return port_; }
+  // The agent: it acts only on sealed requests, so holding its handle grants nothing.
   const caf::actor& agent() const { return agent_; }
+  // Refusals counted in lemon_cluster_auth_failures_total{reason}.
+  double auth_failures(cluster::AuthFailure reason) const;
 
   // This node first, then the live peers by name. A peer leaves when its agent goes down (its
   // node exited, or CAF closed the connection after connection_timeout without heartbeats).
   std::vector<ClusterMember> members() const;
 
-  // Runs one cluster reload coordinated by this node over every current member (kinds "module"
-  // and "extension"): lock every node in name order, prepare on all, commit on all if all
-  // prepared, else discard on all; roll committed nodes back if a commit fails. Blocks. Never
+  // Runs one cluster reload coordinated by this node over every current member: lock every node
+  // in name order (renewing the locks' leases until the end), prepare on all, commit on all if
+  // all prepared, else discard on all; roll committed nodes back if a commit fails. Blocks. Never
   // throws; the report (kind system, metadata cluster=true, outcome, failed_nodes) has one child
-  // per node.
+  // per node. Timeouts above kMaxClusterTimeoutMs are refused.
   ReloadReport reload(ClusterCall call);
 
   // Every current member's loaded modules (this node first, then the peers by name), asked in
@@ -84,15 +107,22 @@ class Cluster {
  private:
   Cluster(Runtime& runtime, Options options);
   void connect_loop();
+  absl::Status join(const std::string& address);
+  void reap_leases();
+  // This node's authenticated channel to a member's agent (or its own, for `node_name()`),
+  // made or remade as needed; kNotFound if it is no member, or the handshake's error.
+  absl::StatusOr<std::shared_ptr<cluster::AuthenticatedClient>> client_for(const std::string& name);
 
   Runtime& runtime_;
   const Options options_;
   std::shared_ptr<State> state_;
   caf::actor agent_;
+  caf::actor gate_;
   int port_ = 0;
   std::atomic<uint64_t> reloads_{0};
   absl::Notification stop_;
   std::thread connector_;
+  std::thread reaper_;
 };
 
 }  // namespace lemon

@@ -1,29 +1,36 @@
 // The messages cluster agents (actors/cluster.h) exchange over CAF's network layer (caf::io). All
 // payload types are plain data, registered with add_reload_message_types (actors/reload_service.h)
 // on every node; no module handle ever crosses the network: each node prepares its own copy.
+// Every message below travels sealed (cluster/auth_messages.h): a peer first proves it holds the
+// cluster secret, then each request and reply is authenticated; an agent acts on nothing else.
 //
 //   ClusterCall call;
 //   call.reload_id = "a/1/1700000000";
-//   call.kind = "module";
+//   call.kind = ClusterKind::kModule;
 //   call.target = "counter";
-//   self->request(agent, std::chrono::seconds(40), cluster_lock_atom::value, call)
-//       .receive([](ReloadReport& r) { /* r.metadata["lock_token"] */ }, [](caf::error&) {});
+//   absl::StatusOr<caf::message> reply =
+//       client->call(self.ptr(), caf::make_message(cluster_lock_atom::value, call), 40s);
 //
 // Protocol of one cluster reload, coordinator -> every node's agent (each answers a ReloadReport):
-//   (cluster_lock, call)     take the node's local reload lock on behalf of the sender, which the
-//                            agent monitors; answer with metadata lock_token
+//   (cluster_lock, call)     take the node's local reload lock on behalf of the sender (by the
+//                            name its handshake proved); answer with metadata lock_token and
+//                            lease_ms: the lock is given back unless renewed within the lease
+//   (cluster_renew, call)    extend the lease (sent by the coordinator while its reload runs)
 //   (cluster_prepare, call)  phase 1: load (or compile, then load) the new version; touch no actor
 //   (cluster_commit, call)   phase 2: swap every actor of the module to the prepared version
 //   (cluster_finish, call)   end the session: roll back first if call.rollback, drop what was
 //                            prepared, release the lock
-// prepare, commit and finish carry the lock token (fencing): a node refuses them unless it still
-// holds its lock for that reload with that token.
-// Membership, agent <-> agent:
-//   (cluster_hello, name, address, agent) -> name   a node introduces itself; both monitor
+// renew, prepare, commit and finish carry the lock token (fencing): a node refuses them unless it
+// still holds its lock for that reload, with that token, for that coordinator; each of them
+// renews the lease.
+// Membership, node -> node (a member's handshake has role member):
+//   (cluster_hello, address, agent identity) + the agent's handle next to the sealed message
+//       -> (bool accepted, name or reason)   a node introduces itself; refused under the name of
+//                                            a live member
 //   (cluster_members) -> std::vector<std::string>   "name=address" of the live members, self first
-// Views and local operations:
+// Views and local operations (roles member and client):
 //   (cluster_modules) -> std::vector<ClusterModule>  the node's loaded modules (modules.list)
-//   (reload_atom, ReloadRequest) -> ReloadReport     a reload on that node only, delegated to its
+//   (reload_atom, ReloadRequest) -> ReloadReport     a reload on that node only, run by its
 //                                                    reload service (actors/reload_service.h)
 #ifndef LEMON_ACTORS_CLUSTER_MESSAGES_H_
 #define LEMON_ACTORS_CLUSTER_MESSAGES_H_
@@ -38,7 +45,7 @@
 namespace lemon {
 
 using cluster_hello_atom = caf::atom_constant<caf::atom("lchello")>;
-using cluster_join_atom = caf::atom_constant<caf::atom("lcjoin")>;
+using cluster_renew_atom = caf::atom_constant<caf::atom("lcrenew")>;
 using cluster_members_atom = caf::atom_constant<caf::atom("lcmembers")>;
 using cluster_lock_atom = caf::atom_constant<caf::atom("lclock")>;
 using cluster_prepare_atom = caf::atom_constant<caf::atom("lcprepare")>;
@@ -46,15 +53,25 @@ using cluster_commit_atom = caf::atom_constant<caf::atom("lccommit")>;
 using cluster_finish_atom = caf::atom_constant<caf::atom("lcfinish")>;
 using cluster_modules_atom = caf::atom_constant<caf::atom("lcmodules")>;
 
+// What a cluster reload loads. Checked on arrival: any other value is refused.
+enum class ClusterKind : uint8_t {
+  kModule = 1,     // <modules_dir>/<target>.so on each node
+  kExtension = 2,  // an extension source under each node's extension root
+};
+
+// The largest timeout_ms and lock_timeout_ms a node accepts (10 minutes); a larger one is refused
+// with kInvalidArgument, so that deadlines computed from them stay far from overflow.
+inline constexpr uint32_t kMaxClusterTimeoutMs = 600000;
+
 // One step of one cluster reload, as sent to a node's agent.
 struct ClusterCall {
-  std::string reload_id;        // unique per cluster reload: "<coordinator>/<n>/<unix µs>"
-  std::string coordinator;      // the coordinating node's name (for errors and the lock holder)
-  uint64_t token = 0;           // the node's lock token for this reload (0 in cluster_lock)
-  std::string kind = "module";  // "module" or "extension"
-  std::string target;           // module name, or extension path relative to the extension root
-  std::string extra;            // passed to every code_change
-  uint32_t timeout_ms = 10000;  // per node: all actors suspended and migrated by then
+  std::string reload_id;    // unique per cluster reload: "<coordinator>/<n>/<unix µs>"
+  std::string coordinator;  // the coordinator's name (a node replaces it with the proven one)
+  uint64_t token = 0;       // the node's lock token for this reload (0 in cluster_lock)
+  ClusterKind kind = ClusterKind::kModule;
+  std::string target;                // module name, or extension path relative to the root
+  std::string extra;                 // passed to every code_change
+  uint32_t timeout_ms = 10000;       // per node: all actors suspended and migrated by then
   uint32_t lock_timeout_ms = 30000;  // per node: waiting for its reload lock
   bool force = false;                // hard-purge an old version still in use
   bool rollback = false;             // cluster_finish: swap back a committed node first

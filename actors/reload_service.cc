@@ -9,6 +9,7 @@
 #include "caf/blocking_actor.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/response_promise.hpp"
+#include "cluster/auth_messages.h"
 #include "core/reload_error.h"
 #include "core/reload_limits.h"
 
@@ -65,6 +66,8 @@ void add_reload_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ClusterCall>("lemon.ClusterCall");
   cfg.add_message_type<ClusterModule>("lemon.ClusterModule");
   cfg.add_message_type<std::vector<ClusterModule>>("lemon.ClusterModules");
+  // The authentication layer every cluster message travels in (cluster/auth_messages.h).
+  cluster::add_auth_message_types(cfg);
 }
 
 caf::actor spawn_reload_service(caf::actor_system& sys, Reloader& reloader) {

@@ -51,8 +51,9 @@ struct ReloadRequest {
 // its maximum (core/reload_limits.h), is an error report (invalid_argument) and runs nothing.
 ReloadReport execute(Reloader& reloader, const ReloadRequest& request);
 
-// Registers ReloadRequest, ReloadReport and the cluster agents' ClusterCall
-// (actors/cluster_messages.h); call before the actor system is created.
+// Registers ReloadRequest, ReloadReport, the cluster agents' ClusterCall
+// (actors/cluster_messages.h) and the authentication layer's messages (cluster/auth_messages.h);
+// call before the actor system is created.
 void add_reload_message_types(caf::actor_system_config& cfg);
 
 // Spawns the service for `reloader`, which must outlive the actor system.

@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
       cfg.set("middleman.connection-timeout",
               caf::timespan{absl::ToChronoNanoseconds(options.connection_timeout)});
     }
+    if (options.configure_network) options.configure_network(cfg);
   }
   add_reload_message_types(cfg);
   rt->system_ = std::make_unique<caf::actor_system>(cfg);

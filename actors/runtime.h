@@ -14,6 +14,7 @@
 #ifndef LEMON_ACTORS_RUNTIME_H_
 #define LEMON_ACTORS_RUNTIME_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,9 @@ class Runtime {
     // silent before its connection is closed (its actors go down). Zero: CAF's default (off).
     absl::Duration heartbeat_interval = absl::ZeroDuration();
     absl::Duration connection_timeout = absl::ZeroDuration();
+    // With load_middleman: more network configuration (TLS: cluster/tls.h configure_tls), applied
+    // to CAF's config after the middleman is loaded and before the actor system starts.
+    std::function<void(caf::actor_system_config&)> configure_network;
     // How long a purged (or replaced, or unloaded) version stays mapped, so that messages its
     // code built and that still wait in mailboxes can be taken (CodeServer::Options::unmap_grace).
     absl::Duration unmap_grace = absl::Seconds(5);

@@ -27,7 +27,9 @@
 #include "actors/messages.h"
 #include "actors/runtime.h"
 #include "caf/all.hpp"
+#include "cluster/tls.h"
 #include "control_plane/auth.h"
+#include "control_plane/cluster_flags.h"
 #include "control_plane/http_server.h"
 #include "control_plane/json_rpc.h"
 #include "control_plane/methods.h"
@@ -66,7 +68,10 @@ ABSL_FLAG(std::string, peers, "", "host:port,... of peer nodes to connect to");
 ABSL_FLAG(std::string, cluster_bind, "127.0.0.1", "address the cluster agent listens on");
 ABSL_FLAG(int, cluster_heartbeat_ms, 1000, "CAF heartbeat interval between cluster nodes");
 ABSL_FLAG(int, cluster_timeout_ms, 5000,
-          "a peer silent this long is dropped (its locks released); 0: only on disconnect");
+          "a peer silent this long is dropped from the membership; 0: only on disconnect");
+ABSL_FLAG(int, cluster_lease_ms, 10000,
+          "a cluster lock held for a coordinator that has not renewed it for this long is given "
+          "back (a running commit or rollback finishes first)");
 ABSL_FLAG(std::string, scheduler, "auto",
           "CAF scheduler: auto (sharing on at most 2 cores, else stealing), stealing "
           "(CAF's default) or sharing (one queue; faster on 2 cores, docs/operations.md)");
@@ -228,6 +233,16 @@ int run(int argc, char** argv) {
   options.load_middleman = clustered;
   options.heartbeat_interval = absl::Milliseconds(absl::GetFlag(FLAGS_cluster_heartbeat_ms));
   options.connection_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_cluster_timeout_ms));
+  if (clustered) {
+    auto tls = cluster_tls_from_flags();
+    if (!tls.ok()) {
+      std::fprintf(stderr, "lemond: %s\n", std::string(tls.status().message()).c_str());
+      return 1;
+    }
+    options.configure_network = [tls = *tls](caf::actor_system_config& cfg) {
+      cluster::configure_tls(cfg, tls);
+    };
+  }
   options.scheduler = absl::GetFlag(FLAGS_scheduler);
   if (absl::GetFlag(FLAGS_scheduler_threads) < 0 || absl::GetFlag(FLAGS_unmap_grace_ms) < 0) {
     std::fprintf(stderr, "lemond: --scheduler_threads and --unmap_grace_ms must not be negative\n");
@@ -316,8 +331,19 @@ int run(int argc, char** argv) {
   // background, retried until they answer).
   std::unique_ptr<Cluster> cluster;
   if (clustered) {
+    auto secret = cluster_secret_from_flags(/*create=*/true);
+    if (!secret.ok()) {
+      std::fprintf(stderr, "lemond: %s\n", std::string(secret.status().message()).c_str());
+      return 1;
+    }
+    if (absl::GetFlag(FLAGS_cluster_lease_ms) <= 0) {
+      std::fprintf(stderr, "lemond: --cluster_lease_ms must be positive\n");
+      return 1;
+    }
     Cluster::Options co;
     co.node_name = node_name;
+    co.secret = *secret;
+    co.lease = absl::Milliseconds(absl::GetFlag(FLAGS_cluster_lease_ms));
     co.bind = absl::GetFlag(FLAGS_cluster_bind);
     co.port = absl::GetFlag(FLAGS_cluster_port);
     for (absl::string_view peer :
@@ -338,10 +364,10 @@ int run(int argc, char** argv) {
         [c](const rpc::SystemReloadParams& p) -> absl::StatusOr<rpc::ReloadReport> {
           ClusterCall call;
           if (p.scope() == "module") {
-            call.kind = "module";
+            call.kind = ClusterKind::kModule;
             call.target = p.module();
           } else if (p.scope() == "extension") {
-            call.kind = "extension";
+            call.kind = ClusterKind::kExtension;
             call.target = p.path();
           } else {
             return reload_status(ReloadError::kInvalidArgument,
@@ -420,9 +446,13 @@ int run(int argc, char** argv) {
       "  bazel run //:lemonctl -- reload --extension %s/greeter.cc\n",
       home().c_str(), modules_dir.c_str(), extensions_dir.c_str(), extensions_dir.c_str());
   if (cluster) {
-    std::printf("  cluster        node %s, agent on %s:%d, peers [%s]\n", node_name.c_str(),
-                absl::GetFlag(FLAGS_cluster_bind).c_str(), cluster->port(),
-                absl::GetFlag(FLAGS_peers).c_str());
+    std::printf("  cluster        node %s, gate on %s:%d%s, peers [%s], secret in %s\n",
+                node_name.c_str(), absl::GetFlag(FLAGS_cluster_bind).c_str(), cluster->port(),
+                absl::GetFlag(FLAGS_cluster_tls_cert).empty() ? "" : " (TLS)",
+                absl::GetFlag(FLAGS_peers).c_str(),
+                absl::GetFlag(FLAGS_cluster_secret_file).empty()
+                    ? default_cluster_secret_path().c_str()
+                    : absl::GetFlag(FLAGS_cluster_secret_file).c_str());
   }
   std::printf("READY control_port=%d metrics_port=%d cluster_port=%d\n", server.port(),
               metrics_port, cluster ? cluster->port() : 0);

@@ -7,64 +7,15 @@
 #   (b) two coordinators start cluster reloads at the same moment: they never overlap on a node
 #   (d) a fourth node coordinates a slow reload (extension compiles) and is SIGKILLed while it
 #       holds every node's lock: the locks come back within the timeout, the next reload works
-#   (e) the same with a holder that goes silent (SIGSTOP) instead: heartbeats detect it
+#   (e) the same with a holder that goes silent (SIGSTOP) instead: its lease runs out
+#   (s) without the cluster secret nothing happens: a node given another secret never joins;
+#       remote_reload without the secret file, or with another secret, is refused with a clear
+#       error before it can ask anything (and with the right secret it works, below)
+# Every node is given the same secret file ($T/cluster.secret, created by the first node).
 # Finally every node is stopped with SIGTERM and its demo reports lost=0.
-set -euo pipefail
+# shellcheck source=testing/cluster_lib.sh
+source "${TEST_SRCDIR:?}/lemon/testing/cluster_lib.sh"
 
-ROOT="${TEST_SRCDIR:?}/lemon"
-LEMOND="$ROOT/control_plane/lemond"
-EXAMPLES="$ROOT/extensions/counter"
-export RUNFILES_DIR="$TEST_SRCDIR"
-T="${TEST_TMPDIR:?}"
-
-declare -A PID CP CLP
-fail() {
-  echo "FAIL: $*" >&2
-  for n in "${!PID[@]}"; do echo "--- $n ---" >&2; tail -n 30 "$T/$n.out" >&2 || true; done
-  exit 1
-}
-cleanup() { for n in "${!PID[@]}"; do kill -9 "${PID[$n]}" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_node NAME PEERS: a node with its own home, modules (counter v1) and an empty extension
-# root (so that start-up compiles nothing).
-start_node() {
-  local name=$1 peers=$2 home="$T/$1"
-  mkdir -p "$home/modules" "$home/ext"
-  cp "$EXAMPLES/libcounter_v1.so" "$home/modules/counter.so"
-  CLP[$name]=$(free_port)
-  HOME="$home" "$LEMOND" --node_name="$name" --control_port=0 --metrics_port=0 \
-    --cluster_port="${CLP[$name]}" --peers="$peers" --cluster_heartbeat_ms=500 \
-    --cluster_timeout_ms=6000 --modules_dir="$home/modules" --extensions_dir="$home/ext" \
-    --state_dir="$home/state" --token_file="$home/token" --demo_actors="${DEMO_ACTORS:-200}" \
-    --demo_rate=2000 >"$T/$name.out" 2>&1 &
-  PID[$name]=$!
-  timeout 120 bash -c "until grep -q '^READY' '$T/$name.out'; do kill -0 ${PID[$name]} || exit 1; sleep 0.1; done" \
-    || fail "$name did not become ready"
-  CP[$name]=$(sed -n 's/^READY control_port=\([0-9]*\) .*/\1/p' "$T/$name.out")
-}
-
-# rpc NODE JSON-PARAMS METHOD: the result (or error) object of one JSON-RPC call.
-rpc() {
-  curl -s --max-time 300 -X POST -H "Authorization: Bearer $(cat "$T/$1/token")" \
-    -H 'Content-Type: application/json' \
-    --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$3\",\"params\":$2}" \
-    "http://127.0.0.1:${CP[$1]}/rpc"
-}
-health() { rpc "$1" '{}' system.health; }
-versions() { rpc "$1" '{"module":"counter"}' actors.list | jq -c '[.result.actors[].version] | unique'; }
-# wait_peers NODE N: until NODE sees exactly N live peers.
-wait_peers() {
-  local deadline=$((SECONDS + 60))
-  until [ "$(health "$1" | jq '.result.peers | length')" = "$2" ]; do
-    [ $SECONDS -lt $deadline ] || fail "$1 never saw $2 peers: $(health "$1")"
-    sleep 0.1
-  done
-}
 # await_all_locked: until a, b and c all report a reload in progress at once (60 s deadline).
 await_all_locked() {
   local deadline=$((SECONDS + 60)) n locked
@@ -78,11 +29,6 @@ await_all_locked() {
   done
   return 1
 }
-cluster_reload() {  # NODE MODULE -> report
-  rpc "$1" "{\"scope\":\"module\",\"module\":\"$2\",\"cluster\":true,\"lock_timeout_ms\":60000}" \
-    system.reload
-}
-
 # ---- membership: later nodes name the earlier ones; the agents introduce themselves. ----------
 start_node a ""
 start_node b "127.0.0.1:${CLP[a]}"
@@ -90,6 +36,33 @@ start_node c "127.0.0.1:${CLP[a]},127.0.0.1:${CLP[b]}"
 for n in a b c; do wait_peers $n 2; done
 health a | jq -e --arg b "b=127.0.0.1:${CLP[b]}" \
   '.result.clustered and (.result.peers | index($b)) != null' >/dev/null || fail "membership of a"
+
+# ---- (s) a peer without the secret: no membership, no remote reload, no purge ------------------
+openssl rand -hex 32 >"$T/wrong.secret"
+chmod 600 "$T/wrong.secret"
+SECRET="$T/wrong.secret" DEMO_ACTORS=0 start_node x "127.0.0.1:${CLP[a]}"
+await_log x "did not prove it holds this cluster secret"
+for n in a b c; do
+  [ "$(health $n | jq '.result.peers | length')" = 2 ] || fail "(s) x joined $n: $(health $n)"
+done
+kill -9 "${PID[x]}"
+unset 'PID[x]'
+PURGE=("$ROOT/control_plane/remote_reload" --port="${CLP[a]}" --kind=hard_purge --target=counter
+       --force)
+"${PURGE[@]}" --cluster_secret_file="$T/no.secret" >"$T/s1.out" 2>&1 \
+  && fail "(s) remote_reload without a secret file exited 0: $(cat "$T/s1.out")"
+grep -q "cluster secret (--cluster_secret_file): .*does not exist" "$T/s1.out" \
+  || fail "(s) remote_reload without a secret file: $(cat "$T/s1.out")"
+"${PURGE[@]}" --cluster_secret_file="$T/wrong.secret" >"$T/s2.out" 2>&1 \
+  && fail "(s) remote_reload with a wrong secret exited 0: $(cat "$T/s2.out")"
+grep -q "node a did not prove it holds this cluster secret" "$T/s2.out" \
+  || fail "(s) remote_reload with a wrong secret: $(cat "$T/s2.out")"
+[ "$(rpc a '{"module":"counter"}' actors.list | jq '.result.actors | length')" = 200 ] \
+  || fail "(s) a's counter actors are gone"
+curl -s "http://127.0.0.1:${MP[a]}/metrics" \
+  | grep -q '^lemon_cluster_auth_failures_total{node="a",reason="bad_proof"} ' \
+  || fail "(s) a exports no lemon_cluster_auth_failures_total"
+echo "(s) ok: x (another secret) never joined; remote_reload without or with a wrong secret failed"
 
 # ---- (a) a cluster reload moves every node's demo actors to version 2 ---------------------------
 for n in a b c; do cp "$EXAMPLES/libcounter_v2.so" "$T/$n/modules/counter.so"; done
@@ -171,8 +144,7 @@ kill -9 "${PID[d]}"
 KILLED=$SECONDS
 unset 'PID[d]'
 wait $RD 2>/dev/null || true
-# Released within the configured timeout (6 s without heartbeats; a closed socket is noticed at
-# once), with slack for a loaded machine.
+# Released within the lease (10 s without a renewal), with slack for a loaded machine.
 for n in a b c; do
   until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
     [ $((SECONDS - KILLED)) -le 25 ] || fail "(d) $n still holds the lock for the dead node"
@@ -188,9 +160,10 @@ jq -e '.result.status != "error" and .result.metadata.outcome == "committed"
   || fail "(d) next reload: $(cat "$T/d2.json")"
 echo "(d) ok: the next cluster reload succeeded on a, b and c"
 
-# ---- (e) the lock holder becomes unreachable (SIGSTOP): heartbeats stop, CAF drops it after
+# ---- (e) the lock holder becomes unreachable (SIGSTOP): it stops renewing, and the locks come back
+# when their lease (--cluster_lease_ms, 10 s) runs out; CAF drops it from the membership after
 # --cluster_timeout_ms (6 s here: 3 s let a node starved on a loaded 2-core machine drop out of the
-# membership), and the locks come back ---------------------------------------------------------
+# membership) -----------------------------------------------------------------------------------
 DEMO_ACTORS=0 start_node e "127.0.0.1:${CLP[a]},127.0.0.1:${CLP[b]},127.0.0.1:${CLP[c]}"
 for n in a b c; do wait_peers $n 3; done
 wait_peers e 3
@@ -225,12 +198,13 @@ echo "(e) ok: the next cluster reload moved a, b and c to greeter 2"
 # ---- the cluster view shows code that differs between nodes ------------------------------------
 sed -i 's/#define GREETER_VERSION "2"/#define GREETER_VERSION "3"/' "$T/a/ext/greeter.cc"
 # a reloads alone, asked by another CAF program over caf::io (no HTTP): control_plane/remote_reload.
-"$ROOT/control_plane/remote_reload" --port="${CLP[a]}" --kind=extension \
-  --target="$T/a/ext/greeter.cc" >"$T/g.json" 2>&1 || fail "remote_reload on a: $(cat "$T/g.json")"
+"$ROOT/control_plane/remote_reload" --port="${CLP[a]}" --cluster_secret_file="$T/cluster.secret" \
+  --kind=extension --target="$T/a/ext/greeter.cc" >"$T/g.json" 2>&1 || fail "remote_reload on a: $(cat "$T/g.json")"
 jq -e '.status == "ok" and .reloaded == ["greeter"] and .metadata.to_version == "3"' "$T/g.json" \
   >/dev/null || fail "remote_reload report: $(cat "$T/g.json")"
 echo "ok: a CAF program reloaded greeter 3 on a through its cluster port (report status ok)"
-"$ROOT/control_plane/remote_reload" --port="${CLP[a]}" --kind=module --target=no_such_module \
+"$ROOT/control_plane/remote_reload" --port="${CLP[a]}" --cluster_secret_file="$T/cluster.secret" \
+  --kind=module --target=no_such_module \
   >"$T/g-bad.json" 2>&1 && fail "remote_reload of an unknown module exited 0: $(cat "$T/g-bad.json")"
 jq -e '.status == "error" and .errors[0].reason == "not_found"' "$T/g-bad.json" >/dev/null \
   || fail "remote_reload unknown module: $(cat "$T/g-bad.json")"
@@ -242,12 +216,6 @@ jq -e '.result.divergent == ["greeter"]
 echo "ok: modules.list with cluster: true names greeter as divergent (a runs 3, b and c run 2)"
 
 # ---- every node stops cleanly; no demo message was lost ----------------------------------------
-for n in a b c; do kill -TERM "${PID[$n]}"; done
-for n in a b c; do
-  timeout 120 bash -c "while kill -0 ${PID[$n]} 2>/dev/null; do sleep 0.1; done" \
-    || fail "$n did not exit"
-  grep -q 'lost=0$' "$T/$n.out" || fail "$n lost demo messages: $(grep demo: "$T/$n.out")"
-  grep 'demo:' "$T/$n.out"
-done
+stop_all a b c
 trap - EXIT
 echo "PASS"

@@ -1,0 +1,211 @@
+// The cluster agent: the one actor of a node that acts for its peers. It runs the handshake and
+// answers sealed requests only; each request is opened by the node's authenticator, checked
+// against the peer's role, and dispatched. Everything else is refused and counted.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "actors/cluster_internal.h"
+#include "actors/reload_service.h"
+#include "caf/actor_cast.hpp"
+#include "caf/event_based_actor.hpp"
+#include "core/reload_error.h"
+
+namespace lemon {
+namespace cluster_internal {
+namespace {
+
+using cluster::AuthFailure;
+using cluster::OpenedRequest;
+using cluster::PeerRole;
+
+std::vector<std::string> members_of(const State& st) {
+  std::vector<std::string> out{absl::StrCat(st.node_name, "=", st.address)};
+  absl::MutexLock lock(&st.mu);
+  for (const auto& [name, m] : st.members) out.push_back(absl::StrCat(name, "=", m.address));
+  return out;
+}
+
+void remove_member(State& st, const caf::actor_addr& agent) {
+  absl::MutexLock lock(&st.mu);
+  for (auto it = st.members.begin(); it != st.members.end();) {
+    it = it->second.agent.address() == agent ? st.members.erase(it) : std::next(it);
+  }
+}
+
+// A node introduces itself under the name its handshake proved. Refused under this node's own
+// name, under the name of a live member with another agent, or when the handle next to the
+// sealed hello is not the one the hello names.
+void hello(const std::shared_ptr<State>& st, const std::string& address,
+           const std::string& identity, const caf::actor& attached, Reply reply) {
+  const std::string& name = reply.request().peer_name;
+  std::string refused;
+  if (name == st->node_name) {
+    refused = absl::StrCat("'", name, "' is this node's own name");
+  } else if (!attached || cluster::agent_identity(attached) != identity) {
+    refused = "the agent handle does not match the sealed hello";
+  } else {
+    absl::MutexLock lock(&st->mu);
+    auto it = st->members.find(name);
+    if (it != st->members.end() && it->second.agent != attached) {
+      refused = absl::StrCat("a live member is already called '", name, "'");
+    }
+  }
+  if (!refused.empty()) {
+    st->auth->refuse(AuthFailure::kForbidden, absl::StrCat("hello refused: ", refused), name);
+    return reply(caf::make_message(false, refused));
+  }
+  add_member(st, name, address, attached, nullptr);
+  reply(caf::make_message(true, st->node_name));
+}
+
+// A reload of this node alone, run by its reload service; at most max_remote_reloads at once.
+void remote_reload(caf::event_based_actor* self, const std::shared_ptr<State>& st,
+                   ReloadRequest req, Reply reply) {
+  auto refuse = [&](ReloadError e, const std::string& message) {
+    ReloadReport r = ReloadReport::begin(ReloadKind::kSystem, req.target);
+    r.add_error(req.target, reload_status(e, message));
+    r.finish();
+    reply(std::move(r));
+  };
+  if (req.timeout_ms > kMaxClusterTimeoutMs || req.lock_timeout_ms > kMaxClusterTimeoutMs) {
+    return refuse(ReloadError::kInvalidArgument,
+                  absl::StrCat("timeout_ms and lock_timeout_ms may be at most ",
+                               kMaxClusterTimeoutMs, " ms"));
+  }
+  if (st->remote_reloads >= st->max_remote_reloads) {
+    return refuse(ReloadError::kReloadInProgress,
+                  absl::StrCat("node ", st->node_name, " already runs ", st->remote_reloads,
+                               " reloads for its peers, the most it takes"));
+  }
+  ++st->remote_reloads;
+  std::string target = req.target;
+  req.owner = absl::StrCat("cluster peer ", reply.request().peer_name);
+  self->request(st->rt->reload_service(), caf::infinite, reload_atom::value, std::move(req))
+      .then(
+          [st, reply](ReloadReport& r) mutable {
+            --st->remote_reloads;
+            reply(std::move(r));
+          },
+          [st, reply, target = std::move(target)](caf::error&) mutable {
+            --st->remote_reloads;
+            ReloadReport r = ReloadReport::begin(ReloadKind::kSystem, target);
+            r.add_error(target, reload_status(ReloadError::kInternal,
+                                              "the node's reload service did not answer"));
+            r.finish();
+            reply(std::move(r));
+          });
+}
+
+// Runs one opened request. Roles: a client may read the views and reload this node; only a
+// member may join, lock, prepare, commit, finish and renew.
+void dispatch(caf::event_based_actor* self, const std::shared_ptr<State>& st,
+              const caf::actor& attached, Reply reply) {
+  const OpenedRequest& req = reply.request();
+  const caf::message& m = req.content;
+  if (m.match_elements<cluster_members_atom>()) return reply(members_of(*st));
+  if (m.match_elements<cluster_modules_atom>()) return reply(local_modules(*st->rt));
+  if (m.match_elements<reload_atom, ReloadRequest>()) {
+    return remote_reload(self, st, m.get_as<ReloadRequest>(1), std::move(reply));
+  }
+  if (req.peer_role != PeerRole::kMember) {
+    st->auth->refuse(AuthFailure::kForbidden, "a member's operation asked by a client",
+                     req.peer_name);
+    return reply.refuse();
+  }
+  if (m.match_elements<cluster_hello_atom, std::string, std::string>()) {
+    return hello(st, m.get_as<std::string>(1), m.get_as<std::string>(2), attached,
+                 std::move(reply));
+  }
+  if (!m.match_elements<caf::atom_value, ClusterCall>()) {
+    st->auth->refuse(AuthFailure::kMalformed, "an operation this node does not know",
+                     req.peer_name);
+    return reply.refuse();
+  }
+  ClusterCall call = m.get_as<ClusterCall>(1);
+  const std::string peer = req.peer_name;
+  switch (static_cast<uint64_t>(m.get_as<caf::atom_value>(0))) {
+    case cluster_lock_atom::uint_value():
+      return lock_step(self, st, std::move(call), peer, std::move(reply));
+    case cluster_prepare_atom::uint_value():
+      return run_step(self, st, std::move(call), Step::kPrepare, peer, std::move(reply));
+    case cluster_commit_atom::uint_value():
+      return run_step(self, st, std::move(call), Step::kCommit, peer, std::move(reply));
+    case cluster_finish_atom::uint_value():
+      return finish_step(self, st, std::move(call), peer, std::move(reply));
+    case cluster_renew_atom::uint_value():
+      return renew_step(*st, call, peer, std::move(reply));
+    default:
+      st->auth->refuse(AuthFailure::kMalformed, "an operation this node does not know", peer);
+      return reply.refuse();
+  }
+}
+
+caf::result<cluster::SealedMessage> serve(caf::event_based_actor* self,
+                                          const std::shared_ptr<State>& st,
+                                          const cluster::SealedMessage& sealed,
+                                          const caf::actor& attached) {
+  const caf::strong_actor_ptr& sender = self->current_sender();
+  absl::StatusOr<OpenedRequest> req =
+      st->auth->open(sealed, sender ? caf::to_string(sender) : "an anonymous sender");
+  if (!req.ok()) return cluster::refused_error();
+  auto promise = self->make_response_promise<cluster::SealedMessage>();
+  dispatch(self, st, attached,
+           Reply(st->auth, std::make_shared<const OpenedRequest>(std::move(*req)), promise));
+  return promise;
+}
+
+}  // namespace
+
+std::vector<ClusterModule> local_modules(Runtime& rt) {
+  std::vector<ClusterModule> out;
+  for (const ModuleStatus& m : rt.code_server().list()) {
+    ClusterModule c;
+    c.name = m.name;
+    c.current_version = m.current->version();
+    c.checksum = m.current->checksum();
+    c.actors_current = static_cast<int32_t>(m.current->actor_count());
+    c.path = m.current->source_path();
+    if (m.old) {
+      c.old_version = m.old->version();
+      c.actors_old = static_cast<int32_t>(m.old->actor_count());
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void add_member(const std::shared_ptr<State>& st, const std::string& name,
+                const std::string& address, const caf::actor& agent,
+                std::shared_ptr<cluster::AuthenticatedClient> client) {
+  {
+    absl::MutexLock lock(&st->mu);
+    auto it = st->members.find(name);
+    if (it != st->members.end() && it->second.agent == agent) {
+      if (client) it->second.client = std::move(client);
+      return;
+    }
+    st->members[name] = Member{agent, address, std::move(client)};
+  }
+  // Not a monitor: a down message is an ordinary message anyone can send to the agent.
+  std::weak_ptr<State> weak = st;
+  agent->attach_functor([weak, addr = agent.address()] {
+    if (std::shared_ptr<State> s = weak.lock()) remove_member(*s, addr);
+  });
+}
+
+caf::behavior agent_behaviour(caf::event_based_actor* self, std::shared_ptr<State> st) {
+  cluster::refuse_everything_else(self, st->auth);
+  return cluster::handshake_handlers(self, st->auth, caf::actor{})
+      .or_else(
+          [self, st](cluster::sealed_atom, const cluster::SealedMessage& m)
+              -> caf::result<cluster::SealedMessage> { return serve(self, st, m, caf::actor{}); },
+          [self, st](cluster::sealed_atom, const cluster::SealedMessage& m,
+                     const caf::actor& attached) -> caf::result<cluster::SealedMessage> {
+            return serve(self, st, m, attached);
+          });
+}
+
+}  // namespace cluster_internal
+}  // namespace lemon

@@ -1,0 +1,497 @@
+// The coordinating side of a cluster: joining the peers, this node's authenticated channels to
+// every member, the cluster-wide views, and the cluster reload (global lock with renewed leases,
+// prepare everywhere, commit everywhere, finish).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "actors/cluster_internal.h"
+#include "caf/actor_system.hpp"
+#include "caf/scoped_actor.hpp"
+#include "cluster/tls.h"
+#include "core/reload_error.h"
+
+namespace lemon {
+namespace cluster_internal {
+namespace {
+
+using cluster::AuthenticatedClient;
+using Millis = std::chrono::milliseconds;
+
+// Slack on top of a step's own deadline before the coordinator stops waiting for a node.
+constexpr Millis kNetworkSlack{5000};
+// An extension compile is bounded by ExtensionCompiler::Options::timeout (120 s by default).
+constexpr Millis kCompileDeadline{150000};
+constexpr Millis kPrepareDeadline{30000};
+constexpr Millis kJoinTimeout{10000};
+
+// A node's swap takes at most timeout_ms to suspend and migrate, plus timeout_ms + 10 s to resume
+// (ReloadManager::run_round); the coordinator waits that long, plus the network slack. 64-bit
+// milliseconds; timeout_ms is at most kMaxClusterTimeoutMs.
+Millis swap_deadline(const ClusterCall& call) {
+  return Millis(int64_t{call.timeout_ms}) * 2 + Millis(10000) + kNetworkSlack;
+}
+
+// One node of a cluster reload, as the coordinator tracks it.
+struct Participant {
+  std::string name;
+  std::shared_ptr<AuthenticatedClient> client;  // null: the handshake failed (see report)
+  uint64_t token = 0;
+  bool locked = false;
+  bool failed = false;
+  bool changed = false;    // prepared a new version
+  bool committed = false;  // its commit succeeded
+  ReloadReport report;
+};
+
+void absorb(Participant& p, ReloadReport r) {
+  for (auto& [k, v] : r.metadata) p.report.metadata[k] = v;
+  for (auto& x : r.reloaded) p.report.reloaded.push_back(x);
+  for (auto& x : r.skipped) p.report.skipped.push_back(x);
+  for (auto& x : r.errors) p.report.errors.push_back(x);
+  r.finish();
+  if (r.status == ReloadStatus::kError) p.failed = true;
+}
+
+// Takes a node's answer to `step`: its report, or the failure to get one as p's error.
+void absorb_reply(Participant& p, const absl::StatusOr<caf::message>& reply, const char* step) {
+  if (reply.ok() && reply->match_elements<ReloadReport>()) {
+    return absorb(p, reply->get_as<ReloadReport>(0));
+  }
+  p.failed = true;
+  p.report.errors.push_back(
+      {p.name,
+       reply.ok() ? ReloadError::kInternal : reload_error_of(reply.status()),
+       absl::StrCat("node ", p.name, ", ", step, ": ",
+                    reply.ok() ? "an answer that is no report" : reply.status().message()),
+       {}});
+}
+
+// Sends `atom` with each selected participant's call to all of them at once, then collects the
+// answers; a node that does not answer by `deadline` is marked failed.
+template <class Atom, class Select, class MakeCall>
+void ask_all(caf::scoped_actor& self, std::vector<Participant>& nodes, Millis deadline, Atom atom,
+             const char* step, Select select, MakeCall make_call) {
+  std::vector<std::pair<Participant*, AuthenticatedClient::Pending>> pending;
+  for (Participant& p : nodes) {
+    if (!select(p) || !p.client) continue;
+    pending.emplace_back(
+        &p, p.client->send(self.ptr(), caf::make_message(atom, make_call(p)), deadline));
+  }
+  for (auto& [p, handle] : pending) absorb_reply(*p, p->client->await(handle), step);
+}
+
+// Renews the leases of one cluster reload's locks, on its own thread, every third of the
+// shortest lease a node reported, until destroyed.
+class LeaseRenewer {
+ public:
+  LeaseRenewer(caf::actor_system& sys, const std::vector<Participant>& nodes, ClusterCall call,
+               absl::Duration lease)
+      : call_(std::move(call)), interval_(lease / 3) {
+    for (const Participant& p : nodes) clients_.push_back(p.client);
+    tokens_.assign(nodes.size(), 0);
+    thread_ = std::thread([this, &sys] { run(sys); });
+  }
+  ~LeaseRenewer() {
+    stop_.Notify();
+    thread_.join();
+  }
+  // Node i granted its lock with `token` and a lease of `lease_ms`.
+  void locked(size_t i, uint64_t token, const std::string& lease_ms) {
+    int64_t ms = 0;
+    absl::MutexLock lock(&mu_);
+    tokens_[i] = token;
+    if (absl::SimpleAtoi(lease_ms, &ms) && ms > 0) {
+      interval_ = std::min(interval_, absl::Milliseconds(ms) / 3);
+    }
+  }
+
+ private:
+  absl::Duration interval() {
+    absl::MutexLock lock(&mu_);
+    return interval_;
+  }
+  void run(caf::actor_system& sys) {
+    caf::scoped_actor self{sys};
+    while (!stop_.WaitForNotificationWithTimeout(interval())) {
+      std::vector<std::pair<AuthenticatedClient*, AuthenticatedClient::Pending>> pending;
+      const Millis timeout = absl::ToChronoMilliseconds(interval());
+      for (size_t i = 0; i < clients_.size(); ++i) {
+        if (!clients_[i]) continue;
+        ClusterCall c = call_;
+        {
+          absl::MutexLock lock(&mu_);
+          c.token = tokens_[i];
+        }
+        pending.emplace_back(
+            clients_[i].get(),
+            clients_[i]->send(self.ptr(), caf::make_message(cluster_renew_atom::value, c),
+                              timeout));
+      }
+      // A node that refuses (no session yet, or already released) needs no renewal.
+      for (auto& [client, handle] : pending) client->await(handle).IgnoreError();
+    }
+  }
+
+  const ClusterCall call_;
+  std::vector<std::shared_ptr<AuthenticatedClient>> clients_;
+  absl::Mutex mu_;
+  std::vector<uint64_t> tokens_ ABSL_GUARDED_BY(mu_);
+  absl::Duration interval_ ABSL_GUARDED_BY(mu_);
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+// The global lock: each node's local lock, one node after the other in name order. Two
+// coordinators racing both start at the first node, so one of them waits there: no deadlock.
+// "" when every node is locked, else "not_started".
+std::string lock_all(caf::scoped_actor& self, std::vector<Participant>& nodes,
+                     const ClusterCall& call, LeaseRenewer& renewer) {
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    Participant& p = nodes[i];
+    if (p.client) {
+      const Millis deadline = Millis(int64_t{call.lock_timeout_ms}) + kNetworkSlack;
+      absorb_reply(
+          p,
+          p.client->call(self.ptr(), caf::make_message(cluster_lock_atom::value, call), deadline),
+          "lock");
+      uint64_t token = 0;
+      if (!p.failed && absl::SimpleAtoi(p.report.metadata["lock_token"], &token) && token > 0) {
+        p.token = token;
+        p.locked = true;
+        renewer.locked(i, token, p.report.metadata["lease_ms"]);
+        continue;
+      }
+    }
+    p.failed = true;
+    return "not_started";
+  }
+  return "";
+}
+
+// Phase 1 everywhere, then phase 2 everywhere if every node prepared: the outcome.
+std::string prepare_and_commit(caf::scoped_actor& self, std::vector<Participant>& nodes,
+                               const ClusterCall& call) {
+  auto with_token = [&call](const Participant& p) {
+    ClusterCall c = call;
+    c.token = p.token;
+    return c;
+  };
+  // Phase 1: every node prepares its own copy; nothing runs the new code yet.
+  ask_all(
+      self, nodes, call.kind == ClusterKind::kExtension ? kCompileDeadline : kPrepareDeadline,
+      cluster_prepare_atom::value, "prepare", [](const Participant&) { return true; }, with_token);
+  bool all_prepared = true;
+  for (Participant& p : nodes) {
+    all_prepared &= !p.failed;
+    p.changed = p.report.metadata["prepared"] == "true";
+  }
+  if (!all_prepared) return "discarded";
+  // Phase 2: every node that prepared a new version swaps its actors.
+  ask_all(
+      self, nodes, swap_deadline(call), cluster_commit_atom::value, "commit",
+      [](const Participant& p) { return p.changed; }, with_token);
+  bool all_committed = true;
+  for (Participant& p : nodes) {
+    p.committed = p.changed && !p.failed;
+    all_committed &= !p.failed;
+  }
+  return all_committed ? "committed" : "rolled_back";
+}
+
+// Each node's outcome and the report's children.
+void summarize(std::vector<Participant>& nodes, const std::string& outcome, const ClusterCall& call,
+               ReloadReport& report) {
+  const bool rollback = outcome == "rolled_back";
+  std::vector<std::string> failed;
+  for (Participant& p : nodes) {
+    std::string step = "not attempted";
+    if (p.committed) {
+      step = "committed";
+      if (rollback) {
+        const bool undone = p.report.metadata["rolled_back"] == "true";
+        step = undone ? "rolled_back" : "rollback_failed";
+        auto& rl = p.report.reloaded;
+        if (undone)
+          rl.erase(std::remove(rl.begin(), rl.end(), p.report.metadata["module"]), rl.end());
+      }
+    } else if (p.failed) {
+      step = "failed";
+    } else if (p.locked && outcome == "committed") {
+      step = "unchanged";
+    } else if (p.locked) {
+      step = "discarded";
+    }
+    p.report.metadata["outcome"] = step;
+    if (!p.failed && step == "not attempted") {
+      p.report.skipped.push_back({call.target, ReloadError::kRolledBack,
+                                  "not attempted: the cluster lock was not acquired"});
+    }
+    if (p.failed) failed.push_back(p.name);
+    p.report.finish();
+    report.results.push_back(std::move(p.report));
+  }
+  report.metadata["outcome"] = outcome;
+  if (!failed.empty()) report.metadata["failed_nodes"] = absl::StrJoin(failed, ",");
+}
+
+}  // namespace
+
+std::pair<std::string, uint16_t> split_address(const std::string& address) {
+  std::vector<std::string> parts = absl::StrSplit(address, absl::MaxSplits(':', 1));
+  uint32_t port = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &port) || port == 0 || port > 65535) {
+    return {"", 0};
+  }
+  return {parts[0], static_cast<uint16_t>(port)};
+}
+
+}  // namespace cluster_internal
+
+using cluster_internal::Participant;
+
+absl::StatusOr<std::shared_ptr<cluster::AuthenticatedClient>> Cluster::client_for(
+    const std::string& name) {
+  caf::actor agent;
+  {
+    absl::MutexLock lock(&state_->mu);
+    std::shared_ptr<cluster::AuthenticatedClient> cached;
+    if (name == options_.node_name) {
+      cached = state_->self_client;
+      agent = agent_;
+    } else if (auto it = state_->members.find(name); it != state_->members.end()) {
+      cached = it->second.client;
+      agent = it->second.agent;
+    } else {
+      return reload_status(ReloadError::kNotFound, absl::StrCat(name, " is no member"));
+    }
+    if (cached && !cached->stale()) return cached;
+  }
+  cluster::AuthenticatedClient::Options o;
+  o.secret = options_.secret;
+  o.name = options_.node_name;
+  o.role = cluster::PeerRole::kMember;
+  auto client = cluster::AuthenticatedClient::connect(runtime_.system(), agent, o);
+  if (!client.ok()) return client.status();
+  absl::MutexLock lock(&state_->mu);
+  if (name == options_.node_name) {
+    state_->self_client = *client;
+  } else if (auto it = state_->members.find(name);
+             it != state_->members.end() && it->second.agent == agent) {
+    it->second.client = *client;
+  }
+  return client;
+}
+
+// Connects to the gate at `address`, proves the secret, and introduces this node; the peer
+// becomes a member here too. The error says why not.
+absl::Status Cluster::join(const std::string& address) {
+  auto [host, port] = cluster_internal::split_address(address);
+  auto gate = cluster::connect_endpoint(runtime_.system(), host, port);
+  if (!gate.ok()) return gate.status();
+  cluster::AuthenticatedClient::Options o;
+  o.secret = options_.secret;
+  o.name = options_.node_name;
+  o.role = cluster::PeerRole::kMember;
+  auto client = cluster::AuthenticatedClient::connect(runtime_.system(), *gate, o);
+  if (!client.ok()) return client.status();
+  caf::scoped_actor self{runtime_.system()};
+  auto reply = (*client)->call(self.ptr(),
+                               caf::make_message(cluster_hello_atom::value, state_->address,
+                                                 cluster::agent_identity(agent_)),
+                               cluster_internal::kJoinTimeout, agent_);
+  if (!reply.ok()) return reply.status();
+  if (!reply->match_elements<bool, std::string>()) {
+    return reload_status(ReloadError::kInternal, "a hello answered with something else");
+  }
+  if (!reply->get_as<bool>(0)) {
+    return reload_status(ReloadError::kInvalidArgument,
+                         absl::StrCat("node ", (*client)->node_name(),
+                                      " refused this node: ", reply->get_as<std::string>(1)));
+  }
+  cluster_internal::add_member(state_, (*client)->node_name(), address, (*client)->agent(),
+                               *client);
+  return absl::OkStatus();
+}
+
+void Cluster::connect_loop() {
+  struct Peer {
+    std::string address;
+    absl::Duration backoff;
+    absl::Time next_try;
+    std::string last_error;  // logged when it changes, not on every retry
+  };
+  std::vector<Peer> peers;
+  for (const std::string& a : options_.peers) {
+    peers.push_back({a, options_.retry_initial, absl::InfinitePast(), ""});
+  }
+  while (!stop_.HasBeenNotified()) {
+    absl::Time wake = absl::Now() + options_.retry_max;
+    for (Peer& p : peers) {
+      bool connected = false;
+      {
+        absl::MutexLock lock(&state_->mu);
+        for (const auto& [name, m] : state_->members) connected |= m.address == p.address;
+      }
+      if (connected) {
+        p.backoff = options_.retry_initial;  // if it goes down, retry quickly
+        p.next_try = absl::InfinitePast();
+        p.last_error.clear();
+        continue;
+      }
+      if (absl::Now() < p.next_try) {
+        wake = std::min(wake, p.next_try);
+        continue;
+      }
+      absl::Status joined = join(p.address);
+      if (joined.ok()) {
+        p.backoff = options_.retry_initial;
+        continue;
+      }
+      if (joined.message() != p.last_error) {
+        p.last_error = std::string(joined.message());
+        std::fprintf(stderr, "lemon: cluster node %s cannot join %s (retrying): %s\n",
+                     options_.node_name.c_str(), p.address.c_str(), p.last_error.c_str());
+      }
+      p.next_try = absl::Now() + p.backoff;
+      p.backoff = std::min(p.backoff * 2, options_.retry_max);
+      wake = std::min(wake, p.next_try);
+    }
+    // Connected peers are re-checked at least every retry_max (a member that went down).
+    stop_.WaitForNotificationWithTimeout(
+        std::max(std::min(wake - absl::Now(), options_.retry_initial), absl::Milliseconds(10)));
+  }
+}
+
+std::vector<ClusterMember> Cluster::members() const {
+  std::vector<ClusterMember> out{{options_.node_name, state_->address, true}};
+  absl::MutexLock lock(&state_->mu);
+  for (const auto& [name, m] : state_->members) out.push_back({name, m.address, false});
+  return out;
+}
+
+std::vector<ClusterNodeModules> Cluster::list_modules(absl::Duration deadline) {
+  std::vector<std::string> names;
+  {
+    absl::MutexLock lock(&state_->mu);
+    for (const auto& [name, m] : state_->members) names.push_back(name);
+  }
+  std::vector<ClusterNodeModules> out;
+  out.push_back({options_.node_name, "", cluster_internal::local_modules(runtime_)});
+  caf::scoped_actor self{runtime_.system()};
+  const auto timeout = absl::ToChronoMilliseconds(deadline);
+  struct Asked {
+    ClusterNodeModules node;
+    std::shared_ptr<cluster::AuthenticatedClient> client;
+    std::optional<cluster::AuthenticatedClient::Pending> pending;
+  };
+  std::vector<Asked> asked;
+  for (const std::string& name : names) {  // all asked at once, then the answers collected
+    Asked a{{name, "", {}}, nullptr, std::nullopt};
+    auto client = client_for(name);
+    if (client.ok()) {
+      a.client = *client;
+      a.pending =
+          a.client->send(self.ptr(), caf::make_message(cluster_modules_atom::value), timeout);
+    } else {
+      a.node.error = absl::StrCat("no answer from node ", name, ": ", client.status().message());
+    }
+    asked.push_back(std::move(a));
+  }
+  for (Asked& a : asked) {
+    if (a.pending) {
+      auto reply = a.client->await(*a.pending);
+      if (reply.ok() && reply->match_elements<std::vector<ClusterModule>>()) {
+        a.node.modules = reply->get_as<std::vector<ClusterModule>>(0);
+      } else {
+        a.node.error = absl::StrCat("no answer from node ", a.node.node, ": ",
+                                    reply.ok() ? "not a module list" : reply.status().message());
+      }
+    }
+    out.push_back(std::move(a.node));
+  }
+  return out;
+}
+
+ReloadReport Cluster::reload(ClusterCall call) {
+  ReloadReport report = ReloadReport::begin(ReloadKind::kSystem, call.target);
+  report.metadata["cluster"] = "true";
+  report.metadata["coordinator"] = options_.node_name;
+  report.metadata["kind"] = to_string(cluster_internal::reload_kind(call.kind));
+  call.coordinator = options_.node_name;
+  call.reload_id =
+      absl::StrCat(options_.node_name, "/", ++reloads_, "/", absl::ToUnixMicros(absl::Now()));
+  if (absl::Status bad = cluster_internal::check_cluster_call(call); !bad.ok()) {
+    report.add_error(call.target, bad);
+    report.finish();
+    return report;
+  }
+  // An extension under this node's root is named relative to it: each node compiles its own copy
+  // under its own root.
+  if (call.kind == ClusterKind::kExtension && !runtime_.options().extension_dirs.empty()) {
+    const std::string root = runtime_.options().extension_dirs.front() + "/";
+    if (call.target.compare(0, root.size(), root) == 0)
+      call.target = call.target.substr(root.size());
+  }
+  report.metadata["reload_id"] = call.reload_id;
+
+  // Every member, ordered by name: the global lock order.
+  std::vector<Participant> nodes;
+  nodes.push_back({options_.node_name, nullptr});
+  {
+    absl::MutexLock lock(&state_->mu);
+    for (const auto& [name, m] : state_->members) nodes.push_back({name, nullptr});
+  }
+  std::sort(nodes.begin(), nodes.end(),
+            [](const Participant& a, const Participant& b) { return a.name < b.name; });
+  std::vector<std::string> names;
+  for (Participant& p : nodes) {
+    names.push_back(p.name);
+    p.report = ReloadReport::begin(cluster_internal::reload_kind(call.kind), call.target);
+    p.report.metadata["node"] = p.name;
+    auto client = client_for(p.name);
+    if (client.ok()) {
+      p.client = *client;
+    } else {
+      p.report.errors.push_back(
+          {p.name,
+           reload_error_of(client.status()),
+           absl::StrCat("cannot authenticate with node ", p.name, ": ", client.status().message()),
+           {}});
+    }
+  }
+  report.metadata["nodes"] = absl::StrJoin(names, ",");
+
+  caf::scoped_actor self{runtime_.system()};
+  std::string outcome;
+  {
+    // Renews every node's lease while the reload runs, from the first lock to the finish.
+    cluster_internal::LeaseRenewer renewer(runtime_.system(), nodes, call, options_.lease);
+    outcome = cluster_internal::lock_all(self, nodes, call, renewer);
+    if (outcome.empty()) outcome = cluster_internal::prepare_and_commit(self, nodes, call);
+  }
+  // End every session: roll committed nodes back if the reload as a whole failed; drop what was
+  // prepared; release every node's lock (a node that failed in its lock step is asked too, so
+  // that a lock it takes late is given back).
+  ClusterCall finish = call;
+  finish.rollback = outcome == "rolled_back";
+  cluster_internal::ask_all(
+      self, nodes, cluster_internal::swap_deadline(call), cluster_finish_atom::value, "finish",
+      [](const Participant& p) { return p.locked || p.failed; },
+      [&finish](const Participant& p) {
+        ClusterCall c = finish;
+        c.token = p.token;
+        return c;
+      });
+  cluster_internal::summarize(nodes, outcome, call, report);
+  report.finish();
+  return report;
+}
+
+}  // namespace lemon
