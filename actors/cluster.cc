@@ -17,6 +17,7 @@
 #include "caf/send.hpp"
 #include "cluster/tls.h"
 #include "core/extension_compiler_diagnostics.h"
+#include "core/module_name.h"
 #include "core/reload_error.h"
 #include "core/telemetry.h"
 
@@ -52,10 +53,7 @@ void prepare_here(State& st, Session& s, ReloadReport& r) {
   std::string path, name;
   if (call.kind == ClusterKind::kModule) {
     name = call.target;
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-      return r.add_error(call.target, reload_status(ReloadError::kInvalidArgument,
-                                                    absl::StrCat("bad module name '", name, "'")));
-    }
+    if (absl::Status bad = check_module_name(name); !bad.ok()) return r.add_error(name, bad);
     path = absl::StrCat(rt.options().modules_dir, "/", name, ".so");
   } else {
     if (rt.compiler() == nullptr || rt.options().extension_dirs.empty()) {

@@ -12,6 +12,7 @@
 #include "caf/atom.hpp"
 #include "caf/io/middleman.hpp"
 #include "caf/send.hpp"
+#include "core/fs.h"
 #include "core/reload_error.h"
 #include "core/telemetry.h"
 
@@ -27,10 +28,28 @@ absl::StatusOr<std::string> choose_scheduler(const std::string& requested, unsig
       absl::StrCat("unknown scheduler \"", requested, "\" (auto, stealing or sharing)"));
 }
 
+namespace {
+
+// Where code is loaded from and copied to must be out of other users' reach (core/fs.h): the
+// state directory (created 0700 when missing) and the modules directory, when it exists. The
+// extension roots are checked by the extension compiler.
+absl::Status prepare_directories(const Runtime::Options& options) {
+  if (absl::Status s = make_dirs(options.state_dir, 0700); !s.ok()) return s;
+  if (absl::Status s = check_trusted_path(options.state_dir, PathKind::kDirectory); !s.ok()) {
+    return s;
+  }
+  if (options.modules_dir.empty()) return absl::OkStatus();
+  absl::Status s = check_trusted_path(options.modules_dir, PathKind::kDirectory);
+  return reload_error_of(s) == ReloadError::kNotFound ? absl::OkStatus() : s;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   if (options.state_dir.empty()) {
     return reload_status(ReloadError::kInvalidArgument, "Runtime needs a state_dir");
   }
+  if (absl::Status s = prepare_directories(options); !s.ok()) return s;
   if (options.apps_manifest.empty() && !options.modules_dir.empty()) {
     options.apps_manifest = options.modules_dir + "/apps.json";
   }

@@ -45,8 +45,11 @@ absl::StatusOr<std::string> choose_scheduler(const std::string& requested, unsig
 class Runtime {
  public:
   struct Options {
-    std::string node_name;                    // metrics label `node` when set
-    std::string state_dir;                    // required: module copies, extension cache
+    std::string node_name;  // metrics label `node` when set
+    // Required: module copies, extension cache; created 0700 when missing. It, modules_dir (when
+    // it exists) and the extension roots must be trusted (check_trusted_path, core/fs.h), else
+    // create() refuses with kPathNotAllowed naming the directory.
+    std::string state_dir;
     std::string modules_dir;                  // <name>.so; may be empty
     std::vector<std::string> extension_dirs;  // extension roots; empty: extensions refused
     std::string apps_manifest;                // default <modules_dir>/apps.json

@@ -1,7 +1,7 @@
 // Token authentication for the control plane: a random secret kept in a 0600 file that the node
 // creates at first start and lemonctl reads, presented as `Authorization: Bearer <token>`.
 //
-//   absl::StatusOr<std::string> token = lemon::load_or_create_token(lemon::default_token_path());
+//   absl::StatusOr<std::string> token = lemon::load_or_create_token(path);
 //   std::optional<std::string> presented = lemon::parse_bearer(header_value);
 //   bool ok = presented && lemon::token_matches(*token, *presented);
 #ifndef LEMON_CONTROL_PLANE_AUTH_H_
@@ -15,14 +15,18 @@
 
 namespace lemon {
 
-// `$HOME/.lemon/token` (the home directory from the password database when HOME is unset).
-std::string default_token_path();
+// `<home>/.lemon/token`, the home from home_directory() (core/fs.h); kNotFound without one.
+absl::StatusOr<std::string> default_token_path();
 
-// The token in `path`, creating it first (parent directories 0700, the file 0600, 32 random bytes
-// as 64 hex digits) when absent. Refuses a file that group or others may access, or an empty one.
+// The token in `path`, for the node: its directory is created (0700) when missing and must be
+// trusted (check_trusted_path, core/fs.h), temporary token files a killed node left there are
+// removed, and the file is created when absent (0600, 32 random bytes as 64 hex digits, written to
+// a temporary file and linked into place, so it is never seen empty). Refuses a file that group or
+// others may access, one another user could change, and an empty one.
 absl::StatusOr<std::string> load_or_create_token(const std::string& path);
 
-// The token in `path` without ever creating it (for clients); same permission checks.
+// The token in `path` without ever creating it (for clients): a regular file that group and
+// others may not access, not empty.
 absl::StatusOr<std::string> read_token(const std::string& path);
 
 // True when `presented` equals `expected`, in time independent of where they differ. An empty

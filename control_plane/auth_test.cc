@@ -1,11 +1,17 @@
 #include "control_plane/auth.h"
 
+#include <dirent.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -119,8 +125,68 @@ TEST(AuthTest, ParsesBearerHeaders) {
 }
 
 TEST(AuthTest, DefaultPathIsUnderHome) {
-  std::string path = default_token_path();
-  EXPECT_NE(path.find("/.lemon/token"), std::string::npos) << path;
+  absl::StatusOr<std::string> path = default_token_path();
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_NE(path->find("/.lemon/token"), std::string::npos) << *path;
+}
+
+// Creates the token at `path` in a process that any write to a file kills (SIGXFSZ, no core).
+void create_token_without_room_to_write(const std::string& path) {
+  const struct rlimit nothing = {0, 0};
+  setrlimit(RLIMIT_CORE, &nothing);
+  setrlimit(RLIMIT_FSIZE, &nothing);
+  (void)load_or_create_token(path);
+  _exit(0);
+}
+
+// A node killed between creating the token file and writing the token into it (here by SIGXFSZ at
+// its first write) leaves no empty token behind: the next start creates the token as usual, and
+// the temporary file the killed one was writing is removed.
+TEST(AuthTest, ANodeKilledWhileCreatingTheTokenLeavesNoEmptyToken) {
+  const std::string dir = temp_dir("killed");
+  const std::string path = dir + "/token";
+  EXPECT_EXIT(create_token_without_room_to_write(path), ::testing::KilledBySignal(SIGXFSZ), "");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    EXPECT_GT(st.st_size, 0) << "an empty token file was left";
+  }
+  absl::StatusOr<std::string> token = load_or_create_token(path);
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(token->size(), 64u);
+  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), closedir);
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d.get())) {
+    if (e->d_name[0] != '.' || std::string(e->d_name).size() > 2) names.push_back(e->d_name);
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"token"}) << "the temporary file was not removed";
+}
+
+// The node's token file and its directory must be trusted (core/fs.h): one that another user
+// could change is refused, naming it.
+TEST(AuthTest, ATokenAnotherUserCouldChangeIsRefused) {
+  const std::string open_dir = temp_dir("group_writable_dir");
+  ASSERT_EQ(::chmod(open_dir.c_str(), 0770), 0);
+  absl::StatusOr<std::string> in_open_dir = load_or_create_token(open_dir + "/token");
+  EXPECT_FALSE(in_open_dir.ok());
+  EXPECT_NE(std::string(in_open_dir.status().message()).find("untrusted directory " + open_dir),
+            std::string::npos)
+      << in_open_dir.status();
+  EXPECT_NE(::access((open_dir + "/token").c_str(), F_OK), 0) << "created in an untrusted place";
+
+  const passwd* nobody = ::getpwnam("nobody");
+  if (::geteuid() != 0 || nobody == nullptr) {
+    GTEST_SKIP() << "giving the token file to another user needs root; not root here";
+  }
+  const std::string path = temp_dir("theirs") + "/token";
+  write_file(path, "their-token\n", 0600);
+  ASSERT_EQ(::chown(path.c_str(), nobody->pw_uid, 0), 0);
+  absl::StatusOr<std::string> theirs = load_or_create_token(path);
+  EXPECT_FALSE(theirs.ok());
+  EXPECT_NE(std::string(theirs.status().message()).find("untrusted file " + path),
+            std::string::npos)
+      << theirs.status();
+  EXPECT_NE(std::string(theirs.status().message()).find("(nobody)"), std::string::npos)
+      << theirs.status();
 }
 
 }  // namespace

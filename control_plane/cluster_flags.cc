@@ -19,14 +19,19 @@ ABSL_FLAG(std::string, cluster_tls_ca, "",
 
 namespace lemon {
 
-std::string default_cluster_secret_path() {
-  std::string token = default_token_path();
-  return token.substr(0, token.rfind('/') + 1) + "cluster.secret";
+absl::StatusOr<std::string> default_cluster_secret_path() {
+  absl::StatusOr<std::string> token = default_token_path();
+  if (!token.ok()) return token.status();
+  return token->substr(0, token->rfind('/') + 1) + "cluster.secret";
 }
 
 absl::StatusOr<std::string> cluster_secret_from_flags(bool create) {
   std::string path = absl::GetFlag(FLAGS_cluster_secret_file);
-  if (path.empty()) path = default_cluster_secret_path();
+  if (path.empty()) {
+    absl::StatusOr<std::string> fallback = default_cluster_secret_path();
+    if (!fallback.ok()) return fallback.status();
+    path = *fallback;
+  }
   absl::StatusOr<std::string> secret = create ? load_or_create_token(path) : read_token(path);
   if (!secret.ok()) {
     return reload_status(

@@ -24,7 +24,7 @@ ABSL_DECLARE_FLAG(std::string, cluster_tls_ca);
 namespace lemon {
 
 // `$HOME/.lemon/cluster.secret`, beside the control plane's token (default_token_path()).
-std::string default_cluster_secret_path();
+absl::StatusOr<std::string> default_cluster_secret_path();
 
 // The bytes of --cluster_secret_file (or its default), through control_plane/auth.h's token file
 // handling: created 0600 with 32 random bytes when missing if `create` (a node), never created

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "control_plane/auth.h"
 #include "control_plane/http_client.h"
+#include "core/fs.h"
 #include "nlohmann/json.hpp"
 
 namespace lemon {
@@ -150,8 +151,8 @@ std::optional<std::string> parse(const std::vector<std::string>& args, CommandLi
 
 std::string expand_home(const std::string& path) {
   if (path == "~" || absl::StartsWith(path, "~/")) {
-    const char* home = std::getenv("HOME");
-    if (home != nullptr) return absl::StrCat(home, path.substr(1));
+    absl::StatusOr<std::string> home = home_directory();
+    if (home.ok()) return absl::StrCat(*home, path.substr(1));
   }
   return path;
 }
@@ -437,8 +438,11 @@ int run_unchecked(const std::vector<std::string>& args, std::ostream& out, std::
     err << "lemonctl: --control_port must be 1..65535\n";
     return kLemonctlUsage;
   }
-  const std::string token_file = expand_home(cl.get("token_file", default_token_path()));
-  absl::StatusOr<std::string> token = read_token(token_file);
+  const absl::StatusOr<std::string> token_file =
+      cl.has("token_file") ? absl::StatusOr<std::string>(expand_home(cl.get("token_file")))
+                           : default_token_path();
+  absl::StatusOr<std::string> token =
+      token_file.ok() ? read_token(*token_file) : token_file.status();
   if (!token.ok()) {
     err << "lemonctl: " << token.status().message();
     if (absl::IsNotFound(token.status())) {

@@ -3,14 +3,12 @@
 // 127.0.0.1:4040 and Prometheus metrics on 127.0.0.1:9464/metrics, and prints how to reload.
 #include <dirent.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -34,6 +32,7 @@
 #include "control_plane/json_rpc.h"
 #include "control_plane/methods.h"
 #include "control_plane/metrics_http_server.h"
+#include "control_plane/node_files.h"
 #include "control_plane/node_service.h"
 #include "control_plane/report_proto.h"
 #include "core/reload_error.h"
@@ -85,51 +84,26 @@ ABSL_FLAG(int, demo_rate, 20000, "demo messages per second, spread over the demo
 namespace lemon {
 namespace {
 
-std::string home() {
-  const char* h = std::getenv("HOME");
-  return h ? h : "/tmp";
-}
-
-bool exists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
-
-void mkdirs(const std::string& dir) {
-  std::string partial;
-  for (absl::string_view part : absl::StrSplit(dir, '/')) {
-    partial += std::string(part) + "/";
-    if (!part.empty()) mkdir(partial.c_str(), 0700);
-  }
-}
-
-bool copy(const std::string& from, const std::string& to) {
-  std::ifstream in(from, std::ios::binary);
-  if (!in) return false;
-  std::ofstream out(to + ".tmp", std::ios::binary | std::ios::trunc);
-  out << in.rdbuf();
-  out.close();
-  return out && std::rename((to + ".tmp").c_str(), to.c_str()) == 0;
-}
-
-// First start: the example extension goes where a newcomer can edit it.
-void seed_extension(const std::string& extensions_dir) {
-  mkdirs(extensions_dir);
-  const std::string target = extensions_dir + "/greeter.cc";
-  if (!exists(target)) copy(find_runfile("extensions/greeter/greeter.cc"), target);
-}
-
-// First start: the example modules go where a newcomer can find and swap them.
-void seed_examples(const std::string& modules_dir, const std::string& examples_dir) {
+// The examples seeded at first start into the default directories, from this binary's runfiles
+// (those it ships with; none when it runs without them).
+std::vector<SeedFile> example_seeds(const NodeFiles& files) {
+  std::vector<SeedFile> seeds;
+  auto add = [&seeds](const std::string& runfile, std::string to, bool replace) {
+    std::string from = find_runfile(runfile);
+    if (!from.empty()) seeds.push_back({std::move(from), std::move(to), replace});
+  };
   const std::string root = "extensions/counter/";
-  mkdirs(modules_dir);
-  mkdirs(examples_dir);
-  for (const char* v : {"1", "2", "3"}) {
-    copy(find_runfile(root + "libcounter_v" + v + ".so"), examples_dir + "/counter_v" + v + ".so");
+  if (files.default_modules) {
+    for (const char* v : {"1", "2", "3"}) {
+      add(root + "libcounter_v" + v + ".so", files.examples_dir + "/counter_v" + v + ".so", true);
+    }
+    add(root + "counter_v2.cc", files.examples_dir + "/counter_v2.cc", true);
+    add(root + "libcounter_v1.so", files.modules_dir + "/counter.so", false);
   }
-  copy(find_runfile(root + "counter_v2.cc"), examples_dir + "/counter_v2.cc");
-  if (!exists(modules_dir + "/counter.so"))
-    copy(find_runfile(root + "libcounter_v1.so"), modules_dir + "/counter.so");
+  if (files.default_extensions) {
+    add("extensions/greeter/greeter.cc", files.extensions_dir + "/greeter.cc", false);
+  }
+  return seeds;
 }
 
 // Sends ticks to the demo actors at a steady rate; each actor gets its own sequence numbers, so
@@ -200,32 +174,32 @@ int run(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const std::string base = home() + "/.lemon";
-  std::string modules_dir = absl::GetFlag(FLAGS_modules_dir);
-  std::string extensions_dir = absl::GetFlag(FLAGS_extensions_dir);
-  std::string state_dir = absl::GetFlag(FLAGS_state_dir);
-  std::string token_file = absl::GetFlag(FLAGS_token_file);
+  // The node's directories, checked before anything is written into or loaded from them.
+  NodeFiles given;
+  given.modules_dir = absl::GetFlag(FLAGS_modules_dir);
+  given.extensions_dir = absl::GetFlag(FLAGS_extensions_dir);
+  given.state_dir = absl::GetFlag(FLAGS_state_dir);
+  given.token_file = absl::GetFlag(FLAGS_token_file);
+  absl::StatusOr<NodeFiles> files = resolve_node_files(given);
+  absl::Status prepared =
+      files.ok() ? prepare_node_files(*files, example_seeds(*files)) : files.status();
+  if (!prepared.ok()) {
+    std::fprintf(stderr, "lemond: %s\n", std::string(prepared.message()).c_str());
+    return 1;
+  }
+  const std::string& modules_dir = files->modules_dir;
+  const std::string& extensions_dir = files->extensions_dir;
+  const std::string& token_file = files->token_file;
   std::string node_name = absl::GetFlag(FLAGS_node_name);
-  if (modules_dir.empty()) {
-    modules_dir = base + "/modules";
-    seed_examples(modules_dir, base + "/examples");
-  }
-  if (extensions_dir.empty()) {
-    extensions_dir = base + "/extensions";
-    seed_extension(extensions_dir);
-  }
-  if (state_dir.empty()) state_dir = base + "/state";
-  if (token_file.empty()) token_file = default_token_path();
   if (node_name.empty()) {
     char host[256] = "localhost";
     gethostname(host, sizeof(host) - 1);
     node_name = absl::StrCat("lemon@", host);
   }
-  mkdirs(extensions_dir);
 
   Runtime::Options options;
   options.node_name = node_name;
-  options.state_dir = state_dir;
+  options.state_dir = files->state_dir;
   options.modules_dir = modules_dir;
   options.extension_dirs = {extensions_dir};
   const bool clustered =
@@ -436,23 +410,28 @@ int run(int argc, char** argv) {
   std::printf("  scheduler      %s, %zu workers (--scheduler=%s)\n",
               rt->options().scheduler.c_str(), rt->system().scheduler().num_workers(),
               absl::GetFlag(FLAGS_scheduler).c_str());
-  std::printf(
-      "Try a hot upgrade of the demo actors (in another shell):\n"
-      "  cp %s/.lemon/examples/counter_v2.so %s/counter.so\n"
-      "  bazel run //:lemonctl -- reload --module counter\n"
-      "  bazel run //:lemonctl -- actors --module counter | head\n"
-      "or edit the example extension and reload it:\n"
-      "  $EDITOR %s/greeter.cc   # change kGreeting and GREETER_VERSION\n"
-      "  bazel run //:lemonctl -- reload --extension %s/greeter.cc\n",
-      home().c_str(), modules_dir.c_str(), extensions_dir.c_str(), extensions_dir.c_str());
+  if (files->default_modules) {
+    std::printf(
+        "Try a hot upgrade of the demo actors (in another shell):\n"
+        "  cp %s/counter_v2.so %s/counter.so\n"
+        "  bazel run //:lemonctl -- reload --module counter\n"
+        "  bazel run //:lemonctl -- actors --module counter | head\n",
+        files->examples_dir.c_str(), modules_dir.c_str());
+  }
+  if (files->default_extensions) {
+    std::printf(
+        "Edit the example extension and reload it:\n"
+        "  $EDITOR %s/greeter.cc   # change kGreeting and GREETER_VERSION\n"
+        "  bazel run //:lemonctl -- reload --extension %s/greeter.cc\n",
+        extensions_dir.c_str(), extensions_dir.c_str());
+  }
   if (cluster) {
+    std::string secret_file = absl::GetFlag(FLAGS_cluster_secret_file);
+    if (secret_file.empty()) secret_file = default_cluster_secret_path().value_or("");
     std::printf("  cluster        node %s, gate on %s:%d%s, peers [%s], secret in %s\n",
                 node_name.c_str(), absl::GetFlag(FLAGS_cluster_bind).c_str(), cluster->port(),
                 absl::GetFlag(FLAGS_cluster_tls_cert).empty() ? "" : " (TLS)",
-                absl::GetFlag(FLAGS_peers).c_str(),
-                absl::GetFlag(FLAGS_cluster_secret_file).empty()
-                    ? default_cluster_secret_path().c_str()
-                    : absl::GetFlag(FLAGS_cluster_secret_file).c_str());
+                absl::GetFlag(FLAGS_peers).c_str(), secret_file.c_str());
   }
   std::printf("READY control_port=%d metrics_port=%d cluster_port=%d\n", server.port(),
               metrics_port, cluster ? cluster->port() : 0);

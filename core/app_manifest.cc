@@ -1,10 +1,14 @@
 #include "core/app_manifest.h"
 
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "core/fs.h"
+#include "core/module_name.h"
 #include "core/reload_error.h"
 #include "nlohmann/json.hpp"
 
@@ -44,6 +48,9 @@ absl::StatusOr<AppManifest> parse_app_manifest(const std::string& text) {
         return bad(absl::StrCat("app ", spec.name, ": module names must be non-empty strings"));
       }
       std::string name = mod.get<std::string>();
+      if (absl::Status s = check_module_name(name); !s.ok()) {
+        return bad(absl::StrCat("app ", spec.name, ": ", s.message()));
+      }
       if (!module_names.insert(name).second) {
         return bad(absl::StrCat("module ", name, " belongs to more than one app"));
       }
@@ -55,11 +62,16 @@ absl::StatusOr<AppManifest> parse_app_manifest(const std::string& text) {
 }
 
 absl::StatusOr<AppManifest> load_app_manifest(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return AppManifest{};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_app_manifest(ss.str());
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) return AppManifest{};
+  if (fd < 0) {
+    return reload_status(ReloadError::kIoError,
+                         absl::StrCat("cannot read app manifest ", path, ": ", errno_text(errno)));
+  }
+  absl::StatusOr<std::string> text = read_regular_file(fd, kMaxAppManifestBytes, path);
+  close(fd);
+  if (!text.ok()) return text.status();
+  return parse_app_manifest(*text);
 }
 
 }  // namespace lemon

@@ -1,5 +1,11 @@
 #include "core/app_manifest.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
 
@@ -24,6 +30,8 @@ TEST(AppManifestTest, RejectsBadManifestsWithAReason) {
       R"({"apps": [{"name": "a", "modules": ["m"]}, {"name": "a", "modules": ["n"]}]})",
       R"({"apps": [{"name": "a", "modules": ["m"]}, {"name": "b", "modules": ["m"]}]})",
       R"({"apps": [{"name": "a", "modules": [1]}]})",
+      R"({"apps": [{"name": "a", "modules": ["counter\u0000x"]}]})",
+      R"({"apps": [{"name": "a", "modules": ["../counter"]}]})",
   };
   for (const char* text : bad) {
     SCOPED_TRACE(text);
@@ -31,6 +39,25 @@ TEST(AppManifestTest, RejectsBadManifestsWithAReason) {
     ASSERT_FALSE(m.ok());
     EXPECT_EQ(reload_error_of(m.status()), ReloadError::kInvalidArgument);
   }
+}
+
+TEST(AppManifestTest, AModuleNameWithOddBytesIsRefusedNamingIt) {
+  auto m = parse_app_manifest(R"({"apps": [{"name": "a", "modules": ["ok", "counter\u0000x"]}]})");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(reload_error_of(m.status()), ReloadError::kInvalidArgument);
+  EXPECT_NE(m.status().message().find("bad module name \"counter\\x00x\""), absl::string_view::npos)
+      << m.status();
+}
+
+TEST(AppManifestTest, AManifestThatIsNotARegularFileIsRefusedWithoutBlocking) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string fifo = std::string(tmp != nullptr ? tmp : "/tmp") + "/apps-fifo.json";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto m = load_app_manifest(fifo);  // a writer never comes: a blocking open would hang here
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(reload_error_of(m.status()), ReloadError::kInvalidArgument) << m.status();
+  EXPECT_NE(m.status().message().find("not a regular file"), absl::string_view::npos) << m.status();
 }
 
 TEST(AppManifestTest, MissingFileIsAnEmptyManifest) {

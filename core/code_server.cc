@@ -11,18 +11,20 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/elf_check.h"
+#include "core/fs.h"
+#include "core/module_name.h"
 #include "core/probe_server.h"
 #include "core/reload_error.h"
 #include "core/runfiles.h"
@@ -34,78 +36,14 @@ namespace {
 // Status payload of a kInUse refusal: the name of the module whose old version is still run.
 constexpr char kInUseModuleUrl[] = "type.lemon/InUseModule";
 
-std::string errno_text() { return std::strerror(errno); }
+// Private copies are `<copy_dir>/module-XXXXXX.so`, held locked while loaded (core/fs.h).
+constexpr absl::string_view kCopyPrefix = "module-";
+constexpr absl::string_view kCopySuffix = ".so";
 
-absl::Status mkdirs(const std::string& dir) {
-  std::string partial;
-  for (absl::string_view part : absl::StrSplit(dir, '/')) {
-    partial += std::string(part) + "/";
-    if (part.empty()) continue;
-    if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      return reload_status(ReloadError::kIoError,
-                           absl::StrCat("cannot create ", partial, ": ", errno_text()));
-    }
-  }
-  return absl::OkStatus();
+bool is_copy_name(absl::string_view name) {
+  return name.size() == kCopyPrefix.size() + 6 + kCopySuffix.size() &&
+         absl::StartsWith(name, kCopyPrefix) && absl::EndsWith(name, kCopySuffix);
 }
-
-// Copies `from` to `to` via a temporary file and rename, so `to` is complete or absent.
-absl::Status copy_file(const std::string& from, const std::string& to) {
-  int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) {
-    return reload_status(ReloadError::kIoError, absl::StrCat("cannot read ", from, ": ", errno_text()));
-  }
-  const std::string tmp = to + ".tmp";
-  int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
-  if (out < 0) {
-    std::string why = errno_text();
-    close(in);
-    return reload_status(ReloadError::kIoError,
-                         absl::StrCat("cannot write module copy ", tmp, ": ", why));
-  }
-  char buf[1 << 16];
-  absl::Status status;
-  for (;;) {
-    ssize_t n = read(in, buf, sizeof(buf));
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      status = reload_status(ReloadError::kIoError, absl::StrCat("read ", from, ": ", errno_text()));
-      break;
-    }
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = write(out, buf + done, static_cast<size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        status = reload_status(ReloadError::kIoError,
-                               absl::StrCat("write ", tmp, ": ", errno_text()));
-        break;
-      }
-      done += w;
-    }
-    if (!status.ok()) break;
-  }
-  close(in);
-  if (close(out) != 0 && status.ok()) {
-    status = reload_status(ReloadError::kIoError, absl::StrCat("close ", tmp, ": ", errno_text()));
-  }
-  if (status.ok() && rename(tmp.c_str(), to.c_str()) != 0) {
-    status = reload_status(ReloadError::kIoError,
-                           absl::StrCat("rename ", tmp, " to ", to, ": ", errno_text()));
-  }
-  if (!status.ok()) unlink(tmp.c_str());
-  return status;
-}
-
-// Owns a dlopen handle and its private copy until released into a LoadedModule.
-struct MappedCopy {
-  void* handle = nullptr;
-  std::string path;
-  ~MappedCopy() {
-    if (handle != nullptr) dlclose(handle);
-    if (!path.empty()) unlink(path.c_str());
-  }
-};
 
 // core/module_probe in this binary's runfiles, or "".
 std::string find_probe() {
@@ -143,8 +81,7 @@ std::string fingerprint_difference(absl::string_view host, absl::string_view mod
 }
 
 LoadedModule::~LoadedModule() {
-  if (handle_ != nullptr) dlclose(handle_);
-  if (!copy_path_.empty()) unlink(copy_path_.c_str());
+  if (handle_ != nullptr) dlclose(handle_);  // then copy_ removes the private copy
 }
 
 const LemonBehaviourDescriptor* LoadedModule::behaviour(absl::string_view name) const {
@@ -182,7 +119,12 @@ absl::StatusOr<std::unique_ptr<CodeServer>> CodeServer::create(Options options) 
     return reload_status(ReloadError::kInvalidArgument, "CodeServer needs a copy_dir");
   }
   if (options.probe_path.empty()) options.probe_path = find_probe();
-  if (auto s = mkdirs(options.copy_dir); !s.ok()) return s;
+  if (auto s = make_dirs(options.copy_dir, 0700); !s.ok()) return s;
+  if (auto s = check_trusted_path(options.copy_dir, PathKind::kDirectory); !s.ok()) return s;
+  // Copies a killed process left behind; those of live processes stay locked.
+  if (auto swept = sweep_unlocked(options.copy_dir, is_copy_name); !swept.ok()) {
+    return swept.status();
+  }
   return std::unique_ptr<CodeServer>(new CodeServer(std::move(options)));
 }
 
@@ -280,14 +222,6 @@ std::size_t CodeServer::unmap_lingering() { return lingering_ ? lingering_->drop
 
 std::size_t CodeServer::lingering() const { return lingering_ ? lingering_->size() : 0; }
 
-absl::StatusOr<std::string> CodeServer::copy_privately(const std::string& path,
-                                                       const std::string& checksum) {
-  const std::string to = absl::StrCat(options_.copy_dir, "/", checksum.substr(0, 16), "-",
-                                      getpid(), "-", copies_.fetch_add(1), ".so");
-  if (auto s = copy_file(path, to); !s.ok()) return s;
-  return to;
-}
-
 namespace {
 
 // What a probe's end means: OK if it exited 0, else kLoadFailed with how it ended and what it said.
@@ -320,7 +254,7 @@ absl::Status CodeServer::probe(const std::string& path) const {
   }
   int err_pipe[2];
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    return reload_status(ReloadError::kIoError, absl::StrCat("pipe: ", errno_text()));
+    return reload_status(ReloadError::kIoError, absl::StrCat("pipe: ", errno_text(errno)));
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -386,55 +320,13 @@ absl::Status CodeServer::check_old_purgeable(const std::string& name) const {
   return s;
 }
 
-absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
-                                              absl::string_view expected_name) {
-  if (path.empty()) return reload_status(ReloadError::kInvalidArgument, "empty module path");
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    return reload_status(ReloadError::kNotFound, absl::StrCat("no module file ", path));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return reload_status(ReloadError::kInvalidArgument,
-                         absl::StrCat(path, " is not a regular file"));
-  }
-  auto checksum = sha256_file(path);
-  if (!checksum.ok()) return checksum.status();
+namespace {
 
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [name, entry] : modules_) {
-      if (entry.current->checksum() == *checksum &&
-          (expected_name.empty() || expected_name == name)) {
-        return reload_status(ReloadError::kUnchanged,
-                             absl::StrCat(path, " is unchanged: ", name, " version ",
-                                          entry.current->version(), " is current"));
-      }
-    }
-  }
-
-  MappedCopy copy;
-  auto copy_path = copy_privately(path, *checksum);
-  if (!copy_path.ok()) return copy_path.status();
-  copy.path = *copy_path;
-
-  if (auto s = check_shared_object(copy.path); !s.ok()) {
-    return reload_status(ReloadError::kLoadFailed,
-                         absl::StrCat("cannot load ", path, ": ", s.message()));
-  }
-  if (!options_.probe_path.empty()) {
-    if (auto s = probe(copy.path); !s.ok()) {
-      return reload_status(ReloadError::kLoadFailed,
-                           absl::StrCat("cannot load ", path, ": ", s.message()));
-    }
-  }
-  dlerror();
-  copy.handle = dlopen(copy.path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (copy.handle == nullptr) {
-    const char* why = dlerror();
-    return reload_status(ReloadError::kLoadFailed,
-                         absl::StrCat("cannot load ", path, ": ", why ? why : "dlopen failed"));
-  }
-  auto entry = reinterpret_cast<LemonModuleEntryFn>(dlsym(copy.handle, kModuleEntrySymbol));
+// The descriptor of the module mapped at `handle` (loaded from `path`), checked: entry point, ABI
+// version, size, fingerprint, name (core/module_name.h), version and behaviour table.
+absl::StatusOr<const LemonModuleDescriptor*> checked_descriptor(const std::string& path,
+                                                                void* handle) {
+  auto entry = reinterpret_cast<LemonModuleEntryFn>(dlsym(handle, kModuleEntrySymbol));
   if (entry == nullptr) {
     return reload_status(ReloadError::kBadAbi,
                          absl::StrCat(path, " has no entry point ", kModuleEntrySymbol,
@@ -464,6 +356,9 @@ absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
   if (d->name == nullptr || *d->name == '\0' || d->version == nullptr || *d->version == '\0') {
     return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": module without name or version"));
   }
+  if (absl::Status s = check_module_name(d->name); !s.ok()) {
+    return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": ", s.message()));
+  }
   if (d->behaviour_count > 0 && d->behaviours == nullptr) {
     return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": null behaviour table"));
   }
@@ -475,33 +370,92 @@ absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
                            absl::StrCat(path, ": behaviour ", i, " is incomplete"));
     }
   }
-  const std::string name = d->name;
+  return d;
+}
+
+}  // namespace
+
+struct CodeServer::MappedCopy {
+  void* handle = nullptr;
+  std::optional<LockedPath> file;
+  ~MappedCopy() {
+    if (handle != nullptr) dlclose(handle);  // before the file goes
+  }
+};
+
+absl::Status CodeServer::map(const std::string& path, MappedCopy& copy) const {
+  const std::string& file = copy.file->path();
+  if (auto s = check_shared_object(file); !s.ok()) {
+    return reload_status(ReloadError::kLoadFailed,
+                         absl::StrCat("cannot load ", path, ": ", s.message()));
+  }
+  if (!options_.probe_path.empty()) {
+    if (auto s = probe(file); !s.ok()) {
+      return reload_status(ReloadError::kLoadFailed,
+                           absl::StrCat("cannot load ", path, ": ", s.message()));
+    }
+  }
+  dlerror();
+  copy.handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (copy.handle == nullptr) {
+    const char* why = dlerror();
+    return reload_status(ReloadError::kLoadFailed,
+                         absl::StrCat("cannot load ", path, ": ", why ? why : "dlopen failed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
+                                              absl::string_view expected_name) {
+  if (path.empty()) return reload_status(ReloadError::kInvalidArgument, "empty module path");
+  if (!expected_name.empty()) {
+    if (absl::Status s = check_module_name(expected_name); !s.ok()) return s;
+  }
+  // The private copy is made first and hashed, so the checksum describes the bytes mapped.
+  MappedCopy copy;
+  absl::StatusOr<LockedPath> file =
+      copy_to_new_file(path, options_.copy_dir, kCopyPrefix, kCopySuffix);
+  if (!file.ok()) return file.status();
+  copy.file = std::move(*file);
+  absl::StatusOr<std::string> checksum = sha256_file(copy.file->path());
+  if (!checksum.ok()) return checksum.status();
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, entry] : modules_) {
+      if (entry.current->checksum() == *checksum &&
+          (expected_name.empty() || expected_name == name)) {
+        return reload_status(ReloadError::kUnchanged,
+                             absl::StrCat(path, " is unchanged: ", name, " version ",
+                                          entry.current->version(), " is current"));
+      }
+    }
+  }
+  if (absl::Status s = map(path, copy); !s.ok()) return s;
+  absl::StatusOr<const LemonModuleDescriptor*> d = checked_descriptor(path, copy.handle);
+  if (!d.ok()) return d.status();
+  const std::string name = (*d)->name;
   if (!expected_name.empty() && expected_name != name) {
     return reload_status(ReloadError::kNameMismatch,
                          absl::StrCat(path, " holds module ", name, ", not ", expected_name));
   }
-
   {
     absl::MutexLock lock(&mu_);
     auto it = modules_.find(name);
-    if (it != modules_.end() && it->second.current->version() == d->version) {
+    if (it != modules_.end() && it->second.current->version() == (*d)->version) {
       return reload_status(ReloadError::kSameVersion,
-                           absl::StrCat(path, ": ", name, " version ", d->version,
+                           absl::StrCat(path, ": ", name, " version ", (*d)->version,
                                         " is already current with other bytes; bump the version"));
     }
     if (auto s = check_old_purgeable(name); !s.ok()) return s;
   }
-
-  auto module = std::shared_ptr<LoadedModule>(new LoadedModule());
+  auto module = std::shared_ptr<LoadedModule>(new LoadedModule(std::move(*copy.file)));
   module->name_ = name;
-  module->version_ = d->version;
+  module->version_ = (*d)->version;
   module->checksum_ = *checksum;
   module->source_path_ = path;
-  module->copy_path_ = copy.path;
-  module->descriptor_ = d;
+  module->descriptor_ = *d;
   module->handle_ = copy.handle;
   copy.handle = nullptr;
-  copy.path.clear();
   return ModuleRef(std::move(module));
 }
 
@@ -532,6 +486,7 @@ absl::StatusOr<ModuleRef> CodeServer::load(const std::string& path,
 }
 
 absl::Status CodeServer::soft_purge(absl::string_view name) {
+  if (absl::Status s = check_module_name(name); !s.ok()) return s;
   ModuleRef dropped;
   absl::MutexLock lock(&mu_);
   auto it = modules_.find(name);
@@ -545,6 +500,7 @@ absl::Status CodeServer::soft_purge(absl::string_view name) {
 }
 
 absl::StatusOr<int> CodeServer::purge(absl::string_view name) {
+  if (absl::Status s = check_module_name(name); !s.ok()) return s;
   ModuleRef old_version;
   PurgeHook hook;
   {
@@ -578,6 +534,7 @@ absl::StatusOr<int> CodeServer::purge(absl::string_view name) {
 }
 
 absl::Status CodeServer::unload(absl::string_view name) {
+  if (absl::Status s = check_module_name(name); !s.ok()) return s;
   Entry dropped;
   absl::MutexLock lock(&mu_);
   auto it = modules_.find(name);

@@ -9,10 +9,13 @@
 // A load is validated completely (entry point, ABI version, fingerprint, name, version) before
 // anything changes; a failed load leaves the current version untouched. A new shared object is
 // first loaded in a child process (module_probe), so that one that would crash the dynamic loader
-// or throw from a static constructor is refused instead of taking the node down. Each version is a private
-// copy of the file at a unique path (dlopen caches by path), opened RTLD_NOW | RTLD_LOCAL, and is
-// dlclose'd only when nothing references it: the code server, a ModuleUse, or a ModuleRef.
-// All methods are thread-safe.
+// or throw from a static constructor is refused instead of taking the node down. Each version is a
+// private copy of the file at a unique path (dlopen caches by path), opened RTLD_NOW | RTLD_LOCAL,
+// and is dlclose'd only when nothing references it: the code server, a ModuleUse, or a ModuleRef.
+// The copy is made first and its checksum taken from it, so the checksum is that of the bytes
+// mapped; it is held locked while loaded (core/fs.h), so the copies a killed process left are
+// removed by the next code server on the directory and those in use are not. Module names follow
+// core/module_name.h. All methods are thread-safe.
 #ifndef LEMON_CORE_CODE_SERVER_H_
 #define LEMON_CORE_CODE_SERVER_H_
 
@@ -22,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -29,6 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/fs.h"
 #include "core/module_abi.h"
 
 namespace lemon {
@@ -42,9 +47,9 @@ class LoadedModule {
 
   const std::string& name() const { return name_; }
   const std::string& version() const { return version_; }
-  const std::string& checksum() const { return checksum_; }        // sha256 of the file
+  const std::string& checksum() const { return checksum_; }        // sha256 of the mapped bytes
   const std::string& source_path() const { return source_path_; }  // what was loaded
-  const std::string& copy_path() const { return copy_path_; }      // what is mapped
+  const std::string& copy_path() const { return copy_.path(); }    // what is mapped
   const LemonModuleDescriptor& descriptor() const { return *descriptor_; }
 
   // The behaviour named `name`, or nullptr.
@@ -56,9 +61,10 @@ class LoadedModule {
  private:
   friend class CodeServer;
   friend class ModuleUse;
-  LoadedModule() = default;
+  explicit LoadedModule(LockedPath copy) : copy_(std::move(copy)) {}
 
-  std::string name_, version_, checksum_, source_path_, copy_path_;
+  std::string name_, version_, checksum_, source_path_;
+  LockedPath copy_;  // the private copy: locked while loaded, removed after the dlclose
   void* handle_ = nullptr;
   const LemonModuleDescriptor* descriptor_ = nullptr;
   mutable std::atomic<int> actors_{0};
@@ -101,7 +107,8 @@ class ProbeServer;
 class CodeServer {
  public:
   struct Options {
-    // Where private copies of loaded shared objects go; created if missing.
+    // Where private copies of loaded shared objects go; created 0700 if missing, and refused
+    // (kPathNotAllowed) unless trusted (check_trusted_path, core/fs.h).
     std::string copy_dir;
     // The module_probe binary (core/module_probe_main.cc) that loads each new shared object in a
     // child process first (a child of one `module_probe --serve` per code server, see
@@ -171,7 +178,9 @@ class CodeServer {
     ModuleRef old;
   };
 
-  absl::StatusOr<std::string> copy_privately(const std::string& path, const std::string& checksum);
+  struct MappedCopy;  // a dlopen handle and its private copy, until they go to a LoadedModule
+  // Checks the private copy in `copy` as ELF, probes it and maps it (kLoadFailed naming `path`).
+  absl::Status map(const std::string& path, MappedCopy& copy) const;
   absl::Status check_old_purgeable(const std::string& name) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -186,8 +195,7 @@ class CodeServer {
 
   const Options options_;
   std::unique_ptr<ProbeServer> probe_server_;  // null without a probe binary
-  std::unique_ptr<Lingering> lingering_;        // null without an unmap grace
-  std::atomic<uint64_t> copies_{0};
+  std::unique_ptr<Lingering> lingering_;       // null without an unmap grace
   mutable absl::Mutex mu_;
   std::map<std::string, Entry, std::less<>> modules_ ABSL_GUARDED_BY(mu_);
   PurgeHook purge_hook_ ABSL_GUARDED_BY(mu_);

@@ -1,17 +1,24 @@
 #include "core/code_server.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/reload_error.h"
+#include "core/sha256.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -33,6 +40,19 @@ std::string read_maps() {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The names in `dir`, without . and ..
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") out.push_back(name);
+    }
+    closedir(d);
+  }
+  return out;
 }
 
 class CodeServerTest : public ::testing::Test {
@@ -288,6 +308,101 @@ TEST_F(CodeServerTest, AModuleThatWouldCrashTheLoaderIsRefusedAndTheHostSurvives
   EXPECT_EQ(reload_error_of(r.status()), ReloadError::kLoadFailed) << r.status();
   EXPECT_NE(r.status().message().find("probe"), absl::string_view::npos) << r.status();
   EXPECT_EQ(cs_->current("raw"), *v1);
+}
+
+// While a version loads, the file at its path flips between two versions as fast as renames go:
+// the checksum must still be that of the bytes mapped, and name the version they hold.
+TEST_F(CodeServerTest, TheChecksumIsThatOfTheBytesMappedEvenWhenTheFileChanges) {
+  const std::string v1 = copy_to(raw("raw_v1"), "v1.so"), v2 = copy_to(raw("raw_v2"), "v2.so");
+  const std::map<std::string, std::string> version_of = {{sha256_file(v1).value(), "1"},
+                                                         {sha256_file(v2).value(), "2"}};
+  const std::string path = copy_to(v1, "flipping.so"), next = dir_ + "/next.so";
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      if (link((i % 2 == 0 ? v2 : v1).c_str(), next.c_str()) == 0) {
+        rename(next.c_str(), path.c_str());
+      }
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  int loads = 0;
+  while (std::chrono::steady_clock::now() < deadline && loads < 300 && !HasFailure()) {
+    auto m = cs_->prepare(path);  // prepared only: nothing is committed
+    ASSERT_TRUE(m.ok()) << m.status();
+    ++loads;
+    absl::StatusOr<std::string> mapped = sha256_file((*m)->copy_path());
+    ASSERT_TRUE(mapped.ok()) << mapped.status();
+    EXPECT_EQ((*m)->checksum(), *mapped) << "after " << loads << " loads";
+    auto it = version_of.find((*m)->checksum());
+    ASSERT_NE(it, version_of.end()) << "the checksum is of neither version";
+    EXPECT_EQ((*m)->version(), it->second);
+  }
+  stop = true;
+  flipper.join();
+  std::printf("%d loads while the file flipped\n", loads);
+}
+
+// `raw\0x` is the file `raw` to every C call: a name like it is refused before any file is opened
+// (the module's) or created (a private copy).
+TEST_F(CodeServerTest, ABadExpectedNameIsRefusedBeforeAnyFileIsTouched) {
+  const std::string path = copy_to(raw("raw_v1"), "raw");
+  const int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(watch, 0);
+  ASSERT_GE(inotify_add_watch(watch, path.c_str(), IN_OPEN), 0);
+  ASSERT_GE(inotify_add_watch(watch, (dir_ + "/copies").c_str(), IN_CREATE), 0);
+  for (const std::string& name : {std::string("raw\0x", 5), std::string("../raw"),
+                                  std::string("raw/"), std::string(".raw")}) {
+    SCOPED_TRACE(name);
+    auto prepared = cs_->prepare(path, name);
+    EXPECT_EQ(reload_error_of(prepared.status()), ReloadError::kInvalidArgument)
+        << prepared.status();
+    EXPECT_NE(prepared.status().message().find("bad module name"), absl::string_view::npos)
+        << prepared.status();
+    EXPECT_EQ(reload_error_of(cs_->soft_purge(name)), ReloadError::kInvalidArgument);
+    EXPECT_EQ(reload_error_of(cs_->purge(name).status()), ReloadError::kInvalidArgument);
+    EXPECT_EQ(reload_error_of(cs_->unload(name)), ReloadError::kInvalidArgument);
+  }
+  char events[4096];
+  EXPECT_LT(read(watch, events, sizeof(events)), 0) << "a file was opened or created";
+  close(watch);
+  EXPECT_TRUE(cs_->list().empty());
+}
+
+// The private copies of a process killed with SIGKILL stay behind; the next code server on the
+// directory removes them, and leaves the copies of versions still loaded alone.
+TEST_F(CodeServerTest, CopiesAKilledProcessLeftAreSweptAndCopiesInUseStay) {
+  auto live = cs_->load(raw("raw_v1"));
+  ASSERT_TRUE(live.ok()) << live.status();
+  const std::string copies = dir_ + "/copies";
+  EXPECT_EXIT(
+      {
+        auto cs = CodeServer::create({copies});
+        if (cs.ok() && (*cs)->load(raw("raw_v2")).ok()) raise(SIGKILL);
+        _exit(1);
+      },
+      ::testing::KilledBySignal(SIGKILL), "");
+  ASSERT_EQ(entries(copies).size(), 2u) << "the killed process left no copy";
+  auto restarted = CodeServer::create({copies});
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  const std::string live_copy = (*live)->copy_path();
+  EXPECT_EQ(entries(copies), std::vector<std::string>{live_copy.substr(live_copy.rfind('/') + 1)});
+  EXPECT_TRUE((*restarted)->load(raw("raw_v2")).ok());
+}
+
+TEST_F(CodeServerTest, ACopyDirectoryAnotherUserCouldChangeIsRefused) {
+  const std::string open_dir = dir_ + "/open";
+  ASSERT_EQ(mkdir(open_dir.c_str(), 0700), 0);
+  ASSERT_EQ(chmod(open_dir.c_str(), 0775), 0);
+  auto cs = CodeServer::create({open_dir});
+  EXPECT_EQ(reload_error_of(cs.status()), ReloadError::kPathNotAllowed) << cs.status();
+  EXPECT_NE(cs.status().message().find("untrusted directory " + open_dir), absl::string_view::npos)
+      << cs.status();
+  // One it creates itself is private.
+  ASSERT_TRUE(CodeServer::create({dir_ + "/new/copies"}).ok());
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/new/copies").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
 TEST(FingerprintDifferenceTest, NamesTheFieldsThatDiffer) {

@@ -11,16 +11,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <thread>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/build_flags.h"
+#include "core/fs.h"
 #include "core/module_abi.h"
 #include "core/reload_error.h"
 #include "core/runfiles.h"
@@ -34,11 +35,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kWorkspaceName[] = "lemon";
-constexpr char kSourceName[] = "extension.cc";
+constexpr absl::string_view kBuildDirPrefix = "tmp-";  // a compile's private directory
 constexpr char kModuleName[] = "module.so";
 constexpr char kOutputName[] = "compiler.out";
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 absl::Status io_error(absl::string_view what, const std::string& path, int err) {
   return reload_status(ReloadError::kIoError, absl::StrCat(what, " ", path, ": ", errno_text(err)));
@@ -75,46 +74,11 @@ absl::StatusOr<std::string> find_include_root(const std::string& explicit_root) 
                    "tree"));
 }
 
-absl::StatusOr<std::string> read_file(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return io_error("cannot read", path, errno);
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return io_error("cannot read", path, err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
-
-absl::Status write_new_file(const std::string& path, absl::string_view data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return io_error("cannot create", path, errno);
-  for (size_t done = 0; done < data.size();) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return io_error("cannot write", path, err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (close(fd) != 0) return io_error("cannot write", path, errno);
-  return absl::OkStatus();
-}
-
-// The source's bytes. Symlinks are already resolved by the caller, so one now is a race: refused.
-absl::StatusOr<std::string> read_source(const std::string& resolved, const std::string& shown) {
-  // O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file.
+// The bytes of the source at `resolved`, read from the one descriptor that is checked: a regular
+// file of at most `max_bytes`. Symlinks are already resolved by the caller, so one now is a race:
+// refused. O_NONBLOCK: a FIFO swapped in is refused instead of blocking the reload.
+absl::StatusOr<std::string> read_source(const std::string& resolved, const std::string& shown,
+                                        std::size_t max_bytes) {
   int fd = open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
@@ -127,20 +91,28 @@ absl::StatusOr<std::string> read_source(const std::string& resolved, const std::
     }
     return io_error("cannot read extension", shown, err);
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int err = errno;
-    close(fd);
-    return io_error("cannot stat extension", shown, err);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    const bool dir = S_ISDIR(st.st_mode);
-    close(fd);
-    return reload_status(ReloadError::kInvalidArgument,
-                         absl::StrCat(shown, dir ? " is a directory" : " is not a regular file"));
-  }
+  absl::StatusOr<std::string> source = read_regular_file(fd, max_bytes, shown);
   close(fd);
-  return read_file(resolved);
+  return source;
+}
+
+// A cache entry `<key>.so` is complete when its SHA-256 is the one recorded beside it in
+// `<key>.sha256` (written before the module is renamed into place).
+bool cache_entry_intact(const std::string& so_path, const std::string& hash_path) {
+  const int fd = open(hash_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return false;
+  absl::StatusOr<std::string> recorded = read_regular_file(fd, 128, hash_path);
+  close(fd);
+  if (!recorded.ok()) return false;
+  absl::StatusOr<std::string> actual = sha256_file(so_path);
+  return actual.ok() && absl::StripTrailingAsciiWhitespace(*recorded) == *actual;
+}
+
+// Names in cache_dir that a compiler of a killed process may leave: its private build directory
+// and the temporary file of a hash being written.
+bool is_leftover_name(absl::string_view name) {
+  return (absl::StartsWith(name, kBuildDirPrefix) && name.size() == kBuildDirPrefix.size() + 6) ||
+         is_temp_name(name);
 }
 
 // `path` is `root` or lies below it; both canonical.
@@ -259,12 +231,6 @@ bool is_error(const Diagnostic& d) {
          d.severity == "sorry";
 }
 
-// Removes `dir` and everything in it (the compiler's private directory).
-void remove_tree(const std::string& dir) {
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ExtensionCompiler>> ExtensionCompiler::create(Options options) {
@@ -274,12 +240,16 @@ absl::StatusOr<std::unique_ptr<ExtensionCompiler>> ExtensionCompiler::create(Opt
   if (options.cache_dir.empty()) {
     return reload_status(ReloadError::kInvalidArgument, "no cache directory configured");
   }
-  std::error_code ec;
-  fs::create_directories(options.cache_dir, ec);
-  if (ec || !fs::is_directory(options.cache_dir, ec)) {
-    return reload_status(ReloadError::kIoError,
-                         absl::StrCat("cannot create cache directory ", options.cache_dir, ": ",
-                                      ec ? ec.message() : "not a directory"));
+  if (absl::Status s = make_dirs(options.cache_dir, 0700); !s.ok()) return s;
+  if (absl::Status s = check_trusted_path(options.cache_dir, PathKind::kDirectory); !s.ok()) {
+    return s;
+  }
+  for (const std::string& root : options.extension_roots) {
+    absl::Status s = check_trusted_path(root, PathKind::kDirectory);
+    if (!s.ok() && reload_error_of(s) != ReloadError::kNotFound) return s;
+  }
+  if (auto swept = sweep_unlocked(options.cache_dir, is_leftover_name); !swept.ok()) {
+    return swept.status();
   }
   if (options.compiler.empty()) options.compiler = build_flags::kCompiler;
   if (access(options.compiler.c_str(), X_OK) != 0) {
@@ -315,6 +285,7 @@ std::vector<std::string> ExtensionCompiler::command(const std::string& source,
   for (const char* flag : build_flags::kCompileFlags) argv.emplace_back(flag);
   argv.push_back("-I" + options_.include_root);
   argv.push_back("-fdiagnostics-format=json");
+  argv.push_back(absl::StrCat("-fmax-errors=", kMaxCompilerErrors));
   argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   argv.insert(argv.end(), {"-o", output, "-x", "c++", source});
   for (const char* flag : build_flags::kLinkFlags) argv.emplace_back(flag);
@@ -338,7 +309,11 @@ absl::StatusOr<std::string> ExtensionCompiler::confine(const std::string& source
   for (const std::string& root : options_.extension_roots) {
     fs::path canonical_root = fs::canonical(root, ec);
     if (ec) continue;
-    if (is_under(resolved, canonical_root) && resolved != canonical_root) return resolved.string();
+    if (is_under(resolved, canonical_root) && resolved != canonical_root) {
+      // The root is checked at every compile: what another user could change is never compiled.
+      if (absl::Status s = check_trusted_path(root, PathKind::kDirectory); !s.ok()) return s;
+      return resolved.string();
+    }
   }
   return reload_status(
       ReloadError::kPathNotAllowed,
@@ -354,17 +329,20 @@ absl::StatusOr<CompileResult> ExtensionCompiler::compile(const std::string& sour
   };
   absl::StatusOr<std::string> resolved = confine(source_path);
   if (!resolved.ok()) return resolved.status();
-  absl::StatusOr<std::string> source = read_source(*resolved, source_path);
+  absl::StatusOr<std::string> source =
+      read_source(*resolved, source_path, options_.max_source_bytes);
   if (!source.ok()) return source.status();
   const std::string source_hash = sha256_hex(*source);
   const std::string key = sha256_hex(absl::StrCat(source_hash, "\n", config_digest_));
   const std::string so_path = absl::StrCat(options_.cache_dir, "/", key, ".so");
+  const std::string hash_path = absl::StrCat(options_.cache_dir, "/", key, ".sha256");
 
   {
     absl::MutexLock lock(&mu_);
     // One compiler per key: later callers wait for it and then find the cached module.
     while (in_flight_.count(key) != 0) compiled_.Wait(&mu_);
-    if (is_readable_file(so_path)) {
+    // A hit is checked by hash: an entry a crash or a full disk left incomplete is built again.
+    if (cache_entry_intact(so_path, hash_path)) {
       CompileResult cached;
       cached.so_path = so_path;
       cached.source_hash = source_hash;
@@ -374,7 +352,7 @@ absl::StatusOr<CompileResult> ExtensionCompiler::compile(const std::string& sour
     }
     in_flight_.insert(key);
   }
-  absl::StatusOr<CompileResult> result = build(source_path, *source, so_path);
+  absl::StatusOr<CompileResult> result = build(source_path, *source, so_path, hash_path);
   {
     absl::MutexLock lock(&mu_);
     in_flight_.erase(key);
@@ -387,62 +365,96 @@ absl::StatusOr<CompileResult> ExtensionCompiler::compile(const std::string& sour
   return result;
 }
 
+namespace {
+
+// The kCompileFailed status of a compiler run that ended as `wait_status`, with what it printed.
+absl::Status compile_failure(const std::string& source_path, int wait_status,
+                             absl::string_view output, std::vector<Diagnostic> diagnostics) {
+  const std::string how =
+      WIFSIGNALED(wait_status)
+          ? absl::StrCat("compiler killed by signal ", WTERMSIG(wait_status))
+          : absl::StrCat("compiler exited with status ",
+                         WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1);
+  auto first_error = std::find_if(diagnostics.begin(), diagnostics.end(), is_error);
+  if (first_error == diagnostics.end()) {
+    // Nothing the parsers understood: hand over the raw output as one diagnostic.
+    Diagnostic raw;
+    raw.file = source_path;
+    raw.severity = "error";
+    raw.message = absl::StrCat(how, ": ", output.substr(0, 4000));
+    diagnostics.push_back(raw);
+    first_error = diagnostics.end() - 1;
+  }
+  const auto errors = std::count_if(diagnostics.begin(), diagnostics.end(), is_error);
+  return compile_failed_status(
+      absl::StrCat(source_path, " did not compile (", errors, errors == 1 ? " error" : " errors",
+                   "): ", describe(*first_error)),
+      diagnostics);
+}
+
+// Puts the module built at `module` into the cache as `so_path`: flushed to disk, its hash
+// recorded in `hash_path`, then renamed into place, so that a crash at any point leaves an entry
+// that cache_entry_intact() refuses rather than one that fails to load.
+absl::Status store(const std::string& module, const std::string& so_path,
+                   const std::string& hash_path) {
+  const int fd = open(module.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return io_error("cannot open", module, errno);
+  const bool synced = fsync(fd) == 0;
+  const int err = errno;
+  close(fd);
+  if (!synced) return io_error("cannot sync", module, err);
+  absl::StatusOr<std::string> hash = sha256_file(module);
+  if (!hash.ok()) return hash.status();
+  absl::StatusOr<bool> recorded = write_file_atomic(hash_path, *hash + "\n", 0600, true);
+  if (!recorded.ok()) return recorded.status();
+  if (rename(module.c_str(), so_path.c_str()) != 0) {
+    return io_error(absl::StrCat("cannot move ", module, " to"), so_path, errno);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<CompileResult> ExtensionCompiler::build(const std::string& source_path,
                                                        const std::string& source,
-                                                       const std::string& so_path) {
-  std::string tmp_dir = absl::StrCat(options_.cache_dir, "/tmp-XXXXXX");
-  if (mkdtemp(tmp_dir.data()) == nullptr) return io_error("cannot create", tmp_dir, errno);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() { remove_tree(dir); }
-  } cleanup{tmp_dir};
-
-  const std::string tmp_source = absl::StrCat(tmp_dir, "/", kSourceName);
-  const std::string tmp_module = absl::StrCat(tmp_dir, "/", kModuleName);
-  const std::string output_path = absl::StrCat(tmp_dir, "/", kOutputName);
+                                                       const std::string& so_path,
+                                                       const std::string& hash_path) {
+  // Locked while the compiler runs: a sweep of another process leaves it alone.
+  absl::StatusOr<LockedPath> tmp_dir = LockedPath::create_dir(options_.cache_dir, kBuildDirPrefix);
+  if (!tmp_dir.ok()) return tmp_dir.status();
+  const std::string& dir = tmp_dir->path();
+  const std::string tmp_module = absl::StrCat(dir, "/", kModuleName);
+  const std::string output_path = absl::StrCat(dir, "/", kOutputName);
   // The compiler reads this private copy (the bytes that were hashed); #line makes it report
   // the user's path.
-  absl::Status written = write_new_file(tmp_source, line_directive(source_path) + source);
-  if (!written.ok()) return written;
+  absl::StatusOr<LockedPath> tmp_source = LockedPath::create_file(dir, "extension-", ".cc");
+  if (!tmp_source.ok()) return tmp_source.status();
+  if (absl::Status s = tmp_source->write(line_directive(source_path) + source); !s.ok()) return s;
 
-  absl::StatusOr<ProcessOutcome> run = run_process(
-      command(tmp_source, tmp_module), child_environment(tmp_dir), output_path, options_.timeout);
+  absl::StatusOr<ProcessOutcome> run =
+      run_process(command(tmp_source->path(), tmp_module), child_environment(dir), output_path,
+                  options_.timeout);
   if (!run.ok()) return run.status();
   if (run->timed_out) {
     return reload_status(ReloadError::kTimeout,
                          absl::StrCat(source_path, ": compiler killed after ",
                                       absl::FormatDuration(options_.timeout)));
   }
-  absl::StatusOr<std::string> output = read_file(output_path);
+  const int out_fd = open(output_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (out_fd < 0) return io_error("cannot read", output_path, errno);
+  bool truncated = false;  // past kMaxCompilerOutputBytes: the rest is not read
+  absl::StatusOr<std::string> output =
+      read_regular_file(out_fd, kMaxCompilerOutputBytes, output_path, &truncated);
+  close(out_fd);
   if (!output.ok()) return output.status();
   std::vector<Diagnostic> diagnostics =
-      parse_compiler_diagnostics(*output, {{tmp_source, source_path}});
+      parse_compiler_diagnostics(*output, {{tmp_source->path(), source_path}});
 
   const int ws = run->wait_status;
   if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || !is_readable_file(tmp_module)) {
-    const std::string how =
-        WIFSIGNALED(ws)
-            ? absl::StrCat("compiler killed by signal ", WTERMSIG(ws))
-            : absl::StrCat("compiler exited with status ", WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
-    auto first_error = std::find_if(diagnostics.begin(), diagnostics.end(), is_error);
-    if (first_error == diagnostics.end()) {
-      // Nothing the parsers understood: hand over the raw output as one diagnostic.
-      Diagnostic raw;
-      raw.file = source_path;
-      raw.severity = "error";
-      raw.message = absl::StrCat(how, ": ", output->substr(0, 4000));
-      diagnostics.push_back(raw);
-      first_error = diagnostics.end() - 1;
-    }
-    const auto errors = std::count_if(diagnostics.begin(), diagnostics.end(), is_error);
-    return compile_failed_status(
-        absl::StrCat(source_path, " did not compile (", errors, errors == 1 ? " error" : " errors",
-                     "): ", describe(*first_error)),
-        diagnostics);
+    return compile_failure(source_path, ws, *output, std::move(diagnostics));
   }
-  if (rename(tmp_module.c_str(), so_path.c_str()) != 0) {
-    return io_error(absl::StrCat("cannot move ", tmp_module, " to"), so_path, errno);
-  }
+  if (absl::Status s = store(tmp_module, so_path, hash_path); !s.ok()) return s;
   CompileResult result;
   result.so_path = so_path;
   result.warnings = std::move(diagnostics);

@@ -183,6 +183,15 @@ std::vector<Diagnostic> parse_compiler_diagnostics(
   } catch (const std::exception&) {
     // Only allocation can fail here; keep what was parsed.
   }
+  if (out.size() > kMaxDiagnostics) {
+    Diagnostic omitted;
+    omitted.severity = "note";
+    omitted.message =
+        absl::StrCat(out.size() - kMaxDiagnostics, " more diagnostics not shown (at most ",
+                     kMaxDiagnostics, " are kept)");
+    out.resize(kMaxDiagnostics);
+    out.push_back(std::move(omitted));
+  }
   return out;
 }
 

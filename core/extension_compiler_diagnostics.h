@@ -9,6 +9,7 @@
 #ifndef LEMON_CORE_EXTENSION_COMPILER_DIAGNOSTICS_H_
 #define LEMON_CORE_EXTENSION_COMPILER_DIAGNOSTICS_H_
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,9 +20,15 @@
 
 namespace lemon {
 
-// Every diagnostic in `stderr_text`, in order; notes attached to a diagnostic follow it. A file
-// named in `file_aliases` (as given, or by its base name, as the linker writes it) is reported
-// under the mapped name. Never throws.
+// The most diagnostics parse_compiler_diagnostics returns (notes count too); past it, one more
+// note says how many were left out. The compiler itself stops after kMaxCompilerErrors errors
+// (core/extension_compiler.h), so this bounds warnings mostly.
+constexpr std::size_t kMaxDiagnostics = 100;
+
+// The diagnostics in `stderr_text`, in order, at most kMaxDiagnostics (then a note that says how
+// many more there were); notes attached to a diagnostic follow it. A file named in `file_aliases`
+// (as given, or by its base name, as the linker writes it) is reported under the mapped name.
+// Never throws.
 std::vector<Diagnostic> parse_compiler_diagnostics(
     absl::string_view stderr_text, const std::map<std::string, std::string>& file_aliases = {});
 

@@ -1,5 +1,9 @@
 #include "core/extension_compiler_diagnostics.h"
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
 
@@ -86,6 +90,47 @@ TEST(CompileFailedStatus, CarriesItsDiagnostics) {
   EXPECT_EQ(back[0].column, 14);
   EXPECT_EQ(back[0].severity, "error");
   EXPECT_TRUE(diagnostics_of(absl::InternalError("x")).empty());
+}
+
+// `n` text error lines.
+std::string text_errors(std::size_t n) {
+  std::string text;
+  for (std::size_t i = 0; i < n; ++i) absl::StrAppend(&text, "a.cc:", i + 1, ":1: error: e\n");
+  return text;
+}
+
+// A GCC JSON array of `n` warnings.
+std::string json_warnings(std::size_t n) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < n; ++i) {
+    absl::StrAppend(&text, i == 0 ? "" : ",", R"({"kind": "warning", "message": "w"})");
+  }
+  return text + "]\n";
+}
+
+TEST(ParseCompilerDiagnostics, KeepsAtMostMaxDiagnosticsAndSaysHowManyMoreThereWere) {
+  const struct {
+    std::string what;
+    std::string text;
+    std::size_t count;
+  } cases[] = {
+      {"text lines", text_errors(1000), 1000},
+      {"a JSON array", json_warnings(300), 300},
+      {"exactly the cap", text_errors(kMaxDiagnostics), kMaxDiagnostics},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::vector<Diagnostic> d = parse_compiler_diagnostics(c.text);
+    if (c.count <= kMaxDiagnostics) {
+      EXPECT_EQ(d.size(), c.count);
+      continue;
+    }
+    ASSERT_EQ(d.size(), kMaxDiagnostics + 1);
+    EXPECT_EQ(d.back().severity, "note");
+    EXPECT_EQ(d.back().message,
+              absl::StrCat(c.count - kMaxDiagnostics, " more diagnostics not shown (at most ",
+                           kMaxDiagnostics, " are kept)"));
+  }
 }
 
 }  // namespace

@@ -1,15 +1,19 @@
 #include "core/extension_compiler.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -18,6 +22,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "core/fs.h"
 #include "core/module_abi.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
@@ -72,10 +78,13 @@ class ExtensionCompilerTest : public ::testing::Test {
     return compiler.ok() ? *std::move(compiler) : nullptr;
   }
 
-  // Files in the cache directory: modules and leftovers of private build directories.
+  // Files in the cache directory: modules and leftovers of private build directories (the
+  // modules' hash records `<key>.sha256` aside).
   std::vector<std::string> cache_entries() const {
     std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(cache_)) out.push_back(e.path().filename());
+    for (const auto& e : fs::directory_iterator(cache_)) {
+      if (e.path().extension() != ".sha256") out.push_back(e.path().filename());
+    }
     return out;
   }
 
@@ -254,6 +263,173 @@ TEST_F(ExtensionCompilerTest, HangingCompilerIsKilledAtTheTimeout) {
     EXPECT_TRUE(is_gone(pid)) << "process " << pid << " survived the timeout";
   }
   EXPECT_TRUE(cache_entries().empty());
+}
+
+// A cache entry that a crash or a full disk left incomplete, or whose hash record is missing or
+// wrong, is not a hit: it is built again, and then it is a hit again.
+TEST_F(ExtensionCompilerTest, ABadCacheEntryIsBuiltAgain) {
+  const std::string source = root_ + "/tiny.cc";
+  write(source, kTinyModule);
+  auto compiler = make();
+  ASSERT_NE(compiler, nullptr);
+  auto first = compiler->compile(source);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string so = first->so_path;
+  const std::string record = so.substr(0, so.size() - 3) + ".sha256";
+  ASSERT_TRUE(fs::exists(record));
+  const struct {
+    std::string what;
+    std::function<void()> damage;
+  } cases[] = {
+      {"truncated module", [&] { fs::resize_file(so, fs::file_size(so) / 2); }},
+      {"empty module", [&] { fs::resize_file(so, 0); }},
+      {"missing hash record", [&] { fs::remove(record); }},
+      {"wrong hash record", [&] { write(record, std::string(64, '0') + "\n"); }},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    c.damage();
+    auto rebuilt = compiler->compile(source);
+    ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+    EXPECT_FALSE(rebuilt->cached);
+    EXPECT_EQ(rebuilt->so_path, so);
+    void* handle = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+    EXPECT_NE(handle, nullptr) << dlerror();
+    if (handle != nullptr) dlclose(handle);
+    auto hit = compiler->compile(source);
+    ASSERT_TRUE(hit.ok()) << hit.status();
+    EXPECT_TRUE(hit->cached);
+  }
+}
+
+TEST_F(ExtensionCompilerTest, ASourceOverTheSizeCapIsRefusedUncompiled) {
+  write(root_ + "/big.cc", absl::StrCat(kTinyModule, "// ", std::string(4 << 20, 'x'), "\n"));
+  write(root_ + "/tiny.cc", kTinyModule);
+  ExtensionCompiler::Options tight;
+  tight.max_source_bytes = 16;
+  const struct {
+    std::string file;
+    std::unique_ptr<ExtensionCompiler> compiler;
+    std::string message;
+  } cases[] = {
+      {"big.cc", make(), "is larger than the limit of 4194304 bytes"},
+      {"tiny.cc", make(tight), "is larger than the limit of 16 bytes"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    ASSERT_NE(c.compiler, nullptr);
+    auto r = c.compiler->compile(root_ + "/" + c.file);
+    EXPECT_EQ(reload_error_of(r.status()), ReloadError::kInvalidArgument) << r.status();
+    EXPECT_TRUE(absl::StrContains(r.status().message(), c.message)) << r.status();
+  }
+  EXPECT_TRUE(cache_entries().empty());
+}
+
+// The source flips between a regular file and a FIFO as fast as renames go while it is compiled
+// again and again: every compile ends (a module, or `invalid_argument` for the FIFO), none blocks
+// on the FIFO waiting for a writer.
+TEST_F(ExtensionCompilerTest, ASourceSwappedForAFifoNeverBlocksTheCompile) {
+  const std::string source = root_ + "/tiny.cc", regular = root_ + "/regular",
+                    fifo = root_ + "/fifo", next = root_ + "/next";
+  write(regular, kTinyModule);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(link(regular.c_str(), source.c_str()), 0);
+  auto compiler = make();
+  ASSERT_NE(compiler, nullptr);
+  ASSERT_TRUE(compiler->compile(source).ok());  // later compiles of the regular file are hits
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      if (link((i % 2 == 0 ? fifo : regular).c_str(), next.c_str()) == 0) {
+        rename(next.c_str(), source.c_str());
+      }
+    }
+  });
+  std::atomic<int> modules{0}, refused{0}, other{0};
+  absl::Notification finished;
+  std::thread compiling([&] {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < until) {
+      auto r = compiler->compile(source);
+      ++(r.ok()                                                         ? modules
+         : reload_error_of(r.status()) == ReloadError::kInvalidArgument ? refused
+                                                                        : other);
+    }
+    finished.Notify();
+  });
+  const bool in_time = finished.WaitForNotificationWithTimeout(absl::Seconds(60));
+  stop = true;
+  flipper.join();
+  if (!in_time) {  // a compile waits for a writer on the FIFO: be one, so that the test can end
+    const int w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (w >= 0) close(w);
+  }
+  compiling.join();
+  EXPECT_TRUE(in_time) << "a compile blocked on the FIFO";
+  EXPECT_EQ(other.load(), 0);
+  std::printf("%d modules, %d FIFOs refused\n", modules.load(), refused.load());
+}
+
+TEST_F(ExtensionCompilerTest, TheCompilerStopsAfterMaxErrors) {
+  std::string source;
+  for (int i = 0; i < 200; ++i) absl::StrAppend(&source, "int f", i, "() { return x", i, "; }\n");
+  write(root_ + "/errors.cc", source);
+  auto compiler = make();
+  ASSERT_NE(compiler, nullptr);
+  const std::vector<std::string> argv = compiler->command("in.cc", "out.so");
+  EXPECT_NE(std::find(argv.begin(), argv.end(), absl::StrCat("-fmax-errors=", kMaxCompilerErrors)),
+            argv.end());
+  auto r = compiler->compile(root_ + "/errors.cc");
+  ASSERT_EQ(reload_error_of(r.status()), ReloadError::kCompileFailed) << r.status();
+  const std::vector<Diagnostic> diagnostics = diagnostics_of(r.status());
+  const auto errors = std::count_if(diagnostics.begin(), diagnostics.end(),
+                                    [](const Diagnostic& d) { return d.severity == "error"; });
+  EXPECT_GE(errors, 1);
+  EXPECT_LE(errors, kMaxCompilerErrors);
+}
+
+// What a killed process's compile leaves (its private build directory, a hash record's temporary
+// file: no lock on them any more) goes when a compiler is created on the cache; what a live
+// compile holds locked stays.
+TEST_F(ExtensionCompilerTest, LeftoversOfKilledCompilesAreSweptAtCreate) {
+  fs::create_directories(cache_);
+  std::string dead_dir = cache_ + "/tmp-XXXXXX";
+  ASSERT_NE(mkdtemp(dead_dir.data()), nullptr);
+  write(dead_dir + "/module.so", "half a module");
+  const std::string dead_temp = cache_ + "/.abc.sha256.lemon-tmp-Q1w2E3";
+  write(dead_temp, "0123");
+  absl::StatusOr<LockedPath> live = LockedPath::create_dir(cache_, "tmp-");
+  ASSERT_TRUE(live.ok()) << live.status();
+  ASSERT_NE(make(), nullptr);
+  EXPECT_FALSE(fs::exists(dead_dir));
+  EXPECT_FALSE(fs::exists(dead_temp));
+  EXPECT_TRUE(fs::exists(live->path()));
+}
+
+// A root or cache directory that another user could change is refused when the compiler is
+// created, and a root that becomes one later is refused at the next compile.
+TEST_F(ExtensionCompilerTest, DirectoriesAnotherUserCouldChangeAreRefused) {
+  write(root_ + "/tiny.cc", kTinyModule);
+  auto compiler = make();
+  ASSERT_NE(compiler, nullptr);
+  ASSERT_EQ(chmod(root_.c_str(), 0777), 0);
+  auto r = compiler->compile(root_ + "/tiny.cc");
+  EXPECT_EQ(reload_error_of(r.status()), ReloadError::kPathNotAllowed) << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "untrusted directory " + root_))
+      << r.status();
+  ExtensionCompiler::Options options;
+  options.extension_roots = {root_};
+  options.cache_dir = cache_;
+  auto refused = ExtensionCompiler::create(options);
+  EXPECT_EQ(reload_error_of(refused.status()), ReloadError::kPathNotAllowed) << refused.status();
+  ASSERT_EQ(chmod(root_.c_str(), 0700), 0);
+  ASSERT_EQ(chmod(cache_.c_str(), 0770), 0);
+  refused = ExtensionCompiler::create(options);
+  EXPECT_EQ(reload_error_of(refused.status()), ReloadError::kPathNotAllowed) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "untrusted directory " + cache_))
+      << refused.status();
+  ASSERT_EQ(chmod(cache_.c_str(), 0700), 0);
+  EXPECT_TRUE(compiler->compile(root_ + "/tiny.cc").ok());
 }
 
 TEST_F(ExtensionCompilerTest, CreateRefusesBadOptions) {

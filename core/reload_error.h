@@ -31,7 +31,7 @@ enum class ReloadError : int {
   kSuspendTimeout = 10,       // an actor did not acknowledge suspension before the deadline
   kReloadInProgress = 11,     // the reload lock was not acquired before the deadline
   kInvalidArgument = 12,      // malformed request: empty path, unknown scope, ...
-  kPathNotAllowed = 13,       // an extension path outside the configured roots
+  kPathNotAllowed = 13,       // an extension path outside the roots, or a path others could change
   kIoError = 14,              // copying or reading a file failed (disk full, permissions)
   kTimeout = 15,              // an operation (compile, reload) exceeded its deadline
   kSameVersion = 16,          // new bytes but the same version string as the current one

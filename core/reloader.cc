@@ -8,10 +8,11 @@
 #include <set>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "core/extension_compiler_diagnostics.h"
 #include "core/heap_trim.h"
+#include "core/module_name.h"
 #include "core/reload_error.h"
 #include "core/sha256.h"
 
@@ -95,11 +96,8 @@ absl::StatusOr<AppManifest> Reloader::apps() const {
 }
 
 absl::StatusOr<std::string> Reloader::module_path(const std::string& name) const {
-  if (name.empty()) return reload_status(ReloadError::kInvalidArgument, "empty module name");
-  if (name.find('/') != std::string::npos || name == "." || name == "..") {
-    return reload_status(ReloadError::kInvalidArgument,
-                         absl::StrCat("bad module name '", name, "'"));
-  }
+  // Before the name becomes part of a path: `counter\0x` would name the file `counter`.
+  if (absl::Status s = check_module_name(name); !s.ok()) return s;
   if (!layout_.modules_dir.empty()) {
     std::string path = absl::StrCat(layout_.modules_dir, "/", name, ".so");
     if (is_file(path)) return path;

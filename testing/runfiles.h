@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "core/fs.h"
+
 namespace lemon::testing {
 
 // Absolute path of a workspace-relative data file.
@@ -29,9 +31,9 @@ inline void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
+// Copies `from` to `to` as the node copies files: through a temporary file renamed into place.
 inline void copy_file(const std::string& from, const std::string& to) {
-  write_file(to + ".tmp", read_file(from));
-  std::rename((to + ".tmp").c_str(), to.c_str());
+  (void)lemon::copy_file_atomic(from, to, 0644, true);
 }
 
 // A fresh directory under TEST_TMPDIR (or /tmp), removed on destruction.
