@@ -1,5 +1,5 @@
 // Spawning reloadable actors: CAF actors whose behaviour comes from a module version and can be
-// swapped while they run (see actors/reload_manager.h).
+// swapped while they run (see reload/reload_manager.h).
 //
 //   auto a = spawn_reloadable(sys, registry, code_server,
 //                             {.module = "counter", .name = "counter-1", .init_arg = "0"});

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "actors/messages.h"
-#include "actors/reload_manager.h"
+#include "reload/reload_manager.h"
 #include "actors/reloadable_actor.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"

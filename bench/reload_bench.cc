@@ -35,7 +35,7 @@
 #include "actors/instance.h"
 #include "actors/messages.h"
 #include "actors/registry.h"
-#include "actors/reload_manager.h"
+#include "reload/reload_manager.h"
 #include "actors/reloadable_actor.h"
 #include "caf/all.hpp"
 #include "core/code_server.h"

@@ -6,7 +6,7 @@
 //
 //   absl::StatusOr<std::string> secret = cluster_secret_from_flags(/*create=*/true);
 //   absl::StatusOr<cluster::TlsOptions> tls = cluster_tls_from_flags();
-//   runtime_options.configure_network = [tls = *tls](auto& cfg) { configure_tls(cfg, tls); };
+//   runtime_options.configure = [tls = *tls](auto& cfg) { configure_cluster(cfg, tls); };
 #ifndef LEMON_CONTROL_PLANE_CLUSTER_FLAGS_H_
 #define LEMON_CONTROL_PLANE_CLUSTER_FLAGS_H_
 

@@ -21,9 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
-#include "actors/cluster.h"
+#include "cluster/cluster.h"
 #include "actors/messages.h"
-#include "actors/runtime.h"
+#include "node/runtime.h"
 #include "caf/all.hpp"
 #include "cluster/tls.h"
 #include "control_plane/auth.h"
@@ -213,8 +213,8 @@ int run(int argc, char** argv) {
       std::fprintf(stderr, "lemond: %s\n", std::string(tls.status().message()).c_str());
       return 1;
     }
-    options.configure_network = [tls = *tls](caf::actor_system_config& cfg) {
-      cluster::configure_tls(cfg, tls);
+    options.configure = [tls = *tls](caf::actor_system_config& cfg) {
+      configure_cluster(cfg, tls);
     };
   }
   options.scheduler = absl::GetFlag(FLAGS_scheduler);

@@ -10,7 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "actors/reload_service.h"
+#include "node/reload_service.h"
 #include "actors/system_messages.h"
 #include "caf/scoped_actor.hpp"
 #include "control_plane/report_proto.h"

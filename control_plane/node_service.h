@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "actors/cluster_messages.h"
-#include "actors/runtime.h"
+#include "cluster/cluster_messages.h"
+#include "node/runtime.h"
 #include "control_plane/service.h"
 
 namespace lemon {

@@ -17,8 +17,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "actors/cluster_messages.h"
-#include "actors/reload_service.h"
+#include "cluster/cluster_messages.h"
+#include "node/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/io/middleman.hpp"
@@ -76,8 +76,8 @@ int main(int argc, char** argv) {
     cfg.set("middleman.heartbeat-interval",
             caf::timespan{std::chrono::milliseconds(absl::GetFlag(FLAGS_heartbeat_ms))});
   }
-  lemon::cluster::configure_tls(cfg, *tls);
   lemon::add_reload_message_types(cfg);  // the same type names as every node
+  lemon::configure_cluster(cfg, *tls);
   caf::actor_system sys{cfg};
 
   auto gate =

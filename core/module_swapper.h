@@ -1,7 +1,7 @@
 // The seam between reload operations (core/reloader.h) and the actors that run module code: moving
 // every actor of a module to a new version, and stopping the actors of a version.
 //
-// Implemented by actors/reload_manager.h on CAF; core stays free of CAF.
+// Implemented by reload/reload_manager.h on CAF; core stays free of CAF.
 #ifndef LEMON_CORE_MODULE_SWAPPER_H_
 #define LEMON_CORE_MODULE_SWAPPER_H_
 

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "actors/messages.h"
-#include "actors/runtime.h"
+#include "node/runtime.h"
 #include "caf/all.hpp"
 #include "control_plane/node_service.h"
 #include "gtest/gtest.h"

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "actors/cluster.h"
-#include "actors/cluster_messages.h"
-#include "actors/reload_service.h"
+#include "cluster/cluster.h"
+#include "cluster/cluster_messages.h"
+#include "node/reload_service.h"
 #include "cluster/authenticated_client.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"

@@ -23,9 +23,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "actors/cluster.h"
-#include "actors/reload_service.h"
-#include "actors/runtime.h"
+#include "cluster/cluster.h"
+#include "node/reload_service.h"
+#include "node/runtime.h"
 #include "caf/all.hpp"
 #include "caf/io/middleman.hpp"
 #include "cluster/auth_messages.h"
@@ -59,6 +59,7 @@ class ClusterNode {
     o.state_dir = dir_ / "state";
     o.modules_dir = dir_ / "modules";
     o.load_middleman = true;
+    o.configure = [](caf::actor_system_config& cfg) { configure_cluster(cfg); };
     rt_ = std::move(Runtime::create(o).value());
     copy_file(runfile("extensions/counter/libcounter_v1.so"), dir_ / "modules/counter.so");
     EXPECT_TRUE(rt_->reloader().load_file(dir_ / "modules/counter.so").ok());
@@ -210,6 +211,7 @@ class RemotePeer {
     Config() {
       load<caf::io::middleman>();
       add_reload_message_types(*this);
+      configure_cluster(*this);
     }
   };
 

@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "actors/cluster.h"
-#include "actors/cluster_messages.h"
-#include "actors/reload_service.h"
+#include "cluster/cluster.h"
+#include "cluster/cluster_messages.h"
+#include "node/reload_service.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
 #include "testing/cluster_fixture.h"

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "actors/messages.h"
-#include "actors/runtime.h"
+#include "node/runtime.h"
 #include "actors/supervisor.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "actors/messages.h"
-#include "actors/runtime.h"
+#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "core/reload_error.h"

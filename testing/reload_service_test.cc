@@ -1,12 +1,12 @@
 // The reload operations as typed CAF messages to the reload service.
-#include "actors/reload_service.h"
+#include "node/reload_service.h"
 
 #include <sys/stat.h>
 
 #include <string>
 #include <vector>
 
-#include "actors/runtime.h"
+#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "caf/binary_deserializer.hpp"

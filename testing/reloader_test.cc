@@ -13,7 +13,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "actors/messages.h"
-#include "actors/runtime.h"
+#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "core/reload_error.h"

@@ -27,7 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "actors/messages.h"
-#include "actors/runtime.h"
+#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "core/heap_trim.h"

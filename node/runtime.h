@@ -11,8 +11,8 @@
 //   ReloadReport r = rt->reloader().reload_module("counter", {});
 //
 // Destroying the runtime stops every reloadable actor and then the actor system.
-#ifndef LEMON_ACTORS_RUNTIME_H_
-#define LEMON_ACTORS_RUNTIME_H_
+#ifndef LEMON_NODE_RUNTIME_H_
+#define LEMON_NODE_RUNTIME_H_
 
 #include <functional>
 #include <memory>
@@ -22,7 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "actors/registry.h"
-#include "actors/reload_manager.h"
+#include "reload/reload_manager.h"
 #include "actors/reloadable_actor.h"
 #include "caf/actor.hpp"
 #include "caf/fwd.hpp"
@@ -66,9 +66,10 @@ class Runtime {
     // silent before its connection is closed (its actors go down). Zero: CAF's default (off).
     absl::Duration heartbeat_interval = absl::ZeroDuration();
     absl::Duration connection_timeout = absl::ZeroDuration();
-    // With load_middleman: more network configuration (TLS: cluster/tls.h configure_tls), applied
-    // to CAF's config after the middleman is loaded and before the actor system starts.
-    std::function<void(caf::actor_system_config&)> configure_network;
+    // The embedding program's own CAF settings and message types (and a cluster's:
+    // configure_cluster, cluster/cluster_messages.h), applied after Lemon's settings and before
+    // the actor system starts.
+    std::function<void(caf::actor_system_config&)> configure;
     // How long a purged (or replaced, or unloaded) version stays mapped, so that messages its
     // code built and that still wait in mailboxes can be taken (CodeServer::Options::unmap_grace).
     absl::Duration unmap_grace = absl::Seconds(5);
@@ -86,7 +87,7 @@ class Runtime {
   Telemetry& telemetry() { return *telemetry_; }
   PrometheusExporter& exporter() { return *exporter_; }
   Reloader& reloader() { return *reloader_; }
-  // The reload operations as CAF messages (actors/reload_service.h).
+  // The reload operations as CAF messages (node/reload_service.h).
   const caf::actor& reload_service() const { return reload_service_; }
   const Options& options() const { return options_; }
 
@@ -115,4 +116,4 @@ class Runtime {
 
 }  // namespace lemon
 
-#endif  // LEMON_ACTORS_RUNTIME_H_
+#endif  // LEMON_NODE_RUNTIME_H_

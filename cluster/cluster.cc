@@ -1,4 +1,4 @@
-#include "actors/cluster.h"
+#include "cluster/cluster.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,8 +9,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "actors/cluster_internal.h"
-#include "actors/reload_service.h"
+#include "cluster/cluster_internal.h"
+#include "node/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/blocking_actor.hpp"
 #include "caf/event_based_actor.hpp"

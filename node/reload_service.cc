@@ -1,15 +1,13 @@
-#include "actors/reload_service.h"
+#include "node/reload_service.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "actors/cluster_messages.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/blocking_actor.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/response_promise.hpp"
-#include "cluster/auth_messages.h"
 #include "core/reload_error.h"
 #include "core/reload_limits.h"
 
@@ -62,12 +60,6 @@ void add_reload_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ReloadRequest>("lemon.ReloadRequest");
   cfg.add_message_type<ReloadReport>("lemon.ReloadReport");
   cfg.add_message_type<std::vector<ReloadReport>>("lemon.ReloadReports");
-  // Cluster agents (actors/cluster.h): their calls; answers are ReloadReports.
-  cfg.add_message_type<ClusterCall>("lemon.ClusterCall");
-  cfg.add_message_type<ClusterModule>("lemon.ClusterModule");
-  cfg.add_message_type<std::vector<ClusterModule>>("lemon.ClusterModules");
-  // The authentication layer every cluster message travels in (cluster/auth_messages.h).
-  cluster::add_auth_message_types(cfg);
 }
 
 caf::actor spawn_reload_service(caf::actor_system& sys, Reloader& reloader) {

@@ -1,12 +1,12 @@
-// What the parts of actors/cluster.h share: the node's state, a cluster reload's session on a
+// What the parts of cluster/cluster.h share: the node's state, a cluster reload's session on a
 // node, and the functions each source file provides to the others. Not a public interface.
 //   cluster.cc              start/stop, the sessions and their steps (lock, prepare, commit,
 //                           finish, renew), leases
 //   cluster_agent.cc        the agent: sealed requests opened, checked by role, dispatched;
 //                           membership; remote reloads; views
 //   cluster_coordinator.cc  connecting to peers, calling them, and the cluster reload
-#ifndef LEMON_ACTORS_CLUSTER_INTERNAL_H_
-#define LEMON_ACTORS_CLUSTER_INTERNAL_H_
+#ifndef LEMON_CLUSTER_CLUSTER_INTERNAL_H_
+#define LEMON_CLUSTER_CLUSTER_INTERNAL_H_
 
 #include <atomic>
 #include <cstdint>
@@ -19,8 +19,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "actors/cluster.h"
-#include "actors/cluster_messages.h"
+#include "cluster/cluster.h"
+#include "cluster/cluster_messages.h"
 #include "caf/event_based_actor.hpp"
 #include "caf/typed_response_promise.hpp"
 #include "cluster/auth_metrics.h"
@@ -146,4 +146,4 @@ std::pair<std::string, uint16_t> split_address(const std::string& address);
 }  // namespace cluster_internal
 }  // namespace lemon
 
-#endif  // LEMON_ACTORS_CLUSTER_INTERNAL_H_
+#endif  // LEMON_CLUSTER_CLUSTER_INTERNAL_H_

@@ -11,15 +11,18 @@
 //   o.secret = secret_bytes;                // the same secret file's content on every node
 //   o.port = 4370;                          // publish this node's gate on 127.0.0.1:4370
 //   o.peers = {"127.0.0.1:4371"};           // connect to these (retried with backoff)
-//   auto cluster = Cluster::start(runtime, o).value();   // runtime.options().load_middleman
+//   Runtime::Options ro;                    // load_middleman, and the cluster's types and TLS:
+//   ro.load_middleman = true;
+//   ro.configure = [tls](caf::actor_system_config& cfg) { configure_cluster(cfg, tls); };
+//   auto cluster = Cluster::start(runtime, o).value();
 //   ClusterCall call;
 //   call.kind = ClusterKind::kModule;
 //   call.target = "counter";
 //   ReloadReport r = cluster->reload(call);  // results[]: one child per node, metadata node=<name>
 //
 // The Cluster must be destroyed before its Runtime. All methods are thread-safe.
-#ifndef LEMON_ACTORS_CLUSTER_H_
-#define LEMON_ACTORS_CLUSTER_H_
+#ifndef LEMON_CLUSTER_CLUSTER_H_
+#define LEMON_CLUSTER_CLUSTER_H_
 
 #include <atomic>
 #include <cstdint>
@@ -31,8 +34,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "actors/cluster_messages.h"
-#include "actors/runtime.h"
+#include "cluster/cluster_messages.h"
+#include "node/runtime.h"
 #include "caf/actor.hpp"
 #include "cluster/peer_auth.h"
 #include "core/reload_report.h"
@@ -127,4 +130,4 @@ class Cluster {
 
 }  // namespace lemon
 
-#endif  // LEMON_ACTORS_CLUSTER_H_
+#endif  // LEMON_CLUSTER_CLUSTER_H_

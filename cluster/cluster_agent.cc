@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "actors/cluster_internal.h"
-#include "actors/reload_service.h"
+#include "cluster/cluster_internal.h"
+#include "node/reload_service.h"
 #include "caf/actor_cast.hpp"
 #include "caf/event_based_actor.hpp"
 #include "core/reload_error.h"

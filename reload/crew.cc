@@ -1,4 +1,4 @@
-#include "actors/crew.h"
+#include "reload/crew.h"
 
 #include <pthread.h>
 

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "actors/cluster_internal.h"
+#include "cluster/cluster_internal.h"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
 #include "cluster/tls.h"

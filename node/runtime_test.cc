@@ -1,4 +1,4 @@
-#include "actors/runtime.h"
+#include "node/runtime.h"
 
 #include <stdlib.h>
 

@@ -11,8 +11,8 @@
 // Each request runs on its own thread (a detached worker), so requests wait for each other only
 // through the reload lock, with their own lock deadline, as direct calls to the Reloader do.
 // ReloadRequest and ReloadReport are registered message types: they cross the network.
-#ifndef LEMON_ACTORS_RELOAD_SERVICE_H_
-#define LEMON_ACTORS_RELOAD_SERVICE_H_
+#ifndef LEMON_NODE_RELOAD_SERVICE_H_
+#define LEMON_NODE_RELOAD_SERVICE_H_
 
 #include <cstdint>
 #include <string>
@@ -51,9 +51,8 @@ struct ReloadRequest {
 // its maximum (core/reload_limits.h), is an error report (invalid_argument) and runs nothing.
 ReloadReport execute(Reloader& reloader, const ReloadRequest& request);
 
-// Registers ReloadRequest, ReloadReport, the cluster agents' ClusterCall
-// (actors/cluster_messages.h) and the authentication layer's messages (cluster/auth_messages.h);
-// call before the actor system is created.
+// Registers ReloadRequest and ReloadReport (they cross the network); call before the actor system
+// is created.
 void add_reload_message_types(caf::actor_system_config& cfg);
 
 // Spawns the service for `reloader`, which must outlive the actor system.
@@ -90,4 +89,4 @@ typename Inspector::result_type inspect(Inspector& f, ReloadReport& x) {
 
 }  // namespace lemon
 
-#endif  // LEMON_ACTORS_RELOAD_SERVICE_H_
+#endif  // LEMON_NODE_RELOAD_SERVICE_H_

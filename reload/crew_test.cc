@@ -1,4 +1,4 @@
-#include "actors/crew.h"
+#include "reload/crew.h"
 
 #include <atomic>
 #include <cstddef>

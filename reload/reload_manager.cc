@@ -1,4 +1,4 @@
-#include "actors/reload_manager.h"
+#include "reload/reload_manager.h"
 
 #include <algorithm>
 #include <atomic>
@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "actors/crew.h"
+#include "reload/crew.h"
 #include "actors/reload_round.h"
 #include "actors/reloadable_actor.h"
 #include "actors/system_messages.h"

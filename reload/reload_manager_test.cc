@@ -1,4 +1,4 @@
-#include "actors/reload_manager.h"
+#include "reload/reload_manager.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>

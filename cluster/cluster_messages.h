@@ -1,5 +1,5 @@
-// The messages cluster agents (actors/cluster.h) exchange over CAF's network layer (caf::io). All
-// payload types are plain data, registered with add_reload_message_types (actors/reload_service.h)
+// The messages cluster agents (cluster/cluster.h) exchange over CAF's network layer (caf::io). All
+// payload types are plain data, registered with add_reload_message_types (node/reload_service.h)
 // on every node; no module handle ever crosses the network: each node prepares its own copy.
 // Every message below travels sealed (cluster/auth_messages.h): a peer first proves it holds the
 // cluster secret, then each request and reply is authenticated; an agent acts on nothing else.
@@ -31,15 +31,17 @@
 // Views and local operations (roles member and client):
 //   (cluster_modules) -> std::vector<ClusterModule>  the node's loaded modules (modules.list)
 //   (reload_atom, ReloadRequest) -> ReloadReport     a reload on that node only, run by its
-//                                                    reload service (actors/reload_service.h)
-#ifndef LEMON_ACTORS_CLUSTER_MESSAGES_H_
-#define LEMON_ACTORS_CLUSTER_MESSAGES_H_
+//                                                    reload service (node/reload_service.h)
+#ifndef LEMON_CLUSTER_CLUSTER_MESSAGES_H_
+#define LEMON_CLUSTER_CLUSTER_MESSAGES_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "caf/atom.hpp"
+#include "caf/fwd.hpp"
+#include "cluster/tls.h"
 #include "caf/meta/type_name.hpp"
 
 namespace lemon {
@@ -107,6 +109,12 @@ struct ClusterNodeModules {
   std::vector<ClusterModule> modules;
 };
 
+// Registers the message types cluster agents exchange (these, and the authentication layer's:
+// cluster/auth_messages.h) and, when `tls` is enabled, CAF's TLS transport (cluster/tls.h). Call
+// on the actor system config of every node and client, after the middleman is loaded
+// (Runtime::Options::configure runs after that).
+void configure_cluster(caf::actor_system_config& cfg, const cluster::TlsOptions& tls = {});
+
 }  // namespace lemon
 
-#endif  // LEMON_ACTORS_CLUSTER_MESSAGES_H_
+#endif  // LEMON_CLUSTER_CLUSTER_MESSAGES_H_

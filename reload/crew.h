@@ -11,8 +11,8 @@
 //   });
 //
 // A task that never returns keeps its thread; later work gets other threads. Thread-safe.
-#ifndef LEMON_ACTORS_CREW_H_
-#define LEMON_ACTORS_CREW_H_
+#ifndef LEMON_RELOAD_CREW_H_
+#define LEMON_RELOAD_CREW_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -61,4 +61,4 @@ class Crew {
 
 }  // namespace lemon
 
-#endif  // LEMON_ACTORS_CREW_H_
+#endif  // LEMON_RELOAD_CREW_H_

@@ -17,8 +17,8 @@
 // one wake-up message, so a reload costs no message at all for an actor that received none. An
 // actor that exits during the round stops counting.
 // swap() blocks its caller; it is thread-safe, and reloads of different modules may overlap.
-#ifndef LEMON_ACTORS_RELOAD_MANAGER_H_
-#define LEMON_ACTORS_RELOAD_MANAGER_H_
+#ifndef LEMON_RELOAD_RELOAD_MANAGER_H_
+#define LEMON_RELOAD_RELOAD_MANAGER_H_
 
 #include <cstdint>
 #include <memory>
@@ -28,7 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "actors/crew.h"
+#include "reload/crew.h"
 #include "actors/graveyard.h"
 #include "actors/registry.h"
 #include "actors/reload_round.h"
@@ -64,7 +64,7 @@ class ReloadManager : public ModuleSwapper {
   void await_retired() { reaper_.flush(); }
 
  private:
-  // Runs the round (actors/reload_manager.cc, run_round) on a thread of the crew, so that a
+  // Runs the round (reload/reload_manager.cc, run_round) on a thread of the crew, so that a
   // code_change that never returns cannot hold the caller: past the deadline (plus a grace
   // second) the round is abandoned and ends on its own, on `before`, when the code_change returns.
   // Closes the module's gate: actors spawned meanwhile start on the winning version.
@@ -77,7 +77,7 @@ class ReloadManager : public ModuleSwapper {
   std::shared_ptr<ActorRegistry> registry_;
   CodeServer& code_server_;
   Reaper reaper_;  // destroys the behaviours the actors no longer run, after each round
-  // Runs the rounds, and shares each round's actors among its threads (actors/crew.h).
+  // Runs the rounds, and shares each round's actors among its threads (reload/crew.h).
   std::shared_ptr<Crew> crew_;
   absl::Mutex abandoned_mu_;
   std::vector<std::unique_ptr<Abandoned>> abandoned_ ABSL_GUARDED_BY(abandoned_mu_);
@@ -85,4 +85,4 @@ class ReloadManager : public ModuleSwapper {
 
 }  // namespace lemon
 
-#endif  // LEMON_ACTORS_RELOAD_MANAGER_H_
+#endif  // LEMON_RELOAD_RELOAD_MANAGER_H_

@@ -1,4 +1,4 @@
-#include "actors/runtime.h"
+#include "node/runtime.h"
 
 #include <map>
 #include <string>
@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "actors/reload_service.h"
+#include "node/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/atom.hpp"
@@ -73,9 +73,9 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
       cfg.set("middleman.connection-timeout",
               caf::timespan{absl::ToChronoNanoseconds(options.connection_timeout)});
     }
-    if (options.configure_network) options.configure_network(cfg);
   }
   add_reload_message_types(cfg);
+  if (options.configure) options.configure(cfg);
   rt->system_ = std::make_unique<caf::actor_system>(cfg);
 
   CodeServer::Options cs_options;
