@@ -16,13 +16,14 @@ class MetricsHttpServer::Handler : public CivetHandler {
   bool handleGet(CivetServer*, mg_connection* conn, int* status_code) override {
     const auto start = std::chrono::steady_clock::now();
     const std::string body = server_.scrape();
-    send_http_response(conn, 200, "OK", "text/plain; charset=utf-8", body);
+    // Counted before the body is sent, so a client's next scrape always sees this one.
     server_.bytes_.Increment(static_cast<double>(body.size()));
     server_.scrapes_.Increment();
     server_.latencies_.Observe(
         static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - start)
                                 .count()));
+    send_http_response(conn, 200, "OK", "text/plain; charset=utf-8", body);
     *status_code = 200;
     return true;
   }
