@@ -257,7 +257,7 @@ int run(int argc, char** argv) {
     }
     closedir(ext);
     for (const std::string& name : sources) {
-      ReloadReport r = rt->reloader().reload_extension(extensions_dir + "/" + name, {});
+      ReloadReport r = rt->reloader().run(ReloadRequest::extension(extensions_dir + "/" + name));
       if (r.status == ReloadStatus::kError) {
         std::fprintf(stderr, "lemond: extension %s: %s\n", name.c_str(),
                      r.errors.empty() ? "failed" : r.errors[0].message.c_str());
@@ -334,25 +334,7 @@ int run(int argc, char** argv) {
   NodeService service(*rt, node_name);
   if (cluster) {
     Cluster* c = cluster.get();
-    service.set_cluster_reload(
-        [c](const rpc::SystemReloadParams& p) -> absl::StatusOr<rpc::ReloadReport> {
-          ClusterCall call;
-          if (p.scope() == "module") {
-            call.kind = ClusterKind::kModule;
-            call.target = p.module();
-          } else if (p.scope() == "extension") {
-            call.kind = ClusterKind::kExtension;
-            call.target = p.path();
-          } else {
-            return reload_status(ReloadError::kInvalidArgument,
-                                 "a cluster reload takes scope module or extension");
-          }
-          call.extra = p.extra();
-          call.force = p.force();
-          if (p.timeout_ms() > 0) call.timeout_ms = p.timeout_ms();
-          if (p.lock_timeout_ms() > 0) call.lock_timeout_ms = p.lock_timeout_ms();
-          return report_to_proto(c->reload(call));
-        });
+    service.set_cluster_reload([c](const ReloadRequest& request) { return c->reload(request); });
     service.set_cluster_modules([c] { return c->list_modules(); });
     service.set_cluster_view([c] {
       NodeService::ClusterView view;

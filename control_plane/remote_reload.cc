@@ -90,8 +90,10 @@ int main(int argc, char** argv) {
   auto client = lemon::cluster::AuthenticatedClient::connect(sys, *gate, auth);
   if (!client.ok()) return fail(std::string(client.status().message()));
 
+  auto op = lemon::parse_reload_op(absl::GetFlag(FLAGS_kind));
+  if (!op.ok()) return fail(std::string(op.status().message()));
   lemon::ReloadRequest req;
-  req.kind = absl::GetFlag(FLAGS_kind);
+  req.op = *op;
   req.target = absl::GetFlag(FLAGS_target);
   req.extra = absl::GetFlag(FLAGS_extra);
   req.force = absl::GetFlag(FLAGS_force);

@@ -406,7 +406,8 @@ absl::Status CodeServer::map(const std::string& path, MappedCopy& copy) const {
 }
 
 absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
-                                              absl::string_view expected_name) {
+                                              absl::string_view expected_name,
+                                              OldInUse old_in_use) {
   if (path.empty()) return reload_status(ReloadError::kInvalidArgument, "empty module path");
   if (!expected_name.empty()) {
     if (absl::Status s = check_module_name(expected_name); !s.ok()) return s;
@@ -446,7 +447,9 @@ absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
                            absl::StrCat(path, ": ", name, " version ", (*d)->version,
                                         " is already current with other bytes; bump the version"));
     }
-    if (auto s = check_old_purgeable(name); !s.ok()) return s;
+    if (old_in_use == OldInUse::kRefuse) {
+      if (auto s = check_old_purgeable(name); !s.ok()) return s;
+    }
   }
   auto module = std::shared_ptr<LoadedModule>(new LoadedModule(std::move(*copy.file)));
   module->name_ = name;

@@ -104,6 +104,11 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
       telemetry->emit({kActorsCount, {{"count", static_cast<double>(n)}}, {{"module", module}}});
     }
   });
+  // A hard purge stops the actors that run the purged version.
+  ReloadManager* manager = rt->manager_.get();
+  rt->code_server_->set_purge_hook([manager](const ModuleRef& version) {
+    return manager->stop_actors(version, absl::Seconds(30));
+  });
   Reloader::Deps deps;
   deps.code_server = rt->code_server_.get();
   deps.swapper = rt->manager_.get();

@@ -8,7 +8,7 @@
 //   auto rt = Runtime::create(o).value();
 //   rt->reloader().load_file("/srv/lemon/modules/counter.so");
 //   auto a = rt->spawn({"counter", "", "counter-1", "0"});
-//   ReloadReport r = rt->reloader().reload_module("counter", {});
+//   ReloadReport r = rt->reloader().run(ReloadRequest::module("counter"));
 //
 // Destroying the runtime stops every reloadable actor and then the actor system.
 #ifndef LEMON_NODE_RUNTIME_H_

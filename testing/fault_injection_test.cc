@@ -217,7 +217,7 @@ TEST_F(FaultInjectionTest, EveryBadSharedObjectIsRefusedAndNothingRunningChanges
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     install("counter", c.file, false);
-    ReloadReport r = rt_->reloader().reload_module("counter", {});
+    ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
     observed(c.what, r);
     EXPECT_EQ(r.status, ReloadStatus::kError);
     ASSERT_EQ(r.errors.size(), 1u) << first_error(r);
@@ -231,16 +231,16 @@ TEST_F(FaultInjectionTest, EveryBadSharedObjectIsRefusedAndNothingRunningChanges
   EXPECT_EQ(count_files(copy_dir()), 1);
   // And a good version still goes in afterwards, under the same load, taking the exact counts.
   install("counter", counter_so("2"), false);
-  ReloadReport ok = rt_->reloader().reload_module("counter", {});
+  ReloadReport ok = rt_->reloader().run(ReloadRequest::module("counter"));
   ASSERT_EQ(ok.status, ReloadStatus::kOk) << first_error(ok);
   expect_actors_intact("2");
 }
 
 TEST_F(FaultInjectionTest, CodeChangeThatThrowsRollsEveryActorBack) {
   install("counter", counter_so("2"), false);
-  ReloadOptions o;
+  ReloadRequest o = ReloadRequest::module("counter");
   o.extra = "fail";
-  ReloadReport r = rt_->reloader().reload_module("counter", o);
+  ReloadReport r = rt_->reloader().run(o);
   observed("code_change throws", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
@@ -253,7 +253,7 @@ TEST_F(FaultInjectionTest, CodeChangeThatThrowsRollsEveryActorBack) {
 
 TEST_F(FaultInjectionTest, CodeChangeThatReturnsNoBehaviourRollsEveryActorBack) {
   install("counter", fault_so("null_code_change"), false);
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   observed("code_change returns no behaviour", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
@@ -266,9 +266,9 @@ TEST_F(FaultInjectionTest, CodeChangeThatReturnsNoBehaviourRollsEveryActorBack) 
 
 TEST_F(FaultInjectionTest, CodeChangeLongerThanTheDeadlineTimesOutAndRollsBack) {
   install("counter", fault_so("slow_code_change"), false);  // first code_change spins 3 s
-  ReloadOptions o;
-  o.timeout = absl::Milliseconds(500);
-  ReloadReport r = rt_->reloader().reload_module("counter", o);
+  ReloadRequest o = ReloadRequest::module("counter");
+  o.timeout_ms = 500;
+  ReloadReport r = rt_->reloader().run(o);
   observed("slow code_change", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
@@ -292,9 +292,9 @@ TEST_F(FaultInjectionTest, AnActorStuckInAHandlerTimesOutTheSuspensionAndKeepsIt
   }
   (*self_)->send(slow[0], ping_atom::value, uint64_t{2000});  // busy for 2 s
   install("slow", runfile("actors/testdata/libslow_v2.so"), false);
-  ReloadOptions o;
-  o.timeout = absl::Milliseconds(300);
-  ReloadReport r = rt_->reloader().reload_module("slow", o);
+  ReloadRequest o = ReloadRequest::module("slow");
+  o.timeout_ms = 300;
+  ReloadReport r = rt_->reloader().run(o);
   observed("actor stuck in a handler", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
@@ -326,7 +326,7 @@ TEST_F(FaultInjectionTest, NewBehaviourThatThrowsAfterResumeIsRestartedByItsSupe
   load_->stop();  // the unsupervised load actors would die at their next tick; see below
 
   install("counter", fault_so("throw_after_migration"), false);
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   ASSERT_EQ(r.status, ReloadStatus::kOk) << first_error(r);
   EXPECT_EQ(ask<ActorStatus>(child, sys_status_atom::value).version, "2-throws");
 
@@ -382,7 +382,7 @@ TEST_F(FaultInjectionTest, ExtensionCompileErrorsAndMissingHeadersChangeNothing)
     SCOPED_TRACE(c.what);
     const std::string path = dir_ / "ext/counter.cc";
     write_file(path, c.source);
-    ReloadReport r = rt_->reloader().reload_extension(path, {});
+    ReloadReport r = rt_->reloader().run(ReloadRequest::extension(path));
     observed(c.what, r);
     EXPECT_EQ(r.status, ReloadStatus::kError);
     ASSERT_EQ(r.errors.size(), 1u);
@@ -415,7 +415,7 @@ TEST_F(FaultInjectionTest, AHangingCompilerIsKilledAtTheTimeout) {
   const std::string path = dir_ / "ext/counter.cc";
   copy_file(runfile("extensions/counter/counter_v2.cc"), path);
   const auto start = std::chrono::steady_clock::now();
-  ReloadReport r = reloader.reload_extension(path, {});
+  ReloadReport r = reloader.run(ReloadRequest::extension(path));
   const auto took = std::chrono::steady_clock::now() - start;
   observed("hanging compiler", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
@@ -440,7 +440,7 @@ TEST_F(FaultInjectionTest, AModulesCopyDirectoryThatCannotBeWrittenIsAnIoError) 
   ASSERT_EQ(rename(copy_dir().c_str(), away.c_str()), 0);
   write_file(copy_dir(), "not a directory");
   install("counter", counter_so("2"), false);
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   observed("copy directory cannot be written", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
@@ -453,7 +453,7 @@ TEST_F(FaultInjectionTest, AModulesCopyDirectoryThatCannotBeWrittenIsAnIoError) 
   ASSERT_EQ(unlink(copy_dir().c_str()), 0);
   ASSERT_EQ(rename(away.c_str(), copy_dir().c_str()), 0);
   load_->wait_rounds(1);
-  ReloadReport ok = rt_->reloader().reload_module("counter", {});
+  ReloadReport ok = rt_->reloader().run(ReloadRequest::module("counter"));
   EXPECT_EQ(ok.status, ReloadStatus::kOk) << first_error(ok);
   load_->stop();
   for (int i = 0; i < kActors; ++i) {
@@ -474,7 +474,7 @@ TEST_F(FaultInjectionTest, ADiskThatFillsUpWhileCopyingAModuleIsAnIoErrorAndLeav
   struct rlimit tiny = old_limit;
   tiny.rlim_cur = 4096;
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tiny), 0);
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
   signal(SIGXFSZ, old_handler);
   observed("disk full while copying", r);

@@ -102,10 +102,10 @@ TEST_F(ModuleNamesTest, ABadNameIsRefusedBeforeAnyFileIsTouchedAndActorsStayAsTh
     ReloadSelection selection;
     selection.modules = {name};
     const ReloadReport reports[] = {
-        reloader.reload_module(name, {}),
-        reloader.soft_purge_module(name, {}),
-        reloader.purge_module(name, {}),
-        reloader.reload_selection(selection, {}),
+        reloader.run(ReloadRequest::module(name)),
+        reloader.run(ReloadRequest::soft_purge(name)),
+        reloader.run(ReloadRequest::hard_purge(name)),
+        reloader.run(ReloadRequest::of(selection)),
     };
     for (const ReloadReport& r : reports) {
       SCOPED_TRACE(to_string(r.kind));

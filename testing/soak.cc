@@ -219,7 +219,7 @@ int run(const Config& cfg) {
       const bool on_purpose = i % cfg.fail_every == 0;
       const std::string current = runtime.code_server().current("counter")->version();
       point_to(on_purpose ? fail : current == "1" ? v2 : v1);
-      ReloadReport r = runtime.reloader().reload_module("counter", {});
+      ReloadReport r = runtime.reloader().run(ReloadRequest::module("counter"));
       const bool code_change_failed =
           !r.errors.empty() && r.errors[0].reason == ReloadError::kCodeChangeFailed;
       if (r.status == ReloadStatus::kOk && !on_purpose) {
