@@ -11,7 +11,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "reload/crew.h"
 #include "actors/reload_round.h"
 #include "actors/reloadable_actor.h"
 #include "actors/system_messages.h"
@@ -20,6 +19,7 @@
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 #include "core/reload_error.h"
+#include "reload/thread_pool.h"
 
 namespace lemon {
 namespace {
@@ -60,7 +60,7 @@ std::size_t workers_for(std::size_t n) {
   return std::max<std::size_t>(1, std::min({cores, kMaxSlices, n / kSliceMin}));
 }
 
-// The actors a thread takes at a time (Crew::for_each_chunk): small enough that a thread that
+// The actors a thread takes at a time (ThreadPool::for_each_chunk): small enough that a thread that
 // starts late or is preempted leaves most of the round to the others, large enough that taking a
 // chunk costs nothing next to migrating it.
 std::size_t chunk_for(std::size_t n, std::size_t workers) {
@@ -108,7 +108,7 @@ std::string actor_label(const ActorFailure& f) {
 // or the old version. Fills job.result.
 void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
                const SwapOptions& options, const ActorRegistry& registry,
-               const std::function<absl::Status()>& commit, Crew& crew, RoundJob& job) {
+               const std::function<absl::Status()>& commit, ThreadPool& pool, RoundJob& job) {
   SwapResult& result = job.result;
   const auto started = Clock::now();
   const auto deadline = started + absl::ToChronoNanoseconds(options.suspend_timeout);
@@ -243,7 +243,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
       });
     }
   };
-  crew.for_each_chunk(n, workers, chunk, first_pass);
+  pool.for_each_chunk(n, workers, chunk, first_pass);
   std::vector<std::pair<std::size_t, absl::Status>> failed;
   std::size_t late = SIZE_MAX;
   std::vector<std::size_t> waiting;
@@ -331,7 +331,7 @@ void run_round(const ModuleRef& next, const std::vector<caf::actor>& actors,
   // the manager's reaper.
   const auto resume_started = Clock::now();
   job.graveyards.resize((n + chunk - 1) / chunk);  // one per chunk, for the reaper
-  crew.for_each_chunk(n, workers, chunk, [&](std::size_t, std::size_t begin, std::size_t end) {
+  pool.for_each_chunk(n, workers, chunk, [&](std::size_t, std::size_t begin, std::size_t end) {
     ReleaseBatch batch(round, end - begin);
     for (std::size_t i = begin; i < end; ++i) {
       if (i + kAhead < end && targets[i + kAhead] != nullptr) targets[i + kAhead]->prefetch();
@@ -384,13 +384,13 @@ ReloadManager::ReloadManager(caf::actor_system& sys, std::shared_ptr<ActorRegist
     : sys_(sys),
       registry_(std::move(registry)),
       code_server_(code_server),
-      crew_(std::make_shared<Crew>("lemon-reload")) {}
+      pool_(std::make_shared<ThreadPool>("lemon-reload")) {}
 
 ReloadManager::~ReloadManager() {
   absl::MutexLock lock(&abandoned_mu_);
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   for (auto& a : abandoned_) {
-    // Past the deadline, its code_change still has not returned: the crew leaves its thread to end
+    // Past the deadline, its code_change still has not returned: the pool leaves its thread to end
     // on its own (the process is going anyway).
     a->job->mu.Lock();
     (void)a->job->mu.AwaitWithDeadline(absl::Condition(&a->job->done), deadline);
@@ -406,11 +406,11 @@ void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
   std::shared_ptr<ActorRegistry> registry = registry_;
   CodeServer* code_server = &code_server_;
   const std::string module = result.module;
-  std::shared_ptr<Crew> crew = crew_;  // the round may outlive the manager (abandoned)
-  crew_->run([job, registry, code_server, crew, next = ModuleRef(next), before = ModuleRef(before),
+  std::shared_ptr<ThreadPool> pool = pool_;  // the round may outlive the manager (abandoned)
+  pool_->run([job, registry, code_server, pool, next = ModuleRef(next), before = ModuleRef(before),
               module, options, actors = std::move(actors)]() mutable {
     run_round(
-        next, actors, options, *registry, [&] { return code_server->commit(next); }, *crew, *job);
+        next, actors, options, *registry, [&] { return code_server->commit(next); }, *pool, *job);
     // Read under the lock that also covers `decided`: the result is complete from here on.
     const bool committed = job->result.status.ok();
     const std::size_t deferred = close_gate(*registry, module, committed ? next : before);

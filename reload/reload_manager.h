@@ -28,13 +28,13 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "reload/crew.h"
 #include "actors/graveyard.h"
 #include "actors/registry.h"
 #include "actors/reload_round.h"
 #include "caf/fwd.hpp"
 #include "core/code_server.h"
 #include "core/module_swapper.h"
+#include "reload/thread_pool.h"
 
 namespace lemon {
 
@@ -64,7 +64,7 @@ class ReloadManager : public ModuleSwapper {
   void await_retired() { reaper_.flush(); }
 
  private:
-  // Runs the round (reload/reload_manager.cc, run_round) on a thread of the crew, so that a
+  // Runs the round (reload/reload_manager.cc, run_round) on a thread of the pool, so that a
   // code_change that never returns cannot hold the caller: past the deadline (plus a grace
   // second) the round is abandoned and ends on its own, on `before`, when the code_change returns.
   // Closes the module's gate: actors spawned meanwhile start on the winning version.
@@ -77,8 +77,8 @@ class ReloadManager : public ModuleSwapper {
   std::shared_ptr<ActorRegistry> registry_;
   CodeServer& code_server_;
   Reaper reaper_;  // destroys the behaviours the actors no longer run, after each round
-  // Runs the rounds, and shares each round's actors among its threads (reload/crew.h).
-  std::shared_ptr<Crew> crew_;
+  // Runs the rounds, and shares each round's actors among its threads (reload/thread_pool.h).
+  std::shared_ptr<ThreadPool> pool_;
   absl::Mutex abandoned_mu_;
   std::vector<std::unique_ptr<Abandoned>> abandoned_ ABSL_GUARDED_BY(abandoned_mu_);
 };

@@ -4,15 +4,15 @@
 // chunks to whichever thread is free: one that starts late or is preempted takes fewer chunks
 // instead of holding the others up.
 //
-//   Crew crew("lemon-reload");
-//   crew.run([job] { ... });   // on an idle thread of the crew, or a new one if none is idle
-//   crew.for_each_chunk(n, 2, 512, [&](std::size_t worker, std::size_t begin, std::size_t end) {
-//     // [begin, end) of [0, n), on this thread (worker 1) or a crew thread (worker 0)
+//   ThreadPool pool("lemon-reload");
+//   pool.run([job] { ... });   // on an idle thread of the pool, or a new one if none is idle
+//   pool.for_each_chunk(n, 2, 512, [&](std::size_t worker, std::size_t begin, std::size_t end) {
+//     // [begin, end) of [0, n), on this thread (worker 1) or a pool thread (worker 0)
 //   });
 //
 // A task that never returns keeps its thread; later work gets other threads. Thread-safe.
-#ifndef LEMON_RELOAD_CREW_H_
-#define LEMON_RELOAD_CREW_H_
+#ifndef LEMON_RELOAD_THREAD_POOL_H_
+#define LEMON_RELOAD_THREAD_POOL_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -22,33 +22,33 @@
 
 namespace lemon {
 
-class Crew {
+class ThreadPool {
  public:
-  // `name`: what `top` and profilers call the crew's threads (at most 15 characters).
-  explicit Crew(std::string name);
+  // `name`: what `top` and profilers call the pool's threads (at most 15 characters).
+  explicit ThreadPool(std::string name);
   // Lets the idle threads go, and joins them; a thread still running a task is detached (it ends
   // when its task returns).
-  ~Crew();
-  Crew(const Crew&) = delete;
-  Crew& operator=(const Crew&) = delete;
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
 
-  // Runs `task` on an idle thread of the crew, or on a new one; returns at once.
+  // Runs `task` on an idle thread of the pool, or on a new one; returns at once.
   void run(std::function<void()> task);
 
   // Calls fn(worker, begin, end) for consecutive chunks of `chunk` indices that cover [0, n) once
-  // each, on up to `workers` threads: this one (worker `workers - 1`) and crew threads (workers
+  // each, on up to `workers` threads: this one (worker `workers - 1`) and pool threads (workers
   // 0 .. workers - 2). A thread takes the next chunk when it is done with one. Returns when every
-  // chunk is done; a crew thread that had not started by then is not waited for (it does nothing).
+  // chunk is done; a pool thread that had not started by then is not waited for (it does nothing).
   // Calls on one worker never overlap.
   using ChunkFn = std::function<void(std::size_t worker, std::size_t begin, std::size_t end)>;
   void for_each_chunk(std::size_t n, std::size_t workers, std::size_t chunk, const ChunkFn& fn);
 
-  // How many threads the crew has now. Idle ones beyond two end after two seconds without a task
-  // (a call may start a thread while another is about to be free: so the crew does not grow with
+  // How many threads the pool has now. Idle ones beyond two end after two seconds without a task
+  // (a call may start a thread while another is about to be free: so the pool does not grow with
   // the calls, only with how many run at once).
   std::size_t threads() const;
 
-  struct State;  // crew.cc
+  struct State;  // thread_pool.cc
 
  private:
   // run(), returning an id for withdraw().
@@ -56,9 +56,9 @@ class Crew {
   // Takes back a task no thread has taken yet; false if one has.
   bool withdraw(uint64_t id);
 
-  std::shared_ptr<State> state_;  // shared with the threads, which may outlive the crew
+  std::shared_ptr<State> state_;  // shared with the threads, which may outlive the pool
 };
 
 }  // namespace lemon
 
-#endif  // LEMON_RELOAD_CREW_H_
+#endif  // LEMON_RELOAD_THREAD_POOL_H_
