@@ -30,13 +30,14 @@
 #include "absl/time/time.h"
 #include "actors/graveyard.h"
 #include "actors/registry.h"
-#include "actors/reload_round.h"
 #include "caf/fwd.hpp"
 #include "core/code_server.h"
 #include "core/module_swapper.h"
 #include "reload/thread_pool.h"
 
 namespace lemon {
+
+struct RoundJob;  // reload/swap_round.h
 
 class ReloadManager : public ModuleSwapper {
  public:
@@ -64,12 +65,16 @@ class ReloadManager : public ModuleSwapper {
   void await_retired() { reaper_.flush(); }
 
  private:
-  // Runs the round (reload/reload_manager.cc, run_round) on a thread of the pool, so that a
+  // Runs the round (reload/swap_round.h) on a thread of the pool, so that a
   // code_change that never returns cannot hold the caller: past the deadline (plus a grace
   // second) the round is abandoned and ends on its own, on `before`, when the code_change returns.
   // Closes the module's gate: actors spawned meanwhile start on the winning version.
   void run_guarded(const ModuleRef& next, const ModuleRef& before, std::vector<caf::actor> actors,
                    const SwapOptions& options, SwapResult& result);
+
+  // Stops waiting for `job`, whose round is past its deadline and not decided: keeps it until it
+  // ends, and reports in `result` that the reload is abandoned.
+  void abandon(std::shared_ptr<RoundJob> job, const SwapOptions& options, SwapResult& result);
 
   struct Abandoned;  // a round whose swap() stopped waiting, still running (reload_manager.cc)
 
