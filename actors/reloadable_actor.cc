@@ -368,12 +368,12 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
       }
       if (staged_) bury(staged_, batch.graveyard());
     }
-    const ReloadRoundPtr& round = batch.round();
+    const ResumeTrackerPtr& tracker = batch.tracker();
     uint32_t s = state_.load(std::memory_order_acquire);
     for (;;) {
       if ((s & run::kExited) != 0) {
         clean_up();
-        if (round) round->gone(index);
+        if (tracker) tracker->gone(index);
         return;
       }
       const bool kept = (s & run::kKept) != 0;
@@ -395,7 +395,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
         // new (or old) version and scheduled at the front of the queues, and nothing the
         // framework does holds it any longer. Waiting for the wake-up to run would measure how
         // soon a worker gets to it, which under load is the other actors' time, not the reload's.
-        if (round) batch.resumed(index, paused_ns(batch.now_ns()));
+        if (tracker) batch.resumed(index, paused_ns(batch.now_ns()));
         return;
       }
     }
@@ -624,7 +624,7 @@ class ReloadableActor : public caf::event_based_actor, public ActorContext, publ
   char apart_[64 - sizeof(std::atomic<int64_t>) - sizeof(std::mutex) - 8] = {};
   int pending_requests_ = 0;  // tracked requests (ActorContext::request), for status; own thread
   Installed current_;
-  Installed staged_;  // the migrated behaviour, installed on commit
+  Installed staged_;             // the migrated behaviour, installed on commit
   caf::message_handler system_;  // system_handlers(), made once in make_behavior
   // The actor's CAF behaviour (made here so that the first turn can set it open).
   caf::intrusive_ptr<Dispatch> dispatch_ = caf::make_counted<Dispatch>(this);
@@ -662,7 +662,8 @@ namespace internal {
 std::atomic<std::ptrdiff_t> responses_offset{0};
 }  // namespace internal
 
-ReleaseBatch::ReleaseBatch(ReloadRoundPtr round, std::size_t expected) : round_(std::move(round)) {
+ReleaseBatch::ReleaseBatch(ResumeTrackerPtr tracker, std::size_t expected)
+    : tracker_(std::move(tracker)) {
   resumes_.reserve(expected);
   graveyard_.reserve(expected);
 }
@@ -679,7 +680,7 @@ FrontOfQueue& ReleaseBatch::front_of_queue(caf::actor_system& sys) {
 
 void ReleaseBatch::flush() {
   if (front_) front_->flush();
-  if (round_ && !resumes_.empty()) round_->resumed(resumes_);
+  if (tracker_ && !resumes_.empty()) tracker_->resumed(resumes_);
   resumes_.clear();
 }
 

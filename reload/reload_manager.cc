@@ -39,7 +39,7 @@ std::size_t close_gate(ActorRegistry& registry, const std::string& module,
 }  // namespace
 
 struct ReloadManager::Abandoned {
-  std::shared_ptr<RoundJob> job;
+  std::shared_ptr<RoundOutcome> outcome;
 };
 
 ReloadManager::ReloadManager(caf::actor_system& sys, std::shared_ptr<ActorRegistry> registry,
@@ -55,13 +55,13 @@ ReloadManager::~ReloadManager() {
   for (auto& a : abandoned_) {
     // Past the deadline, its code_change still has not returned: the pool leaves its thread to end
     // on its own (the process is going anyway).
-    a->job->mu.Lock();
-    (void)a->job->mu.AwaitWithDeadline(absl::Condition(&a->job->done), deadline);
-    a->job->mu.Unlock();
+    a->outcome->mu.Lock();
+    (void)a->outcome->mu.AwaitWithDeadline(absl::Condition(&a->outcome->done), deadline);
+    a->outcome->mu.Unlock();
   }
 }
 
-void ReloadManager::abandon(std::shared_ptr<RoundJob> job, const SwapOptions& options,
+void ReloadManager::abandon(std::shared_ptr<RoundOutcome> outcome, const SwapOptions& options,
                             SwapResult& result) {
   {
     absl::MutexLock abandoned_lock(&abandoned_mu_);
@@ -69,8 +69,8 @@ void ReloadManager::abandon(std::shared_ptr<RoundJob> job, const SwapOptions& op
     for (auto it = abandoned_.begin(); it != abandoned_.end();) {
       bool done;
       {
-        absl::MutexLock job_lock(&(*it)->job->mu);
-        done = (*it)->job->done;
+        absl::MutexLock outcome_lock(&(*it)->outcome->mu);
+        done = (*it)->outcome->done;
       }
       if (done) {
         it = abandoned_.erase(it);
@@ -78,9 +78,9 @@ void ReloadManager::abandon(std::shared_ptr<RoundJob> job, const SwapOptions& op
         ++it;
       }
     }
-    abandoned_.push_back(std::make_unique<Abandoned>(Abandoned{job}));
+    abandoned_.push_back(std::make_unique<Abandoned>(Abandoned{outcome}));
   }
-  const caf::actor_id stuck = job->migrating.load();
+  const caf::actor_id stuck = outcome->migrating.load();
   if (stuck != 0) {
     result.failures.push_back({stuck, registry_->name_of(stuck), "code_change has not returned"});
   }
@@ -98,43 +98,43 @@ void ReloadManager::abandon(std::shared_ptr<RoundJob> job, const SwapOptions& op
 void ReloadManager::run_guarded(const ModuleRef& next, const ModuleRef& before,
                                 std::vector<caf::actor> actors, const SwapOptions& options,
                                 SwapResult& result) {
-  auto job = std::make_shared<RoundJob>();
-  job->result = result;
+  auto outcome = std::make_shared<RoundOutcome>();
+  outcome->result = result;
   std::shared_ptr<ActorRegistry> registry = registry_;
   CodeServer* code_server = &code_server_;
   const std::string module = result.module;
   std::shared_ptr<ThreadPool> pool = pool_;  // the round may outlive the manager (abandoned)
-  pool_->run([job, registry, code_server, pool, next = ModuleRef(next), before = ModuleRef(before),
-              module, options, actors = std::move(actors)]() mutable {
-    SwapRound(next, actors, options, *registry, *pool, *job).run([&] {
+  pool_->run([outcome, registry, code_server, pool, next = ModuleRef(next),
+              before = ModuleRef(before), module, options, actors = std::move(actors)]() mutable {
+    SwapRound(next, actors, options, *registry, *pool, *outcome).run([&] {
       return code_server->commit(next);
     });
     // Read under the lock that also covers `decided`: the result is complete from here on.
-    const bool committed = job->result.status.ok();
+    const bool committed = outcome->result.status.ok();
     const std::size_t deferred = close_gate(*registry, module, committed ? next : before);
     // Let go of the versions and the actors before the caller hears that the round is over: a
     // purge right after swap() must not find them still referenced by this thread.
     next = nullptr;
     before = nullptr;
     actors = {};
-    absl::MutexLock lock(&job->mu);
-    job->result.deferred = deferred;
-    job->done = true;
+    absl::MutexLock lock(&outcome->mu);
+    outcome->result.deferred = deferred;
+    outcome->done = true;
   });
   const absl::Time give_up = absl::Now() + options.suspend_timeout + kAbandonGrace;
-  job->mu.Lock();
-  if (!job->mu.AwaitWithDeadline(absl::Condition(&job->decided), give_up)) {
+  outcome->mu.Lock();
+  if (!outcome->mu.AwaitWithDeadline(absl::Condition(&outcome->decided), give_up)) {
     // A code_change is still running, past the deadline: stop waiting. The round aborts on its own
     // when it returns; until then the module's actors stay held and its gate stays closed.
-    job->abandoned.store(true);
-    job->mu.Unlock();
-    abandon(job, options, result);
+    outcome->abandoned.store(true);
+    outcome->mu.Unlock();
+    abandon(outcome, options, result);
     return;
   }
-  job->mu.Await(absl::Condition(&job->done));
-  result = std::move(job->result);
-  std::vector<Graveyard> graveyards = std::move(job->graveyards);
-  job->mu.Unlock();
+  outcome->mu.Await(absl::Condition(&outcome->done));
+  result = std::move(outcome->result);
+  std::vector<Graveyard> graveyards = std::move(outcome->graveyards);
+  outcome->mu.Unlock();
   for (Graveyard& g : graveyards) reaper_.bury(std::move(g));
 }
 

@@ -1,16 +1,16 @@
-// The reload manager: moves every actor of a module to a new version, OTP-style (suspend,
-// change_code, resume), all or nothing.
+// ReloadManager: the ModuleSwapper of core/module_swapper.h on CAF; moves every actor of a module
+// to a new version, OTP-style (suspend, change_code, resume), all or nothing.
 //
 //   ReloadManager manager(sys, registry, code_server);
 //   ModuleRef next = code_server.prepare("libcounter_v2.so").value();
 //   SwapResult r = manager.swap(next, {.extra = ""});
 //   if (!r.status.ok()) { /* every actor still runs the old version with its old state */ }
 //
-// How (actors/reloadable_actor.h, ReloadTarget): the manager holds every actor of the module
-// between two of its turns (an actor whose turn runs is tried again until the deadline; one with
-// continuations of requests pending runs only those until none is left) and, on its
-// own thread, migrates its state with the new version's code_change, keeping the old behaviour and
-// state untouched. If every actor migrated, it makes the version current in the code server and
+// How (reload/swap_round.h; actors/reloadable_actor.h, ReloadTarget): the manager holds every actor
+// of the module between two of its turns (an actor whose turn runs is tried again until the
+// deadline; one with continuations of requests pending runs only those until none is left) and, on
+// its own thread, migrates its state with the new version's code_change, keeping the old behaviour
+// and state untouched. If every actor migrated, it makes the version current in the code server and
 // releases every actor on it; at the first failure or at the deadline it releases every actor on
 // the old behaviour and state, and the new version is dropped with the caller's last reference.
 // Messages that arrived meanwhile were kept and run first, in order; an actor that kept any gets
@@ -37,7 +37,7 @@
 
 namespace lemon {
 
-struct RoundJob;  // reload/swap_round.h
+struct RoundOutcome;  // reload/swap_round.h
 
 class ReloadManager : public ModuleSwapper {
  public:
@@ -72,9 +72,10 @@ class ReloadManager : public ModuleSwapper {
   void run_guarded(const ModuleRef& next, const ModuleRef& before, std::vector<caf::actor> actors,
                    const SwapOptions& options, SwapResult& result);
 
-  // Stops waiting for `job`, whose round is past its deadline and not decided: keeps it until it
-  // ends, and reports in `result` that the reload is abandoned.
-  void abandon(std::shared_ptr<RoundJob> job, const SwapOptions& options, SwapResult& result);
+  // Stops waiting for `outcome`, whose round is past its deadline and not decided: keeps it until
+  // it ends, and reports in `result` that the reload is abandoned.
+  void abandon(std::shared_ptr<RoundOutcome> outcome, const SwapOptions& options,
+               SwapResult& result);
 
   struct Abandoned;  // a round whose swap() stopped waiting, still running (reload_manager.cc)
 

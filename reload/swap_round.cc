@@ -77,20 +77,20 @@ std::string actor_label(const ActorFailure& f) {
 
 SwapRound::SwapRound(const ModuleRef& next, const std::vector<caf::actor>& actors,
                      const SwapOptions& options, const ActorRegistry& registry, ThreadPool& pool,
-                     RoundJob& job)
+                     RoundOutcome& outcome)
     : next_(next),
       actors_(actors),
       options_(options),
       registry_(registry),
       pool_(pool),
-      job_(job),
-      result_(job.result),
+      outcome_(outcome),
+      result_(outcome.result),
       n_(actors.size()),
       started_(Clock::now()),
       deadline_(started_ + absl::ToChronoNanoseconds(options.suspend_timeout)),
       workers_(workers_for(n_)),
       chunk_(chunk_for(n_, workers_)),
-      round_(std::make_shared<ReloadRound>(n_)),
+      resumes_(std::make_shared<ResumeTracker>(n_)),
       marks_(n_, Mark::kWaiting),
       last_(n_, ReloadTarget::Hold::kBusy),
       targets_(n_, nullptr) {}
@@ -113,7 +113,7 @@ SwapRound::Claim SwapRound::claim(std::size_t i, Findings& f) {
       // up and reports it gone.
       if (marks_[i] == Mark::kWaiting) {
         marks_[i] = Mark::kGone;
-        round_->gone(i);
+        resumes_->gone(i);
       }
       return Claim::kDone;
     default:
@@ -127,9 +127,9 @@ bool SwapRound::attempt(std::size_t i, const RunningTurns& running, Findings& f)
   switch (h) {
     case ReloadTarget::Hold::kHeld: {
       marks_[i] = Mark::kHeld;
-      job_.migrating.store(actors_[i].id(), std::memory_order_relaxed);
+      outcome_.migrating.store(actors_[i].id(), std::memory_order_relaxed);
       absl::Status s = targets_[i]->migrate(next_, options_.extra);
-      job_.migrating.store(0, std::memory_order_relaxed);
+      outcome_.migrating.store(0, std::memory_order_relaxed);
       if (!s.ok()) f.failed.emplace_back(i, std::move(s));  // go on: the report names them all
       f.now = Clock::now();
       if (f.late == kNone && f.now > deadline_) f.late = i;
@@ -149,7 +149,7 @@ bool SwapRound::attempt(std::size_t i, const RunningTurns& running, Findings& f)
 bool SwapRound::stop(const Findings& f) {
   if (f.late != kNone) too_late_.store(true, std::memory_order_relaxed);
   return too_late_.load(std::memory_order_relaxed) ||
-         job_.abandoned.load(std::memory_order_relaxed);
+         outcome_.abandoned.load(std::memory_order_relaxed);
 }
 
 template <typename VisitEach>
@@ -295,14 +295,14 @@ void SwapRound::report_failures() {
 
 bool SwapRound::commit_or_abort(const std::function<absl::Status()>& commit) {
   // The new version becomes current only if every actor migrated in time.
-  absl::MutexLock lock(&job_.mu);
-  if (job_.abandoned.load() && result_.status.ok()) {
+  absl::MutexLock lock(&outcome_.mu);
+  if (outcome_.abandoned.load() && result_.status.ok()) {
     result_.status = reload_status(ReloadError::kSuspendTimeout, "abandoned after the deadline");
   }
   if (result_.status.ok()) {
     if (auto s = commit(); !s.ok()) result_.status = s;
   }
-  job_.decided = true;
+  outcome_.decided = true;
   return result_.status.ok();
 }
 
@@ -311,9 +311,9 @@ void SwapRound::release_all(bool committed) {
   // queues, and one that kept messages meanwhile finds a wake-up first in its mailbox, which runs
   // them before anything newer. The behaviours the actors no longer run are destroyed later, by
   // the manager's reaper.
-  job_.graveyards.resize((n_ + chunk_ - 1) / chunk_);  // one per chunk, for the reaper
+  outcome_.graveyards.resize((n_ + chunk_ - 1) / chunk_);  // one per chunk, for the reaper
   pool_.for_each_chunk(n_, workers_, chunk_, [&](std::size_t, std::size_t begin, std::size_t end) {
-    ReleaseBatch batch(round_, end - begin);
+    ReleaseBatch batch(resumes_, end - begin);
     for (std::size_t i = begin; i < end; ++i) {
       if (i + kAhead < end && targets_[i + kAhead] != nullptr) targets_[i + kAhead]->prefetch();
       switch (marks_[i]) {
@@ -323,19 +323,19 @@ void SwapRound::release_all(bool committed) {
           targets_[i]->release(committed, i, batch);
           break;
         case Mark::kWaiting:
-          round_->gone(i);  // never held: it did not pause
+          resumes_->gone(i);  // never held: it did not pause
           break;
         case Mark::kGone:
           break;
       }
     }
     batch.flush();
-    job_.graveyards[begin / chunk_] = std::move(batch.graveyard());
+    outcome_.graveyards[begin / chunk_] = std::move(batch.graveyard());
   });
 }
 
 void SwapRound::collect_pauses() {
-  const std::vector<uint64_t> pauses = round_->pauses_ns();
+  const std::vector<uint64_t> pauses = resumes_->pauses_ns();
   result_.pause_seconds.reserve(pauses.size());
   for (uint64_t ns : pauses) result_.pause_seconds.push_back(static_cast<double>(ns) * 1e-9);
 }

@@ -1,16 +1,16 @@
 // One all-or-nothing move of a module's actors to a new version, as ReloadManager runs it on a
 // thread of its pool: hold and migrate every actor, commit or abort, release every actor, report.
 //
-//   RoundJob job;
-//   SwapRound round(next, actors, options, registry, pool, job);
+//   RoundOutcome outcome;
+//   SwapRound round(next, actors, options, registry, pool, outcome);
 //   round.run([&] { return code_server.commit(next); });
-//   // job.result: status, failures, pauses, timings; job.graveyards: for the reaper
+//   // outcome.result: status, failures, pauses, timings; outcome.graveyards: for the reaper
 //
 // How: actors are claimed a group at a time, then one heavy fence and a snapshot of the running
 // turns tell which of them still run (ReloadTarget::claim/hold, RunningTurns), and the others are
 // migrated on the round's threads; a large round is shared among several threads of the pool. The
 // actors that were busy are tried again on the round's own thread until the deadline. `commit`
-// runs only if every actor migrated in time and the job was not abandoned; then every actor is
+// runs only if every actor migrated in time and the round was not abandoned; then every actor is
 // released, on the new version or the old one with its untouched state.
 #ifndef LEMON_RELOAD_SWAP_ROUND_H_
 #define LEMON_RELOAD_SWAP_ROUND_H_
@@ -28,8 +28,8 @@
 #include "absl/synchronization/mutex.h"
 #include "actors/graveyard.h"
 #include "actors/registry.h"
-#include "actors/reload_round.h"
 #include "actors/reloadable_actor.h"
+#include "actors/resume_tracker.h"
 #include "actors/turn_slots.h"
 #include "caf/actor.hpp"
 #include "core/code_server.h"
@@ -38,10 +38,11 @@
 
 namespace lemon {
 
-// A round shared between the thread that runs it and the swap() that waits for it. swap() stops
-// waiting if the round has not reached its commit point a grace period after its deadline (a
-// code_change that does not return): the round then ends on its own, on the old version.
-struct RoundJob {
+// How far a SwapRound got and what it produced, shared between the thread that runs it and the
+// swap() that waits for it. swap() stops waiting if the round has not reached its commit point a
+// grace period after its deadline (a code_change that does not return): the round then ends on its
+// own, on the old version.
+struct RoundOutcome {
   absl::Mutex mu;
   bool decided ABSL_GUARDED_BY(mu) = false;  // past the commit point (committed or not)
   bool done ABSL_GUARDED_BY(mu) = false;     // every actor released, gate closed
@@ -53,18 +54,19 @@ struct RoundJob {
   std::vector<Graveyard> graveyards;  // what the released actors no longer run, for the reaper
 };
 
+// Runs one round; one thread at a time (it hands work to the pool's threads itself).
 class SwapRound {
  public:
-  // Keeps references to every argument until run() returns. job.result's module and versions
+  // Keeps references to every argument until run() returns. outcome.result's module and versions
   // are filled by the caller; run() fills the rest.
   SwapRound(const ModuleRef& next, const std::vector<caf::actor>& actors,
             const SwapOptions& options, const ActorRegistry& registry, ThreadPool& pool,
-            RoundJob& job);
+            RoundOutcome& outcome);
   SwapRound(const SwapRound&) = delete;
   SwapRound& operator=(const SwapRound&) = delete;
 
-  // Runs the round once, phase by phase. Fills job.result and job.graveyards; sets job.decided
-  // (under job.mu) at the commit point.
+  // Runs the round once, phase by phase. Fills outcome.result and outcome.graveyards; sets
+  // outcome.decided (under outcome.mu) at the commit point.
   void run(const std::function<absl::Status()>& commit);
 
  private:
@@ -92,15 +94,15 @@ class SwapRound {
   // leaves the failures, the first late actor and the actors still busy in the members below.
   void hold_and_migrate_all();
   // Tries the actors that were busy again, on this thread, until all are migrated, one fails, one
-  // is late, the job is abandoned or the deadline passes.
+  // is late, the round is abandoned or the deadline passes.
   void retry_busy_until_deadline();
   // Sets result_.status and result_.failures from what the two phases above found.
   void report_failures();
-  // The commit point: calls `commit` if every actor migrated in time and the job was not
+  // The commit point: calls `commit` if every actor migrated in time and the round was not
   // abandoned. True if the new version is current.
   bool commit_or_abort(const std::function<absl::Status()>& commit);
   // Releases every actor held, on the new version (`committed`) or the old one, in chunks on the
-  // pool; the behaviours they no longer run go to job_.graveyards.
+  // pool; the behaviours they no longer run go to outcome_.graveyards.
   void release_all(bool committed);
   // The pauses (held -> released) of the actors that resumed, into result_.
   void collect_pauses();
@@ -112,7 +114,7 @@ class SwapRound {
   // Actor i was claimed, and `running` was taken since: migrates it if it is held. True once i
   // needs no more attempts.
   bool attempt(std::size_t i, const RunningTurns& running, Findings& f);
-  // Whether the round stops trying (an actor was late, or the job was abandoned).
+  // Whether the round stops trying (an actor was late, or the round was abandoned).
   bool stop(const Findings& f);
   // Claims the actors `visit_each` hands to its callback, runs one heavy fence, then holds and
   // migrates those it claimed; the ones that need another attempt go to `later`. `claimed` is the
@@ -128,14 +130,14 @@ class SwapRound {
   const SwapOptions& options_;
   const ActorRegistry& registry_;
   ThreadPool& pool_;
-  RoundJob& job_;
-  SwapResult& result_;  // job_.result
+  RoundOutcome& outcome_;
+  SwapResult& result_;  // outcome_.result
   const std::size_t n_;
   const Clock::time_point started_;
   const Clock::time_point deadline_;
   const std::size_t workers_;  // threads that share the round's actors
   const std::size_t chunk_;    // actors a thread takes at a time (ThreadPool::for_each_chunk)
-  const std::shared_ptr<ReloadRound> round_;  // when each actor resumed, and its pause
+  const std::shared_ptr<ResumeTracker> resumes_;  // when each actor resumed, and its pause
 
   // Per actor, by index in actors_.
   std::vector<Mark> marks_;

@@ -1,6 +1,6 @@
-// Threads kept from one reload to the next for the reload manager's work, so that a reload does not
-// wait for new threads to start (on a loaded machine a new thread queues behind the busy ones for
-// milliseconds), and so that work split between threads is shared out in
+// A thread pool for the reload manager's work. Its threads are kept from one reload to the next,
+// so that a reload does not wait for new threads to start (on a loaded machine a new thread queues
+// behind the busy ones for milliseconds), and so that work split between threads is shared out in
 // chunks to whichever thread is free: one that starts late or is preempted takes fewer chunks
 // instead of holding the others up.
 //
