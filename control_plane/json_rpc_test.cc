@@ -2,9 +2,6 @@
 
 #include <dirent.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -13,6 +10,7 @@
 #include "control_plane/methods.h"
 #include "control_plane/rpc.pb.h"
 #include "core/reload_error.h"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -92,8 +90,8 @@ TEST_F(JsonRpcTest, UnknownMethodIsMethodNotFoundNamingIt) {
 }
 
 TEST_F(JsonRpcTest, UnknownParamFieldIsInvalidParamsNamingTheField) {
-  json r = call(
-      R"({"jsonrpc":"2.0","method":"system.reload","params":{"scope":"all","bogus_field":1},"id":1})");
+  json r = call(R"({"jsonrpc":"2.0","method":"system.reload",)"
+                R"("params":{"scope":"all","bogus_field":1},"id":1})");
   expect_error(r, kJsonRpcInvalidParams, 1);
   EXPECT_NE(r["error"]["message"].get<std::string>().find("bogus_field"), std::string::npos) << r;
   EXPECT_FALSE(service_.last_reload.has_value());
@@ -393,16 +391,14 @@ TEST_F(JsonRpcTest, ActorsListLimitDefaultsAndIsCapped) {
 // The fuzzer's seeds (testing/fuzz/corpus/json_rpc, with the deeply nested body and the huge
 // batch): each gets a JSON answer, and the dispatcher still serves afterwards.
 TEST_F(JsonRpcTest, EveryFuzzSeedIsAnsweredWithJson) {
-  const char* root = std::getenv("TEST_SRCDIR");
-  const std::string dir = std::string(root ? root : ".") + "/lemon/testing/fuzz/corpus/json_rpc";
+  const std::string dir = testing::runfile("testing/fuzz/corpus/json_rpc");
   DIR* d = opendir(dir.c_str());
   ASSERT_NE(d, nullptr) << dir;
   int seeds = 0;
   while (dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
     SCOPED_TRACE(e->d_name);
-    std::ifstream in(dir + "/" + e->d_name, std::ios::binary);
-    const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string body = testing::read_file(dir + "/" + e->d_name);
     std::optional<std::string> reply = rpc_.handle(body);
     if (reply) {
       EXPECT_TRUE(json::accept(*reply)) << reply->substr(0, 200);
@@ -558,8 +554,8 @@ TEST_F(JsonRpcTest, ModulesListAndPurgeReachTheService) {
   EXPECT_EQ(r["result"]["modules"][0]["current_version"], "2");
   EXPECT_EQ(r["result"]["modules"][0]["actors_old"], 0);
 
-  call(
-      R"({"jsonrpc":"2.0","method":"modules.purge","params":{"module":"counter","hard":true},"id":2})");
+  call(R"({"jsonrpc":"2.0","method":"modules.purge",)"
+       R"("params":{"module":"counter","hard":true},"id":2})");
   absl::MutexLock lock(&service_.mu);
   ASSERT_TRUE(service_.last_purge.has_value());
   EXPECT_EQ(service_.last_purge->module(), "counter");

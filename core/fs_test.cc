@@ -19,7 +19,7 @@
 #include "absl/strings/match.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {

@@ -13,7 +13,7 @@
 #include "caf/all.hpp"
 #include "control_plane/node_service.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {
@@ -25,10 +25,10 @@ using testing::ScratchDir;
 class ActorsListTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
+    ASSERT_EQ(mkdir(dir_.file("modules").c_str(), 0700), 0);
     Runtime::Options o;
-    o.state_dir = dir_ / "state";
-    o.modules_dir = dir_ / "modules";
+    o.state_dir = dir_.file("state");
+    o.modules_dir = dir_.file("modules");
     rt_ = std::move(Runtime::create(o).value());
     load("extensions/counter/libcounter_v1.so", "counter.so");
     load("actors/testdata/libslow_v1.so", "slow.so");
@@ -36,8 +36,8 @@ class ActorsListTest : public ::testing::Test {
   }
 
   void load(const std::string& from, const std::string& name) {
-    copy_file(runfile(from), dir_ / ("modules/" + name));
-    ASSERT_TRUE(rt_->reloader().load_file(dir_ / ("modules/" + name)).ok());
+    copy_file(runfile(from), dir_.file("modules/" + name));
+    ASSERT_TRUE(rt_->reloader().load_file(dir_.file("modules/" + name)).ok());
   }
 
   void spawn(const std::string& module, int n, const std::string& prefix = "") {

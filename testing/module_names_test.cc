@@ -16,7 +16,7 @@
 #include "core/reload_error.h"
 #include "core/reloader.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {
@@ -39,10 +39,10 @@ ReloadError first_reason(const ReloadReport& r) {
 class ModuleNamesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
+    ASSERT_EQ(mkdir(dir_.file("modules").c_str(), 0700), 0);
     Runtime::Options o;
-    o.state_dir = dir_ / "state";
-    o.modules_dir = dir_ / "modules";
+    o.state_dir = dir_.file("state");
+    o.modules_dir = dir_.file("modules");
     auto rt = Runtime::create(o);
     ASSERT_TRUE(rt.ok()) << rt.status();
     rt_ = std::move(*rt);
@@ -77,8 +77,8 @@ class ModuleNamesTest : public ::testing::Test {
 };
 
 TEST_F(ModuleNamesTest, ABadNameIsRefusedBeforeAnyFileIsTouchedAndActorsStayAsTheyWere) {
-  copy_file(counter_so("1"), dir_ / "modules/counter.so");
-  ASSERT_TRUE(rt_->reloader().load_file(dir_ / "modules/counter.so").ok());
+  copy_file(counter_so("1"), dir_.file("modules/counter.so"));
+  ASSERT_TRUE(rt_->reloader().load_file(dir_.file("modules/counter.so")).ok());
   std::vector<caf::actor> actors;
   for (int i = 0; i < 3; ++i) {
     auto a = rt_->spawn({"counter", "", "counter-" + std::to_string(i), "0"});
@@ -87,12 +87,12 @@ TEST_F(ModuleNamesTest, ABadNameIsRefusedBeforeAnyFileIsTouchedAndActorsStayAsTh
     EXPECT_EQ(add(*a, 10 + i), 10 + i);
   }
   // Version 2 where `counter\0x` and `counter\0` lead the C calls: <modules_dir>/counter.
-  const std::string decoy = dir_ / "modules/counter";
+  const std::string decoy = dir_.file("modules/counter");
   copy_file(counter_so("2"), decoy);
   const int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   ASSERT_GE(watch, 0);
   ASSERT_GE(inotify_add_watch(watch, decoy.c_str(), IN_OPEN), 0);
-  ASSERT_GE(inotify_add_watch(watch, (dir_ / "state/modules").c_str(), IN_CREATE), 0);
+  ASSERT_GE(inotify_add_watch(watch, dir_.file("state/modules").c_str(), IN_CREATE), 0);
 
   Reloader& reloader = rt_->reloader();
   for (const std::string& name : {std::string("counter\0x", 9), std::string("counter\0", 8),

@@ -12,7 +12,7 @@
 #include "caf/binary_deserializer.hpp"
 #include "caf/binary_serializer.hpp"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {
@@ -24,13 +24,13 @@ using testing::ScratchDir;
 class ReloadServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
+    ASSERT_EQ(mkdir(dir_.file("modules").c_str(), 0700), 0);
     Runtime::Options o;
-    o.state_dir = dir_ / "state";
-    o.modules_dir = dir_ / "modules";
+    o.state_dir = dir_.file("state");
+    o.modules_dir = dir_.file("modules");
     rt_ = std::move(Runtime::create(o).value());
-    copy_file(runfile("extensions/counter/libcounter_v1.so"), dir_ / "modules/counter.so");
-    ASSERT_TRUE(rt_->reloader().load_file(dir_ / "modules/counter.so").ok());
+    copy_file(runfile("extensions/counter/libcounter_v1.so"), dir_.file("modules/counter.so"));
+    ASSERT_TRUE(rt_->reloader().load_file(dir_.file("modules/counter.so")).ok());
   }
 
   ReloadReport ask(const ReloadRequest& req) {
@@ -49,7 +49,7 @@ class ReloadServiceTest : public ::testing::Test {
 TEST_F(ReloadServiceTest, ModuleReloadByMessageMovesTheActors) {
   auto a = rt_->spawn({"counter", "", "c", "7"});
   ASSERT_TRUE(a.ok());
-  copy_file(runfile("extensions/counter/libcounter_v2.so"), dir_ / "modules/counter.so");
+  copy_file(runfile("extensions/counter/libcounter_v2.so"), dir_.file("modules/counter.so"));
   ReloadRequest req;
   req.kind = "module";
   req.target = "counter";
@@ -77,7 +77,7 @@ TEST_F(ReloadServiceTest, BadRequestsComeBackAsErrorReports) {
 TEST_F(ReloadServiceTest, DeadlinesOverTheirMaximumAreRefusedAndNothingReloads) {
   auto a = rt_->spawn({"counter", "", "c", "7"});
   ASSERT_TRUE(a.ok());
-  copy_file(runfile("extensions/counter/libcounter_v2.so"), dir_ / "modules/counter.so");
+  copy_file(runfile("extensions/counter/libcounter_v2.so"), dir_.file("modules/counter.so"));
   struct Case {
     uint32_t timeout_ms;
     uint32_t lock_timeout_ms;

@@ -18,7 +18,7 @@
 #include "caf/all.hpp"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {
@@ -55,12 +55,12 @@ std::string first_error(const ReloadReport& r) {
 class ReloaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
-    ASSERT_EQ(mkdir((dir_ / "ext").c_str(), 0700), 0);
+    ASSERT_EQ(mkdir(dir_.file("modules").c_str(), 0700), 0);
+    ASSERT_EQ(mkdir(dir_.file("ext").c_str(), 0700), 0);
     Runtime::Options o;
-    o.state_dir = dir_ / "state";
-    o.modules_dir = dir_ / "modules";
-    o.extension_dirs = {dir_ / "ext"};
+    o.state_dir = dir_.file("state");
+    o.modules_dir = dir_.file("modules");
+    o.extension_dirs = {dir_.file("ext")};
     auto rt = Runtime::create(o);
     ASSERT_TRUE(rt.ok()) << rt.status();
     rt_ = std::move(*rt);
@@ -73,9 +73,9 @@ class ReloaderTest : public ::testing::Test {
 
   // Puts `so` at <modules_dir>/<name>.so and loads it if `load`.
   void install(const std::string& name, const std::string& so, bool load = true) {
-    copy_file(so, dir_ / ("modules/" + name + ".so"));
+    copy_file(so, dir_.file("modules/" + name + ".so"));
     if (!load) return;
-    auto loaded = rt_->reloader().load_file(dir_ / ("modules/" + name + ".so"));
+    auto loaded = rt_->reloader().load_file(dir_.file("modules/" + name + ".so"));
     ASSERT_TRUE(loaded.ok()) << loaded.status();
   }
 
@@ -157,7 +157,8 @@ TEST_F(ReloaderTest, BadTargetsAreErrorsWithAReason) {
   cases.push_back({"module name with a slash", rt_->reloader().reload_module("../x", o),
                    ReloadError::kInvalidArgument});
   cases.push_back({"unknown app", rt_->reloader().reload_app("nope", o), ReloadError::kNotFound});
-  cases.push_back({"missing extension", rt_->reloader().reload_extension(dir_ / "ext/none.cc", o),
+  cases.push_back({"missing extension",
+                   rt_->reloader().reload_extension(dir_.file("ext/none.cc"), o),
                    ReloadError::kNotFound});
   cases.push_back({"empty extension path", rt_->reloader().reload_extension("", o),
                    ReloadError::kInvalidArgument});
@@ -207,7 +208,7 @@ TEST_F(ReloaderTest, FailingCodeChangeLeavesEveryActorOnTheOldVersionAndNamesThe
 }
 
 TEST_F(ReloaderTest, ExtensionCompileErrorComesBackAsDiagnosticsThenTheFixedSourceLoads) {
-  const std::string path = dir_ / "ext/counter.cc";
+  const std::string path = dir_.file("ext/counter.cc");
   write_file(path, "#include \"actors/module.h\"\nint broken(  {\n");
   ReloadReport bad = rt_->reloader().reload_extension(path, {});
   EXPECT_EQ(bad.status, ReloadStatus::kError);
@@ -229,7 +230,7 @@ TEST_F(ReloaderTest, ExtensionCompileErrorComesBackAsDiagnosticsThenTheFixedSour
 }
 
 TEST_F(ReloaderTest, AppReloadWhereTheThirdOfFourModulesFailsLeavesAllFourOnTheirOldVersions) {
-  write_file(dir_ / "modules/apps.json",
+  write_file(dir_.file("modules/apps.json"),
              R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b", "app_c", "app_d"]}]})");
   std::vector<caf::actor> actors;
   for (std::string m : {"a", "b", "c", "d"}) {
@@ -374,7 +375,7 @@ TEST_F(ReloaderTest, MetricsCountReloadsAndPassPromtool) {
       << "purged version still reported";
   EXPECT_NE(m.find("lemon_actors{module=\"counter\"} 5"), std::string::npos);
   EXPECT_NE(m.find("lemon_reload_in_progress 0"), std::string::npos);
-  const std::string file = dir_ / "metrics.txt";
+  const std::string file = dir_.file("metrics.txt");
   write_file(file, m);
   const std::string cmd = "/usr/bin/promtool check metrics < '" + file + "' 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
@@ -407,7 +408,7 @@ TEST_F(ReloaderTest, CodeChangeTargetMigratesOneActorWithItsExtra) {
 
 TEST_F(ReloaderTest, SystemReloadTakesEverythingThatChangedInOneOrchestration) {
   install("counter", counter_so("1"));
-  write_file(dir_ / "modules/apps.json",
+  write_file(dir_.file("modules/apps.json"),
              R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b"]}]})");
   install("app_a", runfile("testing/testdata/libapp_a_v1.so"));
   install("app_b", runfile("testing/testdata/libapp_b_v1.so"));
@@ -439,7 +440,7 @@ TEST_F(ReloaderTest, ExtensionWhoseOldVersionIsInUseIsSkippedWithInUseAndForceRe
   auto actors = spawn("counter", 2);
   // Loaded without a swap: the actors stay on 2, now the old version, still in use.
   ASSERT_TRUE(rt_->code_server().load(counter_so("2_fail")).ok());
-  const std::string path = dir_ / "ext/counter.cc";
+  const std::string path = dir_.file("ext/counter.cc");
   copy_file(runfile("extensions/counter/counter_v1.cc"), path);
 
   ReloadReport refused = rt_->reloader().reload_extension(path, {});
@@ -471,7 +472,7 @@ TEST_F(ReloaderTest, ExtensionWhoseOldVersionIsInUseIsSkippedWithInUseAndForceRe
 }
 
 TEST_F(ReloaderTest, AppReloadUnloadsAModuleItLoadedFirstWhenALaterModuleFails) {
-  write_file(dir_ / "modules/apps.json",
+  write_file(dir_.file("modules/apps.json"),
              R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b", "app_c"]}]})");
   install("app_a", app_so("a", "1"), /*load=*/false);  // not loaded yet: a first load
   install("app_b", app_so("b", "1"));
@@ -501,7 +502,7 @@ TEST_F(ReloaderTest, AppReloadUnloadsAModuleItLoadedFirstWhenALaterModuleFails) 
 }
 
 TEST_F(ReloaderTest, AppReloadStopsAtAModuleSkippedInUseAndRollsBackTheOthers) {
-  write_file(dir_ / "modules/apps.json",
+  write_file(dir_.file("modules/apps.json"),
              R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b", "app_c"]}]})");
   install("app_a", app_so("a", "1"));
   install("app_b", app_so("b", "1"));
