@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -269,8 +268,7 @@ absl::Status CodeServer::probe(const std::string& path) const {
   close(err_pipe[1]);
   if (rc != 0) {
     close(err_pipe[0]);
-    return reload_status(ReloadError::kIoError, absl::StrCat("cannot start ", probe_path, ": ",
-                                                             std::strerror(rc)));
+    return io_error("cannot start", probe_path, rc);
   }
   // Read what the probe says until it exits (its stderr closes) or the deadline passes.
   std::string said;
