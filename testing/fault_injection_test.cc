@@ -26,6 +26,7 @@
 #include "core/reloader.h"
 #include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "testing/test_node.h"
 
 namespace lemon {
 namespace {
@@ -33,7 +34,6 @@ namespace {
 using testing::copy_file;
 using testing::read_file;
 using testing::runfile;
-using testing::ScratchDir;
 using testing::write_file;
 
 constexpr int kActors = 16;
@@ -94,19 +94,11 @@ class Load {
   std::thread thread_;
 };
 
-class FaultInjectionTest : public ::testing::Test {
+class FaultInjectionTest : public testing::NodeTest {
  protected:
   void SetUp() override {
-    ASSERT_EQ(mkdir(dir_.file("modules").c_str(), 0700), 0);
-    ASSERT_EQ(mkdir(dir_.file("ext").c_str(), 0700), 0);
-    Runtime::Options o;
-    o.state_dir = dir_.file("state");
-    o.modules_dir = dir_.file("modules");
-    o.extension_dirs = {dir_.file("ext")};
-    auto rt = Runtime::create(o);
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    rt_ = std::move(*rt);
-    self_ = std::make_unique<caf::scoped_actor>(rt_->system());
+    NodeTest::SetUp();
+    if (HasFatalFailure()) return;
     install("counter", counter_so("1"));
     for (int i = 0; i < kActors; ++i) {
       auto a = rt_->spawn({"counter", "", "counter-" + std::to_string(i), std::to_string(i)});
@@ -118,25 +110,7 @@ class FaultInjectionTest : public ::testing::Test {
   }
   void TearDown() override {
     load_.reset();
-    self_.reset();
-    rt_.reset();
-  }
-
-  // Puts `so` at <modules_dir>/<name>.so and loads it if `load`.
-  void install(const std::string& name, const std::string& so, bool load = true) {
-    copy_file(so, dir_.file("modules/" + name + ".so"));
-    if (!load) return;
-    auto loaded = rt_->reloader().load_file(dir_.file("modules/" + name + ".so"));
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-  }
-
-  template <class T, class... Ts>
-  T ask(const caf::actor& a, Ts... xs) {
-    T out{};
-    (*self_)->request(a, kDeadline, xs...).receive(
-        [&](T& x) { out = std::move(x); },
-        [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
+    NodeTest::TearDown();
   }
 
   // Stops the load, then checks every counter actor: runs `version`, counted exactly its initial
@@ -158,9 +132,6 @@ class FaultInjectionTest : public ::testing::Test {
 
   std::string copy_dir() { return dir_.file("state/modules"); }
 
-  ScratchDir dir_;
-  std::unique_ptr<Runtime> rt_;
-  std::unique_ptr<caf::scoped_actor> self_;
   std::vector<caf::actor> actors_;
   std::unique_ptr<Load> load_;
 };

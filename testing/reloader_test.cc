@@ -19,13 +19,13 @@
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "testing/test_node.h"
 
 namespace lemon {
 namespace {
 
 using testing::copy_file;
 using testing::runfile;
-using testing::ScratchDir;
 using testing::write_file;
 
 std::string counter_so(const std::string& v) {
@@ -52,33 +52,8 @@ std::string first_error(const ReloadReport& r) {
   return "";
 }
 
-class ReloaderTest : public ::testing::Test {
+class ReloaderTest : public testing::NodeTest {
  protected:
-  void SetUp() override {
-    ASSERT_EQ(mkdir(dir_.file("modules").c_str(), 0700), 0);
-    ASSERT_EQ(mkdir(dir_.file("ext").c_str(), 0700), 0);
-    Runtime::Options o;
-    o.state_dir = dir_.file("state");
-    o.modules_dir = dir_.file("modules");
-    o.extension_dirs = {dir_.file("ext")};
-    auto rt = Runtime::create(o);
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    rt_ = std::move(*rt);
-    self_ = std::make_unique<caf::scoped_actor>(rt_->system());
-  }
-  void TearDown() override {
-    self_.reset();
-    rt_.reset();
-  }
-
-  // Puts `so` at <modules_dir>/<name>.so and loads it if `load`.
-  void install(const std::string& name, const std::string& so, bool load = true) {
-    copy_file(so, dir_.file("modules/" + name + ".so"));
-    if (!load) return;
-    auto loaded = rt_->reloader().load_file(dir_.file("modules/" + name + ".so"));
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-  }
-
   std::vector<caf::actor> spawn(const std::string& module, int n) {
     std::vector<caf::actor> out;
     for (int i = 0; i < n; ++i) {
@@ -90,26 +65,9 @@ class ReloaderTest : public ::testing::Test {
   }
 
   ActorStatus status_of(const caf::actor& a) {
-    ActorStatus out;
-    (*self_)
-        ->request(a, std::chrono::seconds(60), sys_status_atom::value)
-        .receive([&](ActorStatus& s) { out = std::move(s); },
-                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
+    return ask<ActorStatus>(a, sys_status_atom::value);
   }
-
-  int64_t count_of(const caf::actor& a) {
-    int64_t out = -1;
-    (*self_)
-        ->request(a, std::chrono::seconds(60), get_atom::value)
-        .receive([&](int64_t c) { out = c; },
-                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
-  }
-
-  ScratchDir dir_;
-  std::unique_ptr<Runtime> rt_;
-  std::unique_ptr<caf::scoped_actor> self_;
+  int64_t count_of(const caf::actor& a) { return ask<int64_t>(a, get_atom::value); }
 };
 
 TEST_F(ReloaderTest, ReloadModuleMovesEveryActorAndReportsOk) {
