@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "control_plane/fake_service.h"
 #include "control_plane/methods.h"
@@ -45,6 +46,21 @@ class JsonRpcTest : public ::testing::Test {
     EXPECT_FALSE(response.contains("result"));
     EXPECT_EQ(response["error"]["code"], code) << response;
     EXPECT_TRUE(response["error"]["message"].is_string());
+  }
+
+  // The response to `method` called with `params` (a JSON object's text) and id 1.
+  json call_method(absl::string_view method, absl::string_view params) {
+    return call(absl::StrCat(R"({"jsonrpc":"2.0","method":")", method, R"(","id":1,"params":)",
+                             params, "}"));
+  }
+
+  // system.reload with `params` is refused as invalid params, its message naming `named`; the
+  // response is returned for further checks.
+  json expect_invalid_reload_params(absl::string_view params, absl::string_view named) {
+    json r = call_method("system.reload", params);
+    expect_error(r, kJsonRpcInvalidParams, 1);
+    EXPECT_TRUE(absl::StrContains(r["error"]["message"].get<std::string>(), named)) << r;
+    return r;
   }
 
   FakeService service_;
@@ -115,10 +131,7 @@ TEST_F(JsonRpcTest, ParamOfWrongTypeIsInvalidParamsNamingTheField) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.params);
-    json r = call(absl::StrCat(R"({"jsonrpc":"2.0","method":"system.reload","id":1,"params":)",
-                               c.params, "}"));
-    expect_error(r, kJsonRpcInvalidParams, 1);
-    EXPECT_NE(r["error"]["message"].get<std::string>().find(c.field), std::string::npos) << r;
+    expect_invalid_reload_params(c.params, c.field);
   }
 }
 
@@ -153,10 +166,7 @@ TEST_F(JsonRpcTest, InconsistentReloadParamsAreInvalidParams) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.params);
-    json r = call(absl::StrCat(R"({"jsonrpc":"2.0","method":"system.reload","id":1,"params":)",
-                               c.params, "}"));
-    expect_error(r, kJsonRpcInvalidParams, 1);
-    EXPECT_NE(r["error"]["message"].get<std::string>().find(c.mentions), std::string::npos) << r;
+    json r = expect_invalid_reload_params(c.params, c.mentions);
     EXPECT_EQ(r["error"]["data"]["reason"], "invalid_argument");
   }
   EXPECT_FALSE(service_.last_reload.has_value());
@@ -335,10 +345,7 @@ TEST_F(JsonRpcTest, NumbersOutOfRangeForTheirFieldAreInvalidParamsNamingTheField
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.params);
-    json r = call(absl::StrCat(R"({"jsonrpc":"2.0","method":"system.reload","id":1,"params":)",
-                               c.params, "}"));
-    expect_error(r, kJsonRpcInvalidParams, 1);
-    EXPECT_NE(r["error"]["message"].get<std::string>().find(c.field), std::string::npos) << r;
+    expect_invalid_reload_params(c.params, c.field);
   }
   absl::MutexLock lock(&service_.mu);
   EXPECT_FALSE(service_.last_reload.has_value());
@@ -348,8 +355,7 @@ TEST_F(JsonRpcTest, WholeNumbersWithinTheCapsAreAccepted) {
   for (const char* params : {R"({"timeout_ms":3600000,"lock_timeout_ms":3600000})",
                              R"({"timeout_ms":2.0,"lock_timeout_ms":1e3})"}) {
     SCOPED_TRACE(params);
-    json r = call(
-        absl::StrCat(R"({"jsonrpc":"2.0","method":"system.reload","id":1,"params":)", params, "}"));
+    json r = call_method("system.reload", params);
     EXPECT_TRUE(r.contains("result")) << r;
   }
 }
@@ -374,8 +380,7 @@ TEST_F(JsonRpcTest, ActorsListLimitDefaultsAndIsCapped) {
       absl::MutexLock lock(&service_.mu);
       service_.last_actors.reset();
     }
-    json r = call(
-        absl::StrCat(R"({"jsonrpc":"2.0","method":"actors.list","id":1,"params":)", c.params, "}"));
+    json r = call_method("actors.list", c.params);
     absl::MutexLock lock(&service_.mu);
     if (c.limit == 0) {
       expect_error(r, kJsonRpcInvalidParams, 1);
@@ -511,8 +516,7 @@ TEST_F(JsonRpcTest, ScopeIsInferredFromASingleTarget) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.params);
-    json r = call(absl::StrCat(R"({"jsonrpc":"2.0","method":"system.reload","id":1,"params":)",
-                               c.params, "}"));
+    json r = call_method("system.reload", c.params);
     EXPECT_TRUE(r.contains("result")) << r;
     absl::MutexLock lock(&service_.mu);
     ASSERT_TRUE(service_.last_reload.has_value());
