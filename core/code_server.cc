@@ -204,7 +204,9 @@ class CodeServer::Lingering {
 };
 
 CodeServer::CodeServer(Options options) : options_(std::move(options)) {
-  if (!options_.probe_path.empty()) probe_server_ = std::make_unique<ProbeServer>(options_.probe_path);
+  if (!options_.probe_path.empty()) {
+    probe_server_ = std::make_unique<ProbeServer>(options_.probe_path);
+  }
   if (options_.unmap_grace > absl::ZeroDuration()) lingering_ = std::make_unique<Lingering>();
 }
 
@@ -352,7 +354,8 @@ absl::StatusOr<const LemonModuleDescriptor*> checked_descriptor(const std::strin
                      ")"));
   }
   if (d->name == nullptr || *d->name == '\0' || d->version == nullptr || *d->version == '\0') {
-    return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": module without name or version"));
+    return reload_status(ReloadError::kBadAbi,
+                         absl::StrCat(path, ": module without name or version"));
   }
   if (absl::Status s = check_module_name(d->name); !s.ok()) {
     return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": ", s.message()));

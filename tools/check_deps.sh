@@ -74,7 +74,8 @@ EOF
 
 if [ -n "$(bazel query --noshow_progress \
     'somepath(//control_plane:lemonctl, //third_party/protobuf:protobuf)' 2>/dev/null)" ]; then
-  echo "check_deps: //control_plane:lemonctl links //third_party/protobuf (it should be JSON-only)" >&2
+  echo "check_deps: //control_plane:lemonctl links //third_party/protobuf (it must be JSON-only)" \
+    >&2
   status=1
 fi
 
