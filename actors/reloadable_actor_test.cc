@@ -1,9 +1,6 @@
 #include "actors/reloadable_actor.h"
 
-#include <stdlib.h>
-
 #include <chrono>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,6 +9,7 @@
 #include "actors/system_messages.h"
 #include "actors/turn_slots.h"
 #include "caf/all.hpp"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 #include "testing/worker_gate.h"
 
@@ -20,18 +18,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string runfile(const std::string& path) {
-  const char* root = std::getenv("TEST_SRCDIR");
-  return std::string(root ? root : ".") + "/lemon/" + path;
-}
+using testing::runfile;
 
 class ReloadableActorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/lemon-actor-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    cs_ = std::move(CodeServer::create({dir_}).value());
+    cs_ = std::move(CodeServer::create({dir_.path()}).value());
     v1_ = cs_->load(runfile("extensions/counter/libcounter_v1.so")).value();
   }
   void TearDown() override {
@@ -41,8 +33,6 @@ class ReloadableActorTest : public ::testing::Test {
     self_.reset();
     sys_.reset();
     cs_.reset();
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
 
   caf::actor spawn_counter(const std::string& name) {
@@ -68,7 +58,7 @@ class ReloadableActorTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  testing::ScratchDir dir_;
   std::unique_ptr<CodeServer> cs_;
   ModuleRef v1_;
   std::shared_ptr<ActorRegistry> registry_ = std::make_shared<ActorRegistry>();
