@@ -1,37 +1,30 @@
-// lemond: a Lemon node. With no flags it is a self-contained demo: it loads the example modules,
-// starts demo actors fed by a steady message stream, serves the JSON-RPC control plane on
-// 127.0.0.1:4040 and Prometheus metrics on 127.0.0.1:9464/metrics, and prints how to reload.
+// lemond: a Lemon node (control_plane/node.h) from its flags. With no flags it is a self-contained
+// demo (demo/demo_load.h): it loads the example modules, starts demo actors fed by a steady message
+// stream, serves the JSON-RPC control plane on 127.0.0.1:4040 and Prometheus metrics on
+// 127.0.0.1:9464/metrics, and prints how to reload.
 #include <signal.h>
 
-#include <atomic>
-#include <chrono>
+#include <cstddef>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
-#include <sstream>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/notification.h"
-#include "actors/messages.h"
-#include "caf/all.hpp"
+#include "absl/time/time.h"
 #include "cluster/tls.h"
 #include "control_plane/civet_http_server.h"
 #include "control_plane/cluster_flags.h"
 #include "control_plane/node.h"
 #include "control_plane/node_files.h"
+#include "core/fs.h"
 #include "core/reload_error.h"
-#include "core/runfiles.h"
-#include "prometheus/counter.h"
-#include "prometheus/gauge.h"
-#include "prometheus/registry.h"
+#include "demo/demo_load.h"
 
 ABSL_FLAG(int, control_port, 4040, "JSON-RPC control plane port on --bind (0: pick a free one)");
 ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port on --bind (0: pick a free one)");
@@ -70,89 +63,23 @@ ABSL_FLAG(int, scheduler_threads, 0,
           "scheduler worker threads (0: CAF's default, one per core but at least 4)");
 ABSL_FLAG(int, unmap_grace_ms, 5000,
           "how long a purged or replaced module version stays mapped for messages its code built");
-ABSL_FLAG(int, demo_actors, 2000, "demo counter actors to start (0: none)");
+ABSL_FLAG(int, demo_actors, 2000,
+          "demo counter actors to start (0: no demo, and no example files seeded)");
 ABSL_FLAG(int, demo_rate, 20000, "demo messages per second, spread over the demo actors");
 
 namespace lemon {
 namespace {
 
-// The examples seeded at first start into the default directories, from this binary's runfiles
-// (those it ships with; none when it runs without them).
-std::vector<SeedFile> example_seeds(const NodeFiles& files) {
-  std::vector<SeedFile> seeds;
-  auto add = [&seeds](const std::string& runfile, std::string to, bool replace) {
-    std::string from = find_runfile(runfile);
-    if (!from.empty()) seeds.push_back({std::move(from), std::move(to), replace});
-  };
-  const std::string root = "extensions/counter/";
+// The examples seeded at first start into the default directories (those of --modules_dir and
+// --extensions_dir when not given).
+std::vector<SeedFile> demo_seeds(const NodeFiles& files) {
+  ExampleDirs dirs;
   if (files.default_modules) {
-    for (const char* v : {"1", "2", "3"}) {
-      add(root + "libcounter_v" + v + ".so", files.examples_dir + "/counter_v" + v + ".so", true);
-    }
-    add(root + "counter_v2.cc", files.examples_dir + "/counter_v2.cc", true);
-    add(root + "libcounter_v1.so", files.modules_dir + "/counter.so", false);
+    dirs.examples_dir = files.examples_dir;
+    dirs.modules_dir = files.modules_dir;
   }
-  if (files.default_extensions) {
-    add("extensions/greeter/greeter.cc", files.extensions_dir + "/greeter.cc", false);
-  }
-  return seeds;
-}
-
-// Sends ticks to the demo actors at a steady rate; each actor gets its own sequence numbers, so
-// it can check order, and the totals show that a reload lost nothing.
-class DemoLoad {
- public:
-  DemoLoad(caf::actor_system& sys, std::vector<caf::actor> actors, int rate,
-           prometheus::Counter& sent_metric)
-      : sys_(sys), actors_(std::move(actors)), rate_(rate), sent_metric_(sent_metric) {
-    thread_ = std::thread([this] { run(); });
-  }
-  ~DemoLoad() { stop(); }
-
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  uint64_t sent() const { return sent_.load(); }
-
- private:
-  void run() {
-    caf::scoped_actor self{sys_};
-    std::vector<uint64_t> seq(actors_.size(), 0);
-    const auto batch = std::chrono::milliseconds(10);
-    const int per_batch = std::max(1, rate_ / 100);
-    size_t next = 0;
-    auto when = std::chrono::steady_clock::now();
-    while (!stop_.load()) {
-      for (int k = 0; k < per_batch; ++k) {
-        self->send(actors_[next], tick_atom::value, uint64_t{1}, ++seq[next]);
-        next = (next + 1) % actors_.size();
-      }
-      sent_ += per_batch;
-      sent_metric_.Increment(per_batch);
-      when += batch;
-      std::this_thread::sleep_until(when);  // pacing the generator, not waiting for a result
-    }
-  }
-
-  caf::actor_system& sys_;
-  std::vector<caf::actor> actors_;
-  const int rate_;
-  prometheus::Counter& sent_metric_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> sent_{0};
-  std::thread thread_;
-};
-
-// Sum of the demo actors' counts: messages processed.
-int64_t processed(caf::actor_system& sys, const std::vector<caf::actor>& actors) {
-  caf::scoped_actor self{sys};
-  int64_t total = 0;
-  for (const auto& a : actors) {
-    self->request(a, std::chrono::seconds(30), get_atom::value)
-        .receive([&](int64_t c) { total += c; }, [](caf::error&) {});
-  }
-  return total;
+  if (files.default_extensions) dirs.extensions_dir = files.extensions_dir;
+  return example_seeds(dirs);
 }
 
 // The node's options from the flags; kInvalidArgument naming a flag with a value out of range.
@@ -166,7 +93,7 @@ absl::StatusOr<Node::Options> node_options_from_flags() {
   o.files.extensions_dir = absl::GetFlag(FLAGS_extensions_dir);
   o.files.state_dir = absl::GetFlag(FLAGS_state_dir);
   o.files.token_file = absl::GetFlag(FLAGS_token_file);
-  o.seeds = example_seeds;
+  if (absl::GetFlag(FLAGS_demo_actors) > 0) o.seeds = demo_seeds;
   o.node_name = absl::GetFlag(FLAGS_node_name);
   o.bind = absl::GetFlag(FLAGS_bind);
   o.control_port = absl::GetFlag(FLAGS_control_port);
@@ -200,7 +127,7 @@ absl::StatusOr<Node::Options> node_options_from_flags() {
 }
 
 // What the node runs and how to try a reload; last the READY line that tests wait for.
-void print_banner(Node& node, size_t demo_actors, int demo_rate) {
+void print_banner(Node& node, const DemoLoad* demo) {
   const NodeFiles& files = node.files();
   const Node::Ports ports = node.ports();
   const std::string bind = absl::GetFlag(FLAGS_bind);
@@ -211,12 +138,13 @@ void print_banner(Node& node, size_t demo_actors, int demo_rate) {
   std::printf("  modules        %s  [%s]\n", files.modules_dir.c_str(),
               absl::StrJoin(node.loaded(), ", ").c_str());
   std::printf("  extensions     %s\n", files.extensions_dir.c_str());
-  std::printf("  demo           %zu counter actors, %d messages/s\n", demo_actors, demo_rate);
+  std::printf("  demo           %zu counter actors, %d messages/s\n", demo ? demo->actors() : 0,
+              demo ? demo->rate() : 0);
   std::printf("  scheduler      %s, %zu workers (--scheduler=%s)\n",
               node.runtime().options().scheduler.c_str(),
               node.runtime().system().scheduler().num_workers(),
               absl::GetFlag(FLAGS_scheduler).c_str());
-  if (files.default_modules) {
+  if (demo && files.default_modules) {
     std::printf(
         "Try a hot upgrade of the demo actors (in another shell):\n"
         "  cp %s/counter_v2.so %s/counter.so\n"
@@ -224,7 +152,7 @@ void print_banner(Node& node, size_t demo_actors, int demo_rate) {
         "  bazel run //:lemonctl -- actors --module counter | head\n",
         files.examples_dir.c_str(), files.modules_dir.c_str());
   }
-  if (files.default_extensions) {
+  if (demo && files.default_extensions) {
     std::printf(
         "Edit the example extension and reload it:\n"
         "  $EDITOR %s/greeter.cc   # change kGreeting and GREETER_VERSION\n"
@@ -264,62 +192,26 @@ int run(int argc, char** argv) {
   }
   std::unique_ptr<Node> node = *std::move(started);
   for (const std::string& s : node->skipped()) std::fprintf(stderr, "lemond: %s\n", s.c_str());
-  Runtime& rt = node->runtime();
 
-  // Metrics: the demo's counters beside the runtime's.
-  auto demo_registry = std::make_shared<prometheus::Registry>();
-  auto& sent_metric = prometheus::BuildCounter()
-                          .Name("lemon_demo_messages_sent_total")
-                          .Help("Messages the demo generator sent to demo actors.")
-                          .Register(*demo_registry)
-                          .Add({});
-  auto& processed_metric = prometheus::BuildGauge()
-                               .Name("lemon_demo_messages_processed")
-                               .Help("Messages the demo actors have processed (sum of counts).")
-                               .Register(*demo_registry)
-                               .Add({});
-  node->metrics().add(demo_registry);
-
-  // Demo actors and their steady stream.
-  std::vector<caf::actor> demo;
-  std::unique_ptr<DemoLoad> load;
-  const int demo_actors = absl::GetFlag(FLAGS_demo_actors);
-  if (demo_actors > 0 && rt.code_server().current("counter")) {
-    for (int i = 0; i < demo_actors; ++i) {
-      auto a = rt.spawn({"counter", "", absl::StrCat("counter-", i), ""});
-      if (a.ok()) demo.push_back(*a);
-    }
-    if (rt.code_server().current("greeter")) {
-      for (int i = 0; i < 3; ++i) (void)rt.spawn({"greeter", "", absl::StrCat("greeter-", i), ""});
-    }
-    if (!demo.empty() && absl::GetFlag(FLAGS_demo_rate) > 0) {
-      load = std::make_unique<DemoLoad>(rt.system(), demo, absl::GetFlag(FLAGS_demo_rate),
-                                        sent_metric);
-    }
+  std::unique_ptr<DemoLoad> demo;
+  if (absl::GetFlag(FLAGS_demo_actors) > 0) {
+    demo = DemoLoad::start(node->runtime(),
+                           {absl::GetFlag(FLAGS_demo_actors), absl::GetFlag(FLAGS_demo_rate)});
+    node->metrics().add(demo->registry());
   }
-  print_banner(*node, demo.size(), load ? absl::GetFlag(FLAGS_demo_rate) : 0);
+  print_banner(*node, demo.get());
 
-  // Until SIGINT/SIGTERM: every 5 s, refresh the processed-messages gauge.
-  absl::Notification done;
-  std::thread auditor([&] {
-    while (!done.WaitForNotificationWithTimeout(absl::Seconds(5))) {
-      if (!demo.empty()) processed_metric.Set(static_cast<double>(processed(rt.system(), demo)));
-    }
-  });
   int sig = 0;
   sigwait(&signals, &sig);
   std::printf("lemond: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  done.Notify();
-  auditor.join();
-  if (load) {
-    load->stop();
-    const int64_t total = processed(rt.system(), demo);
+  if (demo && demo->rate() > 0) {
+    const DemoLoad::Totals t = demo->stop();
     std::printf("demo: sent=%llu processed=%lld lost=%lld\n",
-                static_cast<unsigned long long>(load->sent()), static_cast<long long>(total),
-                static_cast<long long>(load->sent()) - static_cast<long long>(total));
+                static_cast<unsigned long long>(t.sent), static_cast<long long>(t.processed),
+                static_cast<long long>(t.sent) - static_cast<long long>(t.processed));
   }
   std::fflush(stdout);
-  demo.clear();
+  demo.reset();  // its actors' handles, before the node's runtime
   node.reset();
   return 0;
 }
