@@ -129,6 +129,14 @@ absl::StatusOr<LockedPath> copy_to_new_file(const std::string& from, const std::
 absl::StatusOr<bool> copy_file_atomic(const std::string& from, const std::string& to, mode_t mode,
                                       bool replace);
 
+// A file seeded at first start: `from` is copied to `to` unless `to` exists (always when
+// `replace`), as copy_file_atomic copies (never through a symlink).
+struct SeedFile {
+  std::string from;
+  std::string to;
+  bool replace = false;
+};
+
 // True for the names of write_file_atomic's temporary files.
 bool is_temp_name(absl::string_view name);
 
