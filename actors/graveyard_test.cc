@@ -1,8 +1,5 @@
 #include "actors/graveyard.h"
 
-#include <stdlib.h>
-
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -11,7 +8,7 @@
 
 #include "actors/behaviour.h"
 #include "actors/messages.h"
-#include "core/runfiles.h"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -53,17 +50,12 @@ struct Witness {
 class GraveyardTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/lemon-graveyard-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    cs_ = std::move(CodeServer::create({dir_}).value());
-    v1_ = cs_->load(find_runfile("extensions/counter/libcounter_v1.so")).value();
+    cs_ = std::move(CodeServer::create({dir_.path()}).value());
+    v1_ = cs_->load(testing::runfile("extensions/counter/libcounter_v1.so")).value();
   }
   void TearDown() override {
     v1_.reset();
     cs_.reset();
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
 
   // An installed behaviour as an actor holds it: a claim on v1, the behaviour, its handlers.
@@ -76,7 +68,7 @@ class GraveyardTest : public ::testing::Test {
     handlers = caf::message_handler{[witness](get_atom) { return int64_t{0}; }};
   }
 
-  std::string dir_;
+  testing::ScratchDir dir_;
   std::unique_ptr<CodeServer> cs_;
   ModuleRef v1_;
 };

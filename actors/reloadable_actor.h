@@ -31,7 +31,7 @@
 #include "actors/front_of_queue.h"
 #include "actors/graveyard.h"
 #include "actors/registry.h"
-#include "actors/reload_round.h"
+#include "actors/resume_tracker.h"
 #include "actors/turn_slots.h"
 #include "caf/actor.hpp"
 #include "caf/fwd.hpp"
@@ -47,18 +47,18 @@ struct SpawnSpec {
 };
 
 // What releasing a run of actors leaves to do, done once for all of them: the resumes are reported
-// to the round together (one update of its count, at flush()), and the behaviours the actors
+// to the tracker together (one update of its count, at flush()), and the behaviours the actors
 // stopped running are buried (actors/graveyard.h) to be destroyed off the reload's path.
 // One thread at a time.
 class ReleaseBatch {
  public:
   // `expected`: how many actors it will release (room is made for them up front).
-  explicit ReleaseBatch(ReloadRoundPtr round, std::size_t expected = 0);
+  explicit ReleaseBatch(ResumeTrackerPtr tracker, std::size_t expected = 0);
   ~ReleaseBatch() { flush(); }
   ReleaseBatch(const ReleaseBatch&) = delete;
   ReleaseBatch& operator=(const ReleaseBatch&) = delete;
 
-  const ReloadRoundPtr& round() const { return round_; }
+  const ResumeTrackerPtr& tracker() const { return tracker_; }
 
   // Actor `index` runs again after `pause_ns`: reported at the next flush().
   void resumed(std::size_t index, uint64_t pause_ns) { resumes_.push_back({index, pause_ns}); }
@@ -77,12 +77,12 @@ class ReleaseBatch {
   // (actors/front_of_queue.h), made on first use, handed over in batches and at flush().
   FrontOfQueue& front_of_queue(caf::actor_system& sys);
 
-  // Schedules the actors collected so far and reports their resumes to the round.
+  // Schedules the actors collected so far and reports their resumes to the tracker.
   void flush();
 
  private:
-  ReloadRoundPtr round_;
-  std::vector<ReloadRound::Resume> resumes_;
+  ResumeTrackerPtr tracker_;
+  std::vector<ResumeTracker::Resume> resumes_;
   Graveyard graveyard_;
   std::unique_ptr<FrontOfQueue> front_;
   int64_t now_ns_ = 0;
@@ -136,10 +136,10 @@ class ReloadTarget {
 
   // Claimed (held, draining, or still busy after an aborted round) only: installs the staged
   // behaviour (`commit`) or drops it, and lets the actor run again; the behaviour it no longer runs
-  // goes to `batch`'s graveyard. The actor's slot `index` in the batch's round reports resumed with
-  // its pause (held -> released), through the batch; an actor that kept messages meanwhile also
-  // gets a wake-up, which its next turn runs before anything else, and then what it kept. An actor
-  // that exited while held is cleaned up here and reported gone.
+  // goes to `batch`'s graveyard. The actor's slot `index` in the batch's tracker reports resumed
+  // with its pause (held -> released), through the batch; an actor that kept messages meanwhile
+  // also gets a wake-up, which its next turn runs before anything else, and then what it kept. An
+  // actor that exited while held is cleaned up here and reported gone.
   virtual void release(bool commit, std::size_t index, ReleaseBatch& batch) = 0;
 
   // A hint for the CPU to bring in the cache lines right after this interface, where the actor

@@ -1,9 +1,6 @@
 #include "actors/reloadable_actor.h"
 
-#include <stdlib.h>
-
 #include <chrono>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,6 +9,7 @@
 #include "actors/system_messages.h"
 #include "actors/turn_slots.h"
 #include "caf/all.hpp"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 #include "testing/worker_gate.h"
 
@@ -20,18 +18,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string runfile(const std::string& path) {
-  const char* root = std::getenv("TEST_SRCDIR");
-  return std::string(root ? root : ".") + "/lemon/" + path;
-}
+using testing::runfile;
 
 class ReloadableActorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/lemon-actor-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    cs_ = std::move(CodeServer::create({dir_}).value());
+    cs_ = std::move(CodeServer::create({dir_.path()}).value());
     v1_ = cs_->load(runfile("extensions/counter/libcounter_v1.so")).value();
   }
   void TearDown() override {
@@ -41,8 +33,6 @@ class ReloadableActorTest : public ::testing::Test {
     self_.reset();
     sys_.reset();
     cs_.reset();
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
 
   caf::actor spawn_counter(const std::string& name) {
@@ -68,7 +58,7 @@ class ReloadableActorTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  testing::ScratchDir dir_;
   std::unique_ptr<CodeServer> cs_;
   ModuleRef v1_;
   std::shared_ptr<ActorRegistry> registry_ = std::make_shared<ActorRegistry>();
@@ -100,10 +90,10 @@ int64_t now_ns() {
       .count();
 }
 
-// Releases the held `target` as the reload manager does, reporting to `round` (slot 0); returns
+// Releases the held `target` as the reload manager does, reporting to `tracker` (slot 0); returns
 // how many wake-ups the release sent (1 if the actor kept messages while held, else 0).
-std::size_t release(ReloadTarget* target, bool commit, const ReloadRoundPtr& round) {
-  ReleaseBatch batch(round);
+std::size_t release(ReloadTarget* target, bool commit, const ResumeTrackerPtr& tracker) {
+  ReleaseBatch batch(tracker);
   target->release(commit, 0, batch);
   return batch.wake_ups();
 }
@@ -142,11 +132,11 @@ TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion)
   EXPECT_GE(status.mailbox_size, kMessages);
   EXPECT_NE(status.state.find("\"count\":0"), std::string::npos) << "handled while suspended";
 
-  auto round = std::make_shared<ReloadRound>(1);
-  EXPECT_EQ(release(target, true, round), 1u) << "serving the status request ran the held actor, "
-                                                 "which kept the ticks: a wake-up flushes them";
-  ASSERT_TRUE(round->await_resumed(absl::Seconds(60)));
-  EXPECT_EQ(round->pauses_ns().size(), 1u);
+  auto tracker = std::make_shared<ResumeTracker>(1);
+  EXPECT_EQ(release(target, true, tracker), 1u) << "serving the status request ran the held actor, "
+                                                   "which kept the ticks: a wake-up flushes them";
+  ASSERT_TRUE(tracker->await_resumed(absl::Seconds(60)));
+  EXPECT_EQ(tracker->pauses_ns().size(), 1u);
 
   uint64_t pong_value = 0;
   pong.receive([&](uint64_t x) { pong_value = x; },
@@ -173,12 +163,12 @@ TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
   absl::Status migrated = target->migrate(*prepared, "fail");
   EXPECT_NE(migrated.message().find("failed as asked"), std::string::npos) << migrated;
   (*self_)->send(a, add_atom::value, int64_t{1});  // kept while held
-  auto round = std::make_shared<ReloadRound>(1);
-  release(target, false, round);
-  ASSERT_TRUE(round->await_resumed(absl::Seconds(60)));
+  auto tracker = std::make_shared<ResumeTracker>(1);
+  release(target, false, tracker);
+  ASSERT_TRUE(tracker->await_resumed(absl::Seconds(60)));
   EXPECT_EQ(ask<int64_t>(a, get_atom::value), 42);
   EXPECT_EQ(ask<ActorStatus>(a, sys_status_atom::value).version, "1");
-  round.reset();
+  tracker.reset();
   EXPECT_EQ((*prepared)->actor_count(), 0);
 }
 
@@ -218,10 +208,10 @@ TEST_F(OneWorkerTest, AHeldActorIsNotRunForOrdinaryMessagesAndResumesWithoutAWak
   ASSERT_EQ(ask<int64_t>(b, add_atom::value, int64_t{0}), 0);
 
   ASSERT_TRUE(gate_.close(*sys_));
-  auto round = std::make_shared<ReloadRound>(1);
-  EXPECT_EQ(release(target, true, round), 0u)
+  auto tracker = std::make_shared<ResumeTracker>(1);
+  EXPECT_EQ(release(target, true, tracker), 0u)
       << "the release sent a wake-up: the held actor ran and kept its messages";
-  EXPECT_TRUE(round->await_resumed(absl::ZeroDuration()))
+  EXPECT_TRUE(tracker->await_resumed(absl::ZeroDuration()))
       << "the release does not count the actor as resumed at once";
   gate_.open();
   auto status = ask<ActorStatus>(a, sys_status_atom::value);
@@ -262,8 +252,8 @@ TEST_F(ReloadableActorTest, AnActorClaimedInItsTurnRunsTheTurnToItsEndThenIsHeld
   EXPECT_TRUE(status.suspended);
   EXPECT_NE(status.state.find("\"handled\":5"), std::string::npos)
       << "the turn did not run the messages behind the long handler: " << status.state;
-  auto round = std::make_shared<ReloadRound>(1);
-  EXPECT_EQ(release(target, false, round), 0u) << "the actor kept messages: it needed a wake-up";
+  auto tracker = std::make_shared<ResumeTracker>(1);
+  EXPECT_EQ(release(target, false, tracker), 0u) << "the actor kept messages: it needed a wake-up";
   EXPECT_EQ(ask<uint64_t>(a, ping_atom::value, uint64_t{0}), 6u);
 }
 
@@ -285,8 +275,8 @@ TEST_F(OneWorkerTest, AParkedActorAnswersStatusAndCanBeKilled) {
                     caf::after(std::chrono::seconds(60)) >> [] {});
   EXPECT_TRUE(down) << "the kill waited for the release";
   EXPECT_EQ(target->hold(RunningTurns::after_heavy_fence()), ReloadTarget::Hold::kExited);
-  auto round = std::make_shared<ReloadRound>(1);
-  release(target, true, round);
+  auto tracker = std::make_shared<ResumeTracker>(1);
+  release(target, true, tracker);
   EXPECT_EQ(v1_->actor_count(), 0);
 }
 
@@ -304,53 +294,24 @@ TEST_F(ReloadableActorTest, AnActorKilledWhileHeldIsCleanedUpOnRelease) {
   (*self_)->receive([](caf::down_msg&) {});
   EXPECT_EQ(target->hold(RunningTurns::after_heavy_fence()), ReloadTarget::Hold::kExited);
   EXPECT_EQ(v1_->actor_count(), 1) << "held: the manager owns its behaviours until release";
-  auto round = std::make_shared<ReloadRound>(1);
-  release(target, true, round);
-  EXPECT_TRUE(round->await_resumed(absl::ZeroDuration()));
-  EXPECT_TRUE(round->pauses_ns().empty());
+  auto tracker = std::make_shared<ResumeTracker>(1);
+  release(target, true, tracker);
+  EXPECT_TRUE(tracker->await_resumed(absl::ZeroDuration()));
+  EXPECT_TRUE(tracker->pauses_ns().empty());
   EXPECT_EQ(v1_->actor_count(), 0);
   EXPECT_EQ(v2->actor_count(), 0);
 }
 
-// The round's bookkeeping: every actor counts once, whether it resumes or leaves, in any order.
-TEST(ReloadRoundTest, ActorsThatLeaveCountOnceAndOnlyResumedOnesHaveAPause) {
-  ReloadRound round(4);
-  EXPECT_FALSE(round.await_resumed(absl::ZeroDuration()));
-  round.resumed(0, 1500);
-  round.resumed(0, 9999);  // a second report is ignored
-  round.gone(1);
-  round.gone(1);  // twice: no effect
-  EXPECT_EQ(round.to_resume(), 2u);
-  EXPECT_EQ(round.not_resumed(), (std::vector<std::size_t>{2, 3}));
-  round.resumed(2, 700);
-  round.gone(2);  // resumed, then left: no longer reported, counted once
-  EXPECT_FALSE(round.await_resumed(absl::ZeroDuration()));
-  round.gone(3);
-  EXPECT_TRUE(round.await_resumed(absl::ZeroDuration()));
-  EXPECT_EQ(round.pauses_ns(), std::vector<uint64_t>{1500});
-  EXPECT_TRUE(round.not_resumed().empty());
-}
-
-// Resumes reported in a batch count like single ones: once per actor, and not for a gone one.
-TEST(ReloadRoundTest, BatchedResumesCountOnceEachAndSkipActorsAlreadyReported) {
-  ReloadRound round(4);
-  round.gone(1);
-  round.resumed(3, 42);
-  round.resumed({{0, 100}, {1, 200}, {2, 300}, {3, 400}});
-  EXPECT_TRUE(round.await_resumed(absl::ZeroDuration()));
-  EXPECT_EQ(round.pauses_ns(), (std::vector<uint64_t>{100, 300, 42}));
-}
-
 // A release batch reports what it collected when flushed (here: at its end), all at once.
-TEST(ReloadRoundTest, AReleaseBatchReportsItsResumesWhenFlushed) {
-  auto round = std::make_shared<ReloadRound>(2);
+TEST(ReleaseBatchTest, ReportsItsResumesWhenFlushed) {
+  auto tracker = std::make_shared<ResumeTracker>(2);
   {
-    ReleaseBatch batch(round, 2);
+    ReleaseBatch batch(tracker, 2);
     batch.resumed(0, 5);
     batch.resumed(1, 6);
-    EXPECT_EQ(round->to_resume(), 2u) << "nothing reported before the flush";
+    EXPECT_EQ(tracker->to_resume(), 2u) << "nothing reported before the flush";
   }
-  EXPECT_TRUE(round->await_resumed(absl::ZeroDuration()));
+  EXPECT_TRUE(tracker->await_resumed(absl::ZeroDuration()));
 }
 
 TEST_F(ReloadableActorTest, ExitUnregistersAndReleasesTheVersion) {

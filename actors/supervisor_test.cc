@@ -13,7 +13,7 @@
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {

@@ -4,27 +4,20 @@
 //
 //   bazel run -c opt //bench:code_server_bench
 #include <dlfcn.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <string>
 
 #include "benchmark/benchmark.h"
 #include "core/code_server.h"
-#include "core/runfiles.h"
 #include "core/extension_compiler.h"
+#include "core/runfiles.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {
-
-std::string temp_dir() {
-  char tmpl[] = "/tmp/lemon-code-bench-XXXXXX";
-  return mkdtemp(tmpl);
-}
 
 void BM_BareDlopenDlclose(benchmark::State& state) {
   const std::string path = find_runfile("extensions/counter/libcounter_v2.so");
@@ -37,32 +30,27 @@ void BM_BareDlopenDlclose(benchmark::State& state) {
 BENCHMARK(BM_BareDlopenDlclose)->Unit(benchmark::kMicrosecond);
 
 void BM_PrepareModule(benchmark::State& state) {
-  const std::string dir = temp_dir();
-  auto cs = std::move(CodeServer::create({dir}).value());
+  const testing::ScratchDir dir;
+  auto cs = std::move(CodeServer::create({dir.path()}).value());
   if (!cs->load(find_runfile("extensions/counter/libcounter_v1.so")).ok()) {
     state.SkipWithError("cannot load v1");
   }
   for (auto _ : state) {
-    auto v2 = cs->prepare(find_runfile("extensions/counter/libcounter_v2.so"));  // copy + check + dlopen + validate
+    // copy + check + dlopen + validate
+    auto v2 = cs->prepare(find_runfile("extensions/counter/libcounter_v2.so"));
     if (!v2.ok()) state.SkipWithError("prepare failed");
     benchmark::DoNotOptimize(v2);
   }  // each prepared version is dropped (dlclose + unlink) inside the loop
-  cs.reset();
-  (void)!std::system(("rm -rf '" + dir + "'").c_str());
 }
 BENCHMARK(BM_PrepareModule)->Unit(benchmark::kMicrosecond);
 
 void BM_ExtensionCacheHit(benchmark::State& state) {
-  const std::string dir = temp_dir();
-  const std::string source = dir + "/counter.cc";
-  {
-    std::ifstream in(find_runfile("extensions/counter/counter_v1.cc"));
-    std::ofstream out(source);
-    out << in.rdbuf();
-  }
+  const testing::ScratchDir dir;
+  const std::string source = dir.file("counter.cc");
+  testing::copy_file(find_runfile("extensions/counter/counter_v1.cc"), source);
   ExtensionCompiler::Options o;
-  o.extension_roots = {dir};
-  o.cache_dir = dir + "/cache";
+  o.extension_roots = {dir.path()};
+  o.cache_dir = dir.file("cache");
   auto compiler = ExtensionCompiler::create(o);
   if (!compiler.ok() || !(*compiler)->compile(source).ok()) {
     state.SkipWithError("cannot compile the extension once");
@@ -73,7 +61,6 @@ void BM_ExtensionCacheHit(benchmark::State& state) {
     if (!r.ok() || !r->cached) state.SkipWithError("not a cache hit");
     benchmark::DoNotOptimize(r);
   }
-  (void)!std::system(("rm -rf '" + dir + "'").c_str());
 }
 BENCHMARK(BM_ExtensionCacheHit)->Unit(benchmark::kMicrosecond);
 

@@ -41,6 +41,7 @@
 #include "core/code_server.h"
 #include "core/heap_trim.h"
 #include "core/runfiles.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {
@@ -86,9 +87,8 @@ struct Upgrade {
 };
 
 void run(caf::actor_system& sys, int n) {
-  char tmpl[] = "/tmp/lemon-reload-bench-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  auto cs = std::move(CodeServer::create({dir}).value());
+  const testing::ScratchDir dir;
+  auto cs = std::move(CodeServer::create({dir.path()}).value());
   auto registry = std::make_shared<ActorRegistry>();
   ReloadManager manager(sys, registry, *cs);
   if (!cs->load(find_runfile("bench/libbench_counter_v1.so")).ok()) {
@@ -210,8 +210,6 @@ void run(caf::actor_system& sys, int n) {
   registry->await_count("bench_counter", 0, absl::Seconds(120));
   actors.clear();
   cs.reset();
-  std::string cmd = "rm -rf '" + dir + "'";
-  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot remove %s\n", dir.c_str());
 }
 
 // Counter v1's own handlers (the module's code, from its shared object) in a plain CAF actor: no
@@ -327,9 +325,8 @@ std::vector<std::pair<T, T>> in_pairs(int repeats, Measure measure) {
 }
 
 void steady_state(caf::actor_system& sys) {
-  char tmpl[] = "/tmp/lemon-reload-bench-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  auto cs = std::move(CodeServer::create({dir}).value());
+  const testing::ScratchDir dir;
+  auto cs = std::move(CodeServer::create({dir.path()}).value());
   auto registry = std::make_shared<ActorRegistry>();
   (void)cs->load(find_runfile("extensions/counter/libcounter_v1.so"));
   const int repeats = steady_repeats_flag;
@@ -413,8 +410,6 @@ void steady_state(caf::actor_system& sys) {
   drain_against(Kind::kModuleInPlain, "steady_state_drain_module", "module_plain");
   registry->await_count("counter", 0, absl::Seconds(60));
   cs.reset();
-  std::string cmd = "rm -rf '" + dir + "'";
-  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot remove %s\n", dir.c_str());
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +18,7 @@
 #include "caf/openssl/manager.hpp"
 #include "caf/openssl/publish.hpp"
 #include "caf/openssl/remote_actor.hpp"
+#include "core/fs.h"
 #include "core/reload_error.h"
 
 namespace lemon {
@@ -53,8 +53,7 @@ absl::Status bad_file(const char* what, const std::string& path) {
 absl::Status check_key_mode(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    return reload_status(ReloadError::kIoError,
-                         absl::StrCat("TLS key ", path, ": ", std::strerror(errno)));
+    return io_error("TLS key", path, errno);
   }
   if ((st.st_mode & 077) != 0) {
     return reload_status(

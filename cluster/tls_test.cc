@@ -2,7 +2,6 @@
 // would read the files (it stops the process when it cannot).
 #include "cluster/tls.h"
 
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "core/reload_error.h"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -19,10 +19,7 @@ namespace {
 class TlsCheckTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* base = std::getenv("TEST_TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/tls-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = new std::string(tmpl);
+    dir_ = new testing::ScratchDir;
     make_ca("ca");
     make_ca("other");
     make_cert("node", "ca");
@@ -30,12 +27,9 @@ class TlsCheckTest : public ::testing::Test {
     ASSERT_EQ(chmod(path("node.key").c_str(), 0600), 0);
     ASSERT_EQ(chmod(path("stranger.key").c_str(), 0600), 0);
   }
-  static void TearDownTestSuite() {
-    (void)!std::system(("rm -rf '" + *dir_ + "'").c_str());
-    delete dir_;
-  }
+  static void TearDownTestSuite() { delete dir_; }
 
-  static std::string path(const std::string& name) { return *dir_ + "/" + name; }
+  static std::string path(const std::string& name) { return dir_->file(name); }
   static void run(const std::string& command) {
     ASSERT_EQ(std::system((command + " 2>/dev/null").c_str()), 0) << command;
   }
@@ -51,10 +45,10 @@ class TlsCheckTest : public ::testing::Test {
         path(ca + ".key") + " -CAcreateserial -days 1 -out " + path(name + ".pem"));
   }
 
-  static std::string* dir_;
+  static testing::ScratchDir* dir_;
 };
 
-std::string* TlsCheckTest::dir_ = nullptr;
+testing::ScratchDir* TlsCheckTest::dir_ = nullptr;
 
 TEST_F(TlsCheckTest, NoneOrAllThreeValidFilesAreAccepted) {
   EXPECT_TRUE(check_tls(TlsOptions{}).ok());

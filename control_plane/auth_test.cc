@@ -7,23 +7,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(base != nullptr ? base : "/tmp") + "/" + name;
-  ::mkdir(dir.c_str(), 0700);
-  return dir;
-}
 
 mode_t mode_of(const std::string& path) {
   struct stat st {};
@@ -33,22 +25,28 @@ mode_t mode_of(const std::string& path) {
 
 void write_file(const std::string& path, const std::string& content, mode_t mode) {
   ::unlink(path.c_str());
-  std::ofstream(path) << content;
+  testing::write_file(path, content);
   ASSERT_EQ(::chmod(path.c_str(), mode), 0);
 }
 
-TEST(AuthTest, CreatesA0600TokenFileAndItsParentDirectories) {
-  std::string path = temp_dir("create") + "/a/b/token";
+// Each test's files go in a directory of its own.
+class AuthTest : public ::testing::Test {
+ protected:
+  testing::ScratchDir dir_;
+};
+
+TEST_F(AuthTest, CreatesA0600TokenFileAndItsParentDirectories) {
+  std::string path = dir_.file("a/b/token");
   absl::StatusOr<std::string> token = load_or_create_token(path);
   ASSERT_TRUE(token.ok()) << token.status();
   EXPECT_EQ(token->size(), 64u);
   EXPECT_EQ(token->find_first_not_of("0123456789abcdef"), std::string::npos) << *token;
   EXPECT_EQ(mode_of(path), 0600);
-  EXPECT_EQ(mode_of(temp_dir("create") + "/a/b"), 0700);
+  EXPECT_EQ(mode_of(dir_.file("a/b")), 0700);
 }
 
-TEST(AuthTest, ReloadingTheFileGivesTheSameToken) {
-  std::string path = temp_dir("same") + "/token";
+TEST_F(AuthTest, ReloadingTheFileGivesTheSameToken) {
+  std::string path = dir_.file("token");
   absl::StatusOr<std::string> first = load_or_create_token(path);
   absl::StatusOr<std::string> second = load_or_create_token(path);
   ASSERT_TRUE(first.ok() && second.ok());
@@ -58,17 +56,17 @@ TEST(AuthTest, ReloadingTheFileGivesTheSameToken) {
   EXPECT_EQ(*read, *first);
 }
 
-TEST(AuthTest, TwoFilesGetDifferentTokens) {
-  absl::StatusOr<std::string> a = load_or_create_token(temp_dir("two") + "/a");
-  absl::StatusOr<std::string> b = load_or_create_token(temp_dir("two") + "/b");
+TEST_F(AuthTest, TwoFilesGetDifferentTokens) {
+  absl::StatusOr<std::string> a = load_or_create_token(dir_.file("a"));
+  absl::StatusOr<std::string> b = load_or_create_token(dir_.file("b"));
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(*a, *b);
 }
 
-TEST(AuthTest, RefusesATokenFileOthersOrGroupCanRead) {
+TEST_F(AuthTest, RefusesATokenFileOthersOrGroupCanRead) {
   for (mode_t mode : {0644, 0640, 0604, 0660, 0602}) {
     SCOPED_TRACE(mode);
-    std::string path = temp_dir("open") + "/token";
+    std::string path = dir_.file("token");
     write_file(path, "secret\n", mode);
     absl::StatusOr<std::string> token = load_or_create_token(path);
     ASSERT_FALSE(token.ok());
@@ -78,28 +76,28 @@ TEST(AuthTest, RefusesATokenFileOthersOrGroupCanRead) {
   }
 }
 
-TEST(AuthTest, ReadsAnExistingTokenTrimmed) {
-  std::string path = temp_dir("existing") + "/token";
+TEST_F(AuthTest, ReadsAnExistingTokenTrimmed) {
+  std::string path = dir_.file("token");
   write_file(path, "  my-token \n", 0600);
   absl::StatusOr<std::string> token = load_or_create_token(path);
   ASSERT_TRUE(token.ok()) << token.status();
   EXPECT_EQ(*token, "my-token");
 }
 
-TEST(AuthTest, RefusesAnEmptyTokenFile) {
-  std::string path = temp_dir("empty") + "/token";
+TEST_F(AuthTest, RefusesAnEmptyTokenFile) {
+  std::string path = dir_.file("token");
   write_file(path, "\n", 0600);
   EXPECT_FALSE(load_or_create_token(path).ok());
 }
 
-TEST(AuthTest, ReadTokenNeverCreates) {
-  std::string path = temp_dir("nocreate") + "/token";
+TEST_F(AuthTest, ReadTokenNeverCreates) {
+  std::string path = dir_.file("token");
   absl::StatusOr<std::string> token = read_token(path);
   ASSERT_FALSE(token.ok());
   EXPECT_NE(::access(path.c_str(), F_OK), 0);
 }
 
-TEST(AuthTest, TokenMatchesOnlyTheExactToken) {
+TEST_F(AuthTest, TokenMatchesOnlyTheExactToken) {
   EXPECT_TRUE(token_matches("abc123", "abc123"));
   EXPECT_FALSE(token_matches("abc123", "abc124"));
   EXPECT_FALSE(token_matches("abc123", "xbc123"));
@@ -114,7 +112,7 @@ TEST(AuthTest, TokenMatchesOnlyTheExactToken) {
   EXPECT_FALSE(token_matches(with_nul, "a"));
 }
 
-TEST(AuthTest, ParsesBearerHeaders) {
+TEST_F(AuthTest, ParsesBearerHeaders) {
   EXPECT_EQ(parse_bearer("Bearer abc"), "abc");
   EXPECT_EQ(parse_bearer("bearer abc"), "abc");
   EXPECT_EQ(parse_bearer("BEARER   abc  "), "abc");
@@ -124,7 +122,7 @@ TEST(AuthTest, ParsesBearerHeaders) {
   EXPECT_EQ(parse_bearer("Bearerabc"), std::nullopt);
 }
 
-TEST(AuthTest, DefaultPathIsUnderHome) {
+TEST_F(AuthTest, DefaultPathIsUnderHome) {
   absl::StatusOr<std::string> path = default_token_path();
   ASSERT_TRUE(path.ok()) << path.status();
   EXPECT_NE(path->find("/.lemon/token"), std::string::npos) << *path;
@@ -142,8 +140,8 @@ void create_token_without_room_to_write(const std::string& path) {
 // A node killed between creating the token file and writing the token into it (here by SIGXFSZ at
 // its first write) leaves no empty token behind: the next start creates the token as usual, and
 // the temporary file the killed one was writing is removed.
-TEST(AuthTest, ANodeKilledWhileCreatingTheTokenLeavesNoEmptyToken) {
-  const std::string dir = temp_dir("killed");
+TEST_F(AuthTest, ANodeKilledWhileCreatingTheTokenLeavesNoEmptyToken) {
+  const std::string dir = dir_.path();
   const std::string path = dir + "/token";
   EXPECT_EXIT(create_token_without_room_to_write(path), ::testing::KilledBySignal(SIGXFSZ), "");
   struct stat st {};
@@ -163,8 +161,9 @@ TEST(AuthTest, ANodeKilledWhileCreatingTheTokenLeavesNoEmptyToken) {
 
 // The node's token file and its directory must be trusted (core/fs.h): one that another user
 // could change is refused, naming it.
-TEST(AuthTest, ATokenAnotherUserCouldChangeIsRefused) {
-  const std::string open_dir = temp_dir("group_writable_dir");
+TEST_F(AuthTest, ATokenAnotherUserCouldChangeIsRefused) {
+  const std::string open_dir = dir_.file("group_writable_dir");
+  ASSERT_EQ(::mkdir(open_dir.c_str(), 0770), 0);
   ASSERT_EQ(::chmod(open_dir.c_str(), 0770), 0);
   absl::StatusOr<std::string> in_open_dir = load_or_create_token(open_dir + "/token");
   EXPECT_FALSE(in_open_dir.ok());
@@ -177,7 +176,7 @@ TEST(AuthTest, ATokenAnotherUserCouldChangeIsRefused) {
   if (::geteuid() != 0 || nobody == nullptr) {
     GTEST_SKIP() << "giving the token file to another user needs root; not root here";
   }
-  const std::string path = temp_dir("theirs") + "/token";
+  const std::string path = dir_.file("token");
   write_file(path, "their-token\n", 0600);
   ASSERT_EQ(::chown(path.c_str(), nobody->pw_uid, 0), 0);
   absl::StatusOr<std::string> theirs = load_or_create_token(path);

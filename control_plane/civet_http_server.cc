@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +22,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "civetweb.h"
+#include "control_plane/net_address.h"
+#include "core/fs.h"
 #include "core/reload_error.h"
 
 namespace lemon {
@@ -126,44 +127,29 @@ std::vector<AcceptedSocket> accepted_sockets(int port) {
 
 // Why binding host:port fails, for a readable start() error; empty when it binds now.
 std::string bind_failure(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  std::string service = std::to_string(port);
-  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    return ::gai_strerror(rc);
-  }
+  absl::StatusOr<std::vector<TcpAddress>> found = resolve_tcp(host, port);
+  if (!found.ok()) return std::string(found.status().message());
+  const TcpAddress& first = found->front();
+  int fd = open_tcp_socket(first);
+  if (fd < 0) return errno_text(errno);
   std::string failure;
-  int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    failure = std::strerror(errno);
-  } else {
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0) failure = std::strerror(errno);
-    ::close(fd);
-  }
-  ::freeaddrinfo(found);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd, first.address(), first.length) != 0) failure = errno_text(errno);
+  ::close(fd);
   return failure;
 }
 
 // Opens and closes one TCP connection to host:port (wildcard hosts via loopback), ignoring errors.
 void poke(const std::string& host, int port) {
   std::string target = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(target.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return;
-  int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  absl::StatusOr<std::vector<TcpAddress>> found = resolve_tcp(target, port);
+  if (!found.ok()) return;
+  int fd = open_tcp_socket(found->front(), SOCK_NONBLOCK);
   if (fd >= 0) {
-    (void)::connect(fd, found->ai_addr, found->ai_addrlen);
+    (void)::connect(fd, found->front().address(), found->front().length);
     ::close(fd);
   }
-  ::freeaddrinfo(found);
 }
 
 }  // namespace

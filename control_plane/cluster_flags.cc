@@ -25,8 +25,7 @@ absl::StatusOr<std::string> default_cluster_secret_path() {
   return token->substr(0, token->rfind('/') + 1) + "cluster.secret";
 }
 
-absl::StatusOr<std::string> cluster_secret_from_flags(bool create) {
-  std::string path = absl::GetFlag(FLAGS_cluster_secret_file);
+absl::StatusOr<std::string> load_cluster_secret(std::string path, bool create) {
   if (path.empty()) {
     absl::StatusOr<std::string> fallback = default_cluster_secret_path();
     if (!fallback.ok()) return fallback.status();
@@ -39,6 +38,10 @@ absl::StatusOr<std::string> cluster_secret_from_flags(bool create) {
         absl::StrCat("cluster secret (--cluster_secret_file): ", secret.status().message()));
   }
   return secret;
+}
+
+absl::StatusOr<std::string> cluster_secret_from_flags(bool create) {
+  return load_cluster_secret(absl::GetFlag(FLAGS_cluster_secret_file), create);
 }
 
 absl::StatusOr<cluster::TlsOptions> cluster_tls_from_flags() {

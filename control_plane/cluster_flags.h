@@ -26,9 +26,13 @@ namespace lemon {
 // `$HOME/.lemon/cluster.secret`, beside the control plane's token (default_token_path()).
 absl::StatusOr<std::string> default_cluster_secret_path();
 
-// The bytes of --cluster_secret_file (or its default), through control_plane/auth.h's token file
-// handling: created 0600 with 32 random bytes when missing if `create` (a node), never created
-// otherwise (a client); refused if group or others may access it. The error names the file.
+// The bytes of the cluster secret file `path` (empty: default_cluster_secret_path()), through
+// control_plane/auth.h's token file handling: created 0600 with 32 random bytes when missing if
+// `create` (a node), never created otherwise (a client); refused if group or others may access
+// it. The error names the file.
+absl::StatusOr<std::string> load_cluster_secret(std::string path, bool create);
+
+// load_cluster_secret of --cluster_secret_file.
 absl::StatusOr<std::string> cluster_secret_from_flags(bool create);
 
 // The --cluster_tls_* files, checked (cluster::check_tls); all empty when TLS is off.

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "control_plane/net_address.h"
+#include "core/fs.h"
 #include "core/reload_error.h"
 
 namespace lemon {
@@ -34,8 +35,9 @@ class Fd {
   int fd_;
 };
 
-absl::Status io_error(const std::string& what) {
-  return reload_status(ReloadError::kIoError, absl::StrCat(what, ": ", std::strerror(errno)));
+// kIoError "<what>: <errno's text>".
+absl::Status errno_status(const std::string& what) {
+  return reload_status(ReloadError::kIoError, absl::StrCat(what, ": ", errno_text(errno)));
 }
 
 // Waits until `fd` is ready for `events` or `deadline` passes.
@@ -49,30 +51,22 @@ absl::Status wait_for(int fd, short events, absl::Time deadline, const std::stri
     int ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
     int rc = ::poll(&p, 1, ms);
     if (rc > 0) return absl::OkStatus();
-    if (rc < 0 && errno != EINTR) return io_error(doing);
+    if (rc < 0 && errno != EINTR) return errno_status(doing);
   }
 }
 
 absl::StatusOr<int> connect_to(const std::string& host, int port, absl::Time deadline) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  std::string service = std::to_string(port);
-  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    return reload_status(ReloadError::kIoError,
-                         absl::StrCat("cannot resolve ", host, ": ", ::gai_strerror(rc)));
-  }
-  absl::Status last = reload_status(ReloadError::kIoError, absl::StrCat("no address for ", host));
-  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+  absl::StatusOr<std::vector<TcpAddress>> found = resolve_tcp(host, port);
+  if (!found.ok()) return found.status();
+  absl::Status last;
+  for (const TcpAddress& a : *found) {
+    int fd = open_tcp_socket(a, SOCK_NONBLOCK);
     if (fd < 0) {
-      last = io_error("socket");
+      last = errno_status("socket");
       continue;
     }
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-      last = io_error(absl::StrCat("cannot connect to ", host, ":", port));
+    if (::connect(fd, a.address(), a.length) != 0 && errno != EINPROGRESS) {
+      last = errno_status(absl::StrCat("cannot connect to ", host, ":", port));
       ::close(fd);
       continue;
     }
@@ -81,17 +75,15 @@ absl::StatusOr<int> connect_to(const std::string& host, int port, absl::Time dea
     int err = 0;
     socklen_t len = sizeof(err);
     if (ready.ok() && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
-      ::freeaddrinfo(found);
       return fd;
     }
     if (ready.ok()) {
       errno = err;
-      ready = io_error(absl::StrCat("cannot connect to ", host, ":", port));
+      ready = errno_status(absl::StrCat("cannot connect to ", host, ":", port));
     }
     last = ready;
     ::close(fd);
   }
-  ::freeaddrinfo(found);
   return last;
 }
 
@@ -108,7 +100,7 @@ absl::Status send_all(int fd, const std::string& data, absl::Time deadline) {
     } else if (n < 0 && errno != EINTR) {
       // The server may answer early and close (413, 401): stop sending, read its answer.
       if (errno == EPIPE || errno == ECONNRESET) return absl::OkStatus();
-      return io_error("sending the request");
+      return errno_status("sending the request");
     }
   }
   return absl::OkStatus();
@@ -151,7 +143,7 @@ absl::StatusOr<std::string> read_all(int fd, absl::Time deadline) {
     } else if (errno == ECONNRESET && !out.empty()) {
       return out;
     } else if (errno != EINTR) {
-      return io_error("reading the response");
+      return errno_status("reading the response");
     }
   }
 }

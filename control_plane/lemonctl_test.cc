@@ -2,8 +2,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -15,6 +13,7 @@
 #include "control_plane/lemonctl_cli.h"
 #include "control_plane/methods.h"
 #include "core/reload_error.h"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -24,16 +23,11 @@ using nlohmann::json;
 
 constexpr char kToken[] = "lemonctl-test-token";
 
-std::string temp_path(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  return std::string(base != nullptr ? base : "/tmp") + "/" + name;
-}
-
 class LemonctlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    token_file_ = temp_path("token");
-    std::ofstream(token_file_) << kToken << "\n";
+    token_file_ = dir_.file("token");
+    testing::write_file(token_file_, absl::StrCat(kToken, "\n"));
     ASSERT_EQ(::chmod(token_file_.c_str(), 0600), 0);
     register_control_plane_methods(dispatcher_, service_);
     RpcHttpServerOptions options;
@@ -52,6 +46,7 @@ class LemonctlTest : public ::testing::Test {
     return run_lemonctl(all, out_, err_);
   }
 
+  testing::ScratchDir dir_;
   FakeService service_;
   JsonRpcDispatcher dispatcher_;
   std::unique_ptr<RpcHttpServer> server_;
@@ -261,8 +256,8 @@ TEST_F(LemonctlTest, PurgeSendsModuleAndHard) {
 }
 
 TEST_F(LemonctlTest, WrongTokenIsReportedAsUnauthorized) {
-  std::string wrong = temp_path("wrong_token");
-  std::ofstream(wrong) << "nope\n";
+  std::string wrong = dir_.file("wrong_token");
+  testing::write_file(wrong, "nope\n");
   ASSERT_EQ(::chmod(wrong.c_str(), 0600), 0);
   std::ostringstream out, err;
   int code = run_lemonctl(
@@ -275,7 +270,7 @@ TEST_F(LemonctlTest, WrongTokenIsReportedAsUnauthorized) {
 TEST_F(LemonctlTest, MissingTokenFileIsAClearError) {
   std::ostringstream out, err;
   int code = run_lemonctl({"--control_port", std::to_string(server_->port()), "--token_file",
-                           temp_path("absent/token"), "status"},
+                           dir_.file("absent/token"), "status"},
                           out, err);
   EXPECT_EQ(code, kLemonctlFailed);
   EXPECT_NE(err.str().find("does not exist"), std::string::npos) << err.str();
@@ -292,14 +287,12 @@ TEST_F(LemonctlTest, UnreachableNodeIsAClearError) {
 }
 
 TEST_F(LemonctlTest, TheBinaryTalksToANode) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  ASSERT_NE(srcdir, nullptr);
   rpc::SystemHealthResult health;
   health.set_node("binary-node");
   service_.health_result = health;
-  std::string command =
-      absl::StrCat(srcdir, "/lemon/control_plane/lemonctl --control_port ", server_->port(),
-                   " --token_file ", token_file_, " status 2>&1");
+  std::string command = absl::StrCat(testing::runfile("control_plane/lemonctl"),
+                                     " --control_port ", server_->port(), " --token_file ",
+                                     token_file_, " status 2>&1");
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/fs.h"
 
 namespace lemon {
 
@@ -32,18 +33,11 @@ struct NodeFiles {
 // a default is needed and there is no home directory.
 absl::StatusOr<NodeFiles> resolve_node_files(NodeFiles given);
 
-// A file seeded at first start: `from` is copied to `to` unless `to` exists (always when
-// `replace`), through a temporary file renamed into place (core/fs.h: never through a symlink).
-struct SeedFile {
-  std::string from;
-  std::string to;
-  bool replace = false;
-};
-
 // Makes `files` ready for a node: creates its missing directories (0700), refuses one that is not
 // trusted (check_trusted_path: kPathNotAllowed naming it and what is wrong), removes temporary
-// files of a killed node from them, then seeds `seeds`. The token file is left to
-// load_or_create_token (control_plane/auth.h), which checks it the same way. Errors name the path.
+// files of a killed node from them, then seeds `seeds` (SeedFile, core/fs.h). The token file is
+// left to load_or_create_token (control_plane/auth.h), which checks it the same way. Errors name
+// the path.
 absl::Status prepare_node_files(const NodeFiles& files, const std::vector<SeedFile>& seeds);
 
 }  // namespace lemon

@@ -13,7 +13,7 @@
 #include "control_plane/auth.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {

@@ -3,18 +3,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "core/reload_error.h"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
 namespace {
 
 TEST(AppManifestTest, ParsesAppsInOrder) {
-  auto m = parse_app_manifest(
-      R"({"apps": [{"name": "demo", "modules": ["counter", "kv"]}, {"name": "b", "modules": ["x"]}]})");
+  auto m = parse_app_manifest(R"({"apps": [{"name": "demo", "modules": ["counter", "kv"]}, )"
+                              R"({"name": "b", "modules": ["x"]}]})");
   ASSERT_TRUE(m.ok()) << m.status();
   ASSERT_NE(m->find("demo"), nullptr);
   EXPECT_EQ(m->find("demo")->modules, (std::vector<std::string>{"counter", "kv"}));
@@ -50,9 +50,8 @@ TEST(AppManifestTest, AModuleNameWithOddBytesIsRefusedNamingIt) {
 }
 
 TEST(AppManifestTest, AManifestThatIsNotARegularFileIsRefusedWithoutBlocking) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string fifo = std::string(tmp != nullptr ? tmp : "/tmp") + "/apps-fifo.json";
-  ::unlink(fifo.c_str());
+  const testing::ScratchDir dir;
+  const std::string fifo = dir.file("apps-fifo.json");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   auto m = load_app_manifest(fifo);  // a writer never comes: a blocking open would hang here
   ASSERT_FALSE(m.ok());

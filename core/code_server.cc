@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -205,7 +204,9 @@ class CodeServer::Lingering {
 };
 
 CodeServer::CodeServer(Options options) : options_(std::move(options)) {
-  if (!options_.probe_path.empty()) probe_server_ = std::make_unique<ProbeServer>(options_.probe_path);
+  if (!options_.probe_path.empty()) {
+    probe_server_ = std::make_unique<ProbeServer>(options_.probe_path);
+  }
   if (options_.unmap_grace > absl::ZeroDuration()) lingering_ = std::make_unique<Lingering>();
 }
 
@@ -269,8 +270,7 @@ absl::Status CodeServer::probe(const std::string& path) const {
   close(err_pipe[1]);
   if (rc != 0) {
     close(err_pipe[0]);
-    return reload_status(ReloadError::kIoError, absl::StrCat("cannot start ", probe_path, ": ",
-                                                             std::strerror(rc)));
+    return io_error("cannot start", probe_path, rc);
   }
   // Read what the probe says until it exits (its stderr closes) or the deadline passes.
   std::string said;
@@ -354,7 +354,8 @@ absl::StatusOr<const LemonModuleDescriptor*> checked_descriptor(const std::strin
                      ")"));
   }
   if (d->name == nullptr || *d->name == '\0' || d->version == nullptr || *d->version == '\0') {
-    return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": module without name or version"));
+    return reload_status(ReloadError::kBadAbi,
+                         absl::StrCat(path, ": module without name or version"));
   }
   if (absl::Status s = check_module_name(d->name); !s.ok()) {
     return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": ", s.message()));

@@ -10,24 +10,20 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/reload_error.h"
 #include "core/sha256.h"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
 namespace {
 
-std::string runfile(const std::string& path) {
-  const char* root = std::getenv("TEST_SRCDIR");
-  return std::string(root ? root : ".") + "/lemon/" + path;
-}
+using testing::runfile;
 
 std::string counter(int v) {
   return runfile("extensions/counter/libcounter_v" + std::to_string(v) + ".so");
@@ -35,12 +31,7 @@ std::string counter(int v) {
 
 std::string raw(const std::string& name) { return runfile("core/testdata/lib" + name + ".so"); }
 
-std::string read_maps() {
-  std::ifstream in("/proc/self/maps");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_maps() { return testing::read_file("/proc/self/maps"); }
 
 // The names in `dir`, without . and ..
 std::vector<std::string> entries(const std::string& dir) {
@@ -58,41 +49,33 @@ std::vector<std::string> entries(const std::string& dir) {
 class CodeServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/lemon-code-server-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto cs = CodeServer::create({dir_ + "/copies"});
+    auto cs = CodeServer::create({dir_.file("copies")});
     ASSERT_TRUE(cs.ok()) << cs.status();
     cs_ = std::move(*cs);
   }
   void TearDown() override {
     cs_.reset();
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
 
   // A second code server, in its own copy directory, that keeps let-go versions for `grace`.
   std::unique_ptr<CodeServer> with_grace(absl::Duration grace) {
     CodeServer::Options o;
-    o.copy_dir = dir_ + "/grace";
+    o.copy_dir = dir_.file("grace");
     o.unmap_grace = grace;
     return std::move(CodeServer::create(o).value());
   }
 
   std::string write_file(const std::string& name, const std::string& bytes) {
-    std::string path = dir_ + "/" + name;
-    std::ofstream(path, std::ios::binary) << bytes;
+    std::string path = dir_.file(name);
+    testing::write_file(path, bytes);
     return path;
   }
 
   std::string copy_to(const std::string& from, const std::string& name) {
-    std::ifstream in(from, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return write_file(name, ss.str());
+    return write_file(name, testing::read_file(from));
   }
 
-  std::string dir_;
+  testing::ScratchDir dir_;
   std::unique_ptr<CodeServer> cs_;
 };
 
@@ -261,8 +244,7 @@ TEST_F(CodeServerTest, BadModulesAreRefusedAndTheCurrentVersionIsUntouched) {
   auto v1 = cs_->load(raw("raw_v1"));
   ASSERT_TRUE(v1.ok()) << v1.status();
   const std::string not_elf = write_file("not_elf.so", "this is not a shared object\n");
-  std::ifstream in(raw("raw_v2"), std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = testing::read_file(raw("raw_v2"));
   const std::string truncated = write_file("truncated.so", bytes.substr(0, bytes.size() / 3));
   struct Case {
     std::string what;
@@ -272,8 +254,8 @@ TEST_F(CodeServerTest, BadModulesAreRefusedAndTheCurrentVersionIsUntouched) {
   };
   const Case cases[] = {
       {"empty path", "", "", ReloadError::kInvalidArgument},
-      {"missing file", dir_ + "/nope.so", "", ReloadError::kNotFound},
-      {"directory", dir_, "", ReloadError::kInvalidArgument},
+      {"missing file", dir_.file("nope.so"), "", ReloadError::kNotFound},
+      {"directory", dir_.path(), "", ReloadError::kInvalidArgument},
       {"not ELF", not_elf, "", ReloadError::kLoadFailed},
       {"truncated", truncated, "", ReloadError::kLoadFailed},
       {"no entry point", raw("no_entry"), "", ReloadError::kBadAbi},
@@ -293,7 +275,7 @@ TEST_F(CodeServerTest, BadModulesAreRefusedAndTheCurrentVersionIsUntouched) {
     EXPECT_EQ(cs_->old("raw"), nullptr);
   }
   // Nothing of the failed loads stays behind in the copy directory.
-  std::string cmd = "test $(ls '" + dir_ + "/copies' | wc -l) -eq 1";
+  std::string cmd = "test $(ls '" + dir_.file("copies") + "' | wc -l) -eq 1";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
@@ -316,7 +298,7 @@ TEST_F(CodeServerTest, TheChecksumIsThatOfTheBytesMappedEvenWhenTheFileChanges) 
   const std::string v1 = copy_to(raw("raw_v1"), "v1.so"), v2 = copy_to(raw("raw_v2"), "v2.so");
   const std::map<std::string, std::string> version_of = {{sha256_file(v1).value(), "1"},
                                                          {sha256_file(v2).value(), "2"}};
-  const std::string path = copy_to(v1, "flipping.so"), next = dir_ + "/next.so";
+  const std::string path = copy_to(v1, "flipping.so"), next = dir_.file("next.so");
   std::atomic<bool> stop{false};
   std::thread flipper([&] {
     for (int i = 0; !stop.load(); ++i) {
@@ -350,7 +332,7 @@ TEST_F(CodeServerTest, ABadExpectedNameIsRefusedBeforeAnyFileIsTouched) {
   const int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   ASSERT_GE(watch, 0);
   ASSERT_GE(inotify_add_watch(watch, path.c_str(), IN_OPEN), 0);
-  ASSERT_GE(inotify_add_watch(watch, (dir_ + "/copies").c_str(), IN_CREATE), 0);
+  ASSERT_GE(inotify_add_watch(watch, dir_.file("copies").c_str(), IN_CREATE), 0);
   for (const std::string& name : {std::string("raw\0x", 5), std::string("../raw"),
                                   std::string("raw/"), std::string(".raw")}) {
     SCOPED_TRACE(name);
@@ -374,7 +356,7 @@ TEST_F(CodeServerTest, ABadExpectedNameIsRefusedBeforeAnyFileIsTouched) {
 TEST_F(CodeServerTest, CopiesAKilledProcessLeftAreSweptAndCopiesInUseStay) {
   auto live = cs_->load(raw("raw_v1"));
   ASSERT_TRUE(live.ok()) << live.status();
-  const std::string copies = dir_ + "/copies";
+  const std::string copies = dir_.file("copies");
   EXPECT_EXIT(
       {
         auto cs = CodeServer::create({copies});
@@ -391,7 +373,7 @@ TEST_F(CodeServerTest, CopiesAKilledProcessLeftAreSweptAndCopiesInUseStay) {
 }
 
 TEST_F(CodeServerTest, ACopyDirectoryAnotherUserCouldChangeIsRefused) {
-  const std::string open_dir = dir_ + "/open";
+  const std::string open_dir = dir_.file("open");
   ASSERT_EQ(mkdir(open_dir.c_str(), 0700), 0);
   ASSERT_EQ(chmod(open_dir.c_str(), 0775), 0);
   auto cs = CodeServer::create({open_dir});
@@ -399,9 +381,9 @@ TEST_F(CodeServerTest, ACopyDirectoryAnotherUserCouldChangeIsRefused) {
   EXPECT_NE(cs.status().message().find("untrusted directory " + open_dir), absl::string_view::npos)
       << cs.status();
   // One it creates itself is private.
-  ASSERT_TRUE(CodeServer::create({dir_ + "/new/copies"}).ok());
+  ASSERT_TRUE(CodeServer::create({dir_.file("new/copies")}).ok());
   struct stat st;
-  ASSERT_EQ(stat((dir_ + "/new/copies").c_str(), &st), 0);
+  ASSERT_EQ(stat(dir_.file("new/copies").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 

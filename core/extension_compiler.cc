@@ -39,10 +39,6 @@ constexpr absl::string_view kBuildDirPrefix = "tmp-";  // a compile's private di
 constexpr char kModuleName[] = "module.so";
 constexpr char kOutputName[] = "compiler.out";
 
-absl::Status io_error(absl::string_view what, const std::string& path, int err) {
-  return reload_status(ReloadError::kIoError, absl::StrCat(what, " ", path, ": ", errno_text(err)));
-}
-
 bool is_readable_file(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), R_OK) == 0;

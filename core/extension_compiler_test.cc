@@ -10,12 +10,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +24,7 @@
 #include "core/fs.h"
 #include "core/module_abi.h"
 #include "core/reload_error.h"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -36,22 +35,14 @@ namespace fs = std::filesystem;
 // A module without CAF code: compiles in well under a second.
 constexpr char kTinyModule[] = "extern \"C\" int lemon_module_entry() { return 1; }\n";
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-}
+using testing::read_file;
+using testing::runfile;
+using testing::write_file;
 
 // Dead or a zombie waiting for its new parent to reap it.
 bool is_gone(pid_t pid) {
   if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-  std::string stat = read_all(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat = read_file(absl::StrCat("/proc/", pid, "/stat"));
   auto paren = stat.rfind(')');
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
 }
@@ -59,13 +50,9 @@ bool is_gone(pid_t pid) {
 class ExtensionCompilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    base_ = fs::path(tmp != nullptr ? tmp : "/tmp") /
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(base_);
-    root_ = (base_ / "ext").string();
-    cache_ = (base_ / "cache").string();
-    outside_ = (base_ / "outside").string();
+    root_ = base_.file("ext");
+    cache_ = base_.file("cache");
+    outside_ = base_.file("outside");
     fs::create_directories(root_);
     fs::create_directories(outside_);
   }
@@ -88,14 +75,13 @@ class ExtensionCompilerTest : public ::testing::Test {
     return out;
   }
 
-  fs::path base_;
+  testing::ScratchDir base_;
   std::string root_, cache_, outside_;
 };
 
 TEST_F(ExtensionCompilerTest, CompilesCounterIntoAModuleTheHostAccepts) {
   const std::string counter = root_ + "/counter.cc";
-  write(counter, read_all(absl::StrCat(std::getenv("TEST_SRCDIR"),
-                                       "/lemon/extensions/counter/counter_v1.cc")));
+  write_file(counter, read_file(runfile("extensions/counter/counter_v1.cc")));
   auto compiler = make();
   ASSERT_NE(compiler, nullptr);
 
@@ -127,7 +113,7 @@ TEST_F(ExtensionCompilerTest, CompilesCounterIntoAModuleTheHostAccepts) {
   ASSERT_TRUE(after_restart.ok()) << after_restart.status();
   EXPECT_TRUE(after_restart->cached);
 
-  write(counter, read_all(counter) + "// changed\n");
+  write_file(counter, read_file(counter) + "// changed\n");
   auto changed = compiler->compile(counter);
   ASSERT_TRUE(changed.ok()) << changed.status();
   EXPECT_FALSE(changed->cached);
@@ -137,7 +123,7 @@ TEST_F(ExtensionCompilerTest, CompilesCounterIntoAModuleTheHostAccepts) {
 }
 
 TEST_F(ExtensionCompilerTest, ConcurrentCompilesOfOneSourceBuildItOnce) {
-  write(root_ + "/tiny.cc", kTinyModule);
+  write_file(root_ + "/tiny.cc", kTinyModule);
   auto compiler = make();
   ASSERT_NE(compiler, nullptr);
   std::vector<absl::StatusOr<CompileResult>> results(4, absl::UnknownError("not run"));
@@ -158,7 +144,7 @@ TEST_F(ExtensionCompilerTest, ConcurrentCompilesOfOneSourceBuildItOnce) {
 
 TEST_F(ExtensionCompilerTest, SyntaxErrorComesBackAsDiagnosticsAndNoModule) {
   const std::string path = root_ + "/broken.cc";
-  write(path, "int f() {\n  return 1\n}\n");
+  write_file(path, "int f() {\n  return 1\n}\n");
   auto compiler = make();
   ASSERT_NE(compiler, nullptr);
   auto r = compiler->compile(path);
@@ -174,7 +160,7 @@ TEST_F(ExtensionCompilerTest, SyntaxErrorComesBackAsDiagnosticsAndNoModule) {
   EXPECT_TRUE(absl::StrContains(diagnostics[0].message, "expected ';'")) << diagnostics[0].message;
   EXPECT_TRUE(cache_entries().empty());
 
-  write(path, "#include \"no_such_header.h\"\n");
+  write_file(path, "#include \"no_such_header.h\"\n");
   r = compiler->compile(path);
   ASSERT_FALSE(r.ok());
   diagnostics = diagnostics_of(r.status());
@@ -187,7 +173,8 @@ TEST_F(ExtensionCompilerTest, SyntaxErrorComesBackAsDiagnosticsAndNoModule) {
 }
 
 TEST_F(ExtensionCompilerTest, WarningsComeWithTheModule) {
-  write(root_ + "/warns.cc", "extern \"C\" int lemon_module_entry() { int unused; return 1; }\n");
+  write_file(root_ + "/warns.cc",
+             "extern \"C\" int lemon_module_entry() { int unused; return 1; }\n");
   auto r = make()->compile(root_ + "/warns.cc");
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_FALSE(r->warnings.empty());
@@ -196,8 +183,8 @@ TEST_F(ExtensionCompilerTest, WarningsComeWithTheModule) {
 }
 
 TEST_F(ExtensionCompilerTest, RefusesPathsOutsideTheRootsAndBadPaths) {
-  write(outside_ + "/evil.cc", kTinyModule);
-  write(root_ + "/inside.cc", kTinyModule);
+  write_file(outside_ + "/evil.cc", kTinyModule);
+  write_file(root_ + "/inside.cc", kTinyModule);
   fs::create_symlink(outside_ + "/evil.cc", root_ + "/link.cc");
   fs::create_directory_symlink(outside_, root_ + "/linked_dir");
   fs::create_symlink(root_ + "/inside.cc", root_ + "/inside_link.cc");
@@ -233,12 +220,12 @@ TEST_F(ExtensionCompilerTest, RefusesPathsOutsideTheRootsAndBadPaths) {
 }
 
 TEST_F(ExtensionCompilerTest, HangingCompilerIsKilledAtTheTimeout) {
-  const std::string pids = (base_ / "pids").string();
-  const std::string script = (base_ / "hang.sh").string();
-  write(script, absl::StrCat("#!/bin/sh\necho $$ > ", pids, "\nsleep 1000 &\necho $! >> ", pids,
-                             "\nwait\n"));
+  const std::string pids = base_.file("pids");
+  const std::string script = base_.file("hang.sh");
+  write_file(script, absl::StrCat("#!/bin/sh\necho $$ > ", pids, "\nsleep 1000 &\necho $! >> ",
+                                  pids, "\nwait\n"));
   fs::permissions(script, fs::perms::owner_all);
-  write(root_ + "/tiny.cc", kTinyModule);
+  write_file(root_ + "/tiny.cc", kTinyModule);
   ExtensionCompiler::Options options;
   options.compiler = script;
   options.timeout = absl::Seconds(1);
@@ -269,7 +256,7 @@ TEST_F(ExtensionCompilerTest, HangingCompilerIsKilledAtTheTimeout) {
 // wrong, is not a hit: it is built again, and then it is a hit again.
 TEST_F(ExtensionCompilerTest, ABadCacheEntryIsBuiltAgain) {
   const std::string source = root_ + "/tiny.cc";
-  write(source, kTinyModule);
+  write_file(source, kTinyModule);
   auto compiler = make();
   ASSERT_NE(compiler, nullptr);
   auto first = compiler->compile(source);
@@ -284,7 +271,7 @@ TEST_F(ExtensionCompilerTest, ABadCacheEntryIsBuiltAgain) {
       {"truncated module", [&] { fs::resize_file(so, fs::file_size(so) / 2); }},
       {"empty module", [&] { fs::resize_file(so, 0); }},
       {"missing hash record", [&] { fs::remove(record); }},
-      {"wrong hash record", [&] { write(record, std::string(64, '0') + "\n"); }},
+      {"wrong hash record", [&] { write_file(record, std::string(64, '0') + "\n"); }},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
@@ -303,8 +290,8 @@ TEST_F(ExtensionCompilerTest, ABadCacheEntryIsBuiltAgain) {
 }
 
 TEST_F(ExtensionCompilerTest, ASourceOverTheSizeCapIsRefusedUncompiled) {
-  write(root_ + "/big.cc", absl::StrCat(kTinyModule, "// ", std::string(4 << 20, 'x'), "\n"));
-  write(root_ + "/tiny.cc", kTinyModule);
+  write_file(root_ + "/big.cc", absl::StrCat(kTinyModule, "// ", std::string(4 << 20, 'x'), "\n"));
+  write_file(root_ + "/tiny.cc", kTinyModule);
   ExtensionCompiler::Options tight;
   tight.max_source_bytes = 16;
   const struct {
@@ -331,7 +318,7 @@ TEST_F(ExtensionCompilerTest, ASourceOverTheSizeCapIsRefusedUncompiled) {
 TEST_F(ExtensionCompilerTest, ASourceSwappedForAFifoNeverBlocksTheCompile) {
   const std::string source = root_ + "/tiny.cc", regular = root_ + "/regular",
                     fifo = root_ + "/fifo", next = root_ + "/next";
-  write(regular, kTinyModule);
+  write_file(regular, kTinyModule);
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   ASSERT_EQ(link(regular.c_str(), source.c_str()), 0);
   auto compiler = make();
@@ -373,7 +360,7 @@ TEST_F(ExtensionCompilerTest, ASourceSwappedForAFifoNeverBlocksTheCompile) {
 TEST_F(ExtensionCompilerTest, TheCompilerStopsAfterMaxErrors) {
   std::string source;
   for (int i = 0; i < 200; ++i) absl::StrAppend(&source, "int f", i, "() { return x", i, "; }\n");
-  write(root_ + "/errors.cc", source);
+  write_file(root_ + "/errors.cc", source);
   auto compiler = make();
   ASSERT_NE(compiler, nullptr);
   const std::vector<std::string> argv = compiler->command("in.cc", "out.so");
@@ -395,9 +382,9 @@ TEST_F(ExtensionCompilerTest, LeftoversOfKilledCompilesAreSweptAtCreate) {
   fs::create_directories(cache_);
   std::string dead_dir = cache_ + "/tmp-XXXXXX";
   ASSERT_NE(mkdtemp(dead_dir.data()), nullptr);
-  write(dead_dir + "/module.so", "half a module");
+  write_file(dead_dir + "/module.so", "half a module");
   const std::string dead_temp = cache_ + "/.abc.sha256.lemon-tmp-Q1w2E3";
-  write(dead_temp, "0123");
+  write_file(dead_temp, "0123");
   absl::StatusOr<LockedPath> live = LockedPath::create_dir(cache_, "tmp-");
   ASSERT_TRUE(live.ok()) << live.status();
   ASSERT_NE(make(), nullptr);
@@ -409,7 +396,7 @@ TEST_F(ExtensionCompilerTest, LeftoversOfKilledCompilesAreSweptAtCreate) {
 // A root or cache directory that another user could change is refused when the compiler is
 // created, and a root that becomes one later is refused at the next compile.
 TEST_F(ExtensionCompilerTest, DirectoriesAnotherUserCouldChangeAreRefused) {
-  write(root_ + "/tiny.cc", kTinyModule);
+  write_file(root_ + "/tiny.cc", kTinyModule);
   auto compiler = make();
   ASSERT_NE(compiler, nullptr);
   ASSERT_EQ(chmod(root_.c_str(), 0777), 0);

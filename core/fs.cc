@@ -31,10 +31,6 @@ constexpr std::size_t kRandomChars = 6;  // the XXXXXX of mkstemp
 constexpr int kMaxSymlinks = 40;         // as the kernel's path walk
 constexpr int kCreateAttempts = 3;       // see lock_new()
 
-absl::Status io_error(absl::string_view what, absl::string_view path, int err) {
-  return reload_status(ReloadError::kIoError, absl::StrCat(what, " ", path, ": ", errno_text(err)));
-}
-
 // A passwd entry of `uid` copied into `*out`; false when there is none.
 bool passwd_of(uid_t uid, passwd* out, std::vector<char>* buf) {
   long size = sysconf(_SC_GETPW_R_SIZE_MAX);
@@ -125,8 +121,7 @@ void remove_path(const std::string& path, bool is_dir) {
     unlink(path.c_str());
     return;
   }
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
+  (void)remove_tree(path);
 }
 
 std::pair<std::string, std::string> split_dir(const std::string& path) {
@@ -138,6 +133,17 @@ std::pair<std::string, std::string> split_dir(const std::string& path) {
 }  // namespace
 
 std::string errno_text(int err) { return std::strerror(err); }
+
+absl::Status io_error(absl::string_view what, absl::string_view path, int err) {
+  return reload_status(ReloadError::kIoError, absl::StrCat(what, " ", path, ": ", errno_text(err)));
+}
+
+absl::Status remove_tree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return io_error("cannot remove", path, ec.value());
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::string> home_directory() {
   const char* home = std::getenv("HOME");

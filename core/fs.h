@@ -39,6 +39,9 @@ namespace lemon {
 // The text of errno value `err` ("No such file or directory").
 std::string errno_text(int err);
 
+// kIoError "<what> <path>: <errno_text(err)>" ("cannot open /a/b: Permission denied").
+absl::Status io_error(absl::string_view what, absl::string_view path, int err);
+
 // The home directory of the user running this process: HOME when set and not empty, else the
 // password database's entry for the effective uid (getpwuid_r). kNotFound when neither gives one;
 // never a shared fallback such as /tmp.
@@ -47,6 +50,10 @@ absl::StatusOr<std::string> home_directory();
 // Creates `dir` and each missing directory above it with `mode` (existing ones are left as they
 // are). kIoError naming the directory that could not be created.
 absl::Status make_dirs(const std::string& dir, mode_t mode);
+
+// Removes `path` and, when it is a directory, everything below it; symbolic links are removed,
+// never followed. OK when nothing is left at `path` (none was there); kIoError naming it otherwise.
+absl::Status remove_tree(const std::string& path);
 
 enum class PathKind { kDirectory, kRegularFile };
 
@@ -121,6 +128,14 @@ absl::StatusOr<LockedPath> copy_to_new_file(const std::string& from, const std::
 // result); errors as copy_to_new_file's.
 absl::StatusOr<bool> copy_file_atomic(const std::string& from, const std::string& to, mode_t mode,
                                       bool replace);
+
+// A file seeded at first start: `from` is copied to `to` unless `to` exists (always when
+// `replace`), as copy_file_atomic copies (never through a symlink).
+struct SeedFile {
+  std::string from;
+  std::string to;
+  bool replace = false;
+};
 
 // True for the names of write_file_atomic's temporary files.
 bool is_temp_name(absl::string_view name);

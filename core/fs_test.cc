@@ -19,7 +19,7 @@
 #include "absl/strings/match.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {
@@ -223,6 +223,19 @@ TEST_F(FsTest, MakeDirsCreatesMissingDirectoriesWithTheModeAndLeavesExistingOnes
   absl::Status s = make_dirs(dir_ + "/file/sub", 0700);
   EXPECT_EQ(reload_error_of(s), ReloadError::kIoError) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), dir_ + "/file/sub")) << s;
+}
+
+TEST_F(FsTest, RemoveTreeRemovesEverythingBelowButNotWhatALinkLeadsTo) {
+  make_dir("outside", 0700);
+  make_file("outside/kept", 0600);
+  make_dir("tree", 0700);
+  make_dir("tree/sub", 0700);
+  make_file("tree/sub/file", 0600);
+  ASSERT_EQ(symlink((dir_ + "/outside").c_str(), (dir_ + "/tree/link").c_str()), 0);
+  ASSERT_TRUE(remove_tree(dir_ + "/tree").ok());
+  EXPECT_NE(access((dir_ + "/tree").c_str(), F_OK), 0) << "the tree is still there";
+  EXPECT_EQ(access((dir_ + "/outside/kept").c_str(), F_OK), 0) << "removed through the link";
+  EXPECT_TRUE(remove_tree(dir_ + "/never_there").ok());
 }
 
 TEST_F(FsTest, ReadRegularFileRefusesOtherFilesAndCapsTheSizeWithoutBlocking) {

@@ -3,9 +3,6 @@
 #include <dirent.h>
 #include <sys/wait.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -13,16 +10,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
 namespace {
 
-std::string runfile(const std::string& path) {
-  const char* root = std::getenv("TEST_SRCDIR");
-  return std::string(root ? root : ".") + "/lemon/" + path;
-}
+using testing::runfile;
 
 bool exited_ok(const ProbeServer::Outcome& o) {
   return WIFEXITED(o.wait_status) && WEXITSTATUS(o.wait_status) == 0;
@@ -79,8 +73,7 @@ std::vector<pid_t> processes_of(const std::string& probe) {
   while (dirent* e = readdir(proc)) {
     pid_t pid = 0;
     if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
-    std::ifstream in(absl::StrCat("/proc/", pid, "/cmdline"));
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string cmdline = testing::read_file(absl::StrCat("/proc/", pid, "/cmdline"));
     if (absl::StartsWith(cmdline, probe + std::string(1, '\0'))) found.push_back(pid);
   }
   closedir(proc);

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <string>
@@ -16,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/test_support.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -280,13 +280,9 @@ TEST(PrometheusExporterTest, PassesPromtoolCheckMetrics) {
   Telemetry telemetry;
   PrometheusExporter exporter(&telemetry, "node-a");
   emit_representative_events(&telemetry);
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string path = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/lemon_metrics.txt");
-  {
-    std::ofstream out(path);
-    out << exporter.serialize_text();
-    ASSERT_TRUE(out.good());
-  }
+  const testing::ScratchDir dir;
+  const std::string path = dir.file("lemon_metrics.txt");
+  testing::write_file(path, exporter.serialize_text());
 
   const std::string command = absl::StrCat(promtool, " check metrics < ", path, " 2>&1");
   FILE* pipe = popen(command.c_str(), "r");

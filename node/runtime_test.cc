@@ -1,8 +1,5 @@
 #include "node/runtime.h"
 
-#include <stdlib.h>
-
-#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -11,6 +8,7 @@
 #include "caf/policy/work_stealing.hpp"
 #include "caf/scheduler/coordinator.hpp"
 #include "core/reload_error.h"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -18,21 +16,14 @@ namespace {
 
 class RuntimeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/lemon-runtime-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    options_.state_dir = tmpl;
-  }
-  void TearDown() override {
-    std::string cmd = "rm -rf '" + options_.state_dir + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-  }
+  void SetUp() override { options_.state_dir = dir_.path(); }
 
   template <class Policy>
   static bool runs_on(Runtime& rt) {
     return dynamic_cast<caf::scheduler::coordinator<Policy>*>(&rt.system().scheduler()) != nullptr;
   }
 
+  testing::ScratchDir dir_;
   Runtime::Options options_;
 };
 

@@ -1,16 +1,16 @@
-// The reload manager: moves every actor of a module to a new version, OTP-style (suspend,
-// change_code, resume), all or nothing.
+// ReloadManager: the ModuleSwapper of core/module_swapper.h on CAF; moves every actor of a module
+// to a new version, OTP-style (suspend, change_code, resume), all or nothing.
 //
 //   ReloadManager manager(sys, registry, code_server);
 //   ModuleRef next = code_server.prepare("libcounter_v2.so").value();
 //   SwapResult r = manager.swap(next, {.extra = ""});
 //   if (!r.status.ok()) { /* every actor still runs the old version with its old state */ }
 //
-// How (actors/reloadable_actor.h, ReloadTarget): the manager holds every actor of the module
-// between two of its turns (an actor whose turn runs is tried again until the deadline; one with
-// continuations of requests pending runs only those until none is left) and, on its
-// own thread, migrates its state with the new version's code_change, keeping the old behaviour and
-// state untouched. If every actor migrated, it makes the version current in the code server and
+// How (reload/swap_round.h; actors/reloadable_actor.h, ReloadTarget): the manager holds every actor
+// of the module between two of its turns (an actor whose turn runs is tried again until the
+// deadline; one with continuations of requests pending runs only those until none is left) and, on
+// its own thread, migrates its state with the new version's code_change, keeping the old behaviour
+// and state untouched. If every actor migrated, it makes the version current in the code server and
 // releases every actor on it; at the first failure or at the deadline it releases every actor on
 // the old behaviour and state, and the new version is dropped with the caller's last reference.
 // Messages that arrived meanwhile were kept and run first, in order; an actor that kept any gets
@@ -28,15 +28,16 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "reload/crew.h"
 #include "actors/graveyard.h"
 #include "actors/registry.h"
-#include "actors/reload_round.h"
 #include "caf/fwd.hpp"
 #include "core/code_server.h"
 #include "core/module_swapper.h"
+#include "reload/thread_pool.h"
 
 namespace lemon {
+
+struct RoundOutcome;  // reload/swap_round.h
 
 class ReloadManager : public ModuleSwapper {
  public:
@@ -64,12 +65,17 @@ class ReloadManager : public ModuleSwapper {
   void await_retired() { reaper_.flush(); }
 
  private:
-  // Runs the round (reload/reload_manager.cc, run_round) on a thread of the crew, so that a
+  // Runs the round (reload/swap_round.h) on a thread of the pool, so that a
   // code_change that never returns cannot hold the caller: past the deadline (plus a grace
   // second) the round is abandoned and ends on its own, on `before`, when the code_change returns.
   // Closes the module's gate: actors spawned meanwhile start on the winning version.
   void run_guarded(const ModuleRef& next, const ModuleRef& before, std::vector<caf::actor> actors,
                    const SwapOptions& options, SwapResult& result);
+
+  // Stops waiting for `outcome`, whose round is past its deadline and not decided: keeps it until
+  // it ends, and reports in `result` that the reload is abandoned.
+  void abandon(std::shared_ptr<RoundOutcome> outcome, const SwapOptions& options,
+               SwapResult& result);
 
   struct Abandoned;  // a round whose swap() stopped waiting, still running (reload_manager.cc)
 
@@ -77,8 +83,8 @@ class ReloadManager : public ModuleSwapper {
   std::shared_ptr<ActorRegistry> registry_;
   CodeServer& code_server_;
   Reaper reaper_;  // destroys the behaviours the actors no longer run, after each round
-  // Runs the rounds, and shares each round's actors among its threads (reload/crew.h).
-  std::shared_ptr<Crew> crew_;
+  // Runs the rounds, and shares each round's actors among its threads (reload/thread_pool.h).
+  std::shared_ptr<ThreadPool> pool_;
   absl::Mutex abandoned_mu_;
   std::vector<std::unique_ptr<Abandoned>> abandoned_ ABSL_GUARDED_BY(abandoned_mu_);
 };

@@ -1,11 +1,9 @@
 #include "reload/reload_manager.h"
 
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,16 +13,14 @@
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "core/reload_error.h"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
 #include "testing/worker_gate.h"
 
 namespace lemon {
 namespace {
 
-std::string runfile(const std::string& path) {
-  const char* root = std::getenv("TEST_SRCDIR");
-  return std::string(root ? root : ".") + "/lemon/" + path;
-}
+using testing::runfile;
 
 std::string counter(const std::string& v) {
   return runfile("extensions/counter/libcounter_v" + v + ".so");
@@ -33,11 +29,8 @@ std::string counter(const std::string& v) {
 class ReloadManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/lemon-reload-manager-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     CodeServer::Options o;
-    o.copy_dir = dir_;
+    o.copy_dir = dir_.path();
     o.unmap_grace = unmap_grace_;
     cs_ = std::move(CodeServer::create(o).value());
     // As lemon::Runtime does: flooded actors must not delay suspensions for long.
@@ -54,8 +47,6 @@ class ReloadManagerTest : public ::testing::Test {
     manager_.reset();
     sys_.reset();
     cs_.reset();
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
 
   std::vector<caf::actor> spawn_many(const std::string& module, int n) {
@@ -80,7 +71,7 @@ class ReloadManagerTest : public ::testing::Test {
   }
 
   absl::Duration unmap_grace_ = absl::ZeroDuration();  // for the code server, set before SetUp
-  std::string dir_;
+  testing::ScratchDir dir_;
   std::unique_ptr<CodeServer> cs_;
   std::shared_ptr<ActorRegistry> registry_ = std::make_shared<ActorRegistry>();
   caf::actor_system_config cfg_;

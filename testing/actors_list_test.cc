@@ -13,31 +13,28 @@
 #include "caf/all.hpp"
 #include "control_plane/node_service.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
+#include "testing/test_node.h"
 
 namespace lemon {
 namespace {
 
-using testing::copy_file;
+using testing::install_module;
+using testing::node_options;
 using testing::runfile;
 using testing::ScratchDir;
 
 class ActorsListTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
-    Runtime::Options o;
-    o.state_dir = dir_ / "state";
-    o.modules_dir = dir_ / "modules";
-    rt_ = std::move(Runtime::create(o).value());
+    rt_ = std::move(Runtime::create(node_options(dir_)).value());
     load("extensions/counter/libcounter_v1.so", "counter.so");
     load("actors/testdata/libslow_v1.so", "slow.so");
     service_ = std::make_unique<NodeService>(*rt_, "node-a");
   }
 
   void load(const std::string& from, const std::string& name) {
-    copy_file(runfile(from), dir_ / ("modules/" + name));
-    ASSERT_TRUE(rt_->reloader().load_file(dir_ / ("modules/" + name)).ok());
+    ASSERT_TRUE(install_module(*rt_, runfile(from), name).ok());
   }
 
   void spawn(const std::string& module, int n, const std::string& prefix = "") {

@@ -32,7 +32,8 @@
 #include "cluster/peer_auth.h"
 #include "cluster/tls.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
+#include "testing/test_node.h"
 
 namespace lemon::testing {
 
@@ -53,19 +54,18 @@ struct ClusterNodeOptions {
 class ClusterNode {
  public:
   explicit ClusterNode(ClusterNodeOptions options = {}) {
-    EXPECT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
-    Runtime::Options o;
+    Runtime::Options o = node_options(dir_);
     o.node_name = "a";
-    o.state_dir = dir_ / "state";
-    o.modules_dir = dir_ / "modules";
     o.load_middleman = true;
     o.configure = [](caf::actor_system_config& cfg) { configure_cluster(cfg); };
     rt_ = std::move(Runtime::create(o).value());
-    copy_file(runfile("extensions/counter/libcounter_v1.so"), dir_ / "modules/counter.so");
-    EXPECT_TRUE(rt_->reloader().load_file(dir_ / "modules/counter.so").ok());
+    EXPECT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so")
+                    .ok());
     for (int i = 0; i < 3; ++i)
       EXPECT_TRUE(rt_->spawn({"counter", "", "c" + std::to_string(i), "0"}).ok());
-    copy_file(runfile("extensions/counter/libcounter_v2.so"), dir_ / "modules/counter.so");
+    EXPECT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so",
+                               false)
+                    .ok());
     Cluster::Options co;
     co.node_name = "a";
     co.secret = kClusterSecret;

@@ -25,7 +25,8 @@
 #include "core/reload_error.h"
 #include "core/reloader.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
+#include "testing/test_node.h"
 
 namespace lemon {
 namespace {
@@ -33,7 +34,6 @@ namespace {
 using testing::copy_file;
 using testing::read_file;
 using testing::runfile;
-using testing::ScratchDir;
 using testing::write_file;
 
 constexpr int kActors = 16;
@@ -94,19 +94,11 @@ class Load {
   std::thread thread_;
 };
 
-class FaultInjectionTest : public ::testing::Test {
+class FaultInjectionTest : public testing::NodeTest {
  protected:
   void SetUp() override {
-    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
-    ASSERT_EQ(mkdir((dir_ / "ext").c_str(), 0700), 0);
-    Runtime::Options o;
-    o.state_dir = dir_ / "state";
-    o.modules_dir = dir_ / "modules";
-    o.extension_dirs = {dir_ / "ext"};
-    auto rt = Runtime::create(o);
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    rt_ = std::move(*rt);
-    self_ = std::make_unique<caf::scoped_actor>(rt_->system());
+    NodeTest::SetUp();
+    if (HasFatalFailure()) return;
     install("counter", counter_so("1"));
     for (int i = 0; i < kActors; ++i) {
       auto a = rt_->spawn({"counter", "", "counter-" + std::to_string(i), std::to_string(i)});
@@ -118,25 +110,7 @@ class FaultInjectionTest : public ::testing::Test {
   }
   void TearDown() override {
     load_.reset();
-    self_.reset();
-    rt_.reset();
-  }
-
-  // Puts `so` at <modules_dir>/<name>.so and loads it if `load`.
-  void install(const std::string& name, const std::string& so, bool load = true) {
-    copy_file(so, dir_ / ("modules/" + name + ".so"));
-    if (!load) return;
-    auto loaded = rt_->reloader().load_file(dir_ / ("modules/" + name + ".so"));
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-  }
-
-  template <class T, class... Ts>
-  T ask(const caf::actor& a, Ts... xs) {
-    T out{};
-    (*self_)->request(a, kDeadline, xs...).receive(
-        [&](T& x) { out = std::move(x); },
-        [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
+    NodeTest::TearDown();
   }
 
   // Stops the load, then checks every counter actor: runs `version`, counted exactly its initial
@@ -156,11 +130,8 @@ class FaultInjectionTest : public ::testing::Test {
     }
   }
 
-  std::string copy_dir() { return dir_ / "state/modules"; }
+  std::string copy_dir() { return dir_.file("state/modules"); }
 
-  ScratchDir dir_;
-  std::unique_ptr<Runtime> rt_;
-  std::unique_ptr<caf::scoped_actor> self_;
   std::vector<caf::actor> actors_;
   std::unique_ptr<Load> load_;
 };
@@ -176,14 +147,14 @@ void observed(const std::string& what, const ReloadReport& r) {
 }
 
 TEST_F(FaultInjectionTest, EveryBadSharedObjectIsRefusedAndNothingRunningChanges) {
-  const std::string truncated = dir_ / "truncated.so";
+  const std::string truncated = dir_.file("truncated.so");
   const std::string v2 = read_file(counter_so("2"));
   write_file(truncated, v2.substr(0, v2.size() / 2));
-  const std::string not_elf = dir_ / "not_elf.so";
+  const std::string not_elf = dir_.file("not_elf.so");
   write_file(not_elf, "#!/bin/sh\necho this is not a shared object\n");
-  const std::string empty = dir_ / "empty.so";
+  const std::string empty = dir_.file("empty.so");
   write_file(empty, "");
-  const std::string header_only = dir_ / "header_only.so";
+  const std::string header_only = dir_.file("header_only.so");
   write_file(header_only, v2.substr(0, 64));
   struct Case {
     std::string what;
@@ -273,7 +244,8 @@ TEST_F(FaultInjectionTest, CodeChangeLongerThanTheDeadlineTimesOutAndRollsBack) 
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
   EXPECT_EQ(r.errors[0].reason, ReloadError::kSuspendTimeout) << first_error(r);
-  // The reload does not wait for the 3 s code_change: it gives up a grace second after the deadline.
+  // The reload does not wait for the 3 s code_change: it gives up a grace second after the
+  // deadline.
   EXPECT_NE(r.errors[0].message.find("has not returned 1s after the 500ms deadline"),
             std::string::npos)
       << first_error(r);
@@ -380,7 +352,7 @@ TEST_F(FaultInjectionTest, ExtensionCompileErrorsAndMissingHeadersChangeNothing)
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
-    const std::string path = dir_ / "ext/counter.cc";
+    const std::string path = dir_.file("ext/counter.cc");
     write_file(path, c.source);
     ReloadReport r = rt_->reloader().run(ReloadRequest::extension(path));
     observed(c.what, r);
@@ -398,13 +370,13 @@ TEST_F(FaultInjectionTest, ExtensionCompileErrorsAndMissingHeadersChangeNothing)
 }
 
 TEST_F(FaultInjectionTest, AHangingCompilerIsKilledAtTheTimeout) {
-  const std::string pid_file = dir_ / "compiler.pid";
-  const std::string compiler = dir_ / "hanging-cc";
+  const std::string pid_file = dir_.file("compiler.pid");
+  const std::string compiler = dir_.file("hanging-cc");
   write_file(compiler, "#!/bin/sh\necho $$ > '" + pid_file + "'\nexec sleep 600\n");
   ASSERT_EQ(chmod(compiler.c_str(), 0700), 0);
   ExtensionCompiler::Options co;
-  co.extension_roots = {dir_ / "ext"};
-  co.cache_dir = dir_ / "hang-cache";
+  co.extension_roots = {dir_.file("ext")};
+  co.cache_dir = dir_.file("hang-cache");
   co.compiler = compiler;
   co.timeout = absl::Seconds(1);
   auto hanging = ExtensionCompiler::create(co);
@@ -412,7 +384,7 @@ TEST_F(FaultInjectionTest, AHangingCompilerIsKilledAtTheTimeout) {
   Reloader::Deps deps{&rt_->code_server(), &rt_->reload_manager(), hanging->get(), &rt_->lock(),
                       &rt_->telemetry()};
   Reloader reloader(deps, rt_->reloader().layout());
-  const std::string path = dir_ / "ext/counter.cc";
+  const std::string path = dir_.file("ext/counter.cc");
   copy_file(runfile("extensions/counter/counter_v2.cc"), path);
   const auto start = std::chrono::steady_clock::now();
   ReloadReport r = reloader.run(ReloadRequest::extension(path));
@@ -436,7 +408,7 @@ TEST_F(FaultInjectionTest, AHangingCompilerIsKilledAtTheTimeout) {
 TEST_F(FaultInjectionTest, AModulesCopyDirectoryThatCannotBeWrittenIsAnIoError) {
   // Root ignores permission bits, so make the copy directory impossible instead: a regular file
   // stands where the directory was.
-  const std::string away = dir_ / "state/modules.away";
+  const std::string away = dir_.file("state/modules.away");
   ASSERT_EQ(rename(copy_dir().c_str(), away.c_str()), 0);
   write_file(copy_dir(), "not a directory");
   install("counter", counter_so("2"), false);

@@ -16,14 +16,14 @@
 #include "core/reload_error.h"
 #include "core/reloader.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
+#include "testing/test_node.h"
 
 namespace lemon {
 namespace {
 
 using testing::copy_file;
 using testing::runfile;
-using testing::ScratchDir;
 
 std::string counter_so(const std::string& v) {
   return runfile("extensions/counter/libcounter_v" + v + ".so");
@@ -36,49 +36,16 @@ ReloadError first_reason(const ReloadReport& r) {
   return ReloadError::kOk;
 }
 
-class ModuleNamesTest : public ::testing::Test {
+class ModuleNamesTest : public testing::NodeTest {
  protected:
-  void SetUp() override {
-    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
-    Runtime::Options o;
-    o.state_dir = dir_ / "state";
-    o.modules_dir = dir_ / "modules";
-    auto rt = Runtime::create(o);
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    rt_ = std::move(*rt);
-    self_ = std::make_unique<caf::scoped_actor>(rt_->system());
-  }
-  void TearDown() override {
-    self_.reset();
-    rt_.reset();
-  }
-
-  int64_t add(const caf::actor& a, int64_t n) {
-    int64_t out = -1;
-    (*self_)
-        ->request(a, std::chrono::seconds(60), add_atom::value, n)
-        .receive([&](int64_t c) { out = c; },
-                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
-  }
-
+  int64_t add(const caf::actor& a, int64_t n) { return ask<int64_t>(a, add_atom::value, n); }
   std::string version_of(const caf::actor& a) {
-    std::string out;
-    (*self_)
-        ->request(a, std::chrono::seconds(60), sys_status_atom::value)
-        .receive([&](ActorStatus& s) { out = s.version; },
-                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
+    return ask<ActorStatus>(a, sys_status_atom::value).version;
   }
-
-  ScratchDir dir_;
-  std::unique_ptr<Runtime> rt_;
-  std::unique_ptr<caf::scoped_actor> self_;
 };
 
 TEST_F(ModuleNamesTest, ABadNameIsRefusedBeforeAnyFileIsTouchedAndActorsStayAsTheyWere) {
-  copy_file(counter_so("1"), dir_ / "modules/counter.so");
-  ASSERT_TRUE(rt_->reloader().load_file(dir_ / "modules/counter.so").ok());
+  install("counter", counter_so("1"));
   std::vector<caf::actor> actors;
   for (int i = 0; i < 3; ++i) {
     auto a = rt_->spawn({"counter", "", "counter-" + std::to_string(i), "0"});
@@ -87,12 +54,12 @@ TEST_F(ModuleNamesTest, ABadNameIsRefusedBeforeAnyFileIsTouchedAndActorsStayAsTh
     EXPECT_EQ(add(*a, 10 + i), 10 + i);
   }
   // Version 2 where `counter\0x` and `counter\0` lead the C calls: <modules_dir>/counter.
-  const std::string decoy = dir_ / "modules/counter";
+  const std::string decoy = dir_.file("modules/counter");
   copy_file(counter_so("2"), decoy);
   const int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   ASSERT_GE(watch, 0);
   ASSERT_GE(inotify_add_watch(watch, decoy.c_str(), IN_OPEN), 0);
-  ASSERT_GE(inotify_add_watch(watch, (dir_ / "state/modules").c_str(), IN_CREATE), 0);
+  ASSERT_GE(inotify_add_watch(watch, dir_.file("state/modules").c_str(), IN_CREATE), 0);
 
   Reloader& reloader = rt_->reloader();
   for (const std::string& name : {std::string("counter\0x", 9), std::string("counter\0", 8),

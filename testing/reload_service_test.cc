@@ -12,25 +12,23 @@
 #include "caf/binary_deserializer.hpp"
 #include "caf/binary_serializer.hpp"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
+#include "testing/test_node.h"
 
 namespace lemon {
 namespace {
 
-using testing::copy_file;
+using testing::install_module;
+using testing::node_options;
 using testing::runfile;
 using testing::ScratchDir;
 
 class ReloadServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
-    Runtime::Options o;
-    o.state_dir = dir_ / "state";
-    o.modules_dir = dir_ / "modules";
-    rt_ = std::move(Runtime::create(o).value());
-    copy_file(runfile("extensions/counter/libcounter_v1.so"), dir_ / "modules/counter.so");
-    ASSERT_TRUE(rt_->reloader().load_file(dir_ / "modules/counter.so").ok());
+    rt_ = std::move(Runtime::create(node_options(dir_)).value());
+    ASSERT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so")
+                    .ok());
   }
 
   ReloadReport ask(const ReloadRequest& req) {
@@ -49,7 +47,9 @@ class ReloadServiceTest : public ::testing::Test {
 TEST_F(ReloadServiceTest, ModuleReloadByMessageMovesTheActors) {
   auto a = rt_->spawn({"counter", "", "c", "7"});
   ASSERT_TRUE(a.ok());
-  copy_file(runfile("extensions/counter/libcounter_v2.so"), dir_ / "modules/counter.so");
+  ASSERT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so",
+                             false)
+                  .ok());
   ReloadReport r = ask(ReloadRequest::module("counter"));
   EXPECT_EQ(r.status, ReloadStatus::kOk);
   EXPECT_EQ(r.reloaded, std::vector<std::string>{"counter"});
@@ -71,7 +71,9 @@ TEST_F(ReloadServiceTest, BadRequestsComeBackAsErrorReports) {
 TEST_F(ReloadServiceTest, DeadlinesOverTheirMaximumAreRefusedAndNothingReloads) {
   auto a = rt_->spawn({"counter", "", "c", "7"});
   ASSERT_TRUE(a.ok());
-  copy_file(runfile("extensions/counter/libcounter_v2.so"), dir_ / "modules/counter.so");
+  ASSERT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so",
+                             false)
+                  .ok());
   struct Case {
     uint32_t timeout_ms;
     uint32_t lock_timeout_ms;

@@ -18,14 +18,14 @@
 #include "caf/all.hpp"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
+#include "core/test_support.h"
+#include "testing/test_node.h"
 
 namespace lemon {
 namespace {
 
 using testing::copy_file;
 using testing::runfile;
-using testing::ScratchDir;
 using testing::write_file;
 
 std::string counter_so(const std::string& v) {
@@ -52,33 +52,8 @@ std::string first_error(const ReloadReport& r) {
   return "";
 }
 
-class ReloaderTest : public ::testing::Test {
+class ReloaderTest : public testing::NodeTest {
  protected:
-  void SetUp() override {
-    ASSERT_EQ(mkdir((dir_ / "modules").c_str(), 0700), 0);
-    ASSERT_EQ(mkdir((dir_ / "ext").c_str(), 0700), 0);
-    Runtime::Options o;
-    o.state_dir = dir_ / "state";
-    o.modules_dir = dir_ / "modules";
-    o.extension_dirs = {dir_ / "ext"};
-    auto rt = Runtime::create(o);
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    rt_ = std::move(*rt);
-    self_ = std::make_unique<caf::scoped_actor>(rt_->system());
-  }
-  void TearDown() override {
-    self_.reset();
-    rt_.reset();
-  }
-
-  // Puts `so` at <modules_dir>/<name>.so and loads it if `load`.
-  void install(const std::string& name, const std::string& so, bool load = true) {
-    copy_file(so, dir_ / ("modules/" + name + ".so"));
-    if (!load) return;
-    auto loaded = rt_->reloader().load_file(dir_ / ("modules/" + name + ".so"));
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-  }
-
   std::vector<caf::actor> spawn(const std::string& module, int n) {
     std::vector<caf::actor> out;
     for (int i = 0; i < n; ++i) {
@@ -90,26 +65,9 @@ class ReloaderTest : public ::testing::Test {
   }
 
   ActorStatus status_of(const caf::actor& a) {
-    ActorStatus out;
-    (*self_)
-        ->request(a, std::chrono::seconds(60), sys_status_atom::value)
-        .receive([&](ActorStatus& s) { out = std::move(s); },
-                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
+    return ask<ActorStatus>(a, sys_status_atom::value);
   }
-
-  int64_t count_of(const caf::actor& a) {
-    int64_t out = -1;
-    (*self_)
-        ->request(a, std::chrono::seconds(60), get_atom::value)
-        .receive([&](int64_t c) { out = c; },
-                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
-  }
-
-  ScratchDir dir_;
-  std::unique_ptr<Runtime> rt_;
-  std::unique_ptr<caf::scoped_actor> self_;
+  int64_t count_of(const caf::actor& a) { return ask<int64_t>(a, get_atom::value); }
 };
 
 TEST_F(ReloaderTest, ReloadModuleMovesEveryActorAndReportsOk) {
@@ -157,7 +115,7 @@ TEST_F(ReloaderTest, BadTargetsAreErrorsWithAReason) {
   cases.push_back({"module name with a slash", r.run(ReloadRequest::module("../x")),
                    ReloadError::kInvalidArgument});
   cases.push_back({"unknown app", r.run(ReloadRequest::app("nope")), ReloadError::kNotFound});
-  cases.push_back({"missing extension", r.run(ReloadRequest::extension(dir_ / "ext/none.cc")),
+  cases.push_back({"missing extension", r.run(ReloadRequest::extension(dir_.file("ext/none.cc"))),
                    ReloadError::kNotFound});
   cases.push_back({"empty extension path", r.run(ReloadRequest::extension("")),
                    ReloadError::kInvalidArgument});
@@ -207,7 +165,7 @@ TEST_F(ReloaderTest, FailingCodeChangeLeavesEveryActorOnTheOldVersionAndNamesThe
 }
 
 TEST_F(ReloaderTest, ExtensionCompileErrorComesBackAsDiagnosticsThenTheFixedSourceLoads) {
-  const std::string path = dir_ / "ext/counter.cc";
+  const std::string path = dir_.file("ext/counter.cc");
   write_file(path, "#include \"actors/module.h\"\nint broken(  {\n");
   ReloadReport bad = rt_->reloader().run(ReloadRequest::extension(path));
   EXPECT_EQ(bad.status, ReloadStatus::kError);
@@ -229,7 +187,7 @@ TEST_F(ReloaderTest, ExtensionCompileErrorComesBackAsDiagnosticsThenTheFixedSour
 }
 
 TEST_F(ReloaderTest, AppReloadWhereTheThirdOfFourModulesFailsLeavesAllFourOnTheirOldVersions) {
-  write_file(dir_ / "modules/apps.json",
+  write_file(dir_.file("modules/apps.json"),
              R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b", "app_c", "app_d"]}]})");
   std::vector<caf::actor> actors;
   for (std::string m : {"a", "b", "c", "d"}) {
@@ -378,7 +336,7 @@ TEST_F(ReloaderTest, MetricsCountReloadsAndPassPromtool) {
       << "purged version still reported";
   EXPECT_NE(m.find("lemon_actors{module=\"counter\"} 5"), std::string::npos);
   EXPECT_NE(m.find("lemon_reload_in_progress 0"), std::string::npos);
-  const std::string file = dir_ / "metrics.txt";
+  const std::string file = dir_.file("metrics.txt");
   write_file(file, m);
   const std::string cmd = "/usr/bin/promtool check metrics < '" + file + "' 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
@@ -410,7 +368,7 @@ TEST_F(ReloaderTest, CodeChangeTargetMigratesOneActorWithItsExtra) {
 
 TEST_F(ReloaderTest, SystemReloadTakesEverythingThatChangedInOneOrchestration) {
   install("counter", counter_so("1"));
-  write_file(dir_ / "modules/apps.json",
+  write_file(dir_.file("modules/apps.json"),
              R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b"]}]})");
   install("app_a", runfile("testing/testdata/libapp_a_v1.so"));
   install("app_b", runfile("testing/testdata/libapp_b_v1.so"));
@@ -442,7 +400,7 @@ TEST_F(ReloaderTest, ExtensionWhoseOldVersionIsInUseIsSkippedWithInUseAndForceRe
   auto actors = spawn("counter", 2);
   // Loaded without a swap: the actors stay on 2, now the old version, still in use.
   ASSERT_TRUE(rt_->code_server().load(counter_so("2_fail")).ok());
-  const std::string path = dir_ / "ext/counter.cc";
+  const std::string path = dir_.file("ext/counter.cc");
   copy_file(runfile("extensions/counter/counter_v1.cc"), path);
 
   ReloadReport refused = rt_->reloader().run(ReloadRequest::extension(path));
@@ -474,7 +432,7 @@ TEST_F(ReloaderTest, ExtensionWhoseOldVersionIsInUseIsSkippedWithInUseAndForceRe
 }
 
 TEST_F(ReloaderTest, AppReloadUnloadsAModuleItLoadedFirstWhenALaterModuleFails) {
-  write_file(dir_ / "modules/apps.json",
+  write_file(dir_.file("modules/apps.json"),
              R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b", "app_c"]}]})");
   install("app_a", app_so("a", "1"), /*load=*/false);  // not loaded yet: a first load
   install("app_b", app_so("b", "1"));
@@ -504,7 +462,7 @@ TEST_F(ReloaderTest, AppReloadUnloadsAModuleItLoadedFirstWhenALaterModuleFails) 
 }
 
 TEST_F(ReloaderTest, AppReloadStopsAtAModuleSkippedInUseAndRollsBackTheOthers) {
-  write_file(dir_ / "modules/apps.json",
+  write_file(dir_.file("modules/apps.json"),
              R"({"apps": [{"name": "shop", "modules": ["app_a", "app_b", "app_c"]}]})");
   install("app_a", app_so("a", "1"));
   install("app_b", app_so("b", "1"));

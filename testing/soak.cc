@@ -12,7 +12,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -33,6 +32,7 @@
 #include "core/heap_trim.h"
 #include "core/reload_error.h"
 #include "core/reloader.h"
+#include "core/test_support.h"
 
 namespace lemon {
 namespace {
@@ -70,14 +70,7 @@ bool parse_flags(int argc, char** argv, Config& c) {
   return c.actors > 0 && c.fail_every > 0;
 }
 
-// <this binary>.runfiles/lemon/<path>, where `bazel run` puts data files.
-std::string runfile(const std::string& path) {
-  if (const char* d = std::getenv("RUNFILES_DIR")) return absl::StrCat(d, "/lemon/", path);
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  exe[n > 0 ? n : 0] = '\0';
-  return absl::StrCat(exe, ".runfiles/lemon/", path);
-}
+using testing::runfile;
 
 // A field of /proc/self/status in kB ("VmRSS", "RssAnon", "RssFile"), or -1.
 int64_t status_kb(const std::string& field) {
@@ -159,9 +152,8 @@ class Stream {
 };
 
 int run(const Config& cfg) {
-  char tmpl[] = "/tmp/lemon-soak-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return 2;
-  const std::string dir = tmpl;
+  const testing::ScratchDir scratch;
+  const std::string& dir = scratch.path();
   const std::string modules = dir + "/modules", link = modules + "/counter.so";
   mkdir(modules.c_str(), 0700);
   const std::string v1 = runfile("extensions/counter/libcounter_v1.so");
@@ -323,8 +315,6 @@ int run(const Config& cfg) {
     std::fflush(stdout);
     exit_code = pass ? 0 : 1;
   }
-  std::string cmd = "rm -rf '" + dir + "'";
-  (void)!std::system(cmd.c_str());
   return exit_code;
 }
 

@@ -22,7 +22,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_PER_TARGET="$2"; shift 2 ;;
     --target) ONLY="$2"; shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--target json_rpc|module_descriptor|app_manifest]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds N] [--target json_rpc|module_descriptor|app_manifest]" >&2
+       exit 2 ;;
   esac
 done
 
@@ -58,8 +59,10 @@ sources() {
   case "$1" in
     json_rpc) echo testing/fuzz/json_rpc_fuzzer.cc control_plane/json_rpc.cc \
                    control_plane/methods.cc core/reload_error.cc "$GEN/control_plane/rpc.pb.cc" ;;
-    module_descriptor) echo testing/fuzz/module_descriptor_fuzzer.cc core/code_server.cc core/probe_server.cc \
-                            core/elf_check.cc core/runfiles.cc core/sha256.cc core/reload_error.cc ;;
+    module_descriptor) echo testing/fuzz/module_descriptor_fuzzer.cc core/code_server.cc \
+                            core/probe_server.cc \
+                            core/elf_check.cc core/fs.cc core/runfiles.cc core/sha256.cc \
+                            core/module_name.cc core/reload_error.cc core/test_support.cc ;;
     app_manifest) echo testing/fuzz/app_manifest_fuzzer.cc core/app_manifest.cc \
                        core/reload_error.cc ;;
   esac

@@ -1,14 +1,13 @@
-// libFuzzer target: arbitrary bytes offered to the code server as a module file. check_shared_object
-// must judge every input, and CodeServer::prepare must refuse what it refuses with a status, never
-// crash, and leave no private copy behind. Also fuzzes fingerprint_difference with the input up to
-// its first NUL as the module's fingerprint. Built and run by tools/fuzz.sh.
+// libFuzzer target: arbitrary bytes offered to the code server as a module file.
+// check_shared_object must judge every input, and CodeServer::prepare must refuse what it refuses
+// with a status, never crash, and leave no private copy behind. Also fuzzes fingerprint_difference
+// with the input up to its first NUL as the module's fingerprint. Built and run by tools/fuzz.sh.
 //
 // Inputs that pass the ELF check go on to dlopen only with LEMON_FUZZ_DLOPEN=1: glibc's loader
 // trusts the dynamic section and kills the process (an ld.so assertion, then _exit) on malformed
 // hash tables and the like, which the structural check does not cover; see
 // testing/fuzz/crashes/module_descriptor/ and docs/reliability.md.
 #include <dirent.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -21,23 +20,19 @@
 #include "core/code_server.h"
 #include "core/elf_check.h"
 #include "core/module_abi.h"
+#include "core/test_support.h"
 
 namespace {
 
+// Deleted at a normal exit, which removes the directory (a crash leaves it, with the input,
+// behind).
 struct Scratch {
-  std::string dir;
-  std::string file;
-  std::unique_ptr<lemon::CodeServer> cs;
-  Scratch() {
-    char tmpl[] = "/tmp/lemon-fuzz-XXXXXX";
-    dir = mkdtemp(tmpl);
-    file = dir + "/input.so";
-    cs = std::move(lemon::CodeServer::create({dir + "/copies"}).value());
-  }
-  // Removes the scratch directory at a normal exit (a crash leaves it, with the input, behind).
-  void remove() const { (void)!std::system(("rm -rf '" + dir + "'").c_str()); }
+  lemon::testing::ScratchDir dir;
+  std::string file = dir.file("input.so");
+  std::unique_ptr<lemon::CodeServer> cs =
+      std::move(lemon::CodeServer::create({dir.file("copies")}).value());
   int copies() const {
-    DIR* d = opendir((dir + "/copies").c_str());
+    DIR* d = opendir(dir.file("copies").c_str());
     if (d == nullptr) return -1;
     int n = 0;
     while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
@@ -51,7 +46,7 @@ struct Scratch {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Scratch* s = [] {
     auto* scratch = new Scratch();
-    std::atexit([] { s->remove(); });
+    std::atexit([] { delete s; });
     return scratch;
   }();
   const std::string bytes(reinterpret_cast<const char*>(data), size);

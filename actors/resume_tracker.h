@@ -1,15 +1,15 @@
-// One reload of one module as the actors see it: when each actor runs again, and how long it was
-// paused. Filled by the reload manager's threads as they release the actors, read by the manager.
+// Which actors of one reload have run again, and how long each was paused. Filled by the reload
+// manager's threads as they release the actors (reload/swap_round.h), read by the manager.
 //
-//   auto round = std::make_shared<ReloadRound>(actors.size());
-//   // a thread releasing actor i:  round->resumed(i, pause_ns)  (or many at once:
-//   //                              round->resumed({{i, pause_ns}, ...})); or round->gone(i)
-//   // the manager:                 round->await_resumed(timeout); round->pauses_ns()
+//   auto tracker = std::make_shared<ResumeTracker>(actors.size());
+//   // a thread releasing actor i:  tracker->resumed(i, pause_ns)  (or many at once:
+//   //                              tracker->resumed({{i, pause_ns}, ...})); or tracker->gone(i)
+//   // the manager:                 tracker->await_resumed(timeout); tracker->pauses_ns()
 //
 // Reporting moves the actor's own slot with one atomic operation and counts down; only the last
 // report takes a lock (to wake a waiter). A report after the waiter gave up is harmless.
-#ifndef LEMON_ACTORS_RELOAD_ROUND_H_
-#define LEMON_ACTORS_RELOAD_ROUND_H_
+#ifndef LEMON_ACTORS_RESUME_TRACKER_H_
+#define LEMON_ACTORS_RESUME_TRACKER_H_
 
 #include <atomic>
 #include <cstddef>
@@ -22,9 +22,9 @@
 
 namespace lemon {
 
-class ReloadRound {
+class ResumeTracker {
  public:
-  explicit ReloadRound(std::size_t actors);
+  explicit ResumeTracker(std::size_t actors);
 
   std::size_t size() const { return size_; }
 
@@ -74,8 +74,8 @@ class ReloadRound {
   absl::CondVar zero_;
 };
 
-using ReloadRoundPtr = std::shared_ptr<ReloadRound>;
+using ResumeTrackerPtr = std::shared_ptr<ResumeTracker>;
 
 }  // namespace lemon
 
-#endif  // LEMON_ACTORS_RELOAD_ROUND_H_
+#endif  // LEMON_ACTORS_RESUME_TRACKER_H_

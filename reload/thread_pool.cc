@@ -1,4 +1,4 @@
-#include "reload/crew.h"
+#include "reload/thread_pool.h"
 
 #include <pthread.h>
 
@@ -14,7 +14,7 @@
 
 namespace lemon {
 
-struct Crew::State {
+struct ThreadPool::State {
   explicit State(std::string n) : name(std::move(n)) {}
 
   struct Member {
@@ -37,11 +37,11 @@ struct Crew::State {
 
 namespace {
 
-bool has_work_or_stops(Crew::State* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+bool has_work_or_stops(ThreadPool::State* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
   return s->stopping || !s->tasks.empty();
 }
 
-bool all_idle_gone(Crew::State* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+bool all_idle_gone(ThreadPool::State* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
   return s->idle == 0 && s->tasks.empty();
 }
 
@@ -49,9 +49,10 @@ bool all_idle_gone(Crew::State* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
 constexpr std::size_t kKeepIdle = 2;
 constexpr absl::Duration kIdleEnd = absl::Seconds(2);
 
-// A thread of the crew: runs tasks until the crew stops and none is left, or until it has waited
+// A thread of the pool: runs tasks until the pool stops and none is left, or until it has waited
 // kIdleEnd for one while kKeepIdle others wait too.
-void serve(const std::shared_ptr<Crew::State>& s, const std::shared_ptr<std::atomic<bool>>& ended) {
+void serve(const std::shared_ptr<ThreadPool::State>& s,
+           const std::shared_ptr<std::atomic<bool>>& ended) {
   pthread_setname_np(pthread_self(), s->name.substr(0, 15).c_str());
   absl::MutexLock lock(&s->mu);
   for (;;) {
@@ -76,9 +77,9 @@ void serve(const std::shared_ptr<Crew::State>& s, const std::shared_ptr<std::ato
 
 }  // namespace
 
-Crew::Crew(std::string name) : state_(std::make_shared<State>(std::move(name))) {}
+ThreadPool::ThreadPool(std::string name) : state_(std::make_shared<State>(std::move(name))) {}
 
-Crew::~Crew() {
+ThreadPool::~ThreadPool() {
   std::vector<State::Member> members;
   {
     absl::MutexLock lock(&state_->mu);
@@ -98,9 +99,9 @@ Crew::~Crew() {
   }
 }
 
-void Crew::run(std::function<void()> task) { (void)enqueue(std::move(task)); }
+void ThreadPool::run(std::function<void()> task) { (void)enqueue(std::move(task)); }
 
-uint64_t Crew::enqueue(std::function<void()> task) {
+uint64_t ThreadPool::enqueue(std::function<void()> task) {
   absl::MutexLock lock(&state_->mu);
   // Threads that ended (idle too long) are joined: each has only to return (it set its flag
   // under this lock, which it no longer holds).
@@ -123,7 +124,7 @@ uint64_t Crew::enqueue(std::function<void()> task) {
   return id;
 }
 
-bool Crew::withdraw(uint64_t id) {
+bool ThreadPool::withdraw(uint64_t id) {
   absl::MutexLock lock(&state_->mu);
   auto& tasks = state_->tasks;
   auto it =
@@ -133,15 +134,15 @@ bool Crew::withdraw(uint64_t id) {
   return true;
 }
 
-std::size_t Crew::threads() const {
+std::size_t ThreadPool::threads() const {
   absl::MutexLock lock(&state_->mu);
   return static_cast<std::size_t>(
       std::count_if(state_->members.begin(), state_->members.end(),
                     [](const State::Member& m) { return !m.ended->load(); }));
 }
 
-void Crew::for_each_chunk(std::size_t n, std::size_t workers, std::size_t chunk,
-                          const ChunkFn& fn) {
+void ThreadPool::for_each_chunk(std::size_t n, std::size_t workers, std::size_t chunk,
+                                const ChunkFn& fn) {
   chunk = std::max<std::size_t>(1, chunk);
   workers = std::max<std::size_t>(1, std::min(workers, (n + chunk - 1) / chunk));
   // Shared with the helpers, which may start after this call returned (they then do nothing).

@@ -1,0 +1,47 @@
+// Helpers for the tests and benchmarks of every layer: Bazel data files, scratch directories that
+// remove themselves, and whole-file reads and writes. No test framework is needed to use them.
+//
+//   ScratchDir dir;                                          // $TEST_TMPDIR/lemon-XXXXXX
+//   copy_file(runfile("extensions/counter/libcounter_v1.so"), dir.file("counter.so"));
+#ifndef LEMON_CORE_TEST_SUPPORT_H_
+#define LEMON_CORE_TEST_SUPPORT_H_
+
+#include <string>
+
+namespace lemon::testing {
+
+// The absolute path of the workspace-relative data file `path`, found as core/runfiles.h finds
+// it; when no runfiles directory has it, the path it would have in the first one, so that a test
+// that opens it fails naming the file.
+std::string runfile(const std::string& path);
+
+// The bytes of the file at `path` ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
+// Replaces the file at `path` with `bytes`.
+void write_file(const std::string& path, const std::string& bytes);
+
+// Copies `from` to `to` as the node copies files (core/fs.h's copy_file_atomic, mode 0644,
+// replacing `to`); aborts naming both when that fails.
+void copy_file(const std::string& from, const std::string& to);
+
+// A fresh directory under $TEST_TMPDIR (/tmp when unset), removed with everything in it when this
+// object goes. Aborts when the directory cannot be made.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  // The path of `name` (relative) in this directory; nothing is created.
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace lemon::testing
+
+#endif  // LEMON_CORE_TEST_SUPPORT_H_
