@@ -45,7 +45,7 @@ int64_t swaps_in(const ReloadRequest& r) {
 }
 
 // A node's swap takes at most timeout_ms to suspend and migrate, plus timeout_ms + 10 s to resume
-// (ReloadManager::run_round), per module; the coordinator waits that long, plus the network slack.
+// (reload/swap_round.h), per module; the coordinator waits that long, plus the network slack.
 // 64-bit milliseconds; timeout_ms is at most kMaxClusterTimeoutMs.
 Millis swap_deadline(const ClusterCall& call) {
   const ReloadRequest& r = call.request;
