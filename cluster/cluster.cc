@@ -9,17 +9,17 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "cluster/cluster_internal.h"
-#include "node/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/blocking_actor.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/send.hpp"
+#include "cluster/cluster_internal.h"
 #include "cluster/tls.h"
 #include "core/extension_compiler_diagnostics.h"
 #include "core/module_name.h"
 #include "core/reload_error.h"
 #include "core/telemetry.h"
+#include "node/reload_service.h"
 
 namespace lemon {
 namespace cluster_internal {

@@ -33,11 +33,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "cluster/cluster_messages.h"
-#include "node/runtime.h"
 #include "caf/actor.hpp"
+#include "cluster/cluster_messages.h"
 #include "cluster/peer_auth.h"
 #include "core/reload_report.h"
+#include "node/runtime.h"
 
 namespace lemon {
 namespace cluster {

@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "cluster/cluster_internal.h"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
+#include "cluster/cluster_internal.h"
 #include "cluster/tls.h"
 #include "core/reload_error.h"
 
@@ -36,11 +36,13 @@ constexpr Millis kJoinTimeout{10000};
 int64_t swaps_in(const ReloadRequest& r) {
   switch (r.op) {
     case ReloadOp::kModule:
-    case ReloadOp::kExtension: return 1;
+    case ReloadOp::kExtension:
+      return 1;
     case ReloadOp::kSelection:
       return std::max<int64_t>(1, r.selection.modules.size() + r.selection.extensions.size() +
                                       r.selection.apps.size() * 8);
-    default: return 16;
+    default:
+      return 16;
   }
 }
 
@@ -85,9 +87,9 @@ void absorb(Participant& p, ClusterStepReply reply) {
   p.changes = p.changes || reply.changes;
   p.rolled_back = p.rolled_back || r.rolled_back;
   const auto phase = r.metadata.find("phase");
-  const bool change = phase != r.metadata.end() &&
-                      (phase->second == "prepare" || phase->second == "commit" ||
-                       phase->second == "rollback");
+  const bool change =
+      phase != r.metadata.end() &&
+      (phase->second == "prepare" || phase->second == "commit" || phase->second == "rollback");
   std::map<std::string, std::string> metadata = std::move(p.report.metadata);
   for (auto& [k, v] : r.metadata) metadata[k] = v;
   if (change) {

@@ -19,12 +19,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "cluster/cluster.h"
-#include "cluster/cluster_messages.h"
 #include "caf/event_based_actor.hpp"
 #include "caf/typed_response_promise.hpp"
 #include "cluster/auth_metrics.h"
 #include "cluster/authenticated_client.h"
+#include "cluster/cluster.h"
+#include "cluster/cluster_messages.h"
 #include "cluster/node_authenticator.h"
 #include "core/reload_lock.h"
 #include "core/reload_report.h"
@@ -51,8 +51,8 @@ struct Session {
   Step running = Step::kLock;
   bool cancelled = false;  // end the session as soon as the running step is done
   bool rollback_on_end = false;
-  std::unique_ptr<ReloadChange> change;  // phase 1's result (Reloader::prepare)
-  bool committed = false;                // phase 2 ran: a rollback undoes it
+  std::unique_ptr<ReloadChange> change;       // phase 1's result (Reloader::prepare)
+  bool committed = false;                     // phase 2 ran: a rollback undoes it
   std::shared_ptr<std::atomic<size_t>> live;  // the node's count of live sessions, this one too
 };
 

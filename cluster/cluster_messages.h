@@ -42,8 +42,8 @@
 
 #include "caf/atom.hpp"
 #include "caf/fwd.hpp"
-#include "cluster/tls.h"
 #include "caf/meta/type_name.hpp"
+#include "cluster/tls.h"
 #include "core/reload_report.h"
 #include "core/reload_request.h"
 #include "node/reload_service.h"
@@ -84,9 +84,9 @@ typename Inspector::result_type inspect(Inspector& f, ClusterCall& x) {
 // fields: the lock token (report.lock_token), whether a commit would change anything, whether a
 // rollback undid everything (report.rolled_back).
 struct ClusterStepReply {
-  ReloadReport report;       // this node's report of the step (metadata node = its name)
-  uint32_t lease_ms = 0;     // lock and renew: the lock is given back unless renewed by then
-  bool changes = false;      // prepare: this node has something to commit
+  ReloadReport report;    // this node's report of the step (metadata node = its name)
+  uint32_t lease_ms = 0;  // lock and renew: the lock is given back unless renewed by then
+  bool changes = false;   // prepare: this node has something to commit
 };
 
 template <class Inspector>

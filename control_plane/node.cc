@@ -100,7 +100,8 @@ void Node::load_extensions() {
     }
   }
   for (const std::string& name : sources) {
-    ReloadReport r = runtime_->reloader().run(ReloadRequest::extension(extensions_dir + "/" + name));
+    ReloadReport r =
+        runtime_->reloader().run(ReloadRequest::extension(extensions_dir + "/" + name));
     if (r.status == ReloadStatus::kError) {
       skipped_.push_back(absl::StrCat("extension ", name, ": ",
                                       r.errors.empty() ? "failed" : r.errors[0].message));

@@ -10,11 +10,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "node/reload_service.h"
 #include "actors/system_messages.h"
 #include "caf/scoped_actor.hpp"
 #include "control_plane/report_proto.h"
 #include "core/reload_error.h"
+#include "node/reload_service.h"
 
 namespace lemon {
 namespace {

@@ -16,9 +16,9 @@
 
 #include "absl/time/time.h"
 #include "cluster/cluster_messages.h"
+#include "control_plane/service.h"
 #include "core/reload_request.h"
 #include "node/runtime.h"
-#include "control_plane/service.h"
 
 namespace lemon {
 

@@ -12,8 +12,8 @@
 #include "control_plane/auth.h"
 #include "control_plane/http_client.h"
 #include "core/reload_error.h"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
 
 namespace lemon {
 namespace {

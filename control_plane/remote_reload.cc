@@ -17,17 +17,17 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "cluster/cluster_messages.h"
-#include "node/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/io/middleman.hpp"
 #include "caf/scoped_actor.hpp"
 #include "cluster/authenticated_client.h"
+#include "cluster/cluster_messages.h"
 #include "cluster/tls.h"
 #include "control_plane/cluster_flags.h"
 #include "control_plane/report_proto.h"
 #include "google/protobuf/util/json_util.h"
+#include "node/reload_service.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "the node's cluster address");
 ABSL_FLAG(int, port, 0, "the node's --cluster_port (required)");

@@ -60,7 +60,7 @@ struct ReloadReport {
   // This item's change was made and then undone (an app or cluster reload stopped later).
   bool rolled_back = false;
   std::map<std::string, std::string> metadata;  // for display only; nothing decides on it
-  std::vector<ReloadReport> results;  // children, for app and system reloads
+  std::vector<ReloadReport> results;            // children, for app and system reloads
   std::chrono::steady_clock::time_point started_at{};
 
   static ReloadReport begin(ReloadKind kind, std::string target);

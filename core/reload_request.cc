@@ -9,10 +9,14 @@ namespace lemon {
 namespace {
 
 constexpr std::pair<ReloadOp, const char*> kOps[] = {
-    {ReloadOp::kModule, "module"},        {ReloadOp::kExtension, "extension"},
-    {ReloadOp::kApp, "app"},              {ReloadOp::kSystem, "all"},
-    {ReloadOp::kSelection, "selection"},  {ReloadOp::kCodeChange, "code_change"},
-    {ReloadOp::kSoftPurge, "purge"},      {ReloadOp::kHardPurge, "hard_purge"},
+    {ReloadOp::kModule, "module"},
+    {ReloadOp::kExtension, "extension"},
+    {ReloadOp::kApp, "app"},
+    {ReloadOp::kSystem, "all"},
+    {ReloadOp::kSelection, "selection"},
+    {ReloadOp::kCodeChange, "code_change"},
+    {ReloadOp::kSoftPurge, "purge"},
+    {ReloadOp::kHardPurge, "hard_purge"},
 };
 
 ReloadRequest with_target(ReloadOp op, std::string target) {
@@ -70,14 +74,20 @@ ReloadRequest ReloadRequest::hard_purge(std::string module) {
 
 ReloadKind report_kind(ReloadOp op) {
   switch (op) {
-    case ReloadOp::kModule: return ReloadKind::kModule;
-    case ReloadOp::kExtension: return ReloadKind::kExtension;
-    case ReloadOp::kApp: return ReloadKind::kApp;
-    case ReloadOp::kCodeChange: return ReloadKind::kCodeChange;
+    case ReloadOp::kModule:
+      return ReloadKind::kModule;
+    case ReloadOp::kExtension:
+      return ReloadKind::kExtension;
+    case ReloadOp::kApp:
+      return ReloadKind::kApp;
+    case ReloadOp::kCodeChange:
+      return ReloadKind::kCodeChange;
     case ReloadOp::kSoftPurge:
-    case ReloadOp::kHardPurge: return ReloadKind::kPurge;
+    case ReloadOp::kHardPurge:
+      return ReloadKind::kPurge;
     case ReloadOp::kSystem:
-    case ReloadOp::kSelection: return ReloadKind::kSystem;
+    case ReloadOp::kSelection:
+      return ReloadKind::kSystem;
   }
   return ReloadKind::kSystem;
 }
@@ -109,9 +119,9 @@ absl::Status check_request(const ReloadRequest& r) {
   const size_t items =
       s.modules.size() + s.apps.size() + s.extensions.size() + s.code_changes.size();
   if (items > kMaxSelectionItems) {
-    return reload_status(ReloadError::kInvalidArgument,
-                         absl::StrCat("the selection names ", items, " items; the most is ",
-                                      kMaxSelectionItems));
+    return reload_status(
+        ReloadError::kInvalidArgument,
+        absl::StrCat("the selection names ", items, " items; the most is ", kMaxSelectionItems));
   }
   if (r.op != ReloadOp::kSystem && r.op != ReloadOp::kSelection && r.target.empty()) {
     return reload_status(ReloadError::kInvalidArgument,

@@ -20,14 +20,14 @@
 namespace lemon {
 
 enum class ReloadOp : uint8_t {
-  kModule = 1,     // target: a module name, loaded from <modules_dir>/<name>.so
-  kExtension = 2,  // target: an extension source (absolute, or relative to the first root)
-  kApp = 3,        // target: an app of the manifest; all of its modules or none
-  kSystem = 4,     // everything that changed on disk (target is ignored)
-  kSelection = 5,  // the modules, apps, extensions and code_change targets in `selection`
-  kCodeChange = 6, // target: a registered actor, migrated by its current version's code_change
-  kSoftPurge = 7,  // target: a module whose old version no actor runs any more
-  kHardPurge = 8,  // target: a module whose old version is dropped, its actors stopped
+  kModule = 1,      // target: a module name, loaded from <modules_dir>/<name>.so
+  kExtension = 2,   // target: an extension source (absolute, or relative to the first root)
+  kApp = 3,         // target: an app of the manifest; all of its modules or none
+  kSystem = 4,      // everything that changed on disk (target is ignored)
+  kSelection = 5,   // the modules, apps, extensions and code_change targets in `selection`
+  kCodeChange = 6,  // target: a registered actor, migrated by its current version's code_change
+  kSoftPurge = 7,   // target: a module whose old version no actor runs any more
+  kHardPurge = 8,   // target: a module whose old version is dropped, its actors stopped
 };
 
 // The kind of report an operation returns (kSelection and kSystem: kSystem; purges: kPurge).

@@ -35,9 +35,9 @@ TEST(ReloadRequestTest, DeadlinesOverTheirMaximumAreInvalidArgumentNamingTheFiel
 }
 
 TEST(ReloadRequestTest, EveryOperationRoundTripsThroughItsName) {
-  for (ReloadOp op : {ReloadOp::kModule, ReloadOp::kExtension, ReloadOp::kApp, ReloadOp::kSystem,
-                      ReloadOp::kSelection, ReloadOp::kCodeChange, ReloadOp::kSoftPurge,
-                      ReloadOp::kHardPurge}) {
+  for (ReloadOp op :
+       {ReloadOp::kModule, ReloadOp::kExtension, ReloadOp::kApp, ReloadOp::kSystem,
+        ReloadOp::kSelection, ReloadOp::kCodeChange, ReloadOp::kSoftPurge, ReloadOp::kHardPurge}) {
     absl::StatusOr<ReloadOp> parsed = parse_reload_op(to_string(op));
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(*parsed, op);
@@ -55,8 +55,7 @@ TEST(ReloadRequestTest, CheckRefusesAnUnknownOperationAMissingTargetAndAHugeSele
             ReloadError::kInvalidArgument);
   ReloadSelection huge;
   huge.modules.assign(kMaxSelectionItems + 1, "counter");
-  EXPECT_EQ(reload_error_of(check_request(ReloadRequest::of(huge))),
-            ReloadError::kInvalidArgument);
+  EXPECT_EQ(reload_error_of(check_request(ReloadRequest::of(huge))), ReloadError::kInvalidArgument);
   ReloadRequest slow = ReloadRequest::module("counter");
   slow.lock_timeout_ms = kMaxLockTimeoutMs + 1;
   EXPECT_EQ(reload_error_of(check_request(slow)), ReloadError::kInvalidArgument);

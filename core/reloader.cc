@@ -34,8 +34,7 @@ std::vector<std::string> files_with_suffix(const std::string& dir, const std::st
   if (d == nullptr) return out;
   while (dirent* e = readdir(d)) {
     std::string name = e->d_name;
-    if (name.size() > suffix.size() && absl::EndsWith(name, suffix) &&
-        is_file(dir + "/" + name)) {
+    if (name.size() > suffix.size() && absl::EndsWith(name, suffix) && is_file(dir + "/" + name)) {
       out.push_back(name);
     }
   }
@@ -192,11 +191,10 @@ ReloadReport Reloader::run(const ReloadRequest& request) {
     // disjoint intervals.
     emit_modules();
     if (telemetry) {
-      TelemetryEvent e{kReloadStop,
-                       {{"duration_seconds", report.duration_ms / 1e3}},
-                       {{"kind", kind},
-                        {"target", request.target},
-                        {"status", to_string(report.status)}}};
+      TelemetryEvent e{
+          kReloadStop,
+          {{"duration_seconds", report.duration_ms / 1e3}},
+          {{"kind", kind}, {"target", request.target}, {"status", to_string(report.status)}}};
       if (report.lock_token != 0) e.metadata["lock_token"] = std::to_string(report.lock_token);
       telemetry->emit(e);
     }
@@ -224,8 +222,7 @@ ReloadReport Reloader::run(const ReloadRequest& request) {
   }
 }
 
-std::unique_ptr<ReloadChange> Reloader::prepare(const ReloadRequest& request,
-                                                bool all_or_nothing) {
+std::unique_ptr<ReloadChange> Reloader::prepare(const ReloadRequest& request, bool all_or_nothing) {
   auto c = std::make_unique<ReloadChange>();
   c->request_ = request;
   c->all_or_nothing_ = all_or_nothing;
@@ -246,8 +243,8 @@ std::unique_ptr<ReloadChange> Reloader::prepare(const ReloadRequest& request,
     if (!manifest.ok()) {
       c->report_.add_error(request.target, manifest.status());
     } else if (spec == nullptr) {
-      c->report_.add_error(request.target, reload_status(ReloadError::kNotFound,
-                                                         "no app " + request.target));
+      c->report_.add_error(request.target,
+                           reload_status(ReloadError::kNotFound, "no app " + request.target));
     } else {
       prepare_app(*c, *spec, {});
     }
@@ -263,10 +260,10 @@ std::unique_ptr<ReloadChange> Reloader::prepare(const ReloadRequest& request,
                                        "change"));
   }
   if (all_or_nothing && !two_phase(request.op)) {
-    c->report_.add_error(request.target,
-                         reload_status(ReloadError::kInvalidArgument,
-                                       absl::StrCat("a ", to_string(request.op),
-                                                    " cannot be part of an all-or-nothing change")));
+    c->report_.add_error(
+        request.target, reload_status(ReloadError::kInvalidArgument,
+                                      absl::StrCat("a ", to_string(request.op),
+                                                   " cannot be part of an all-or-nothing change")));
   }
   finish_tree(c->report_);
   c->ok_ = c->report_.status != ReloadStatus::kError;
@@ -288,11 +285,11 @@ void Reloader::prepare_module(ReloadChange& c, Group& g, const std::string& name
   CodeServer& cs = *deps_.code_server;
   // A forced reload hard-purges an old version still in use at commit, not now: prepare changes
   // nothing.
-  auto prepared = cs.prepare(path, name,
-                             c.request_.force ? CodeServer::OldInUse::kAllow
-                                              : CodeServer::OldInUse::kRefuse);
+  auto prepared = cs.prepare(
+      path, name, c.request_.force ? CodeServer::OldInUse::kAllow : CodeServer::OldInUse::kRefuse);
   if (!prepared.ok()) {
-    if (is_skip(prepared.status(), c.all_or_nothing_)) return r.add_skipped(name, prepared.status());
+    if (is_skip(prepared.status(), c.all_or_nothing_))
+      return r.add_skipped(name, prepared.status());
     g.failed = true;
     return r.add_error(name, prepared.status());
   }
@@ -333,9 +330,9 @@ void Reloader::prepare_extension(ReloadChange& c, Group& g, const std::string& g
   r.metadata["cached"] = compiled->cached ? "true" : "false";
   r.metadata["so_path"] = compiled->so_path;
   // The module name is inside the compiled file; a refusal with in_use names the module.
-  auto prepared = deps_.code_server->prepare(compiled->so_path, "",
-                                             c.request_.force ? CodeServer::OldInUse::kAllow
-                                                              : CodeServer::OldInUse::kRefuse);
+  auto prepared = deps_.code_server->prepare(
+      compiled->so_path, "",
+      c.request_.force ? CodeServer::OldInUse::kAllow : CodeServer::OldInUse::kRefuse);
   if (!prepared.ok()) {
     const std::string in_use = in_use_module(prepared.status());
     if (!in_use.empty()) r.metadata["module"] = in_use;
@@ -575,10 +572,12 @@ bool Reloader::commit_step(ReloadChange& c, Step& s) {
     r.add_error(s.module, swap.status);
     for (std::size_t i = 0; i < swap.failures.size() && i < kMaxActorErrors; ++i) {
       const ActorFailure& f = swap.failures[i];
-      r.errors.push_back({absl::StrCat(s.module, "/",
-                                       f.actor_name.empty() ? std::to_string(f.actor_id)
-                                                            : f.actor_name),
-                          reload_error_of(swap.status), f.message, {}});
+      r.errors.push_back(
+          {absl::StrCat(s.module, "/",
+                        f.actor_name.empty() ? std::to_string(f.actor_id) : f.actor_name),
+           reload_error_of(swap.status),
+           f.message,
+           {}});
     }
     return false;
   }
@@ -600,10 +599,11 @@ void Reloader::undo(ReloadChange& c, Group& g, const std::string& because) {
         s.done = false;
         mark_rolled_back(r, s.module, "loaded, then unloaded because " + because);
       } else {
-        r.errors.push_back({s.module, reload_error_of(st),
-                            absl::StrCat("rollback (unload of the first load) failed: ",
-                                         st.message()),
-                            {}});
+        r.errors.push_back(
+            {s.module,
+             reload_error_of(st),
+             absl::StrCat("rollback (unload of the first load) failed: ", st.message()),
+             {}});
       }
       continue;
     }
@@ -615,7 +615,8 @@ void Reloader::undo(ReloadChange& c, Group& g, const std::string& because) {
       s.done = false;
       mark_rolled_back(r, s.module, "swapped, then undone because " + because);
     } else {
-      r.errors.push_back({s.module, reload_error_of(result.status),
+      r.errors.push_back({s.module,
+                          reload_error_of(result.status),
                           absl::StrCat("rollback to version ", s.before->version(),
                                        " failed: ", result.status.message()),
                           {}});

@@ -59,16 +59,16 @@ class ReloadChange {
   struct Step {
     std::string module;
     ModuleRef next;
-    ModuleRef before;      // null: a first load
+    ModuleRef before;  // null: a first load
     std::vector<size_t> where;
-    bool done = false;     // committed
+    bool done = false;  // committed
   };
   // What commits or rolls back together: an app, or one module or extension.
   struct Group {
     std::vector<Step> steps;
     std::vector<size_t> where;  // the app's report, or the module's
     bool app = false;
-    bool failed = false;        // prepare failed: nothing of it is committed
+    bool failed = false;  // prepare failed: nothing of it is committed
   };
 
   // A step for `module` is in this change already (in a group, or in `current`, being prepared).

@@ -2,7 +2,8 @@
 // program in the same process, or a remote CAF node, triggers exactly what the control plane does.
 //
 //   caf::actor svc = runtime.reload_service();
-//   self->request(svc, caf::infinite, reload_atom::value, ReloadRequest::module("counter")).receive(
+//   self->request(svc, caf::infinite, reload_atom::value,
+//   ReloadRequest::module("counter")).receive(
 //       [](const ReloadReport& r) { ... }, [](caf::error&) { ... });
 //
 // Each request runs on its own thread (a detached worker), so requests wait for each other only
@@ -70,8 +71,7 @@ typename Inspector::result_type inspect(Inspector& f, ErrorItem& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ReloadReport& x) {
   return f(caf::meta::type_name("lemon.ReloadReport"), x.kind, x.target, x.status, x.reloaded,
-           x.skipped, x.errors, x.duration_ms, x.lock_token, x.rolled_back, x.metadata,
-           x.results);
+           x.skipped, x.errors, x.duration_ms, x.lock_token, x.rolled_back, x.metadata, x.results);
 }
 
 }  // namespace lemon

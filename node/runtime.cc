@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "node/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/atom.hpp"
@@ -15,6 +14,7 @@
 #include "core/fs.h"
 #include "core/reload_error.h"
 #include "core/telemetry.h"
+#include "node/reload_service.h"
 
 namespace lemon {
 

@@ -22,7 +22,6 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "actors/registry.h"
-#include "reload/reload_manager.h"
 #include "actors/reloadable_actor.h"
 #include "caf/actor.hpp"
 #include "caf/fwd.hpp"
@@ -32,6 +31,7 @@
 #include "core/reload_lock.h"
 #include "core/reloader.h"
 #include "core/telemetry.h"
+#include "reload/reload_manager.h"
 
 namespace lemon {
 

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "cluster/authenticated_client.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_messages.h"
-#include "node/reload_service.h"
-#include "cluster/authenticated_client.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
+#include "node/reload_service.h"
 #include "testing/cluster_fixture.h"
 
 namespace lemon {

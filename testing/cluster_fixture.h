@@ -23,16 +23,16 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "cluster/cluster.h"
-#include "node/reload_service.h"
-#include "node/runtime.h"
 #include "caf/all.hpp"
 #include "caf/io/middleman.hpp"
 #include "cluster/auth_messages.h"
+#include "cluster/cluster.h"
 #include "cluster/peer_auth.h"
 #include "cluster/tls.h"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "node/reload_service.h"
+#include "node/runtime.h"
 #include "testing/test_node.h"
 
 namespace lemon::testing {
@@ -59,13 +59,13 @@ class ClusterNode {
     o.load_middleman = true;
     o.configure = [](caf::actor_system_config& cfg) { configure_cluster(cfg); };
     rt_ = std::move(Runtime::create(o).value());
-    EXPECT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so")
-                    .ok());
+    EXPECT_TRUE(
+        install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so").ok());
     for (int i = 0; i < 3; ++i)
       EXPECT_TRUE(rt_->spawn({"counter", "", "c" + std::to_string(i), "0"}).ok());
-    EXPECT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so",
-                               false)
-                    .ok());
+    EXPECT_TRUE(
+        install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so", false)
+            .ok());
     Cluster::Options co;
     co.node_name = "a";
     co.secret = kClusterSecret;

@@ -6,9 +6,9 @@
 #include "absl/time/clock.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_messages.h"
-#include "node/reload_service.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
+#include "node/reload_service.h"
 #include "testing/cluster_fixture.h"
 
 namespace lemon {

@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "actors/messages.h"
-#include "node/runtime.h"
 #include "actors/supervisor.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
@@ -24,8 +23,9 @@
 #include "core/extension_compiler.h"
 #include "core/reload_error.h"
 #include "core/reloader.h"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "node/runtime.h"
 #include "testing/test_node.h"
 
 namespace lemon {
@@ -62,8 +62,7 @@ int count_files(const std::string& dir) {
 // paced so that the two cores also serve the reload.
 class Load {
  public:
-  Load(caf::actor_system& sys, const std::vector<caf::actor>& actors)
-      : sent_(actors.size(), 0) {
+  Load(caf::actor_system& sys, const std::vector<caf::actor>& actors) : sent_(actors.size(), 0) {
     thread_ = std::thread([this, &sys, &actors] {
       caf::scoped_actor self{sys};
       while (!stop_.load()) {
@@ -179,10 +178,10 @@ TEST_F(FaultInjectionTest, EveryBadSharedObjectIsRefusedAndNothingRunningChanges
       {"another module's name", raw_so("other_name"), ReloadError::kNameMismatch,
        "holds module other, not counter"},
       // Both would kill the host inside dlopen; the probe process (core/module_probe) dies instead.
-      {"a static constructor that throws", fault_so("static_ctor_throws"),
-       ReloadError::kLoadFailed, "probe process failed"},
-      {"a hash table that makes ld.so assert", runfile(
-           "testing/fuzz/crashes/module_descriptor/ld_so_gnu_hash_assertion"),
+      {"a static constructor that throws", fault_so("static_ctor_throws"), ReloadError::kLoadFailed,
+       "probe process failed"},
+      {"a hash table that makes ld.so assert",
+       runfile("testing/fuzz/crashes/module_descriptor/ld_so_gnu_hash_assertion"),
        ReloadError::kLoadFailed, "probe process failed"},
   };
   for (const Case& c : cases) {
@@ -289,8 +288,9 @@ TEST_F(FaultInjectionTest, NewBehaviourThatThrowsAfterResumeIsRestartedByItsSupe
   spec.children = {{{"counter", "", "supervised", "7"}, Restart::kPermanent}};
   auto sup = spawn_supervisor(rt_->system(), rt_->registry(), rt_->code_server(), spec);
   ASSERT_TRUE(sup.ok()) << sup.status();
-  (*self_)->request(*sup, kDeadline, sup_watch_atom::value).receive(
-      [] {}, [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
+  (*self_)
+      ->request(*sup, kDeadline, sup_watch_atom::value)
+      .receive([] {}, [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
   auto children = ask<std::vector<SupervisedChild>>(*sup, sup_which_atom::value);
   ASSERT_EQ(children.size(), 1u);
   caf::actor child = children[0].handle;
@@ -332,9 +332,10 @@ TEST_F(FaultInjectionTest, NewBehaviourThatThrowsAfterResumeIsRestartedByItsSupe
   EXPECT_TRUE(down);
   // Everyone else still counts (each throws once, on its own first message).
   for (int i = 1; i < kActors; ++i) {
-    (*self_)->request(actors_[i], kDeadline, get_atom::value).receive(
-        [&](int64_t) { ADD_FAILURE() << "actor " << i << " did not throw"; },
-        [&](caf::error&) {});
+    (*self_)
+        ->request(actors_[i], kDeadline, get_atom::value)
+        .receive([&](int64_t) { ADD_FAILURE() << "actor " << i << " did not throw"; },
+                 [&](caf::error&) {});
   }
   caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
 }

@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "caf/binary_deserializer.hpp"
 #include "caf/binary_serializer.hpp"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "node/runtime.h"
 #include "testing/test_node.h"
 
 namespace lemon {
@@ -27,8 +27,8 @@ class ReloadServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     rt_ = std::move(Runtime::create(node_options(dir_)).value());
-    ASSERT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so")
-                    .ok());
+    ASSERT_TRUE(
+        install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so").ok());
   }
 
   ReloadReport ask(const ReloadRequest& req) {
@@ -47,9 +47,9 @@ class ReloadServiceTest : public ::testing::Test {
 TEST_F(ReloadServiceTest, ModuleReloadByMessageMovesTheActors) {
   auto a = rt_->spawn({"counter", "", "c", "7"});
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so",
-                             false)
-                  .ok());
+  ASSERT_TRUE(
+      install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so", false)
+          .ok());
   ReloadReport r = ask(ReloadRequest::module("counter"));
   EXPECT_EQ(r.status, ReloadStatus::kOk);
   EXPECT_EQ(r.reloaded, std::vector<std::string>{"counter"});
@@ -71,9 +71,9 @@ TEST_F(ReloadServiceTest, BadRequestsComeBackAsErrorReports) {
 TEST_F(ReloadServiceTest, DeadlinesOverTheirMaximumAreRefusedAndNothingReloads) {
   auto a = rt_->spawn({"counter", "", "c", "7"});
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so",
-                             false)
-                  .ok());
+  ASSERT_TRUE(
+      install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so", false)
+          .ok());
   struct Case {
     uint32_t timeout_ms;
     uint32_t lock_timeout_ms;

@@ -13,12 +13,12 @@
 
 #include "absl/synchronization/mutex.h"
 #include "actors/messages.h"
-#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "core/reload_error.h"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "node/runtime.h"
 #include "testing/test_node.h"
 
 namespace lemon {
@@ -64,9 +64,7 @@ class ReloaderTest : public testing::NodeTest {
     return out;
   }
 
-  ActorStatus status_of(const caf::actor& a) {
-    return ask<ActorStatus>(a, sys_status_atom::value);
-  }
+  ActorStatus status_of(const caf::actor& a) { return ask<ActorStatus>(a, sys_status_atom::value); }
   int64_t count_of(const caf::actor& a) { return ask<int64_t>(a, get_atom::value); }
 };
 
@@ -108,8 +106,7 @@ TEST_F(ReloaderTest, BadTargetsAreErrorsWithAReason) {
   };
   Reloader& r = rt_->reloader();
   std::vector<Case> cases;
-  cases.push_back(
-      {"unknown module", r.run(ReloadRequest::module("nope")), ReloadError::kNotFound});
+  cases.push_back({"unknown module", r.run(ReloadRequest::module("nope")), ReloadError::kNotFound});
   cases.push_back(
       {"empty module", r.run(ReloadRequest::module("")), ReloadError::kInvalidArgument});
   cases.push_back({"module name with a slash", r.run(ReloadRequest::module("../x")),
@@ -117,10 +114,9 @@ TEST_F(ReloaderTest, BadTargetsAreErrorsWithAReason) {
   cases.push_back({"unknown app", r.run(ReloadRequest::app("nope")), ReloadError::kNotFound});
   cases.push_back({"missing extension", r.run(ReloadRequest::extension(dir_.file("ext/none.cc"))),
                    ReloadError::kNotFound});
-  cases.push_back({"empty extension path", r.run(ReloadRequest::extension("")),
-                   ReloadError::kInvalidArgument});
-  cases.push_back({"extension outside the roots",
-                   r.run(ReloadRequest::extension("/etc/passwd")),
+  cases.push_back(
+      {"empty extension path", r.run(ReloadRequest::extension("")), ReloadError::kInvalidArgument});
+  cases.push_back({"extension outside the roots", r.run(ReloadRequest::extension("/etc/passwd")),
                    ReloadError::kPathNotAllowed});
   cases.push_back({"purge of an unknown module", r.run(ReloadRequest::soft_purge("nope")),
                    ReloadError::kNotFound});

@@ -26,13 +26,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "actors/messages.h"
-#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "core/heap_trim.h"
 #include "core/reload_error.h"
 #include "core/reloader.h"
 #include "core/test_support.h"
+#include "node/runtime.h"
 
 namespace lemon {
 namespace {
