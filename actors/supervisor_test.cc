@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "actors/messages.h"
-#include "reload/reload_manager.h"
 #include "actors/reloadable_actor.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "reload/reload_manager.h"
 
 namespace lemon {
 namespace {

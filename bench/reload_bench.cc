@@ -35,13 +35,13 @@
 #include "actors/instance.h"
 #include "actors/messages.h"
 #include "actors/registry.h"
-#include "reload/reload_manager.h"
 #include "actors/reloadable_actor.h"
 #include "caf/all.hpp"
 #include "core/code_server.h"
 #include "core/heap_trim.h"
 #include "core/runfiles.h"
 #include "core/test_support.h"
+#include "reload/reload_manager.h"
 
 namespace lemon {
 namespace {

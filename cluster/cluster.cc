@@ -9,17 +9,17 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "cluster/cluster_internal.h"
-#include "node/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/blocking_actor.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/send.hpp"
+#include "cluster/cluster_internal.h"
 #include "cluster/tls.h"
 #include "core/extension_compiler_diagnostics.h"
 #include "core/module_name.h"
 #include "core/reload_error.h"
 #include "core/telemetry.h"
+#include "node/reload_service.h"
 
 namespace lemon {
 namespace cluster_internal {
@@ -27,165 +27,47 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxActorErrors = 20;
 constexpr size_t kMaxReloadIdBytes = 512;
 
 ReloadReport node_report(const State& st, const ClusterCall& call) {
-  ReloadReport r = ReloadReport::begin(reload_kind(call.kind), call.target);
+  ReloadReport r = ReloadReport::begin(report_kind(call.request.op), call.request.target);
   r.metadata["node"] = st.node_name;
   return r;
 }
 
-void emit_modules(Runtime& rt) {
-  Telemetry& t = rt.telemetry();
-  std::map<std::string, std::size_t> counts = rt.reload_manager().actor_counts();
-  for (const ModuleStatus& m : rt.code_server().list()) {
-    t.emit({kModuleLoaded, {}, {{"module", m.name}, {"version", m.current->version()}}});
-    if (m.old) t.emit({kModuleLoaded, {}, {{"module", m.name}, {"version", m.old->version()}}});
-    t.emit({kActorsCount, {{"count", static_cast<double>(counts[m.name])}}, {{"module", m.name}}});
-  }
+// This node's report of its change (prepare's, commit's or rollback's), as a step reply.
+ClusterStepReply change_reply(const State& st, const Session& s, const char* phase) {
+  ClusterStepReply out;
+  out.report = s.change ? s.change->report() : node_report(st, s.call);
+  out.report.metadata["node"] = st.node_name;
+  out.report.metadata["phase"] = phase;
+  out.report.lock_token = s.token;
+  out.report.metadata["lock_token"] = std::to_string(s.token);
+  return out;
 }
 
-// Phase 1 on this node: load the new version (compiling an extension first); no actor is touched.
-void prepare_here(State& st, Session& s, ReloadReport& r) {
-  Runtime& rt = *st.rt;
-  const ClusterCall& call = s.call;
-  std::string path, name;
-  if (call.kind == ClusterKind::kModule) {
-    name = call.target;
-    if (absl::Status bad = check_module_name(name); !bad.ok()) return r.add_error(name, bad);
-    path = absl::StrCat(rt.options().modules_dir, "/", name, ".so");
-  } else {
-    if (rt.compiler() == nullptr || rt.options().extension_dirs.empty()) {
-      return r.add_error(call.target, reload_status(ReloadError::kInvalidArgument,
-                                                    "this node has no extension roots"));
-    }
-    std::string source = call.target;
-    if (!source.empty() && source[0] != '/') {
-      source = absl::StrCat(rt.options().extension_dirs.front(), "/", source);
-    }
-    r.metadata["path"] = source;
-    auto compiled = rt.compiler()->compile(source);
-    if (!compiled.ok()) {
-      r.errors.push_back({source, reload_error_of(compiled.status()),
-                          std::string(compiled.status().message()),
-                          diagnostics_of(compiled.status())});
-      return;
-    }
-    r.metadata["compiled_ms"] = absl::StrCat(compiled->compile_ms);
-    r.metadata["cached"] = compiled->cached ? "true" : "false";
-    path = compiled->so_path;
-  }
-  r.metadata["so_path"] = path;
-  CodeServer& cs = rt.code_server();
-  auto prepared = cs.prepare(path, name);
-  if (!prepared.ok() && reload_error_of(prepared.status()) == ReloadError::kInUse && call.force &&
-      !name.empty()) {
-    auto stopped = cs.purge(name);
-    if (!stopped.ok()) return r.add_error(call.target, stopped.status());
-    r.metadata["purged_actors"] = std::to_string(*stopped);
-    prepared = cs.prepare(path, name);
-  }
-  if (!prepared.ok()) {
-    if (reload_error_of(prepared.status()) == ReloadError::kUnchanged) {
-      r.metadata["prepared"] = "unchanged";
-      return r.add_skipped(call.target, prepared.status());
-    }
-    return r.add_error(call.target, prepared.status());
-  }
-  s.prepared = *prepared;
-  s.module = s.prepared->name();
-  r.metadata["prepared"] = "true";
-  r.metadata["module"] = s.module;
-  r.metadata["to_version"] = s.prepared->version();
-  if (ModuleRef current = cs.current(s.module)) r.metadata["from_version"] = current->version();
+// Phase 1 on this node: Reloader::prepare, all or nothing; no actor is touched.
+ClusterStepReply prepare_here(State& st, Session& s) {
+  s.change = st.rt->reloader().prepare(s.call.request, /*all_or_nothing=*/true);
+  ClusterStepReply out = change_reply(st, s, "prepare");
+  out.changes = s.change->ok() && s.change->changes_anything();
+  return out;
 }
 
-// Phase 2 on this node: every actor of the module moves to the prepared version, or none does.
-void commit_here(State& st, Session& s, ReloadReport& r) {
-  if (!s.prepared) {
-    r.metadata["committed"] = "nothing to change";
-    return;
-  }
-  Runtime& rt = *st.rt;
-  const std::string kind = to_string(reload_kind(s.call.kind));  // a label: from a fixed set
-  rt.telemetry().emit({kReloadStart, {}, {{"kind", kind}, {"target", s.call.target}}});
-  const auto started = Clock::now();
-  ModuleRef before = rt.code_server().current(s.module);
-  r.metadata["module"] = s.module;
-  r.metadata["to_version"] = s.prepared->version();
-  absl::Status status;
-  if (!before) {
-    status = rt.code_server().commit(s.prepared);
-  } else {
-    r.metadata["from_version"] = before->version();
-    SwapOptions o;
-    o.extra = s.call.extra;
-    o.suspend_timeout = absl::Milliseconds(s.call.timeout_ms);
-    SwapResult swap = rt.reload_manager().swap(s.prepared, o);
-    double max_pause = 0;
-    for (double p : swap.pause_seconds) {
-      max_pause = std::max(max_pause, p);
-      rt.telemetry().emit({kActorSuspend, {{"duration_seconds", p}}, {{"module", s.module}}});
-    }
-    r.metadata["actors"] = std::to_string(swap.actors);
-    r.metadata["max_pause_ms"] = absl::StrCat(max_pause * 1e3);
-    r.metadata["swap_ms"] = absl::StrCat(swap.duration_ms);
-    status = swap.status;
-    for (std::size_t i = 0; !status.ok() && i < swap.failures.size() && i < kMaxActorErrors; ++i) {
-      const ActorFailure& f = swap.failures[i];
-      r.errors.push_back(
-          {absl::StrCat(s.module, "/",
-                        f.actor_name.empty() ? std::to_string(f.actor_id) : f.actor_name),
-           reload_error_of(status),
-           f.message,
-           {}});
-    }
-  }
-  if (status.ok()) {
-    r.reloaded.push_back(s.module);
-    s.before = before;
+// Phase 2 on this node: every module of the change moves to its new version, or none does.
+ClusterStepReply commit_here(State& st, Session& s) {
+  if (s.change && s.change->ok()) {
+    st.rt->reloader().commit(*s.change);
     s.committed = true;
-    s.prepared.reset();
-  } else {
-    r.add_error(s.module, status);
   }
-  r.finish();
-  emit_modules(rt);
-  rt.telemetry().emit(
-      {kReloadStop,
-       {{"duration_seconds", std::chrono::duration<double>(Clock::now() - started).count()}},
-       {{"kind", kind}, {"target", s.call.target}, {"status", to_string(r.status)}}});
+  return change_reply(st, s, "commit");
 }
 
 // Undoes a committed phase 2 on this node (another node's commit failed).
-void rollback_here(State& st, Session& s, ReloadReport& r) {
-  if (!s.committed) return;
-  r.reloaded.erase(std::remove(r.reloaded.begin(), r.reloaded.end(), s.module), r.reloaded.end());
-  if (!s.before) {
-    r.errors.push_back({s.module,
-                        ReloadError::kInternal,
-                        "committed a module new on this node; there is no version to go back to",
-                        {}});
-    return;
-  }
-  SwapOptions o;
-  o.suspend_timeout = absl::Milliseconds(s.call.timeout_ms);
-  SwapResult undo = st.rt->reload_manager().swap(s.before, o);
-  emit_modules(*st.rt);
-  if (undo.status.ok()) {
-    s.committed = false;
-    r.metadata["rolled_back"] = "true";
-    r.skipped.push_back({s.module, ReloadError::kRolledBack,
-                         absl::StrCat("committed, then back to version ", s.before->version(),
-                                      " because another node failed")});
-  } else {
-    r.errors.push_back({s.module,
-                        reload_error_of(undo.status),
-                        absl::StrCat("rollback to version ", s.before->version(),
-                                     " failed: ", undo.status.message()),
-                        {}});
-  }
+void rollback_here(State& st, Session& s) {
+  if (!s.committed || !s.change) return;
+  st.rt->reloader().rollback(*s.change);
+  s.committed = false;
 }
 
 // Removes `id`'s session if it is `s`; the caller drops it (and with it the lock) outside mu.
@@ -200,11 +82,17 @@ std::shared_ptr<Session> take_session(State& st, const std::string& id, const Se
 
 // Ends a session taken out of the table: rolls back first if asked, then the lock is released
 // when the last reference goes. Blocks (a rollback is a swap): call from a worker.
-void end_session(State& st, std::shared_ptr<Session> s, ReloadReport* r) {
+void end_session(State& st, std::shared_ptr<Session> s, ClusterStepReply* out) {
   if (!s) return;
-  ReloadReport scratch = node_report(st, s->call);
-  if (s->rollback_on_end) rollback_here(st, *s, r ? *r : scratch);
-  s->prepared.reset();
+  if (s->rollback_on_end && s->committed) {
+    rollback_here(st, *s);
+    if (out != nullptr) {
+      ClusterStepReply undone = change_reply(st, *s, "rollback");
+      for (auto& [k, v] : out->report.metadata) undone.report.metadata.emplace(k, v);
+      *out = std::move(undone);
+    }
+  }
+  s->change.reset();
   s->guard.release();
 }
 
@@ -249,20 +137,26 @@ Session* find_session(State& st, const ClusterCall& call, const std::string& pee
 
 }  // namespace
 
-ReloadReport refused_report(const State& st, const ClusterCall& call, ReloadError error,
-                            const std::string& message) {
-  ReloadReport r = node_report(st, call);
-  r.add_error(st.node_name, reload_status(error, message));
-  r.finish();
-  return r;
+ClusterStepReply refused_reply(const State& st, const ClusterCall& call, ReloadError error,
+                               const std::string& message) {
+  ClusterStepReply out;
+  out.report = node_report(st, call);
+  out.report.add_error(st.node_name, reload_status(error, message));
+  out.report.finish();
+  return out;
 }
 
 absl::Status check_cluster_call(const ClusterCall& call) {
-  if (call.kind != ClusterKind::kModule && call.kind != ClusterKind::kExtension) {
+  const ReloadRequest& r = call.request;
+  if (absl::Status bad = check_request(r); !bad.ok()) return bad;
+  if (r.op == ReloadOp::kCodeChange || r.op == ReloadOp::kSoftPurge ||
+      r.op == ReloadOp::kHardPurge || !r.selection.code_changes.empty()) {
     return reload_status(ReloadError::kInvalidArgument,
-                         "a cluster reload takes scope module or extension");
+                         "a cluster reload takes a module, extension, app, all, or lists of "
+                         "modules, apps and extensions; code_change targets and purges are "
+                         "per node");
   }
-  if (call.timeout_ms > kMaxClusterTimeoutMs || call.lock_timeout_ms > kMaxClusterTimeoutMs) {
+  if (r.timeout_ms > kMaxClusterTimeoutMs || r.lock_timeout_ms > kMaxClusterTimeoutMs) {
     return reload_status(ReloadError::kInvalidArgument,
                          absl::StrCat("timeout_ms and lock_timeout_ms may be at most ",
                                       kMaxClusterTimeoutMs, " ms"));
@@ -301,7 +195,7 @@ void expire_leases(State& st, absl::Time now) {
     }
   }
   for (auto& s : ended) {
-    s->prepared.reset();
+    s->change.reset();
     s->guard.release();
   }
 }
@@ -324,19 +218,11 @@ void run_step(caf::event_based_actor* self, std::shared_ptr<State> st, ClusterCa
     }
   }
   if (!s) {
-    return reply(refused_report(*st, call, ReloadError::kReloadInProgress,
-                                absl::StrCat("node ", st->node_name, " ", refused)));
+    return reply(refused_reply(*st, call, ReloadError::kReloadInProgress,
+                               absl::StrCat("node ", st->node_name, " ", refused)));
   }
   self->spawn<caf::detached>([st, s, step, reply](caf::blocking_actor*) mutable {
-    ReloadReport r = node_report(*st, s->call);
-    r.metadata["lock_token"] = std::to_string(s->token);
-    if (step == Step::kPrepare) {
-      r.metadata["phase"] = "prepare";
-      prepare_here(*st, *s, r);
-    } else {
-      r.metadata["phase"] = "commit";
-      commit_here(*st, *s, r);
-    }
+    ClusterStepReply r = step == Step::kPrepare ? prepare_here(*st, *s) : commit_here(*st, *s);
     std::shared_ptr<Session> ended;
     {
       absl::MutexLock lock(&st->mu);
@@ -344,7 +230,6 @@ void run_step(caf::event_based_actor* self, std::shared_ptr<State> st, ClusterCa
       if (s->cancelled) ended = take_session(*st, s->call.reload_id, s.get());
     }
     end_session(*st, std::move(ended), &r);
-    r.finish();
     reply(std::move(r));
   });
 }
@@ -354,11 +239,11 @@ void lock_step(caf::event_based_actor* self, std::shared_ptr<State> st, ClusterC
   call.coordinator = peer;  // the proven name, whatever the call says
   if (absl::Status bad = check_cluster_call(call); !bad.ok()) {
     return reply(
-        refused_report(*st, call, ReloadError::kInvalidArgument, std::string(bad.message())));
+        refused_reply(*st, call, ReloadError::kInvalidArgument, std::string(bad.message())));
   }
   if (st->live_sessions->fetch_add(1) >= st->max_sessions) {
     st->live_sessions->fetch_sub(1);
-    return reply(refused_report(
+    return reply(refused_reply(
         *st, call, ReloadError::kReloadInProgress,
         absl::StrCat("node ", st->node_name, " already has ", st->max_sessions,
                      " cluster reloads holding or waiting for its lock, the most it takes")));
@@ -374,15 +259,17 @@ void lock_step(caf::event_based_actor* self, std::shared_ptr<State> st, ClusterC
     if (!st->sessions.emplace(call.reload_id, s).second) s = nullptr;
   }
   if (!s) {
-    return reply(refused_report(*st, call, ReloadError::kInvalidArgument,
-                                "duplicate reload id " + call.reload_id));
+    return reply(refused_reply(*st, call, ReloadError::kInvalidArgument,
+                               "duplicate reload id " + call.reload_id));
   }
   self->spawn<caf::detached>([st, s, reply](caf::blocking_actor*) mutable {
-    ReloadReport r = node_report(*st, s->call);
+    ClusterStepReply out;
+    ReloadReport& r = out.report;
+    r = node_report(*st, s->call);
     r.metadata["phase"] = "lock";
     auto guard = st->rt->lock().acquire(
         absl::StrCat("cluster reload ", s->call.reload_id, " by ", s->coordinator),
-        absl::Milliseconds(s->call.lock_timeout_ms));
+        absl::Milliseconds(s->call.request.lock_timeout_ms));
     std::shared_ptr<Session> ended;
     {
       absl::MutexLock lock(&st->mu);
@@ -402,12 +289,13 @@ void lock_step(caf::event_based_actor* self, std::shared_ptr<State> st, ClusterC
                                 "the coordinator stopped renewing or gave up while this node "
                                 "waited"));
     } else {
+      r.lock_token = s->token;
       r.metadata["lock_token"] = std::to_string(s->token);
-      r.metadata["lease_ms"] = std::to_string(absl::ToInt64Milliseconds(st->lease));
+      out.lease_ms = static_cast<uint32_t>(absl::ToInt64Milliseconds(st->lease));
     }
     end_session(*st, std::move(ended), nullptr);
     r.finish();
-    reply(std::move(r));
+    reply(std::move(out));
   });
 }
 
@@ -418,21 +306,24 @@ void renew_step(State& st, const ClusterCall& call, const std::string& peer, Rep
     find_session(st, call, peer, &refused);
   }
   if (!refused.empty()) {
-    return reply(refused_report(st, call, ReloadError::kReloadInProgress,
-                                absl::StrCat("node ", st.node_name, " ", refused)));
+    return reply(refused_reply(st, call, ReloadError::kReloadInProgress,
+                               absl::StrCat("node ", st.node_name, " ", refused)));
   }
-  ReloadReport r = node_report(st, call);
-  r.metadata["phase"] = "renew";
-  r.metadata["lease_ms"] = std::to_string(absl::ToInt64Milliseconds(st.lease));
-  r.finish();
-  reply(std::move(r));
+  ClusterStepReply out;
+  out.report = node_report(st, call);
+  out.report.metadata["phase"] = "renew";
+  out.lease_ms = static_cast<uint32_t>(absl::ToInt64Milliseconds(st.lease));
+  out.report.finish();
+  reply(std::move(out));
 }
 
 void finish_step(caf::event_based_actor* self, std::shared_ptr<State> st, ClusterCall call,
                  const std::string& peer, Reply reply) {
   std::shared_ptr<Session> ended;
   LockService::Guard released;
-  ReloadReport r = node_report(*st, call);
+  ClusterStepReply out;
+  ReloadReport& r = out.report;
+  r = node_report(*st, call);
   r.metadata["phase"] = call.rollback ? "rollback" : "finish";
   std::string refused;
   {
@@ -454,20 +345,20 @@ void finish_step(caf::event_based_actor* self, std::shared_ptr<State> st, Cluste
   }
   released.release();
   if (!refused.empty()) {
-    return reply(refused_report(*st, call, ReloadError::kReloadInProgress,
-                                absl::StrCat("node ", st->node_name, " ", refused)));
+    return reply(refused_reply(*st, call, ReloadError::kReloadInProgress,
+                               absl::StrCat("node ", st->node_name, " ", refused)));
   }
   if (!ended || !call.rollback) {
-    end_session(*st, std::move(ended), &r);  // no rollback: nothing blocks
+    end_session(*st, std::move(ended), &out);  // no rollback: nothing blocks
     if (r.metadata.count("ended") == 0) r.metadata["ended"] = "now";
     r.finish();
-    return reply(std::move(r));
+    return reply(std::move(out));
   }
-  self->spawn<caf::detached>([st, ended, r, reply](caf::blocking_actor*) mutable {
-    end_session(*st, std::move(ended), &r);
-    r.metadata["ended"] = "now";
-    r.finish();
-    reply(std::move(r));
+  self->spawn<caf::detached>([st, ended, out, reply](caf::blocking_actor*) mutable {
+    out.report.metadata["ended"] = "now";
+    end_session(*st, std::move(ended), &out);
+    out.report.finish();
+    reply(std::move(out));
   });
 }
 

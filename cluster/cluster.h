@@ -1,9 +1,10 @@
 // A Lemon cluster: nodes connected with CAF's own networking (caf::io), each running a *cluster
 // agent* actor, and the cluster-wide reload over them: a global reload lock taken on every node in
-// one order, then a two-phase (prepare everywhere, then commit everywhere) module or extension
-// reload. Every peer proves it holds the cluster's secret before anything else, and every message
-// after that is authenticated (cluster/peer_auth.h); the port can also run over TLS
-// (cluster/tls.h, configured in the Runtime). docs/cluster.md explains the design, the security
+// one order, then a two-phase reload of any scope (Reloader::prepare everywhere, then
+// Reloader::commit everywhere), all or nothing across the nodes. Every peer proves it holds the
+// cluster's secret before anything else, and every message after that is authenticated
+// (cluster/peer_auth.h); the port can also run over TLS (cluster/tls.h, configured in the
+// Runtime). docs/cluster.md explains the design, the security
 // model and the failure rules.
 //
 //   Cluster::Options o;
@@ -15,10 +16,8 @@
 //   ro.load_middleman = true;
 //   ro.configure = [tls](caf::actor_system_config& cfg) { configure_cluster(cfg, tls); };
 //   auto cluster = Cluster::start(runtime, o).value();
-//   ClusterCall call;
-//   call.kind = ClusterKind::kModule;
-//   call.target = "counter";
-//   ReloadReport r = cluster->reload(call);  // results[]: one child per node, metadata node=<name>
+//   ReloadReport r = cluster->reload(ReloadRequest::app("shop"));
+//   // results[]: one child per node (metadata node=<name>), each all or nothing
 //
 // The Cluster must be destroyed before its Runtime. All methods are thread-safe.
 #ifndef LEMON_CLUSTER_CLUSTER_H_
@@ -34,11 +33,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "cluster/cluster_messages.h"
-#include "node/runtime.h"
 #include "caf/actor.hpp"
+#include "cluster/cluster_messages.h"
 #include "cluster/peer_auth.h"
 #include "core/reload_report.h"
+#include "node/runtime.h"
 
 namespace lemon {
 namespace cluster {
@@ -99,7 +98,7 @@ class Cluster {
   // all prepared, else discard on all; roll committed nodes back if a commit fails. Blocks. Never
   // throws; the report (kind system, metadata cluster=true, outcome, failed_nodes) has one child
   // per node. Timeouts above kMaxClusterTimeoutMs are refused.
-  ReloadReport reload(ClusterCall call);
+  ReloadReport reload(const ReloadRequest& request);
 
   // Every current member's loaded modules (this node first, then the peers by name), asked in
   // parallel; a member that does not answer within `deadline` has `error` set. Never throws.

@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "cluster/cluster_internal.h"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
+#include "cluster/cluster_internal.h"
 #include "cluster/tls.h"
 #include "core/reload_error.h"
 
@@ -31,11 +31,34 @@ constexpr Millis kCompileDeadline{150000};
 constexpr Millis kPrepareDeadline{30000};
 constexpr Millis kJoinTimeout{10000};
 
+// How many modules a node may swap in one commit (or undo in one rollback): the app's, or those
+// the lists name; the whole tree for "all".
+int64_t swaps_in(const ReloadRequest& r) {
+  switch (r.op) {
+    case ReloadOp::kModule:
+    case ReloadOp::kExtension:
+      return 1;
+    case ReloadOp::kSelection:
+      return std::max<int64_t>(1, r.selection.modules.size() + r.selection.extensions.size() +
+                                      r.selection.apps.size() * 8);
+    default:
+      return 16;
+  }
+}
+
 // A node's swap takes at most timeout_ms to suspend and migrate, plus timeout_ms + 10 s to resume
-// (ReloadManager::run_round); the coordinator waits that long, plus the network slack. 64-bit
-// milliseconds; timeout_ms is at most kMaxClusterTimeoutMs.
+// (reload/swap_round.h), per module; the coordinator waits that long, plus the network slack.
+// 64-bit milliseconds; timeout_ms is at most kMaxClusterTimeoutMs.
 Millis swap_deadline(const ClusterCall& call) {
-  return Millis(int64_t{call.timeout_ms}) * 2 + Millis(10000) + kNetworkSlack;
+  const ReloadRequest& r = call.request;
+  return (Millis(int64_t{r.timeout_ms}) * 2 + Millis(10000)) * swaps_in(r) + kNetworkSlack;
+}
+
+// An operation that may compile extensions waits for the compiler's own bound.
+Millis prepare_deadline(const ClusterCall& call) {
+  return call.request.op == ReloadOp::kModule || call.request.op == ReloadOp::kApp
+             ? kPrepareDeadline
+             : kCompileDeadline;
 }
 
 // One node of a cluster reload, as the coordinator tracks it.
@@ -45,27 +68,49 @@ struct Participant {
   uint64_t token = 0;
   bool locked = false;
   bool failed = false;
-  bool changed = false;    // prepared a new version
+  bool changes = false;    // prepared something to commit
   bool committed = false;  // its commit succeeded
-  ReloadReport report;
+  bool rolled_back = false;
+  uint32_t lease_ms = 0;
+  ReloadReport report;  // this node's change (prepare's, then commit's, then rollback's) ...
+  std::vector<ErrorItem> step_errors;  // ... and the errors of its other steps
 };
 
-void absorb(Participant& p, ReloadReport r) {
-  for (auto& [k, v] : r.metadata) p.report.metadata[k] = v;
-  for (auto& x : r.reloaded) p.report.reloaded.push_back(x);
-  for (auto& x : r.skipped) p.report.skipped.push_back(x);
-  for (auto& x : r.errors) p.report.errors.push_back(x);
+// A node's reply to a step. The report of a prepare, commit or rollback is the node's change
+// report as a whole (it grows from step to step); the other steps add their errors.
+void absorb(Participant& p, ClusterStepReply reply) {
+  ReloadReport& r = reply.report;
   r.finish();
   if (r.status == ReloadStatus::kError) p.failed = true;
+  if (r.lock_token != 0) p.token = r.lock_token;
+  if (reply.lease_ms != 0) p.lease_ms = reply.lease_ms;
+  p.changes = p.changes || reply.changes;
+  p.rolled_back = p.rolled_back || r.rolled_back;
+  const auto phase = r.metadata.find("phase");
+  const bool change =
+      phase != r.metadata.end() &&
+      (phase->second == "prepare" || phase->second == "commit" || phase->second == "rollback");
+  std::map<std::string, std::string> metadata = std::move(p.report.metadata);
+  for (auto& [k, v] : r.metadata) metadata[k] = v;
+  if (change) {
+    p.report.reloaded = std::move(r.reloaded);
+    p.report.skipped = std::move(r.skipped);
+    p.report.errors = std::move(r.errors);
+    p.report.results = std::move(r.results);
+  } else {
+    for (auto& e : r.errors) p.step_errors.push_back(std::move(e));
+    for (auto& x : r.skipped) p.report.skipped.push_back(std::move(x));
+  }
+  p.report.metadata = std::move(metadata);
 }
 
-// Takes a node's answer to `step`: its report, or the failure to get one as p's error.
+// Takes a node's answer to `step`: its reply, or the failure to get one as p's error.
 void absorb_reply(Participant& p, const absl::StatusOr<caf::message>& reply, const char* step) {
-  if (reply.ok() && reply->match_elements<ReloadReport>()) {
-    return absorb(p, reply->get_as<ReloadReport>(0));
+  if (reply.ok() && reply->match_elements<ClusterStepReply>()) {
+    return absorb(p, reply->get_as<ClusterStepReply>(0));
   }
   p.failed = true;
-  p.report.errors.push_back(
+  p.step_errors.push_back(
       {p.name,
        reply.ok() ? ReloadError::kInternal : reload_error_of(reply.status()),
        absl::StrCat("node ", p.name, ", ", step, ": ",
@@ -103,13 +148,10 @@ class LeaseRenewer {
     thread_.join();
   }
   // Node i granted its lock with `token` and a lease of `lease_ms`.
-  void locked(size_t i, uint64_t token, const std::string& lease_ms) {
-    int64_t ms = 0;
+  void locked(size_t i, uint64_t token, uint32_t lease_ms) {
     absl::MutexLock lock(&mu_);
     tokens_[i] = token;
-    if (absl::SimpleAtoi(lease_ms, &ms) && ms > 0) {
-      interval_ = std::min(interval_, absl::Milliseconds(ms) / 3);
-    }
+    if (lease_ms > 0) interval_ = std::min(interval_, absl::Milliseconds(lease_ms) / 3);
   }
 
  private:
@@ -156,16 +198,14 @@ std::string lock_all(caf::scoped_actor& self, std::vector<Participant>& nodes,
   for (size_t i = 0; i < nodes.size(); ++i) {
     Participant& p = nodes[i];
     if (p.client) {
-      const Millis deadline = Millis(int64_t{call.lock_timeout_ms}) + kNetworkSlack;
+      const Millis deadline = Millis(int64_t{call.request.lock_timeout_ms}) + kNetworkSlack;
       absorb_reply(
           p,
           p.client->call(self.ptr(), caf::make_message(cluster_lock_atom::value, call), deadline),
           "lock");
-      uint64_t token = 0;
-      if (!p.failed && absl::SimpleAtoi(p.report.metadata["lock_token"], &token) && token > 0) {
-        p.token = token;
+      if (!p.failed && p.token > 0) {
         p.locked = true;
-        renewer.locked(i, token, p.report.metadata["lease_ms"]);
+        renewer.locked(i, p.token, p.lease_ms);
         continue;
       }
     }
@@ -185,21 +225,18 @@ std::string prepare_and_commit(caf::scoped_actor& self, std::vector<Participant>
   };
   // Phase 1: every node prepares its own copy; nothing runs the new code yet.
   ask_all(
-      self, nodes, call.kind == ClusterKind::kExtension ? kCompileDeadline : kPrepareDeadline,
-      cluster_prepare_atom::value, "prepare", [](const Participant&) { return true; }, with_token);
+      self, nodes, prepare_deadline(call), cluster_prepare_atom::value, "prepare",
+      [](const Participant&) { return true; }, with_token);
   bool all_prepared = true;
-  for (Participant& p : nodes) {
-    all_prepared &= !p.failed;
-    p.changed = p.report.metadata["prepared"] == "true";
-  }
+  for (Participant& p : nodes) all_prepared &= !p.failed;
   if (!all_prepared) return "discarded";
   // Phase 2: every node that prepared a new version swaps its actors.
   ask_all(
       self, nodes, swap_deadline(call), cluster_commit_atom::value, "commit",
-      [](const Participant& p) { return p.changed; }, with_token);
+      [](const Participant& p) { return p.changes; }, with_token);
   bool all_committed = true;
   for (Participant& p : nodes) {
-    p.committed = p.changed && !p.failed;
+    p.committed = p.changes && !p.failed;
     all_committed &= !p.failed;
   }
   return all_committed ? "committed" : "rolled_back";
@@ -214,13 +251,7 @@ void summarize(std::vector<Participant>& nodes, const std::string& outcome, cons
     std::string step = "not attempted";
     if (p.committed) {
       step = "committed";
-      if (rollback) {
-        const bool undone = p.report.metadata["rolled_back"] == "true";
-        step = undone ? "rolled_back" : "rollback_failed";
-        auto& rl = p.report.reloaded;
-        if (undone)
-          rl.erase(std::remove(rl.begin(), rl.end(), p.report.metadata["module"]), rl.end());
-      }
+      if (rollback) step = p.rolled_back ? "rolled_back" : "rollback_failed";
     } else if (p.failed) {
       step = "failed";
     } else if (p.locked && outcome == "committed") {
@@ -230,9 +261,10 @@ void summarize(std::vector<Participant>& nodes, const std::string& outcome, cons
     }
     p.report.metadata["outcome"] = step;
     if (!p.failed && step == "not attempted") {
-      p.report.skipped.push_back({call.target, ReloadError::kRolledBack,
+      p.report.skipped.push_back({call.request.target, ReloadError::kRolledBack,
                                   "not attempted: the cluster lock was not acquired"});
     }
+    for (auto& e : p.step_errors) p.report.errors.push_back(std::move(e));
     if (p.failed) failed.push_back(p.name);
     p.report.finish();
     report.results.push_back(std::move(p.report));
@@ -419,25 +451,30 @@ std::vector<ClusterNodeModules> Cluster::list_modules(absl::Duration deadline) {
   return out;
 }
 
-ReloadReport Cluster::reload(ClusterCall call) {
-  ReloadReport report = ReloadReport::begin(ReloadKind::kSystem, call.target);
+ReloadReport Cluster::reload(const ReloadRequest& request) {
+  ClusterCall call;
+  call.request = request;
+  ReloadReport report = ReloadReport::begin(ReloadKind::kSystem, request.target);
   report.metadata["cluster"] = "true";
   report.metadata["coordinator"] = options_.node_name;
-  report.metadata["kind"] = to_string(cluster_internal::reload_kind(call.kind));
+  report.metadata["kind"] = to_string(report_kind(request.op));
   call.coordinator = options_.node_name;
   call.reload_id =
       absl::StrCat(options_.node_name, "/", ++reloads_, "/", absl::ToUnixMicros(absl::Now()));
   if (absl::Status bad = cluster_internal::check_cluster_call(call); !bad.ok()) {
-    report.add_error(call.target, bad);
+    report.add_error(request.target, bad);
     report.finish();
     return report;
   }
   // An extension under this node's root is named relative to it: each node compiles its own copy
   // under its own root.
-  if (call.kind == ClusterKind::kExtension && !runtime_.options().extension_dirs.empty()) {
+  if (!runtime_.options().extension_dirs.empty()) {
     const std::string root = runtime_.options().extension_dirs.front() + "/";
-    if (call.target.compare(0, root.size(), root) == 0)
-      call.target = call.target.substr(root.size());
+    auto relative = [&root](std::string& path) {
+      if (path.compare(0, root.size(), root) == 0) path = path.substr(root.size());
+    };
+    if (call.request.op == ReloadOp::kExtension) relative(call.request.target);
+    for (std::string& path : call.request.selection.extensions) relative(path);
   }
   report.metadata["reload_id"] = call.reload_id;
 
@@ -453,13 +490,13 @@ ReloadReport Cluster::reload(ClusterCall call) {
   std::vector<std::string> names;
   for (Participant& p : nodes) {
     names.push_back(p.name);
-    p.report = ReloadReport::begin(cluster_internal::reload_kind(call.kind), call.target);
+    p.report = ReloadReport::begin(report_kind(request.op), request.target);
     p.report.metadata["node"] = p.name;
     auto client = client_for(p.name);
     if (client.ok()) {
       p.client = *client;
     } else {
-      p.report.errors.push_back(
+      p.step_errors.push_back(
           {p.name,
            reload_error_of(client.status()),
            absl::StrCat("cannot authenticate with node ", p.name, ": ", client.status().message()),

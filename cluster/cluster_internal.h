@@ -19,15 +19,16 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "cluster/cluster.h"
-#include "cluster/cluster_messages.h"
 #include "caf/event_based_actor.hpp"
 #include "caf/typed_response_promise.hpp"
 #include "cluster/auth_metrics.h"
 #include "cluster/authenticated_client.h"
+#include "cluster/cluster.h"
+#include "cluster/cluster_messages.h"
 #include "cluster/node_authenticator.h"
 #include "core/reload_lock.h"
 #include "core/reload_report.h"
+#include "core/reloader.h"
 
 namespace lemon {
 namespace cluster_internal {
@@ -50,10 +51,8 @@ struct Session {
   Step running = Step::kLock;
   bool cancelled = false;  // end the session as soon as the running step is done
   bool rollback_on_end = false;
-  std::string module;
-  ModuleRef prepared;  // phase 1's result; null if this node had nothing to change
-  ModuleRef before;    // the version a committed node goes back to on rollback
-  bool committed = false;
+  std::unique_ptr<ReloadChange> change;       // phase 1's result (Reloader::prepare)
+  bool committed = false;                     // phase 2 ran: a rollback undoes it
   std::shared_ptr<std::atomic<size_t>> live;  // the node's count of live sessions, this one too
 };
 
@@ -109,11 +108,6 @@ namespace cluster_internal {
 
 using State = Cluster::State;
 
-// A node's report kind for a cluster reload of `kind`.
-inline ReloadKind reload_kind(ClusterKind kind) {
-  return kind == ClusterKind::kExtension ? ReloadKind::kExtension : ReloadKind::kModule;
-}
-
 // OK if a node may take `call`: a known kind, timeouts within kMaxClusterTimeoutMs, a reload id.
 absl::Status check_cluster_call(const ClusterCall& call);
 
@@ -129,8 +123,8 @@ void renew_step(State& st, const ClusterCall& call, const std::string& peer, Rep
 // Ends the sessions whose lease has passed (a running commit or rollback finishes first).
 void expire_leases(State& st, absl::Time now);
 // The refusal a node answers a step with, as a report for `call`.
-ReloadReport refused_report(const State& st, const ClusterCall& call, ReloadError error,
-                            const std::string& message);
+ClusterStepReply refused_reply(const State& st, const ClusterCall& call, ReloadError error,
+                               const std::string& message);
 
 // cluster_agent.cc
 caf::behavior agent_behaviour(caf::event_based_actor* self, std::shared_ptr<State> st);

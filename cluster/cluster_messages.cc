@@ -9,6 +9,7 @@ namespace lemon {
 
 void configure_cluster(caf::actor_system_config& cfg, const cluster::TlsOptions& tls) {
   cfg.add_message_type<ClusterCall>("lemon.ClusterCall");
+  cfg.add_message_type<ClusterStepReply>("lemon.ClusterStepReply");
   cfg.add_message_type<ClusterModule>("lemon.ClusterModule");
   cfg.add_message_type<std::vector<ClusterModule>>("lemon.ClusterModules");
   cluster::add_auth_message_types(cfg);

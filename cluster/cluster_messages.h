@@ -6,18 +6,19 @@
 //
 //   ClusterCall call;
 //   call.reload_id = "a/1/1700000000";
-//   call.kind = ClusterKind::kModule;
-//   call.target = "counter";
+//   call.request = ReloadRequest::app("shop");
 //   absl::StatusOr<caf::message> reply =
 //       client->call(self.ptr(), caf::make_message(cluster_lock_atom::value, call), 40s);
 //
-// Protocol of one cluster reload, coordinator -> every node's agent (each answers a ReloadReport):
+// Protocol of one cluster reload, coordinator -> every node's agent (each answers a
+// ClusterStepReply):
 //   (cluster_lock, call)     take the node's local reload lock on behalf of the sender (by the
-//                            name its handshake proved); answer with metadata lock_token and
-//                            lease_ms: the lock is given back unless renewed within the lease
+//                            name its handshake proved); answer with the lock token and the
+//                            lease: the lock is given back unless renewed within the lease
 //   (cluster_renew, call)    extend the lease (sent by the coordinator while its reload runs)
-//   (cluster_prepare, call)  phase 1: load (or compile, then load) the new version; touch no actor
-//   (cluster_commit, call)   phase 2: swap every actor of the module to the prepared version
+//   (cluster_prepare, call)  phase 1: Reloader::prepare, all or nothing: load (or compile, then
+//                            load) every new version; touch no actor
+//   (cluster_commit, call)   phase 2: Reloader::commit: every module of the change, or none
 //   (cluster_finish, call)   end the session: roll back first if call.rollback, drop what was
 //                            prepared, release the lock
 // renew, prepare, commit and finish carry the lock token (fencing): a node refuses them unless it
@@ -41,8 +42,11 @@
 
 #include "caf/atom.hpp"
 #include "caf/fwd.hpp"
-#include "cluster/tls.h"
 #include "caf/meta/type_name.hpp"
+#include "cluster/tls.h"
+#include "core/reload_report.h"
+#include "core/reload_request.h"
+#include "node/reload_service.h"
 
 namespace lemon {
 
@@ -55,12 +59,6 @@ using cluster_commit_atom = caf::atom_constant<caf::atom("lccommit")>;
 using cluster_finish_atom = caf::atom_constant<caf::atom("lcfinish")>;
 using cluster_modules_atom = caf::atom_constant<caf::atom("lcmodules")>;
 
-// What a cluster reload loads. Checked on arrival: any other value is refused.
-enum class ClusterKind : uint8_t {
-  kModule = 1,     // <modules_dir>/<target>.so on each node
-  kExtension = 2,  // an extension source under each node's extension root
-};
-
 // The largest timeout_ms and lock_timeout_ms a node accepts (10 minutes); a larger one is refused
 // with kInvalidArgument, so that deadlines computed from them stay far from overflow.
 inline constexpr uint32_t kMaxClusterTimeoutMs = 600000;
@@ -70,19 +68,30 @@ struct ClusterCall {
   std::string reload_id;    // unique per cluster reload: "<coordinator>/<n>/<unix µs>"
   std::string coordinator;  // the coordinator's name (a node replaces it with the proven one)
   uint64_t token = 0;       // the node's lock token for this reload (0 in cluster_lock)
-  ClusterKind kind = ClusterKind::kModule;
-  std::string target;                // module name, or extension path relative to the root
-  std::string extra;                 // passed to every code_change
-  uint32_t timeout_ms = 10000;       // per node: all actors suspended and migrated by then
-  uint32_t lock_timeout_ms = 30000;  // per node: waiting for its reload lock
-  bool force = false;                // hard-purge an old version still in use
-  bool rollback = false;             // cluster_finish: swap back a committed node first
+  // What every node reloads: a module, extension (relative to each node's root), app, all, or a
+  // selection without code_change targets. Each node prepares its own copy.
+  ReloadRequest request = ReloadRequest::module("");
+  bool rollback = false;  // cluster_finish: swap back a committed node first
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ClusterCall& x) {
-  return f(caf::meta::type_name("lemon.ClusterCall"), x.reload_id, x.coordinator, x.token, x.kind,
-           x.target, x.extra, x.timeout_ms, x.lock_timeout_ms, x.force, x.rollback);
+  return f(caf::meta::type_name("lemon.ClusterCall"), x.reload_id, x.coordinator, x.token,
+           x.request, x.rollback);
+}
+
+// A node's answer to a step of a cluster reload. The outcomes the coordinator acts on are typed
+// fields: the lock token (report.lock_token), whether a commit would change anything, whether a
+// rollback undid everything (report.rolled_back).
+struct ClusterStepReply {
+  ReloadReport report;    // this node's report of the step (metadata node = its name)
+  uint32_t lease_ms = 0;  // lock and renew: the lock is given back unless renewed by then
+  bool changes = false;   // prepare: this node has something to commit
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ClusterStepReply& x) {
+  return f(caf::meta::type_name("lemon.ClusterStepReply"), x.report, x.lease_ms, x.changes);
 }
 
 // One loaded module as a node reports it to the cluster (the code server's view, as plain data).

@@ -290,9 +290,9 @@ TEST_F(LemonctlTest, TheBinaryTalksToANode) {
   rpc::SystemHealthResult health;
   health.set_node("binary-node");
   service_.health_result = health;
-  std::string command = absl::StrCat(testing::runfile("control_plane/lemonctl"),
-                                     " --control_port ", server_->port(), " --token_file ",
-                                     token_file_, " status 2>&1");
+  std::string command =
+      absl::StrCat(testing::runfile("control_plane/lemonctl"), " --control_port ", server_->port(),
+                   " --token_file ", token_file_, " status 2>&1");
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;

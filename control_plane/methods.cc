@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/reload_error.h"
-#include "core/reload_limits.h"
+#include "core/reload_request.h"
 
 namespace lemon {
 namespace {

@@ -22,7 +22,7 @@ inline constexpr uint32_t kActorsListMaxLimit = 10000;
 // Registers every control-plane method on `dispatcher`; `service` must outlive it.
 void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& service);
 
-// Checks system.reload params (their combination, and the deadlines against core/reload_limits.h)
+// Checks system.reload params (their combination, and the deadlines against core/reload_request.h)
 // and fills in the scope (see SystemReloadParams in rpc.proto); InvalidArgument (ReloadError
 // kInvalidArgument) naming what is wrong.
 absl::Status normalize_reload_params(rpc::SystemReloadParams& params);

@@ -100,7 +100,8 @@ void Node::load_extensions() {
     }
   }
   for (const std::string& name : sources) {
-    ReloadReport r = runtime_->reloader().reload_extension(extensions_dir + "/" + name, {});
+    ReloadReport r =
+        runtime_->reloader().run(ReloadRequest::extension(extensions_dir + "/" + name));
     if (r.status == ReloadStatus::kError) {
       skipped_.push_back(absl::StrCat("extension ", name, ": ",
                                       r.errors.empty() ? "failed" : r.errors[0].message));
@@ -156,8 +157,7 @@ absl::Status Node::start_cluster() {
 
 void Node::serve_cluster_calls() {
   Cluster* c = cluster_.get();
-  service_->set_cluster_reload(
-      [c](const rpc::SystemReloadParams& p) { return cluster_reload(c, p); });
+  service_->set_cluster_reload([c](const ReloadRequest& request) { return c->reload(request); });
   service_->set_cluster_modules([c] { return c->list_modules(); });
   service_->set_cluster_view([c] {
     NodeService::ClusterView view;
@@ -170,26 +170,6 @@ void Node::serve_cluster_calls() {
     }
     return view;
   });
-}
-
-absl::StatusOr<rpc::ReloadReport> Node::cluster_reload(Cluster* c,
-                                                       const rpc::SystemReloadParams& p) {
-  ClusterCall call;
-  if (p.scope() == "module") {
-    call.kind = ClusterKind::kModule;
-    call.target = p.module();
-  } else if (p.scope() == "extension") {
-    call.kind = ClusterKind::kExtension;
-    call.target = p.path();
-  } else {
-    return reload_status(ReloadError::kInvalidArgument,
-                         "a cluster reload takes scope module or extension");
-  }
-  call.extra = p.extra();
-  call.force = p.force();
-  if (p.timeout_ms() > 0) call.timeout_ms = p.timeout_ms();
-  if (p.lock_timeout_ms() > 0) call.lock_timeout_ms = p.lock_timeout_ms();
-  return report_to_proto(c->reload(call));
 }
 
 }  // namespace lemon

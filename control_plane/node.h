@@ -104,9 +104,6 @@ class Node {
   absl::Status start_cluster();
   absl::Status serve();
   void serve_cluster_calls();
-  // A JSON-RPC system.reload with "cluster": true, run by `c` over the cluster.
-  static absl::StatusOr<rpc::ReloadReport> cluster_reload(Cluster* c,
-                                                          const rpc::SystemReloadParams& p);
 
   const Options options_;
   NodeFiles files_;

@@ -10,50 +10,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "node/reload_service.h"
 #include "actors/system_messages.h"
 #include "caf/scoped_actor.hpp"
 #include "control_plane/report_proto.h"
 #include "core/reload_error.h"
+#include "node/reload_service.h"
 
 namespace lemon {
 namespace {
-
-constexpr uint32_t kDefaultTimeoutMs = 10000;
-constexpr uint32_t kDefaultLockTimeoutMs = 30000;
-
-ReloadRequest to_request(const rpc::SystemReloadParams& p) {
-  ReloadRequest req;
-  req.force = p.force();
-  req.timeout_ms = p.timeout_ms() > 0 ? p.timeout_ms() : kDefaultTimeoutMs;
-  req.lock_timeout_ms = p.lock_timeout_ms() > 0 ? p.lock_timeout_ms() : kDefaultLockTimeoutMs;
-  req.owner = "control plane";
-  req.extra = p.extra();
-  const bool lists =
-      p.modules_size() + p.apps_size() + p.extensions_size() + p.code_change_size() > 0;
-  if (p.scope() == "module") {
-    req.kind = "module";
-    req.target = p.module();
-  } else if (p.scope() == "app") {
-    req.kind = "app";
-    req.target = p.app();
-  } else if (p.scope() == "extension") {
-    req.kind = "extension";
-    req.target = p.path();
-  } else if (lists) {
-    req.kind = "selection";
-    req.modules.assign(p.modules().begin(), p.modules().end());
-    req.apps.assign(p.apps().begin(), p.apps().end());
-    req.extensions.assign(p.extensions().begin(), p.extensions().end());
-    for (const rpc::CodeChangeTarget& t : p.code_change()) {
-      req.code_change_actors.push_back(t.actor());
-      req.code_change_extras.push_back(t.extra());
-    }
-  } else {
-    req.kind = "all";
-  }
-  return req;
-}
 
 // Each actor's status, asked of all of `actors` at once and waited for until `deadline` has
 // passed; an actor that has not answered by then is missing from the result. Plain sends, not
@@ -77,6 +41,42 @@ std::unordered_map<caf::actor_id, ActorStatus> ask_statuses(caf::actor_system& s
 }
 
 }  // namespace
+
+ReloadRequest to_request(const rpc::SystemReloadParams& p) {
+  ReloadRequest req;
+  const ReloadRequest defaults;
+  req.force = p.force();
+  req.timeout_ms = p.timeout_ms() > 0 ? p.timeout_ms() : defaults.timeout_ms;
+  req.lock_timeout_ms = p.lock_timeout_ms() > 0 ? p.lock_timeout_ms() : defaults.lock_timeout_ms;
+  req.owner = "control plane";
+  req.extra = p.extra();
+  const bool lists =
+      p.modules_size() + p.apps_size() + p.extensions_size() + p.code_change_size() > 0;
+  if (p.scope() == "module") {
+    req.op = ReloadOp::kModule;
+    req.target = p.module();
+  } else if (p.scope() == "app") {
+    req.op = ReloadOp::kApp;
+    req.target = p.app();
+  } else if (p.scope() == "extension") {
+    req.op = ReloadOp::kExtension;
+    req.target = p.path();
+  } else if (lists) {
+    req.op = ReloadOp::kSelection;
+    req.target = "selection";
+    ReloadSelection& sel = req.selection;
+    sel.modules.assign(p.modules().begin(), p.modules().end());
+    sel.apps.assign(p.apps().begin(), p.apps().end());
+    sel.extensions.assign(p.extensions().begin(), p.extensions().end());
+    for (const rpc::CodeChangeTarget& t : p.code_change()) {
+      sel.code_changes.push_back({t.actor(), t.extra()});
+    }
+  } else {
+    req.op = ReloadOp::kSystem;
+    req.target = "all";
+  }
+  return req;
+}
 
 NodeService::NodeService(Runtime& runtime, std::string node_name)
     : runtime_(runtime), node_name_(std::move(node_name)) {}
@@ -105,7 +105,7 @@ absl::StatusOr<rpc::ReloadReport> NodeService::reload(const rpc::SystemReloadPar
     return reload_status(ReloadError::kInvalidArgument,
                          "cluster: true, but this node was started without --peers/--cluster_port");
   }
-  return cluster_reload_(params);
+  return report_to_proto(cluster_reload_(to_request(params)));
 }
 
 absl::StatusOr<rpc::ModulesListResult> NodeService::list_modules(
@@ -171,9 +171,8 @@ absl::StatusOr<rpc::ReloadReport> NodeService::purge_module(const rpc::ModulesPu
   if (params.module().empty()) {
     return reload_status(ReloadError::kInvalidArgument, "modules.purge needs `module`");
   }
-  ReloadRequest req;
-  req.kind = params.hard() ? "hard_purge" : "purge";
-  req.target = params.module();
+  ReloadRequest req = params.hard() ? ReloadRequest::hard_purge(params.module())
+                                    : ReloadRequest::soft_purge(params.module());
   req.owner = "control plane";
   caf::scoped_actor self{runtime_.system()};
   absl::StatusOr<rpc::ReloadReport> out =

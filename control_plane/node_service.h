@@ -16,16 +16,19 @@
 
 #include "absl/time/time.h"
 #include "cluster/cluster_messages.h"
-#include "node/runtime.h"
 #include "control_plane/service.h"
+#include "core/reload_request.h"
+#include "node/runtime.h"
 
 namespace lemon {
+
+// The reload system.reload's params ask for (defaults filled in; not yet checked).
+ReloadRequest to_request(const rpc::SystemReloadParams& params);
 
 class NodeService : public ControlPlaneService {
  public:
   // Handles `"cluster": true` reloads; unset: such reloads are refused (single node).
-  using ClusterReload =
-      std::function<absl::StatusOr<rpc::ReloadReport>(const rpc::SystemReloadParams& params)>;
+  using ClusterReload = std::function<ReloadReport(const ReloadRequest& request)>;
 
   NodeService(Runtime& runtime, std::string node_name);
 

@@ -12,8 +12,8 @@
 #include "control_plane/auth.h"
 #include "control_plane/http_client.h"
 #include "core/reload_error.h"
+#include "core/test_support.h"
 #include "gtest/gtest.h"
-#include "testing/runfiles.h"
 
 namespace lemon {
 namespace {
@@ -25,10 +25,10 @@ const absl::Duration kTimeout = absl::Seconds(30);
 // Options for a node on free ports with every directory in `dir`, counter v1 in its modules.
 Node::Options options_in(const ScratchDir& dir) {
   Node::Options o;
-  o.files.modules_dir = dir / "modules";
-  o.files.extensions_dir = dir / "extensions";
-  o.files.state_dir = dir / "state";
-  o.files.token_file = dir / "token";
+  o.files.modules_dir = dir.file("modules");
+  o.files.extensions_dir = dir.file("extensions");
+  o.files.state_dir = dir.file("state");
+  o.files.token_file = dir.file("token");
   o.seeds = [](const NodeFiles& files) {
     return std::vector<SeedFile>{{testing::runfile("extensions/counter/libcounter_v1.so"),
                                   files.modules_dir + "/counter.so"}};
@@ -57,7 +57,7 @@ TEST(NodeTest, ServesHealthAndMetricsOnFreePortsUntilDestroyed) {
   EXPECT_GT(ports.metrics, 0);
   EXPECT_EQ(ports.cluster, 0);
 
-  absl::StatusOr<std::string> token = read_token(dir / "token");
+  absl::StatusOr<std::string> token = read_token(dir.file("token"));
   ASSERT_TRUE(token.ok()) << token.status();
   absl::StatusOr<HttpResponse> health = call_health(*node, *token);
   ASSERT_TRUE(health.ok()) << health.status();
@@ -81,17 +81,17 @@ TEST(NodeTest, ServesHealthAndMetricsOnFreePortsUntilDestroyed) {
 TEST(NodeTest, AWorldWritableModulesDirIsRefusedNamingIt) {
   ScratchDir dir;
   ASSERT_FALSE(dir.path().empty());
-  ASSERT_EQ(mkdir((dir / "modules").c_str(), 0700), 0);
-  ASSERT_EQ(chmod((dir / "modules").c_str(), 0777), 0);
+  ASSERT_EQ(mkdir((dir.file("modules")).c_str(), 0700), 0);
+  ASSERT_EQ(chmod((dir.file("modules")).c_str(), 0777), 0);
   absl::StatusOr<std::unique_ptr<Node>> started = Node::start(options_in(dir));
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(reload_error_of(started.status()), ReloadError::kPathNotAllowed) << started.status();
   EXPECT_TRUE(absl::StrContains(started.status().message(),
-                                absl::StrCat("untrusted directory ", dir / "modules")))
+                                absl::StrCat("untrusted directory ", dir.file("modules"))))
       << started.status();
   EXPECT_TRUE(absl::StrContains(started.status().message(), "world-writable")) << started.status();
   struct stat st;
-  EXPECT_NE(lstat((dir / "modules/counter.so").c_str(), &st), 0) << "seeded into it";
+  EXPECT_NE(lstat((dir.file("modules/counter.so")).c_str(), &st), 0) << "seeded into it";
 }
 
 TEST(NodeTest, AControlPortInUseIsAnErrorNamingTheAddress) {

@@ -17,17 +17,17 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "cluster/cluster_messages.h"
-#include "node/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/io/middleman.hpp"
 #include "caf/scoped_actor.hpp"
 #include "cluster/authenticated_client.h"
+#include "cluster/cluster_messages.h"
 #include "cluster/tls.h"
 #include "control_plane/cluster_flags.h"
 #include "control_plane/report_proto.h"
 #include "google/protobuf/util/json_util.h"
+#include "node/reload_service.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "the node's cluster address");
 ABSL_FLAG(int, port, 0, "the node's --cluster_port (required)");
@@ -90,8 +90,10 @@ int main(int argc, char** argv) {
   auto client = lemon::cluster::AuthenticatedClient::connect(sys, *gate, auth);
   if (!client.ok()) return fail(std::string(client.status().message()));
 
+  auto op = lemon::parse_reload_op(absl::GetFlag(FLAGS_kind));
+  if (!op.ok()) return fail(std::string(op.status().message()));
   lemon::ReloadRequest req;
-  req.kind = absl::GetFlag(FLAGS_kind);
+  req.op = *op;
   req.target = absl::GetFlag(FLAGS_target);
   req.extra = absl::GetFlag(FLAGS_extra);
   req.force = absl::GetFlag(FLAGS_force);

@@ -198,7 +198,7 @@ class CodeServer::Lingering {
   mutable absl::Mutex mu_;
   std::vector<Item> items_ ABSL_GUARDED_BY(mu_);
   std::size_t releasing_ ABSL_GUARDED_BY(mu_) = 0;  // taken out of items_, being dropped
-  bool woken_ ABSL_GUARDED_BY(mu_) = false;  // something changed: look again
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;         // something changed: look again
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
@@ -238,10 +238,10 @@ absl::Status probe_verdict(int status, std::string said) {
 }
 
 absl::Status probe_timed_out(absl::Duration timeout) {
-  return reload_status(ReloadError::kLoadFailed,
-                       absl::StrCat("loading it did not finish within ",
-                                    absl::FormatDuration(timeout),
-                                    " (a static initialiser that hangs?)"));
+  return reload_status(
+      ReloadError::kLoadFailed,
+      absl::StrCat("loading it did not finish within ", absl::FormatDuration(timeout),
+                   " (a static initialiser that hangs?)"));
 }
 
 }  // namespace
@@ -328,9 +328,9 @@ absl::StatusOr<const LemonModuleDescriptor*> checked_descriptor(const std::strin
                                                                 void* handle) {
   auto entry = reinterpret_cast<LemonModuleEntryFn>(dlsym(handle, kModuleEntrySymbol));
   if (entry == nullptr) {
-    return reload_status(ReloadError::kBadAbi,
-                         absl::StrCat(path, " has no entry point ", kModuleEntrySymbol,
-                                      ": not a Lemon module"));
+    return reload_status(
+        ReloadError::kBadAbi,
+        absl::StrCat(path, " has no entry point ", kModuleEntrySymbol, ": not a Lemon module"));
   }
   const LemonModuleDescriptor* d = entry();
   if (d == nullptr) {
@@ -407,7 +407,8 @@ absl::Status CodeServer::map(const std::string& path, MappedCopy& copy) const {
 }
 
 absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
-                                              absl::string_view expected_name) {
+                                              absl::string_view expected_name,
+                                              OldInUse old_in_use) {
   if (path.empty()) return reload_status(ReloadError::kInvalidArgument, "empty module path");
   if (!expected_name.empty()) {
     if (absl::Status s = check_module_name(expected_name); !s.ok()) return s;
@@ -447,7 +448,9 @@ absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
                            absl::StrCat(path, ": ", name, " version ", (*d)->version,
                                         " is already current with other bytes; bump the version"));
     }
-    if (auto s = check_old_purgeable(name); !s.ok()) return s;
+    if (old_in_use == OldInUse::kRefuse) {
+      if (auto s = check_old_purgeable(name); !s.ok()) return s;
+    }
   }
   auto module = std::shared_ptr<LoadedModule>(new LoadedModule(std::move(*copy.file)));
   module->name_ = name;
@@ -517,10 +520,10 @@ absl::StatusOr<int> CodeServer::purge(absl::string_view name) {
   int stopped = 0;
   if (old_version->actor_count() > 0) {
     if (!hook) {
-      return reload_status(ReloadError::kInUse,
-                           absl::StrCat(old_version->actor_count(), " actor(s) run ", name,
-                                        " version ", old_version->version(),
-                                        " and no purge hook can stop them"));
+      return reload_status(
+          ReloadError::kInUse,
+          absl::StrCat(old_version->actor_count(), " actor(s) run ", name, " version ",
+                       old_version->version(), " and no purge hook can stop them"));
     }
     stopped = hook(old_version);
   }
@@ -542,8 +545,7 @@ absl::Status CodeServer::unload(absl::string_view name) {
   if (it == modules_.end()) {
     return reload_status(ReloadError::kNotFound, absl::StrCat("no module ", name));
   }
-  int n = it->second.current->actor_count() +
-          (it->second.old ? it->second.old->actor_count() : 0);
+  int n = it->second.current->actor_count() + (it->second.old ? it->second.old->actor_count() : 0);
   if (n > 0) {
     return reload_status(ReloadError::kInUse,
                          absl::StrCat(n, " actor(s) still run ", name, "; not unloaded"));

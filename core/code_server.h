@@ -135,7 +135,11 @@ class CodeServer {
   // kIoError, kLoadFailed, kBadAbi, kFingerprintMismatch, kNameMismatch (when `expected_name` is
   // given), kSameVersion, or kInUse (an old version exists that actors still run; the status names
   // the module: in_use_module()).
-  absl::StatusOr<ModuleRef> prepare(const std::string& path, absl::string_view expected_name = "");
+  // With OldInUse::kAllow, an old version in use is no refusal (for a caller that hard-purges it
+  // before the commit).
+  enum class OldInUse { kRefuse, kAllow };
+  absl::StatusOr<ModuleRef> prepare(const std::string& path, absl::string_view expected_name = "",
+                                    OldInUse old_in_use = OldInUse::kRefuse);
 
   // Makes a prepared version current; the current one becomes old and any previous old version
   // is dropped. kInUse if that previous old version is still run by actors. Committing the old

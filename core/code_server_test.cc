@@ -53,9 +53,7 @@ class CodeServerTest : public ::testing::Test {
     ASSERT_TRUE(cs.ok()) << cs.status();
     cs_ = std::move(*cs);
   }
-  void TearDown() override {
-    cs_.reset();
-  }
+  void TearDown() override { cs_.reset(); }
 
   // A second code server, in its own copy directory, that keeps let-go versions for `grace`.
   std::unique_ptr<CodeServer> with_grace(absl::Duration grace) {

@@ -18,8 +18,8 @@
 
 #include "absl/strings/match.h"
 #include "core/reload_error.h"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
 
 namespace lemon {
 namespace {

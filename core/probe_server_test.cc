@@ -44,9 +44,8 @@ TEST_F(ProbeServerTest, AFileThatIsNotAModuleFailsWithTheLoadersWords) {
 
 // The loader's abort is the child's: the server answers for it and goes on serving.
 TEST_F(ProbeServerTest, AModuleThatCrashesTheLoaderKillsOnlyItsChild) {
-  auto r = server_.probe(
-      runfile("testing/fuzz/crashes/module_descriptor/ld_so_gnu_hash_assertion"),
-      absl::Seconds(60));
+  auto r = server_.probe(runfile("testing/fuzz/crashes/module_descriptor/ld_so_gnu_hash_assertion"),
+                         absl::Seconds(60));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(exited_ok(*r));
   // ld.so reports its failed assertion and ends the child (exit 127).

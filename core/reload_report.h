@@ -7,6 +7,7 @@
 #define LEMON_CORE_RELOAD_REPORT_H_
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -54,8 +55,12 @@ struct ReloadReport {
   std::vector<SkippedItem> skipped;
   std::vector<ErrorItem> errors;
   double duration_ms = 0;
-  std::map<std::string, std::string> metadata;
-  std::vector<ReloadReport> results;  // children, for app and system reloads
+  // The reload lock's fencing token, when the operation took the lock (0: it did not).
+  uint64_t lock_token = 0;
+  // This item's change was made and then undone (an app or cluster reload stopped later).
+  bool rolled_back = false;
+  std::map<std::string, std::string> metadata;  // for display only; nothing decides on it
+  std::vector<ReloadReport> results;            // children, for app and system reloads
   std::chrono::steady_clock::time_point started_at{};
 
   static ReloadReport begin(ReloadKind kind, std::string target);

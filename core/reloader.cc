@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/extension_compiler_diagnostics.h"
 #include "core/heap_trim.h"
 #include "core/module_name.h"
@@ -33,8 +34,7 @@ std::vector<std::string> files_with_suffix(const std::string& dir, const std::st
   if (d == nullptr) return out;
   while (dirent* e = readdir(d)) {
     std::string name = e->d_name;
-    if (name.size() > suffix.size() && absl::EndsWith(name, suffix) &&
-        is_file(dir + "/" + name)) {
+    if (name.size() > suffix.size() && absl::EndsWith(name, suffix) && is_file(dir + "/" + name)) {
       out.push_back(name);
     }
   }
@@ -51,25 +51,33 @@ bool unchanged(const CodeServer& cs, const std::string& name, const std::string&
   return sum.ok() && *sum == current->checksum();
 }
 
-void mark_rolled_back(ReloadReport& child, const std::string& module, const std::string& what) {
-  child.reloaded.erase(std::remove(child.reloaded.begin(), child.reloaded.end(), module),
-                       child.reloaded.end());
-  child.skipped.push_back({module, ReloadError::kRolledBack, what});
-  child.metadata["rolled_back"] = "true";
-  child.finish();
+ReloadReport& at(ReloadReport& root, const std::vector<size_t>& where) {
+  ReloadReport* r = &root;
+  for (size_t i : where) r = &r->results[i];
+  return *r;
 }
 
-// Why an app reload stops at `child` (a module report that is not ok), e.g. "billing failed
+std::vector<size_t> under(std::vector<size_t> prefix, const std::vector<size_t>& rest) {
+  prefix.insert(prefix.end(), rest.begin(), rest.end());
+  return prefix;
+}
+
+void mark_rolled_back(ReloadReport& r, const std::string& module, const std::string& what) {
+  r.reloaded.erase(std::remove(r.reloaded.begin(), r.reloaded.end(), module), r.reloaded.end());
+  r.skipped.push_back({module, ReloadError::kRolledBack, what});
+  r.rolled_back = true;
+}
+
+// Why a change stops at `r` (a module report that is not ok), e.g. "billing failed
 // (code_change_failed)" or "billing was skipped (in_use)".
-std::string stop_reason(const ReloadReport& child) {
-  if (!child.errors.empty()) {
-    return absl::StrCat(child.target, " failed (", to_string(child.errors.front().reason), ")");
+std::string stop_reason(const ReloadReport& r, const std::string& module) {
+  if (!r.errors.empty()) {
+    return absl::StrCat(module, " failed (", to_string(r.errors.front().reason), ")");
   }
-  if (!child.skipped.empty()) {
-    return absl::StrCat(child.target, " was skipped (", to_string(child.skipped.front().reason),
-                        ")");
+  if (!r.skipped.empty()) {
+    return absl::StrCat(module, " was skipped (", to_string(r.skipped.front().reason), ")");
   }
-  return absl::StrCat(child.target, " did not reload");
+  return absl::StrCat(module, " did not reload");
 }
 
 // True if a report reloaded nothing, failed nothing, and skipped only unchanged items.
@@ -81,14 +89,44 @@ bool only_unchanged(const ReloadReport& r) {
   return true;
 }
 
+// finish() on every report of the tree, children first.
+void finish_tree(ReloadReport& r) {
+  for (ReloadReport& child : r.results) finish_tree(child);
+  r.finish();
+}
+
+// A prepare refusal that is a skip rather than an error. In an all-or-nothing change an old
+// version still in use is an error: the change could not be made whole.
+bool is_skip(const absl::Status& s, bool all_or_nothing) {
+  const ReloadError e = reload_error_of(s);
+  return e == ReloadError::kUnchanged || (e == ReloadError::kInUse && !all_or_nothing);
+}
+
+bool two_phase(ReloadOp op) {
+  return op != ReloadOp::kCodeChange && op != ReloadOp::kSoftPurge && op != ReloadOp::kHardPurge;
+}
+
 }  // namespace
 
-Reloader::Reloader(Deps deps, Layout layout) : deps_(deps), layout_(std::move(layout)) {
-  ModuleSwapper* swapper = deps_.swapper;
-  deps_.code_server->set_purge_hook([swapper](const ModuleRef& version) {
-    return swapper->stop_actors(version, absl::Seconds(30));
-  });
+bool ReloadChange::changes_anything() const {
+  if (!two_phase(request_.op) || !request_.selection.code_changes.empty()) return true;
+  for (const Group& g : groups_) {
+    if (!g.failed && !g.steps.empty()) return true;
+  }
+  return false;
 }
+
+bool ReloadChange::has_step(const std::string& module, const Group& current) const {
+  for (const Group& g : groups_) {
+    for (const Step& s : g.steps) {
+      if (s.module == module) return true;
+    }
+  }
+  return std::any_of(current.steps.begin(), current.steps.end(),
+                     [&](const Step& s) { return s.module == module; });
+}
+
+Reloader::Reloader(Deps deps, Layout layout) : deps_(deps), layout_(std::move(layout)) {}
 
 absl::StatusOr<AppManifest> Reloader::apps() const {
   if (layout_.apps_manifest.empty()) return AppManifest{};
@@ -110,65 +148,546 @@ absl::StatusOr<std::string> Reloader::module_path(const std::string& name) const
                                     name, ".so and none loaded)"));
 }
 
+// A relative extension path names a file under the first extension root: each cluster node
+// compiles its own copy under its own root.
+std::string Reloader::extension_source(const std::string& path) const {
+  if (path.empty() || path[0] == '/' || layout_.extension_dirs.empty()) return path;
+  return absl::StrCat(layout_.extension_dirs.front(), "/", path);
+}
+
 absl::StatusOr<ModuleRef> Reloader::load_file(const std::string& path) {
   auto loaded = deps_.code_server->load(path);
   emit_modules();
   return loaded;
 }
 
-template <class Body>
-ReloadReport Reloader::run(ReloadKind kind, const std::string& target,
-                           const ReloadOptions& options, Body body) {
-  ReloadReport report = ReloadReport::begin(kind, target);
-  const std::string kind_name = to_string(kind);
-  Telemetry* telemetry = deps_.telemetry;
-  if (telemetry) telemetry->emit({kReloadStart, {}, {{"kind", kind_name}, {"target", target}}});
-  // reload.stop is emitted while the lock is still held, so that observers see operations as
-  // disjoint intervals.
-  auto stop = [&] {
+ReloadReport Reloader::run(const ReloadRequest& request) {
+  ReloadReport report = ReloadReport::begin(report_kind(request.op), request.target);
+  if (absl::Status bad = check_request(request); !bad.ok()) {
+    report.add_error(request.target, bad);
     report.finish();
-    emit_modules();
-    if (!telemetry) return;
-    TelemetryEvent e{kReloadStop,
-                     {{"duration_seconds", report.duration_ms / 1e3}},
-                     {{"kind", kind_name}, {"target", target}, {"status", to_string(report.status)}}};
-    auto token = report.metadata.find("lock_token");
-    if (token != report.metadata.end()) e.metadata["lock_token"] = token->second;
-    telemetry->emit(e);
-  };
+    return report;
+  }
+  const std::string kind = to_string(report.kind);
+  Telemetry* telemetry = deps_.telemetry;
+  if (telemetry) {
+    telemetry->emit({kReloadStart, {}, {{"kind", kind}, {"target", request.target}}});
+  }
   try {
-    auto guard = deps_.lock->acquire(absl::StrCat(options.owner, " (", kind_name, " ", target, ")"),
-                                     options.lock_timeout);
+    auto guard = deps_.lock->acquire(
+        absl::StrCat(request.owner, " (", to_string(request.op), " ", request.target, ")"),
+        absl::Milliseconds(request.lock_timeout_ms));
     if (!guard.ok()) {
-      report.add_error(target, guard.status());
-      stop();
-      return report;
+      report.add_error(request.target, guard.status());
+      report.finish();
+    } else {
+      std::unique_ptr<ReloadChange> change = prepare(request, /*all_or_nothing=*/false);
+      commit_locked(*change);
+      report = std::move(change->report_);
+      report.lock_token = guard->token();
+      report.metadata["lock_token"] = std::to_string(guard->token());
     }
-    report.metadata["lock_token"] = std::to_string(guard->token());
-    body(report);
-    stop();
-    guard->release();
+    // reload.stop is emitted while the lock is still held, so that observers see operations as
+    // disjoint intervals.
+    emit_modules();
+    if (telemetry) {
+      TelemetryEvent e{
+          kReloadStop,
+          {{"duration_seconds", report.duration_ms / 1e3}},
+          {{"kind", kind}, {"target", request.target}, {"status", to_string(report.status)}}};
+      if (report.lock_token != 0) e.metadata["lock_token"] = std::to_string(report.lock_token);
+      telemetry->emit(e);
+    }
+    if (guard.ok()) guard->release();
     // A reload is a memory peak (messages kept while actors were suspended, every actor's state
-    // held twice); malloc keeps what was freed, so the free pages are given back, or RSS ratchets
-    // up with every reload (core/heap_trim.h, docs/reliability.md). In the background, after the
-    // lock: never part of the reload's duration.
+    // held twice); malloc keeps what was freed, so the free pages are given back, in the
+    // background and after the lock (core/heap_trim.h).
     request_heap_trim();
     return report;
   } catch (const std::exception& e) {
     // The guard was released while unwinding: the next reload can proceed.
-    report.errors.push_back({target, ReloadError::kInternal,
-                             absl::StrCat("reload threw: ", e.what()), {}});
+    report.errors.push_back(
+        {request.target, ReloadError::kInternal, absl::StrCat("reload threw: ", e.what()), {}});
     report.finish();
     emit_modules();
     if (telemetry) {
       telemetry->emit({kReloadException,
                        {{"duration_seconds", report.duration_ms / 1e3}},
-                       {{"kind", kind_name},
-                        {"target", target},
+                       {{"kind", kind},
+                        {"target", request.target},
                         {"reason", "internal"},
                         {"message", e.what()}}});
     }
     return report;
+  }
+}
+
+std::unique_ptr<ReloadChange> Reloader::prepare(const ReloadRequest& request, bool all_or_nothing) {
+  auto c = std::make_unique<ReloadChange>();
+  c->request_ = request;
+  c->all_or_nothing_ = all_or_nothing;
+  c->report_ = ReloadReport::begin(report_kind(request.op), request.target);
+  if (absl::Status bad = check_request(request); !bad.ok()) {
+    c->report_.add_error(request.target, bad);
+  } else if (request.op == ReloadOp::kModule || request.op == ReloadOp::kExtension) {
+    Group g;
+    if (request.op == ReloadOp::kModule) {
+      prepare_module(*c, g, request.target, "", {});
+    } else {
+      prepare_extension(*c, g, request.target, {});
+    }
+    c->groups_.push_back(std::move(g));
+  } else if (request.op == ReloadOp::kApp) {
+    auto manifest = apps();
+    const AppSpec* spec = manifest.ok() ? manifest->find(request.target) : nullptr;
+    if (!manifest.ok()) {
+      c->report_.add_error(request.target, manifest.status());
+    } else if (spec == nullptr) {
+      c->report_.add_error(request.target,
+                           reload_status(ReloadError::kNotFound, "no app " + request.target));
+    } else {
+      prepare_app(*c, *spec, {});
+    }
+  } else if (request.op == ReloadOp::kSystem) {
+    prepare_system(*c);
+  } else if (request.op == ReloadOp::kSelection) {
+    prepare_selection(*c);
+  }
+  if (all_or_nothing && !request.selection.code_changes.empty()) {
+    c->report_.add_error(request.target,
+                         reload_status(ReloadError::kInvalidArgument,
+                                       "code_change targets cannot be part of an all-or-nothing "
+                                       "change"));
+  }
+  if (all_or_nothing && !two_phase(request.op)) {
+    c->report_.add_error(
+        request.target, reload_status(ReloadError::kInvalidArgument,
+                                      absl::StrCat("a ", to_string(request.op),
+                                                   " cannot be part of an all-or-nothing change")));
+  }
+  finish_tree(c->report_);
+  c->ok_ = c->report_.status != ReloadStatus::kError;
+  return c;
+}
+
+void Reloader::prepare_module(ReloadChange& c, Group& g, const std::string& name, std::string path,
+                              std::vector<size_t> where) {
+  ReloadReport& r = at(c.report_, where);
+  if (path.empty()) {
+    auto p = module_path(name);
+    if (!p.ok()) {
+      g.failed = true;
+      return r.add_error(name, p.status());
+    }
+    path = *p;
+  }
+  r.metadata["path"] = path;
+  CodeServer& cs = *deps_.code_server;
+  // A forced reload hard-purges an old version still in use at commit, not now: prepare changes
+  // nothing.
+  auto prepared = cs.prepare(
+      path, name, c.request_.force ? CodeServer::OldInUse::kAllow : CodeServer::OldInUse::kRefuse);
+  if (!prepared.ok()) {
+    if (is_skip(prepared.status(), c.all_or_nothing_))
+      return r.add_skipped(name, prepared.status());
+    g.failed = true;
+    return r.add_error(name, prepared.status());
+  }
+  if (c.has_step(name, g)) {
+    return r.skipped.push_back({name, ReloadError::kUnchanged, "named twice in this reload"});
+  }
+  Step s;
+  s.module = (*prepared)->name();
+  s.next = *prepared;
+  s.before = cs.current(s.module);
+  s.where = std::move(where);
+  r.metadata["to_version"] = s.next->version();
+  if (s.before) r.metadata["from_version"] = s.before->version();
+  g.steps.push_back(std::move(s));
+}
+
+void Reloader::prepare_extension(ReloadChange& c, Group& g, const std::string& given,
+                                 std::vector<size_t> where) {
+  ReloadReport& r = at(c.report_, where);
+  const std::string path = extension_source(given);
+  g.failed = true;
+  if (path.empty()) {
+    return r.add_error(path, reload_status(ReloadError::kInvalidArgument, "empty extension path"));
+  }
+  if (deps_.compiler == nullptr) {
+    return r.add_error(path, reload_status(ReloadError::kInvalidArgument,
+                                           "this node has no extension roots configured"));
+  }
+  r.metadata["path"] = path;
+  auto compiled = deps_.compiler->compile(path);
+  if (!compiled.ok()) {
+    r.errors.push_back({path, reload_error_of(compiled.status()),
+                        std::string(compiled.status().message()),
+                        diagnostics_of(compiled.status())});
+    return;
+  }
+  r.metadata["compiled_ms"] = absl::StrCat(compiled->compile_ms);
+  r.metadata["cached"] = compiled->cached ? "true" : "false";
+  r.metadata["so_path"] = compiled->so_path;
+  // The module name is inside the compiled file; a refusal with in_use names the module.
+  auto prepared = deps_.code_server->prepare(
+      compiled->so_path, "",
+      c.request_.force ? CodeServer::OldInUse::kAllow : CodeServer::OldInUse::kRefuse);
+  if (!prepared.ok()) {
+    const std::string in_use = in_use_module(prepared.status());
+    if (!in_use.empty()) r.metadata["module"] = in_use;
+    if (is_skip(prepared.status(), c.all_or_nothing_)) {
+      g.failed = false;
+      return r.add_skipped(path, prepared.status());
+    }
+    return r.add_error(path, prepared.status());
+  }
+  g.failed = false;
+  if (c.has_step((*prepared)->name(), g)) {
+    return r.skipped.push_back(
+        {path, ReloadError::kUnchanged, (*prepared)->name() + " is named twice in this reload"});
+  }
+  Step s;
+  s.module = (*prepared)->name();
+  s.next = *prepared;
+  s.before = deps_.code_server->current(s.module);
+  s.where = std::move(where);
+  r.metadata["module"] = s.module;
+  r.metadata["to_version"] = s.next->version();
+  if (s.before) r.metadata["from_version"] = s.before->version();
+  g.steps.push_back(std::move(s));
+}
+
+void Reloader::prepare_app(ReloadChange& c, const AppSpec& app, std::vector<size_t> where) {
+  Group g;
+  g.app = true;
+  g.where = where;
+  std::vector<std::string> unchanged_modules;
+  std::string stopped;  // why the app stopped: a module that failed or was skipped
+  for (const std::string& module : app.modules) {
+    ReloadReport& ar = at(c.report_, where);
+    if (!stopped.empty()) {
+      ar.skipped.push_back({module, ReloadError::kRolledBack, "not attempted: " + stopped});
+      continue;
+    }
+    auto path = module_path(module);
+    if (path.ok() && unchanged(*deps_.code_server, module, *path)) {
+      unchanged_modules.push_back(module);
+      continue;
+    }
+    ar.results.push_back(ReloadReport::begin(ReloadKind::kModule, module));
+    std::vector<size_t> child = under(where, {ar.results.size() - 1});
+    const size_t steps = g.steps.size();
+    prepare_module(c, g, module, path.ok() ? *path : "", child);
+    ReloadReport& cr = at(c.report_, child);
+    cr.finish();
+    // All or nothing: a module skipped (in_use, say) stops the app as a failed one does.
+    if (g.steps.size() == steps || cr.status != ReloadStatus::kOk) {
+      stopped = stop_reason(cr, module);
+      at(c.report_, where).metadata["stopped_by"] = module;
+    }
+  }
+  ReloadReport& ar = at(c.report_, where);
+  if (!unchanged_modules.empty()) ar.metadata["unchanged"] = absl::StrJoin(unchanged_modules, ",");
+  if (!stopped.empty()) {
+    // Nothing of the app is committed: what was prepared before the stop is dropped.
+    for (Step& s : g.steps) {
+      mark_rolled_back(at(c.report_, s.where), s.module,
+                       "prepared, then not committed because " + stopped);
+    }
+    g.steps.clear();
+    g.failed = true;
+  }
+  c.groups_.push_back(std::move(g));
+}
+
+void Reloader::attach(ReloadChange& c, ReloadReport child, Group g) {
+  const size_t index = c.report_.results.size();
+  c.report_.results.push_back(std::move(child));
+  g.where = under({index}, g.where);
+  for (Step& s : g.steps) s.where = under({index}, s.where);
+  c.groups_.push_back(std::move(g));
+}
+
+void Reloader::prepare_system(ReloadChange& c) {
+  auto manifest = apps();
+  if (!manifest.ok()) return c.report_.add_error(layout_.apps_manifest, manifest.status());
+  std::set<std::string> in_apps;
+  for (const AppSpec& app : manifest->apps) {
+    for (const auto& m : app.modules) in_apps.insert(m);
+    bool any_changed = false;
+    for (const auto& m : app.modules) {
+      auto path = module_path(m);
+      any_changed = any_changed || !path.ok() || !unchanged(*deps_.code_server, m, *path);
+    }
+    if (!any_changed) continue;
+    c.report_.results.push_back(ReloadReport::begin(ReloadKind::kApp, app.name));
+    prepare_app(c, app, {c.report_.results.size() - 1});
+  }
+  if (!layout_.modules_dir.empty()) {
+    for (const std::string& file : files_with_suffix(layout_.modules_dir, ".so")) {
+      const std::string name = file.substr(0, file.size() - 3);
+      const std::string path = layout_.modules_dir + "/" + file;
+      if (in_apps.count(name) > 0 || unchanged(*deps_.code_server, name, path)) continue;
+      c.report_.results.push_back(ReloadReport::begin(ReloadKind::kModule, name));
+      Group g;
+      g.where = {c.report_.results.size() - 1};
+      prepare_module(c, g, name, path, g.where);
+      c.groups_.push_back(std::move(g));
+    }
+  }
+  for (const std::string& dir : layout_.extension_dirs) {
+    for (const std::string& file : files_with_suffix(dir, ".cc")) {
+      ReloadChange scratch;  // prepared apart: dropped if the extension is unchanged
+      scratch.request_ = c.request_;
+      scratch.all_or_nothing_ = c.all_or_nothing_;
+      scratch.report_ = ReloadReport::begin(ReloadKind::kExtension, dir + "/" + file);
+      Group g;
+      prepare_extension(scratch, g, dir + "/" + file, {});
+      if (only_unchanged(scratch.report_)) continue;
+      attach(c, std::move(scratch.report_), std::move(g));
+    }
+  }
+}
+
+void Reloader::prepare_selection(ReloadChange& c) {
+  const ReloadSelection& sel = c.request_.selection;
+  auto manifest = apps();
+  for (const std::string& app : sel.apps) {
+    c.report_.results.push_back(ReloadReport::begin(ReloadKind::kApp, app));
+    const std::vector<size_t> where = {c.report_.results.size() - 1};
+    const AppSpec* spec = manifest.ok() ? manifest->find(app) : nullptr;
+    if (!manifest.ok() || spec == nullptr) {
+      at(c.report_, where)
+          .add_error(app, manifest.ok() ? reload_status(ReloadError::kNotFound, "no app " + app)
+                                        : manifest.status());
+      Group failed;
+      failed.failed = true;
+      failed.where = where;
+      c.groups_.push_back(std::move(failed));
+      continue;
+    }
+    prepare_app(c, *spec, where);
+  }
+  for (const std::string& module : sel.modules) {
+    c.report_.results.push_back(ReloadReport::begin(ReloadKind::kModule, module));
+    Group g;
+    g.where = {c.report_.results.size() - 1};
+    prepare_module(c, g, module, "", g.where);
+    c.groups_.push_back(std::move(g));
+  }
+  for (const std::string& path : sel.extensions) {
+    c.report_.results.push_back(ReloadReport::begin(ReloadKind::kExtension, path));
+    Group g;
+    g.where = {c.report_.results.size() - 1};
+    prepare_extension(c, g, path, g.where);
+    c.groups_.push_back(std::move(g));
+  }
+}
+
+void Reloader::commit(ReloadChange& change) {
+  const std::string kind = to_string(change.report_.kind);
+  const std::string& target = change.request_.target;
+  if (deps_.telemetry) {
+    deps_.telemetry->emit({kReloadStart, {}, {{"kind", kind}, {"target", target}}});
+  }
+  const auto started = std::chrono::steady_clock::now();
+  commit_locked(change);
+  emit_modules();
+  if (deps_.telemetry) {
+    deps_.telemetry->emit(
+        {kReloadStop,
+         {{"duration_seconds",
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}},
+         {{"kind", kind}, {"target", target}, {"status", to_string(change.report_.status)}}});
+  }
+}
+
+void Reloader::commit_locked(ReloadChange& c) {
+  if (c.committed_) return;
+  c.committed_ = true;
+  if (!c.ok_ && c.all_or_nothing_) return finish_tree(c.report_);
+  std::string stopped;  // the first failure: it stops its group (or, all or nothing, everything)
+  for (Group& g : c.groups_) {
+    if (g.failed) continue;
+    if (!c.all_or_nothing_) stopped.clear();
+    for (Step& s : g.steps) {
+      ReloadReport& r = at(c.report_, s.where);
+      if (!stopped.empty()) {
+        mark_rolled_back(r, s.module, "not attempted: " + stopped);
+        r.rolled_back = false;
+        continue;
+      }
+      if (!commit_step(c, s)) {
+        stopped = stop_reason(r, s.module);
+        if (g.app) at(c.report_, g.where).metadata["stopped_by"] = s.module;
+      }
+    }
+    if (!c.all_or_nothing_ && !stopped.empty()) undo(c, g, stopped);
+  }
+  if (c.all_or_nothing_ && !stopped.empty()) {
+    for (size_t k = c.groups_.size(); k-- > 0;) undo(c, c.groups_[k], stopped);
+  }
+  run_direct(c);
+  finish_tree(c.report_);
+}
+
+bool Reloader::commit_step(ReloadChange& c, Step& s) {
+  ReloadReport& r = at(c.report_, s.where);
+  CodeServer& cs = *deps_.code_server;
+  if (c.request_.force) {
+    ModuleRef old = cs.old(s.module);
+    if (old && old->actor_count() > 0 && old != s.before) {
+      auto stopped = cs.purge(s.module);
+      if (!stopped.ok()) {
+        r.add_error(s.module, stopped.status());
+        return false;
+      }
+      r.metadata["purged_actors"] = std::to_string(*stopped);
+    }
+  }
+  if (!s.before) {
+    if (absl::Status st = cs.commit(s.next); !st.ok()) {
+      r.add_error(s.module, st);
+      return false;
+    }
+    s.done = true;
+    r.reloaded.push_back(s.module);
+    return true;
+  }
+  SwapOptions options;
+  options.extra = c.request_.extra;
+  options.suspend_timeout = absl::Milliseconds(c.request_.timeout_ms);
+  SwapResult swap = deps_.swapper->swap(s.next, options);
+  emit_swap(swap);
+  double max_pause = 0;
+  for (double p : swap.pause_seconds) max_pause = std::max(max_pause, p);
+  r.metadata["actors"] = std::to_string(swap.actors);
+  r.metadata["deferred_actors"] = std::to_string(swap.deferred);
+  r.metadata["max_pause_ms"] = absl::StrCat(max_pause * 1e3);
+  r.metadata["swap_ms"] = absl::StrCat(swap.duration_ms);
+  r.metadata["prepare_ms"] = absl::StrCat(swap.prepare_ms);
+  r.metadata["resume_ms"] = absl::StrCat(swap.resume_ms);
+  if (!swap.status.ok()) {
+    r.add_error(s.module, swap.status);
+    for (std::size_t i = 0; i < swap.failures.size() && i < kMaxActorErrors; ++i) {
+      const ActorFailure& f = swap.failures[i];
+      r.errors.push_back(
+          {absl::StrCat(s.module, "/",
+                        f.actor_name.empty() ? std::to_string(f.actor_id) : f.actor_name),
+           reload_error_of(swap.status),
+           f.message,
+           {}});
+    }
+    return false;
+  }
+  s.done = true;
+  r.reloaded.push_back(s.module);
+  return true;
+}
+
+// Undoes what `g`'s committed steps changed, newest first: swap back to the previous version, or
+// unload a module that the change loaded for the first time.
+void Reloader::undo(ReloadChange& c, Group& g, const std::string& because) {
+  for (size_t k = g.steps.size(); k-- > 0;) {
+    Step& s = g.steps[k];
+    if (!s.done) continue;
+    ReloadReport& r = at(c.report_, s.where);
+    if (!s.before) {
+      absl::Status st = deps_.code_server->unload(s.module);
+      if (st.ok()) {
+        s.done = false;
+        mark_rolled_back(r, s.module, "loaded, then unloaded because " + because);
+      } else {
+        r.errors.push_back(
+            {s.module,
+             reload_error_of(st),
+             absl::StrCat("rollback (unload of the first load) failed: ", st.message()),
+             {}});
+      }
+      continue;
+    }
+    SwapOptions back;
+    back.suspend_timeout = absl::Milliseconds(c.request_.timeout_ms);
+    SwapResult result = deps_.swapper->swap(s.before, back);
+    emit_swap(result);
+    if (result.status.ok()) {
+      s.done = false;
+      mark_rolled_back(r, s.module, "swapped, then undone because " + because);
+    } else {
+      r.errors.push_back({s.module,
+                          reload_error_of(result.status),
+                          absl::StrCat("rollback to version ", s.before->version(),
+                                       " failed: ", result.status.message()),
+                          {}});
+    }
+  }
+}
+
+void Reloader::rollback(ReloadChange& change) {
+  for (size_t k = change.groups_.size(); k-- > 0;) {
+    undo(change, change.groups_[k], "another node failed");
+  }
+  finish_tree(change.report_);
+  change.report_.rolled_back = true;
+  for (const Group& g : change.groups_) {
+    for (const Step& s : g.steps) change.report_.rolled_back &= !s.done;
+  }
+  emit_modules();
+}
+
+void Reloader::code_change_target(const ReloadRequest& request, const CodeChangeTarget& target,
+                                  ReloadReport& r) {
+  SwapOptions options;
+  options.extra = target.extra.empty() ? request.extra : target.extra;
+  options.suspend_timeout = absl::Milliseconds(request.timeout_ms);
+  SwapResult swap = deps_.swapper->change_code(target.actor, options);
+  emit_swap(swap);
+  r.metadata["module"] = swap.module;
+  r.metadata["version"] = swap.to_version;
+  if (!swap.status.ok()) {
+    r.add_error(target.actor, swap.status);
+    for (const ActorFailure& f : swap.failures) {
+      r.errors.push_back({target.actor, reload_error_of(swap.status), f.message, {}});
+    }
+    return;
+  }
+  r.reloaded.push_back(target.actor);
+}
+
+void Reloader::run_direct(ReloadChange& c) {
+  const ReloadRequest& req = c.request_;
+  ReloadReport& r = c.report_;
+  CodeServer& cs = *deps_.code_server;
+  if (req.op == ReloadOp::kCodeChange) {
+    return code_change_target(req, {req.target, req.extra}, r);
+  }
+  if (req.op == ReloadOp::kSoftPurge || req.op == ReloadOp::kHardPurge) {
+    ModuleRef old = cs.old(req.target);
+    if (req.op == ReloadOp::kSoftPurge) {
+      absl::Status s = cs.soft_purge(req.target);
+      if (reload_error_of(s) == ReloadError::kInUse) return r.add_skipped(req.target, s);
+      if (!s.ok()) return r.add_error(req.target, s);
+    } else {
+      auto stopped = cs.purge(req.target);
+      if (!stopped.ok()) return r.add_error(req.target, stopped.status());
+      r.metadata["hard"] = "true";
+      r.metadata["stopped_actors"] = std::to_string(*stopped);
+    }
+    r.metadata["purged_version"] = old ? old->version() : "";
+    if (old) r.reloaded.push_back(req.target);
+    return;
+  }
+  if (c.all_or_nothing_) return;
+  for (const CodeChangeTarget& target : req.selection.code_changes) {
+    ReloadReport child = ReloadReport::begin(ReloadKind::kCodeChange, target.actor);
+    if (target.actor.empty()) {
+      child.add_error(target.actor,
+                      reload_status(ReloadError::kInvalidArgument, "code_change needs an actor"));
+    } else {
+      code_change_target(req, target, child);
+    }
+    r.results.push_back(std::move(child));
   }
 }
 
@@ -208,330 +727,6 @@ void Reloader::emit_modules() {
     deps_.telemetry->emit(
         {kActorsCount, {{"count", static_cast<double>(counts[m.name])}}, {{"module", m.name}}});
   }
-}
-
-void Reloader::module_locked(const std::string& name, const std::string& given_path,
-                             const ReloadOptions& options, ReloadReport& r,
-                             std::vector<Undo>* undo) {
-  std::string path = given_path;
-  if (path.empty()) {
-    auto p = module_path(name);
-    if (!p.ok()) return r.add_error(name, p.status());
-    path = *p;
-  }
-  r.metadata["path"] = path;
-  CodeServer& cs = *deps_.code_server;
-  auto prepared = cs.prepare(path, name);
-  if (!prepared.ok() && reload_error_of(prepared.status()) == ReloadError::kInUse &&
-      options.force) {
-    auto stopped = cs.purge(name);
-    if (!stopped.ok()) return r.add_error(name, stopped.status());
-    r.metadata["purged_actors"] = std::to_string(*stopped);
-    prepared = cs.prepare(path, name);
-  }
-  if (!prepared.ok()) {
-    const ReloadError e = reload_error_of(prepared.status());
-    if (e == ReloadError::kUnchanged || e == ReloadError::kInUse) {
-      return r.add_skipped(name, prepared.status());
-    }
-    return r.add_error(name, prepared.status());
-  }
-  ModuleRef before = cs.current(name);
-  r.metadata["to_version"] = (*prepared)->version();
-  if (!before) {
-    if (auto s = cs.commit(*prepared); !s.ok()) return r.add_error(name, s);
-    r.reloaded.push_back(name);
-    if (undo) undo->push_back({name, nullptr});
-    return;
-  }
-  r.metadata["from_version"] = before->version();
-  SwapOptions swap_options;
-  swap_options.extra = options.extra;
-  swap_options.suspend_timeout = options.timeout;
-  SwapResult swap = deps_.swapper->swap(*prepared, swap_options);
-  emit_swap(swap);
-  double max_pause = 0;
-  for (double p : swap.pause_seconds) max_pause = std::max(max_pause, p);
-  r.metadata["actors"] = std::to_string(swap.actors);
-  r.metadata["deferred_actors"] = std::to_string(swap.deferred);
-  r.metadata["max_pause_ms"] = absl::StrCat(max_pause * 1e3);
-  r.metadata["swap_ms"] = absl::StrCat(swap.duration_ms);
-  r.metadata["prepare_ms"] = absl::StrCat(swap.prepare_ms);
-  r.metadata["resume_ms"] = absl::StrCat(swap.resume_ms);
-  if (!swap.status.ok()) {
-    r.add_error(name, swap.status);
-    for (std::size_t i = 0; i < swap.failures.size() && i < kMaxActorErrors; ++i) {
-      const ActorFailure& f = swap.failures[i];
-      r.errors.push_back(
-          {absl::StrCat(name, "/", f.actor_name.empty() ? std::to_string(f.actor_id) : f.actor_name),
-           reload_error_of(swap.status), f.message, {}});
-    }
-    return;
-  }
-  r.reloaded.push_back(name);
-  if (undo) undo->push_back({name, before});
-}
-
-absl::StatusOr<std::string> Reloader::module_name_in(const std::string& path) {
-  // Released before any real load. A refusal with in_use names the module (the code server read
-  // the name before it found the old version still in use).
-  auto probe = deps_.code_server->prepare(path);
-  if (probe.ok()) return (*probe)->name();
-  std::string in_use = in_use_module(probe.status());
-  if (!in_use.empty()) return in_use;
-  return probe.status();
-}
-
-void Reloader::extension_locked(const std::string& path, const ReloadOptions& options,
-                                ReloadReport& r) {
-  if (path.empty()) {
-    return r.add_error(path, reload_status(ReloadError::kInvalidArgument, "empty extension path"));
-  }
-  if (deps_.compiler == nullptr) {
-    return r.add_error(path, reload_status(ReloadError::kInvalidArgument,
-                                           "this node has no extension roots configured"));
-  }
-  auto compiled = deps_.compiler->compile(path);
-  if (!compiled.ok()) {
-    r.errors.push_back({path, reload_error_of(compiled.status()),
-                        std::string(compiled.status().message()),
-                        diagnostics_of(compiled.status())});
-    return;
-  }
-  r.metadata["compiled_ms"] = absl::StrCat(compiled->compile_ms);
-  r.metadata["cached"] = compiled->cached ? "true" : "false";
-  r.metadata["so_path"] = compiled->so_path;
-  // The module name is inside the compiled file; then it is reloaded by name, as a module (with
-  // `force` applying to an old version in use).
-  auto name = module_name_in(compiled->so_path);
-  if (!name.ok()) {
-    const ReloadError e = reload_error_of(name.status());
-    if (e == ReloadError::kUnchanged || e == ReloadError::kInUse) {
-      return r.add_skipped(path, name.status());
-    }
-    return r.add_error(path, name.status());
-  }
-  r.metadata["module"] = *name;
-  module_locked(*name, compiled->so_path, options, r, nullptr);
-}
-
-void Reloader::app_locked(const AppSpec& app, const ReloadOptions& options, ReloadReport& r) {
-  std::vector<Undo> undo;  // what the modules reloaded so far changed
-  std::vector<std::string> unchanged_modules;
-  std::string stopped;  // why the app stopped: a child that failed or skipped something
-  for (const std::string& module : app.modules) {
-    if (!stopped.empty()) {
-      r.skipped.push_back({module, ReloadError::kRolledBack, "not attempted: " + stopped});
-      continue;
-    }
-    auto path = module_path(module);
-    if (path.ok() && unchanged(*deps_.code_server, module, *path)) {
-      unchanged_modules.push_back(module);
-      continue;
-    }
-    ReloadReport child = ReloadReport::begin(ReloadKind::kModule, module);
-    const std::size_t before = undo.size();
-    module_locked(module, path.ok() ? *path : "", options, child, &undo);
-    child.finish();
-    if (undo.size() > before) undo.back().child = r.results.size();
-    // All or nothing: a module skipped (in_use, say) stops the app as a failed one does.
-    if (child.status != ReloadStatus::kOk) {
-      stopped = stop_reason(child);
-      r.metadata["stopped_by"] = module;
-    }
-    r.results.push_back(std::move(child));
-  }
-  if (!unchanged_modules.empty()) {
-    std::string list;
-    for (const auto& m : unchanged_modules) absl::StrAppend(&list, list.empty() ? "" : ",", m);
-    r.metadata["unchanged"] = list;
-  }
-  if (stopped.empty()) return;
-  // Undo what the modules before it changed, newest first: swap back to the previous version, or
-  // unload a module that this reload loaded for the first time.
-  for (std::size_t k = undo.size(); k-- > 0;) {
-    const Undo& u = undo[k];
-    ReloadReport& child = r.results[u.child];
-    if (!u.previous) {
-      absl::Status s = deps_.code_server->unload(u.module);
-      if (s.ok()) {
-        mark_rolled_back(child, u.module, "loaded, then unloaded because " + stopped);
-      } else {
-        r.errors.push_back({u.module, reload_error_of(s),
-                            absl::StrCat("rollback (unload of the first load) failed: ",
-                                         s.message()),
-                            {}});
-      }
-      continue;
-    }
-    SwapOptions back;
-    back.suspend_timeout = options.timeout;
-    SwapResult result = deps_.swapper->swap(u.previous, back);
-    emit_swap(result);
-    if (result.status.ok()) {
-      mark_rolled_back(child, u.module, "swapped, then undone because " + stopped);
-    } else {
-      r.errors.push_back({u.module, reload_error_of(result.status),
-                          absl::StrCat("rollback to version ", u.previous->version(),
-                                       " failed: ", result.status.message()),
-                          {}});
-    }
-  }
-}
-
-void Reloader::system_locked(const ReloadOptions& options, ReloadReport& r) {
-  auto manifest = apps();
-  if (!manifest.ok()) return r.add_error(layout_.apps_manifest, manifest.status());
-  std::set<std::string> in_apps;
-  for (const AppSpec& app : manifest->apps) {
-    for (const auto& m : app.modules) in_apps.insert(m);
-    bool any_changed = false;
-    for (const auto& m : app.modules) {
-      auto path = module_path(m);
-      any_changed = any_changed || !path.ok() || !unchanged(*deps_.code_server, m, *path);
-    }
-    if (!any_changed) continue;
-    ReloadReport child = ReloadReport::begin(ReloadKind::kApp, app.name);
-    app_locked(app, options, child);
-    child.finish();
-    r.results.push_back(std::move(child));
-  }
-  if (!layout_.modules_dir.empty()) {
-    for (const std::string& file : files_with_suffix(layout_.modules_dir, ".so")) {
-      const std::string name = file.substr(0, file.size() - 3);
-      const std::string path = layout_.modules_dir + "/" + file;
-      if (in_apps.count(name) > 0 || unchanged(*deps_.code_server, name, path)) continue;
-      ReloadReport child = ReloadReport::begin(ReloadKind::kModule, name);
-      module_locked(name, path, options, child, nullptr);
-      child.finish();
-      r.results.push_back(std::move(child));
-    }
-  }
-  for (const std::string& dir : layout_.extension_dirs) {
-    for (const std::string& file : files_with_suffix(dir, ".cc")) {
-      ReloadReport child = ReloadReport::begin(ReloadKind::kExtension, dir + "/" + file);
-      extension_locked(dir + "/" + file, options, child);
-      child.finish();
-      if (only_unchanged(child)) continue;
-      r.results.push_back(std::move(child));
-    }
-  }
-}
-
-ReloadReport Reloader::reload_module(const std::string& name, const ReloadOptions& options) {
-  return run(ReloadKind::kModule, name, options,
-             [&](ReloadReport& r) { module_locked(name, "", options, r, nullptr); });
-}
-
-ReloadReport Reloader::reload_extension(const std::string& path, const ReloadOptions& options) {
-  return run(ReloadKind::kExtension, path, options,
-             [&](ReloadReport& r) { extension_locked(path, options, r); });
-}
-
-ReloadReport Reloader::reload_app(const std::string& app, const ReloadOptions& options) {
-  return run(ReloadKind::kApp, app, options, [&](ReloadReport& r) {
-    auto manifest = apps();
-    if (!manifest.ok()) return r.add_error(app, manifest.status());
-    const AppSpec* spec = manifest->find(app);
-    if (spec == nullptr) {
-      return r.add_error(app, reload_status(ReloadError::kNotFound, absl::StrCat("no app ", app)));
-    }
-    app_locked(*spec, options, r);
-  });
-}
-
-ReloadReport Reloader::reload_system(const ReloadOptions& options) {
-  return run(ReloadKind::kSystem, "all", options,
-             [&](ReloadReport& r) { system_locked(options, r); });
-}
-
-ReloadReport Reloader::reload_selection(const ReloadSelection& selection,
-                                        const ReloadOptions& options) {
-  return run(ReloadKind::kSystem, "selection", options, [&](ReloadReport& r) {
-    auto manifest = apps();
-    for (const std::string& app : selection.apps) {
-      ReloadReport child = ReloadReport::begin(ReloadKind::kApp, app);
-      const AppSpec* spec = manifest.ok() ? manifest->find(app) : nullptr;
-      if (!manifest.ok()) {
-        child.add_error(app, manifest.status());
-      } else if (spec == nullptr) {
-        child.add_error(app, reload_status(ReloadError::kNotFound, absl::StrCat("no app ", app)));
-      } else {
-        app_locked(*spec, options, child);
-      }
-      child.finish();
-      r.results.push_back(std::move(child));
-    }
-    for (const std::string& module : selection.modules) {
-      ReloadReport child = ReloadReport::begin(ReloadKind::kModule, module);
-      module_locked(module, "", options, child, nullptr);
-      child.finish();
-      r.results.push_back(std::move(child));
-    }
-    for (const std::string& path : selection.extensions) {
-      ReloadReport child = ReloadReport::begin(ReloadKind::kExtension, path);
-      extension_locked(path, options, child);
-      child.finish();
-      r.results.push_back(std::move(child));
-    }
-    for (const CodeChangeTarget& target : selection.code_changes) {
-      ReloadReport child = ReloadReport::begin(ReloadKind::kCodeChange, target.actor);
-      code_change_locked(target, options, child);
-      child.finish();
-      r.results.push_back(std::move(child));
-    }
-  });
-}
-
-void Reloader::code_change_locked(const CodeChangeTarget& target, const ReloadOptions& options,
-                                  ReloadReport& r) {
-  if (target.actor.empty()) {
-    return r.add_error(target.actor,
-                       reload_status(ReloadError::kInvalidArgument, "code_change needs an actor"));
-  }
-  SwapOptions swap_options;
-  swap_options.extra = target.extra.empty() ? options.extra : target.extra;
-  swap_options.suspend_timeout = options.timeout;
-  SwapResult swap = deps_.swapper->change_code(target.actor, swap_options);
-  emit_swap(swap);
-  r.metadata["module"] = swap.module;
-  r.metadata["version"] = swap.to_version;
-  if (!swap.status.ok()) {
-    r.add_error(target.actor, swap.status);
-    for (const ActorFailure& f : swap.failures) {
-      r.errors.push_back({target.actor, reload_error_of(swap.status), f.message, {}});
-    }
-    return;
-  }
-  r.reloaded.push_back(target.actor);
-}
-
-ReloadReport Reloader::code_change(const CodeChangeTarget& target, const ReloadOptions& options) {
-  return run(ReloadKind::kCodeChange, target.actor, options,
-             [&](ReloadReport& r) { code_change_locked(target, options, r); });
-}
-
-ReloadReport Reloader::soft_purge_module(const std::string& name, const ReloadOptions& options) {
-  return run(ReloadKind::kPurge, name, options, [&](ReloadReport& r) {
-    ModuleRef old = deps_.code_server->old(name);
-    absl::Status s = deps_.code_server->soft_purge(name);
-    if (reload_error_of(s) == ReloadError::kInUse) return r.add_skipped(name, s);
-    if (!s.ok()) return r.add_error(name, s);
-    r.metadata["purged_version"] = old ? old->version() : "";
-    if (old) r.reloaded.push_back(name);
-  });
-}
-
-ReloadReport Reloader::purge_module(const std::string& name, const ReloadOptions& options) {
-  return run(ReloadKind::kPurge, name, options, [&](ReloadReport& r) {
-    ModuleRef old = deps_.code_server->old(name);
-    auto stopped = deps_.code_server->purge(name);
-    if (!stopped.ok()) return r.add_error(name, stopped.status());
-    r.metadata["hard"] = "true";
-    r.metadata["stopped_actors"] = std::to_string(*stopped);
-    r.metadata["purged_version"] = old ? old->version() : "";
-    if (old) r.reloaded.push_back(name);
-  });
 }
 
 }  // namespace lemon

@@ -1,19 +1,28 @@
-// The five reload operations of the seed (`Lemon.Reload`), done for real: each takes the reload
-// lock, emits reload.start/stop/exception telemetry, and returns a ReloadReport.
+// The one place that changes which version of a module is current. Every reload, whoever asks for
+// it (the control plane, the reload service, a cluster peer), is a ReloadRequest run here.
 //
-//   Reloader reloader({&code_server, &reload_manager, &compiler, &lock, &telemetry},
+//   Reloader reloader({&code_server, &swapper, &compiler, &lock, &telemetry},
 //                     {.modules_dir = "/srv/lemon/modules", .apps_manifest = ".../apps.json"});
-//   ReloadReport r = reloader.reload_module("counter", {});      // from <modules_dir>/counter.so
-//   r = reloader.reload_extension("/srv/lemon/ext/greeter.cc", {});
-//   r = reloader.reload_app("demo", {});                          // all or nothing
-//   r = reloader.reload_system({});                               // everything changed on disk
-//   r = reloader.soft_purge_module("counter", {});
+//   ReloadReport r = reloader.run(ReloadRequest::module("counter"));  // <modules_dir>/counter.so
+//   r = reloader.run(ReloadRequest::app("shop"));                      // all or nothing
+//
+// A run takes the reload lock, prepares (loads every new version the request names; no actor is
+// touched), commits (moves the actors, one app or module at a time, each all or nothing) and
+// emits reload.start/stop telemetry. A caller that holds the lock itself, as a cluster node does
+// for its coordinator, uses the two phases directly:
+//
+//   std::unique_ptr<ReloadChange> change = reloader.prepare(request, /*all_or_nothing=*/true);
+//   if (change->ok()) reloader.commit(*change);   // the whole change, or none of it
+//   ...
+//   reloader.rollback(*change);                    // back to the versions before the commit
 //
 // Reports never throw; status is ok, partial (something skipped: unchanged, in_use) or error.
-// All operations are thread-safe and exclude each other through the lock.
+// All methods are thread-safe.
 #ifndef LEMON_CORE_RELOADER_H_
 #define LEMON_CORE_RELOADER_H_
 
+#include <cstddef>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -21,70 +30,87 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "core/app_manifest.h"
 #include "core/code_server.h"
 #include "core/extension_compiler.h"
 #include "core/module_swapper.h"
 #include "core/reload_lock.h"
 #include "core/reload_report.h"
+#include "core/reload_request.h"
 #include "core/telemetry.h"
 
 namespace lemon {
 
-struct ReloadOptions {
-  // Hard-purge an old version that actors still run instead of skipping with in_use (their
-  // actors are stopped, as code:purge does).
-  bool force = false;
-  absl::Duration timeout = absl::Seconds(10);       // per module: all actors suspended+migrated
-  absl::Duration lock_timeout = absl::Seconds(30);  // waiting for the reload lock
-  std::string extra;                                // passed to every code_change
-  std::string owner = "api";                        // who holds the lock (shown in errors)
-};
+// What Reloader::prepare made ready: the new versions loaded and checked, no actor touched.
+// Destroying it before a commit discards them.
+class ReloadChange {
+ public:
+  // Prepare's report, then commit's and rollback's (kind and target of the request).
+  const ReloadReport& report() const { return report_; }
+  // Prepared with no error (skipped items, such as unchanged modules, are no error).
+  bool ok() const { return ok_; }
+  // A commit would change some version or actor.
+  bool changes_anything() const;
+  const ReloadRequest& request() const { return request_; }
 
-// An explicit code_change: migrate one actor's state with its current version's code_change.
-struct CodeChangeTarget {
-  std::string actor;  // registered name
-  std::string extra;
-};
+ private:
+  friend class Reloader;
+  // One module's new version, and where its report is in the report tree (indexes into results).
+  struct Step {
+    std::string module;
+    ModuleRef next;
+    ModuleRef before;  // null: a first load
+    std::vector<size_t> where;
+    bool done = false;  // committed
+  };
+  // What commits or rolls back together: an app, or one module or extension.
+  struct Group {
+    std::vector<Step> steps;
+    std::vector<size_t> where;  // the app's report, or the module's
+    bool app = false;
+    bool failed = false;  // prepare failed: nothing of it is committed
+  };
 
-// What one reload of the seed's list form asks for (`modules`, `apps`, `extensions`), plus
-// explicit code_change targets.
-struct ReloadSelection {
-  std::vector<std::string> modules;
-  std::vector<std::string> apps;
-  std::vector<std::string> extensions;
-  std::vector<CodeChangeTarget> code_changes;
+  // A step for `module` is in this change already (in a group, or in `current`, being prepared).
+  bool has_step(const std::string& module, const Group& current) const;
+
+  ReloadRequest request_;
+  bool all_or_nothing_ = false;
+  bool ok_ = true;
+  bool committed_ = false;
+  ReloadReport report_;
+  std::vector<Group> groups_;
 };
 
 class Reloader {
  public:
   struct Deps {
-    CodeServer* code_server = nullptr;    // required
-    ModuleSwapper* swapper = nullptr;     // required
+    CodeServer* code_server = nullptr;      // required
+    ModuleSwapper* swapper = nullptr;       // required
     ExtensionCompiler* compiler = nullptr;  // null: extensions are refused
-    LockService* lock = nullptr;          // required
-    Telemetry* telemetry = nullptr;       // may be null
+    LockService* lock = nullptr;            // required
+    Telemetry* telemetry = nullptr;         // may be null
   };
   struct Layout {
-    std::string modules_dir;               // <modules_dir>/<name>.so is module <name>
-    std::vector<std::string> extension_dirs;  // scanned for *.cc by reload_system
-    std::string apps_manifest;             // JSON, see core/app_manifest.h; may not exist
+    std::string modules_dir;                  // <modules_dir>/<name>.so is module <name>
+    std::vector<std::string> extension_dirs;  // scanned for *.cc by a system reload
+    std::string apps_manifest;                // JSON, see core/app_manifest.h; may not exist
   };
 
   Reloader(Deps deps, Layout layout);
 
-  ReloadReport reload_module(const std::string& name, const ReloadOptions& options);
-  ReloadReport reload_extension(const std::string& path, const ReloadOptions& options);
-  ReloadReport reload_app(const std::string& app, const ReloadOptions& options);
-  // Everything that changed on disk: apps (in manifest order), other modules, extensions.
-  ReloadReport reload_system(const ReloadOptions& options);
-  // The seed's list form, in one orchestration under the lock (kind "system").
-  ReloadReport reload_selection(const ReloadSelection& selection, const ReloadOptions& options);
-  // OTP's sys:change_code on one live actor without a new version (kind "code_change").
-  ReloadReport code_change(const CodeChangeTarget& target, const ReloadOptions& options);
-  ReloadReport soft_purge_module(const std::string& name, const ReloadOptions& options);
-  ReloadReport purge_module(const std::string& name, const ReloadOptions& options);
+  // Checks `request` (check_request), takes the lock, prepares and commits it.
+  ReloadReport run(const ReloadRequest& request);
+
+  // The two phases, for a caller holding the reload lock. prepare loads and checks every new
+  // version `request` names (module, extension, app, system, selection); a code_change target or
+  // a purge is done by commit. With `all_or_nothing`, commit changes everything or nothing, and
+  // an old version still in use is an error rather than a skip.
+  std::unique_ptr<ReloadChange> prepare(const ReloadRequest& request, bool all_or_nothing);
+  // Emits reload.start/stop around the commit. Call once, after prepare.
+  void commit(ReloadChange& change);
+  // Undoes a commit: every module back to the version before it (a first load is unloaded).
+  void rollback(ReloadChange& change);
 
   // Loads a module file with no actors yet (node start-up). Not locked against reloads.
   absl::StatusOr<ModuleRef> load_file(const std::string& path);
@@ -93,33 +119,28 @@ class Reloader {
   const Layout& layout() const { return layout_; }
 
  private:
-  template <class Body>
-  ReloadReport run(ReloadKind kind, const std::string& target, const ReloadOptions& options,
-                   Body body);
+  using Group = ReloadChange::Group;
+  using Step = ReloadChange::Step;
 
-  // What an app reload undoes when a later module of the app fails: a swap (back to `previous`)
-  // or a first load (`previous` null: the module is unloaded, as if never loaded).
-  struct Undo {
-    std::string module;
-    ModuleRef previous;
-    std::size_t child = 0;  // the module's report in the app report's results (set by app_locked)
-  };
+  void prepare_module(ReloadChange& c, Group& g, const std::string& name, std::string path,
+                      std::vector<size_t> where);
+  void prepare_extension(ReloadChange& c, Group& g, const std::string& path,
+                         std::vector<size_t> where);
+  void prepare_app(ReloadChange& c, const AppSpec& app, std::vector<size_t> where);
+  void prepare_system(ReloadChange& c);
+  void prepare_selection(ReloadChange& c);
+  // Adds `child` to the top report, with `g` (its paths relative to the child) as a group.
+  void attach(ReloadChange& c, ReloadReport child, Group g);
 
-  // The bodies, called with the lock held; each fills `report`. module_locked appends to `undo`
-  // (if given) what it changed.
-  void module_locked(const std::string& name, const std::string& path,
-                     const ReloadOptions& options, ReloadReport& report, std::vector<Undo>* undo);
-  void extension_locked(const std::string& path, const ReloadOptions& options,
-                        ReloadReport& report);
-  void app_locked(const AppSpec& app, const ReloadOptions& options, ReloadReport& report);
-  void system_locked(const ReloadOptions& options, ReloadReport& report);
-  void code_change_locked(const CodeChangeTarget& target, const ReloadOptions& options,
-                          ReloadReport& report);
+  void commit_locked(ReloadChange& c);
+  bool commit_step(ReloadChange& c, Step& s);
+  void undo(ReloadChange& c, Group& g, const std::string& because);
+  void run_direct(ReloadChange& c);  // code_change and purges
+  void code_change_target(const ReloadRequest& request, const CodeChangeTarget& target,
+                          ReloadReport& r);
 
   absl::StatusOr<std::string> module_path(const std::string& name) const;
-  // The name of the module in the shared object at `path`, read by preparing it (also when the
-  // module's old version is in use); kUnchanged or another error when it cannot be prepared.
-  absl::StatusOr<std::string> module_name_in(const std::string& path);
+  std::string extension_source(const std::string& path) const;
   void emit_swap(const SwapResult& swap);
   void emit_modules();
 

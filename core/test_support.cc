@@ -44,8 +44,8 @@ void copy_file(const std::string& from, const std::string& to) {
 
 ScratchDir::ScratchDir() {
   const char* base = std::getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                     "/lemon-XXXXXX";
+  std::string tmpl =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/lemon-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) {
     std::fprintf(stderr, "ScratchDir: mkdtemp %s: %s\n", tmpl.c_str(), errno_text(errno).c_str());
     std::abort();

@@ -2,10 +2,8 @@
 // program in the same process, or a remote CAF node, triggers exactly what the control plane does.
 //
 //   caf::actor svc = runtime.reload_service();
-//   ReloadRequest req;
-//   req.kind = "module";
-//   req.target = "counter";
-//   self->request(svc, caf::infinite, reload_atom::value, req).receive(
+//   self->request(svc, caf::infinite, reload_atom::value,
+//   ReloadRequest::module("counter")).receive(
 //       [](const ReloadReport& r) { ... }, [](caf::error&) { ... });
 //
 // Each request runs on its own thread (a detached worker), so requests wait for each other only
@@ -23,33 +21,12 @@
 #include "caf/fwd.hpp"
 #include "caf/meta/type_name.hpp"
 #include "core/reload_report.h"
+#include "core/reload_request.h"
 #include "core/reloader.h"
 
 namespace lemon {
 
 using reload_atom = caf::atom_constant<caf::atom("lreload")>;
-
-// One reload operation. `kind`: "module", "extension", "app", "all" (system), "selection" (the
-// listed modules, apps and extensions, as Reloader::reload_selection), "code_change" (target =
-// actor name, with `extra`), "purge" (soft), "hard_purge".
-struct ReloadRequest {
-  std::string kind = "all";
-  std::string target;  // module or app name, or extension path
-  std::vector<std::string> modules;
-  std::vector<std::string> apps;
-  std::vector<std::string> extensions;
-  std::vector<std::string> code_change_actors;  // explicit code_change targets ("selection")
-  std::vector<std::string> code_change_extras;  // one per actor ("" = `extra`)
-  std::string extra;
-  uint32_t timeout_ms = 10000;       // at most kMaxReloadTimeoutMs
-  uint32_t lock_timeout_ms = 30000;  // at most kMaxLockTimeoutMs
-  bool force = false;
-  std::string owner = "caf";
-};
-
-// Runs `request` on `reloader` (what the service's workers do). An unknown kind, or a deadline over
-// its maximum (core/reload_limits.h), is an error report (invalid_argument) and runs nothing.
-ReloadReport execute(Reloader& reloader, const ReloadRequest& request);
 
 // Registers ReloadRequest and ReloadReport (they cross the network); call before the actor system
 // is created.
@@ -59,10 +36,20 @@ void add_reload_message_types(caf::actor_system_config& cfg);
 caf::actor spawn_reload_service(caf::actor_system& sys, Reloader& reloader);
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, CodeChangeTarget& x) {
+  return f(caf::meta::type_name("lemon.CodeChangeTarget"), x.actor, x.extra);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ReloadSelection& x) {
+  return f(caf::meta::type_name("lemon.ReloadSelection"), x.modules, x.apps, x.extensions,
+           x.code_changes);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ReloadRequest& x) {
-  return f(caf::meta::type_name("lemon.ReloadRequest"), x.kind, x.target, x.modules, x.apps,
-           x.extensions, x.code_change_actors, x.code_change_extras, x.extra, x.timeout_ms,
-           x.lock_timeout_ms, x.force, x.owner);
+  return f(caf::meta::type_name("lemon.ReloadRequest"), x.op, x.target, x.selection, x.extra,
+           x.timeout_ms, x.lock_timeout_ms, x.force, x.owner);
 }
 
 template <class Inspector>
@@ -84,7 +71,7 @@ typename Inspector::result_type inspect(Inspector& f, ErrorItem& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ReloadReport& x) {
   return f(caf::meta::type_name("lemon.ReloadReport"), x.kind, x.target, x.status, x.reloaded,
-           x.skipped, x.errors, x.duration_ms, x.metadata, x.results);
+           x.skipped, x.errors, x.duration_ms, x.lock_token, x.rolled_back, x.metadata, x.results);
 }
 
 }  // namespace lemon

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "node/reload_service.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/atom.hpp"
@@ -15,6 +14,7 @@
 #include "core/fs.h"
 #include "core/reload_error.h"
 #include "core/telemetry.h"
+#include "node/reload_service.h"
 
 namespace lemon {
 
@@ -103,6 +103,11 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
     for (const auto& [module, n] : counts) {
       telemetry->emit({kActorsCount, {{"count", static_cast<double>(n)}}, {{"module", module}}});
     }
+  });
+  // A hard purge stops the actors that run the purged version.
+  ReloadManager* manager = rt->manager_.get();
+  rt->code_server_->set_purge_hook([manager](const ModuleRef& version) {
+    return manager->stop_actors(version, absl::Seconds(30));
   });
   Reloader::Deps deps;
   deps.code_server = rt->code_server_.get();

@@ -8,7 +8,7 @@
 //   auto rt = Runtime::create(o).value();
 //   rt->reloader().load_file("/srv/lemon/modules/counter.so");
 //   auto a = rt->spawn({"counter", "", "counter-1", "0"});
-//   ReloadReport r = rt->reloader().reload_module("counter", {});
+//   ReloadReport r = rt->reloader().run(ReloadRequest::module("counter"));
 //
 // Destroying the runtime stops every reloadable actor and then the actor system.
 #ifndef LEMON_NODE_RUNTIME_H_
@@ -22,7 +22,6 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "actors/registry.h"
-#include "reload/reload_manager.h"
 #include "actors/reloadable_actor.h"
 #include "caf/actor.hpp"
 #include "caf/fwd.hpp"
@@ -32,6 +31,7 @@
 #include "core/reload_lock.h"
 #include "core/reloader.h"
 #include "core/telemetry.h"
+#include "reload/reload_manager.h"
 
 namespace lemon {
 

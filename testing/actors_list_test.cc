@@ -9,11 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "actors/messages.h"
-#include "node/runtime.h"
 #include "caf/all.hpp"
 #include "control_plane/node_service.h"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "node/runtime.h"
 #include "testing/test_node.h"
 
 namespace lemon {

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "cluster/authenticated_client.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_messages.h"
-#include "node/reload_service.h"
-#include "cluster/authenticated_client.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
+#include "node/reload_service.h"
 #include "testing/cluster_fixture.h"
 
 namespace lemon {
@@ -26,19 +26,12 @@ using testing::RawChannel;
 using testing::RemotePeer;
 
 ReloadRequest hard_purge() {
-  ReloadRequest r;
-  r.kind = "hard_purge";
-  r.target = "counter";
+  ReloadRequest r = ReloadRequest::hard_purge("counter");
   r.force = true;
   return r;
 }
 
-ReloadRequest reload_counter() {
-  ReloadRequest r;
-  r.kind = "module";
-  r.target = "counter";
-  return r;
-}
+ReloadRequest reload_counter() { return ReloadRequest::module("counter"); }
 
 // Nothing on the node changed: no lock held, counter still on version 1 with its three actors,
 // no member but the node itself.
@@ -193,9 +186,9 @@ TEST(ClusterAuthTest, ReplayedRequestIsRefusedAfterTheOriginalFinished) {
       peer.seal(ch, caf::make_message(cluster_lock_atom::value, testing::cluster_call("b/1")));
   auto granted = peer.send(ch, ch.agent, lock);
   ASSERT_TRUE(granted.ok()) << granted.status();
-  ReloadReport r = granted->get_as<ReloadReport>(0);
-  const uint64_t token = testing::lock_token(r);
-  ASSERT_GT(token, 0u) << r.metadata["lock_token"];
+  ASSERT_TRUE(granted->match_elements<ClusterStepReply>());
+  const uint64_t token = granted->get_as<ClusterStepReply>(0).report.lock_token;
+  ASSERT_GT(token, 0u);
   EXPECT_TRUE(node.lock_held());
   ReloadReport done = peer.report(
       ch, caf::make_message(cluster_finish_atom::value, testing::cluster_call("b/1", token)));

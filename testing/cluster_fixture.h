@@ -23,16 +23,16 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "cluster/cluster.h"
-#include "node/reload_service.h"
-#include "node/runtime.h"
 #include "caf/all.hpp"
 #include "caf/io/middleman.hpp"
 #include "cluster/auth_messages.h"
+#include "cluster/cluster.h"
 #include "cluster/peer_auth.h"
 #include "cluster/tls.h"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "node/reload_service.h"
+#include "node/runtime.h"
 #include "testing/test_node.h"
 
 namespace lemon::testing {
@@ -59,13 +59,13 @@ class ClusterNode {
     o.load_middleman = true;
     o.configure = [](caf::actor_system_config& cfg) { configure_cluster(cfg); };
     rt_ = std::move(Runtime::create(o).value());
-    EXPECT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so")
-                    .ok());
+    EXPECT_TRUE(
+        install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so").ok());
     for (int i = 0; i < 3; ++i)
       EXPECT_TRUE(rt_->spawn({"counter", "", "c" + std::to_string(i), "0"}).ok());
-    EXPECT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so",
-                               false)
-                    .ok());
+    EXPECT_TRUE(
+        install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so", false)
+            .ok());
     Cluster::Options co;
     co.node_name = "a";
     co.secret = kClusterSecret;
@@ -173,7 +173,8 @@ class RemotePeer {
     return send(ch, ch.agent, seal(ch, content));
   }
 
-  // The ReloadReport of a successful call (an error report if the call failed).
+  // The ReloadReport of a successful call, or the report in its ClusterStepReply (an error report
+  // if the call failed).
   ReloadReport report(const RawChannel& ch, const caf::message& content) {
     return as_report(call(ch, content));
   }
@@ -201,6 +202,9 @@ class RemotePeer {
  private:
   static ReloadReport as_report(const absl::StatusOr<caf::message>& reply) {
     if (reply.ok() && reply->match_elements<ReloadReport>()) return reply->get_as<ReloadReport>(0);
+    if (reply.ok() && reply->match_elements<ClusterStepReply>()) {
+      return reply->get_as<ClusterStepReply>(0).report;
+    }
     ReloadReport r = ReloadReport::begin(ReloadKind::kSystem, "");
     r.add_error("call", reply.ok() ? absl::InternalError("no report") : reply.status());
     r.finish();
@@ -225,17 +229,13 @@ inline ClusterCall cluster_call(const std::string& reload_id, uint64_t token = 0
   c.reload_id = reload_id;
   c.coordinator = "b";
   c.token = token;
-  c.kind = ClusterKind::kModule;
-  c.target = "counter";
-  c.lock_timeout_ms = 5000;
+  c.request = ReloadRequest::module("counter");
+  c.request.lock_timeout_ms = 5000;
   return c;
 }
 
 // The lock token a lock report hands out (0: none).
-inline uint64_t lock_token(ReloadReport& r) {
-  uint64_t t = 0;
-  return absl::SimpleAtoi(r.metadata["lock_token"], &t) ? t : 0;
-}
+inline uint64_t lock_token(const ReloadReport& r) { return r.lock_token; }
 
 }  // namespace lemon::testing
 

@@ -6,9 +6,9 @@
 #include "absl/time/clock.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_messages.h"
-#include "node/reload_service.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
+#include "node/reload_service.h"
 #include "testing/cluster_fixture.h"
 
 namespace lemon {
@@ -77,11 +77,9 @@ TEST_F(ClusterLeaseTest, SilentCoordinatorLosesTheLockWithinTheLease) {
   // Its next step is fenced off, and a new cluster reload proceeds.
   EXPECT_EQ(first_error(step(cluster_prepare_atom::value, "b/1", 1)),
             ReloadError::kReloadInProgress);
-  ClusterCall call;
-  call.kind = ClusterKind::kModule;
-  call.target = "counter";
-  call.lock_timeout_ms = 1000;
-  ReloadReport r = node_.cluster().reload(call);
+  ReloadRequest request = ReloadRequest::module("counter");
+  request.lock_timeout_ms = 1000;
+  ReloadReport r = node_.cluster().reload(request);
   EXPECT_EQ(r.metadata["outcome"], "committed") << r.results.at(0).errors.at(0).message;
   EXPECT_EQ(node_.counter_version(), "2");
 }
@@ -132,7 +130,7 @@ TEST_F(ClusterFencingTest, SessionsAreBounded) {
   // The second session waits for the lock (on its own thread); the third finds no room.
   caf::scoped_actor self{peer_.system()};
   ClusterCall waiting = cluster_call("b/2");
-  waiting.lock_timeout_ms = 60000;
+  waiting.request.lock_timeout_ms = 60000;
   cluster::SealedMessage second =
       peer_.seal(coordinator_, caf::make_message(cluster_lock_atom::value, waiting));
   auto pending = self->request(coordinator_.agent, testing::kReplyTimeout,
@@ -159,9 +157,7 @@ TEST_F(ClusterFencingTest, SessionsAreBounded) {
 TEST_F(ClusterFencingTest, RemoteReloadsAreBounded) {
   const uint64_t token = lock("b/1");  // the first remote reload waits for this lock
   ASSERT_GT(token, 0u);
-  ReloadRequest req;
-  req.kind = "module";
-  req.target = "counter";
+  ReloadRequest req = ReloadRequest::module("counter");
   req.lock_timeout_ms = 60000;
   caf::scoped_actor self{peer_.system()};
   cluster::SealedMessage first =
@@ -189,11 +185,13 @@ TEST_F(ClusterFencingTest, OutOfRangeCallsAreRefused) {
   };
   std::vector<Case> cases;
   cases.push_back({"huge timeout", cluster_call("b/1"), true});
-  cases.back().call.timeout_ms = 0xffffffffu;
+  cases.back().call.request.timeout_ms = 0xffffffffu;
   cases.push_back({"huge lock timeout", cluster_call("b/2"), true});
-  cases.back().call.lock_timeout_ms = kMaxClusterTimeoutMs + 1;
-  cases.push_back({"unknown kind", cluster_call("b/3"), true});
-  cases.back().call.kind = static_cast<ClusterKind>(77);
+  cases.back().call.request.lock_timeout_ms = kMaxClusterTimeoutMs + 1;
+  cases.push_back({"unknown operation", cluster_call("b/3"), true});
+  cases.back().call.request.op = static_cast<ReloadOp>(77);
+  cases.push_back({"a purge", cluster_call("b/4"), true});
+  cases.back().call.request = ReloadRequest::hard_purge("counter");
   cases.push_back({"no reload id", cluster_call(""), false});
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
@@ -202,15 +200,13 @@ TEST_F(ClusterFencingTest, OutOfRangeCallsAreRefused) {
     EXPECT_EQ(first_error(r), ReloadError::kInvalidArgument);
     EXPECT_FALSE(node_.lock_held());
     if (c.coordinator_checks) {
-      ReloadReport coordinated = node_.cluster().reload(c.call);
+      ReloadReport coordinated = node_.cluster().reload(c.call.request);
       EXPECT_EQ(coordinated.status, ReloadStatus::kError);
       EXPECT_EQ(coordinated.errors.at(0).reason, ReloadError::kInvalidArgument);
       EXPECT_FALSE(node_.lock_held());
     }
   }
-  ReloadRequest req;
-  req.kind = "module";
-  req.target = "counter";
+  ReloadRequest req = ReloadRequest::module("counter");
   req.timeout_ms = kMaxClusterTimeoutMs + 1;
   EXPECT_EQ(first_error(peer_.report(coordinator_, caf::make_message(reload_atom::value, req))),
             ReloadError::kInvalidArgument);

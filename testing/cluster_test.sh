@@ -8,6 +8,9 @@
 #   (d) a fourth node coordinates a slow reload (extension compiles) and is SIGKILLed while it
 #       holds every node's lock: the locks come back within the timeout, the next reload works
 #   (e) the same with a holder that goes silent (SIGSTOP) instead: its lease runs out
+#   (p) an app reloaded cluster-wide is all or nothing: one node's broken module keeps every
+#       module of the app on every node where it was; after a commit and a purge,
+#       lemon_module_info on every node lists exactly the versions loaded
 #   (s) without the cluster secret nothing happens: a node given another secret never joins;
 #       remote_reload without the secret file, or with another secret, is refused with a clear
 #       error before it can ask anything (and with the right secret it works, below)
@@ -214,6 +217,54 @@ jq -e '.result.divergent == ["greeter"]
             == [["a","3"],["b","2"],["c","2"]])' "$T/g-modules.json" >/dev/null \
   || fail "divergent modules.list: $(cat "$T/g-modules.json")"
 echo "ok: modules.list with cluster: true names greeter as divergent (a runs 3, b and c run 2)"
+
+# ---- (p) an app, cluster-wide: all or nothing; then a purge; lemon_module_info follows ----------
+APPS="$ROOT/testing/testdata"
+app_reload() {  # NODE -> report
+  rpc "$1" '{"scope":"app","app":"shop","cluster":true,"lock_timeout_ms":60000}' system.reload
+}
+app_versions() {  # NODE MODULE -> the versions lemon_module_info lists, sorted, comma-separated
+  curl -s "http://127.0.0.1:${MP[$1]}/metrics" \
+    | sed -n "s/^lemon_module_info{.*module=\"$2\".*version=\"\([^\"]*\)\".*} 1\$/\1/p" \
+    | sort | paste -sd, -
+}
+for n in a b c; do
+  echo '{"apps": [{"name": "shop", "modules": ["app_a", "app_b"]}]}' >"$T/$n/modules/apps.json"
+  cp "$APPS/libapp_a_v1.so" "$T/$n/modules/app_a.so"
+  cp "$APPS/libapp_b_v1.so" "$T/$n/modules/app_b.so"
+done
+app_reload a >"$T/p1.json"
+jq -e '.result.status == "ok" and .result.metadata.outcome == "committed"
+       and .result.metadata.kind == "app"' "$T/p1.json" >/dev/null \
+  || fail "(p) first load of the app: $(cat "$T/p1.json")"
+for n in a b c; do
+  cp "$APPS/libapp_a_v2.so" "$T/$n/modules/app_a.so"
+  cp "$APPS/libapp_b_v2.so" "$T/$n/modules/app_b.so"
+done
+cp "$ROOT/core/testdata/libno_entry.so" "$T/c/modules/app_b.so"  # c's app_b is broken
+app_reload b >"$T/p2.json"
+jq -e '.result.status == "error" and .result.metadata.outcome == "discarded"
+       and .result.metadata.failed_nodes == "c"' "$T/p2.json" >/dev/null \
+  || fail "(p) app with a broken module on c: $(cat "$T/p2.json")"
+rpc a '{"cluster":true}' modules.list >"$T/p2-modules.json"
+jq -e '[.result.modules[] | select(.name == "app_a" or .name == "app_b") | .current_version]
+       | unique == ["1"]' "$T/p2-modules.json" >/dev/null \
+  || fail "(p) a node moved although c could not: $(cat "$T/p2-modules.json")"
+echo "(p) ok: c's broken app_b kept app_a and app_b on version 1 on every node"
+cp "$APPS/libapp_b_v2.so" "$T/c/modules/app_b.so"
+app_reload c >"$T/p3.json"
+jq -e '.result.status == "ok" and .result.metadata.outcome == "committed"
+       and ([.result.results[].results[].reloaded[]] | length == 6)' "$T/p3.json" >/dev/null \
+  || fail "(p) app reload: $(cat "$T/p3.json")"
+for n in a b c; do
+  [ "$(app_versions $n app_a)" = "1,2" ] || fail "(p) $n lemon_module_info app_a: $(app_versions $n app_a)"
+  rpc $n '{"module":"app_a"}' modules.purge | jq -e '.result.status == "ok"' >/dev/null \
+    || fail "(p) purge on $n"
+  [ "$(app_versions $n app_a)" = "2" ] \
+    || fail "(p) after the purge $n's lemon_module_info lists app_a $(app_versions $n app_a)"
+  [ "$(app_versions $n app_b)" = "1,2" ] || fail "(p) $n lemon_module_info app_b: $(app_versions $n app_b)"
+done
+echo "(p) ok: the app moved to 2 on a, b and c; after a purge lemon_module_info lists app_a 2 only"
 
 # ---- every node stops cleanly; no demo message was lost ----------------------------------------
 stop_all a b c

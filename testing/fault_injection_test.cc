@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "actors/messages.h"
-#include "node/runtime.h"
 #include "actors/supervisor.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
@@ -24,8 +23,9 @@
 #include "core/extension_compiler.h"
 #include "core/reload_error.h"
 #include "core/reloader.h"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "node/runtime.h"
 #include "testing/test_node.h"
 
 namespace lemon {
@@ -62,8 +62,7 @@ int count_files(const std::string& dir) {
 // paced so that the two cores also serve the reload.
 class Load {
  public:
-  Load(caf::actor_system& sys, const std::vector<caf::actor>& actors)
-      : sent_(actors.size(), 0) {
+  Load(caf::actor_system& sys, const std::vector<caf::actor>& actors) : sent_(actors.size(), 0) {
     thread_ = std::thread([this, &sys, &actors] {
       caf::scoped_actor self{sys};
       while (!stop_.load()) {
@@ -179,16 +178,16 @@ TEST_F(FaultInjectionTest, EveryBadSharedObjectIsRefusedAndNothingRunningChanges
       {"another module's name", raw_so("other_name"), ReloadError::kNameMismatch,
        "holds module other, not counter"},
       // Both would kill the host inside dlopen; the probe process (core/module_probe) dies instead.
-      {"a static constructor that throws", fault_so("static_ctor_throws"),
-       ReloadError::kLoadFailed, "probe process failed"},
-      {"a hash table that makes ld.so assert", runfile(
-           "testing/fuzz/crashes/module_descriptor/ld_so_gnu_hash_assertion"),
+      {"a static constructor that throws", fault_so("static_ctor_throws"), ReloadError::kLoadFailed,
+       "probe process failed"},
+      {"a hash table that makes ld.so assert",
+       runfile("testing/fuzz/crashes/module_descriptor/ld_so_gnu_hash_assertion"),
        ReloadError::kLoadFailed, "probe process failed"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     install("counter", c.file, false);
-    ReloadReport r = rt_->reloader().reload_module("counter", {});
+    ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
     observed(c.what, r);
     EXPECT_EQ(r.status, ReloadStatus::kError);
     ASSERT_EQ(r.errors.size(), 1u) << first_error(r);
@@ -202,16 +201,16 @@ TEST_F(FaultInjectionTest, EveryBadSharedObjectIsRefusedAndNothingRunningChanges
   EXPECT_EQ(count_files(copy_dir()), 1);
   // And a good version still goes in afterwards, under the same load, taking the exact counts.
   install("counter", counter_so("2"), false);
-  ReloadReport ok = rt_->reloader().reload_module("counter", {});
+  ReloadReport ok = rt_->reloader().run(ReloadRequest::module("counter"));
   ASSERT_EQ(ok.status, ReloadStatus::kOk) << first_error(ok);
   expect_actors_intact("2");
 }
 
 TEST_F(FaultInjectionTest, CodeChangeThatThrowsRollsEveryActorBack) {
   install("counter", counter_so("2"), false);
-  ReloadOptions o;
+  ReloadRequest o = ReloadRequest::module("counter");
   o.extra = "fail";
-  ReloadReport r = rt_->reloader().reload_module("counter", o);
+  ReloadReport r = rt_->reloader().run(o);
   observed("code_change throws", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
@@ -224,7 +223,7 @@ TEST_F(FaultInjectionTest, CodeChangeThatThrowsRollsEveryActorBack) {
 
 TEST_F(FaultInjectionTest, CodeChangeThatReturnsNoBehaviourRollsEveryActorBack) {
   install("counter", fault_so("null_code_change"), false);
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   observed("code_change returns no behaviour", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
@@ -237,9 +236,9 @@ TEST_F(FaultInjectionTest, CodeChangeThatReturnsNoBehaviourRollsEveryActorBack) 
 
 TEST_F(FaultInjectionTest, CodeChangeLongerThanTheDeadlineTimesOutAndRollsBack) {
   install("counter", fault_so("slow_code_change"), false);  // first code_change spins 3 s
-  ReloadOptions o;
-  o.timeout = absl::Milliseconds(500);
-  ReloadReport r = rt_->reloader().reload_module("counter", o);
+  ReloadRequest o = ReloadRequest::module("counter");
+  o.timeout_ms = 500;
+  ReloadReport r = rt_->reloader().run(o);
   observed("slow code_change", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
@@ -264,9 +263,9 @@ TEST_F(FaultInjectionTest, AnActorStuckInAHandlerTimesOutTheSuspensionAndKeepsIt
   }
   (*self_)->send(slow[0], ping_atom::value, uint64_t{2000});  // busy for 2 s
   install("slow", runfile("actors/testdata/libslow_v2.so"), false);
-  ReloadOptions o;
-  o.timeout = absl::Milliseconds(300);
-  ReloadReport r = rt_->reloader().reload_module("slow", o);
+  ReloadRequest o = ReloadRequest::module("slow");
+  o.timeout_ms = 300;
+  ReloadReport r = rt_->reloader().run(o);
   observed("actor stuck in a handler", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
@@ -289,8 +288,9 @@ TEST_F(FaultInjectionTest, NewBehaviourThatThrowsAfterResumeIsRestartedByItsSupe
   spec.children = {{{"counter", "", "supervised", "7"}, Restart::kPermanent}};
   auto sup = spawn_supervisor(rt_->system(), rt_->registry(), rt_->code_server(), spec);
   ASSERT_TRUE(sup.ok()) << sup.status();
-  (*self_)->request(*sup, kDeadline, sup_watch_atom::value).receive(
-      [] {}, [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
+  (*self_)
+      ->request(*sup, kDeadline, sup_watch_atom::value)
+      .receive([] {}, [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
   auto children = ask<std::vector<SupervisedChild>>(*sup, sup_which_atom::value);
   ASSERT_EQ(children.size(), 1u);
   caf::actor child = children[0].handle;
@@ -298,7 +298,7 @@ TEST_F(FaultInjectionTest, NewBehaviourThatThrowsAfterResumeIsRestartedByItsSupe
   load_->stop();  // the unsupervised load actors would die at their next tick; see below
 
   install("counter", fault_so("throw_after_migration"), false);
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   ASSERT_EQ(r.status, ReloadStatus::kOk) << first_error(r);
   EXPECT_EQ(ask<ActorStatus>(child, sys_status_atom::value).version, "2-throws");
 
@@ -332,9 +332,10 @@ TEST_F(FaultInjectionTest, NewBehaviourThatThrowsAfterResumeIsRestartedByItsSupe
   EXPECT_TRUE(down);
   // Everyone else still counts (each throws once, on its own first message).
   for (int i = 1; i < kActors; ++i) {
-    (*self_)->request(actors_[i], kDeadline, get_atom::value).receive(
-        [&](int64_t) { ADD_FAILURE() << "actor " << i << " did not throw"; },
-        [&](caf::error&) {});
+    (*self_)
+        ->request(actors_[i], kDeadline, get_atom::value)
+        .receive([&](int64_t) { ADD_FAILURE() << "actor " << i << " did not throw"; },
+                 [&](caf::error&) {});
   }
   caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
 }
@@ -354,7 +355,7 @@ TEST_F(FaultInjectionTest, ExtensionCompileErrorsAndMissingHeadersChangeNothing)
     SCOPED_TRACE(c.what);
     const std::string path = dir_.file("ext/counter.cc");
     write_file(path, c.source);
-    ReloadReport r = rt_->reloader().reload_extension(path, {});
+    ReloadReport r = rt_->reloader().run(ReloadRequest::extension(path));
     observed(c.what, r);
     EXPECT_EQ(r.status, ReloadStatus::kError);
     ASSERT_EQ(r.errors.size(), 1u);
@@ -387,7 +388,7 @@ TEST_F(FaultInjectionTest, AHangingCompilerIsKilledAtTheTimeout) {
   const std::string path = dir_.file("ext/counter.cc");
   copy_file(runfile("extensions/counter/counter_v2.cc"), path);
   const auto start = std::chrono::steady_clock::now();
-  ReloadReport r = reloader.reload_extension(path, {});
+  ReloadReport r = reloader.run(ReloadRequest::extension(path));
   const auto took = std::chrono::steady_clock::now() - start;
   observed("hanging compiler", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
@@ -412,7 +413,7 @@ TEST_F(FaultInjectionTest, AModulesCopyDirectoryThatCannotBeWrittenIsAnIoError) 
   ASSERT_EQ(rename(copy_dir().c_str(), away.c_str()), 0);
   write_file(copy_dir(), "not a directory");
   install("counter", counter_so("2"), false);
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   observed("copy directory cannot be written", r);
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
@@ -425,7 +426,7 @@ TEST_F(FaultInjectionTest, AModulesCopyDirectoryThatCannotBeWrittenIsAnIoError) 
   ASSERT_EQ(unlink(copy_dir().c_str()), 0);
   ASSERT_EQ(rename(away.c_str(), copy_dir().c_str()), 0);
   load_->wait_rounds(1);
-  ReloadReport ok = rt_->reloader().reload_module("counter", {});
+  ReloadReport ok = rt_->reloader().run(ReloadRequest::module("counter"));
   EXPECT_EQ(ok.status, ReloadStatus::kOk) << first_error(ok);
   load_->stop();
   for (int i = 0; i < kActors; ++i) {
@@ -446,7 +447,7 @@ TEST_F(FaultInjectionTest, ADiskThatFillsUpWhileCopyingAModuleIsAnIoErrorAndLeav
   struct rlimit tiny = old_limit;
   tiny.rlim_cur = 4096;
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tiny), 0);
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
   signal(SIGXFSZ, old_handler);
   observed("disk full while copying", r);

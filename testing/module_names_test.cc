@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "actors/messages.h"
-#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "core/reload_error.h"
 #include "core/reloader.h"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "node/runtime.h"
 #include "testing/test_node.h"
 
 namespace lemon {
@@ -69,10 +69,10 @@ TEST_F(ModuleNamesTest, ABadNameIsRefusedBeforeAnyFileIsTouchedAndActorsStayAsTh
     ReloadSelection selection;
     selection.modules = {name};
     const ReloadReport reports[] = {
-        reloader.reload_module(name, {}),
-        reloader.soft_purge_module(name, {}),
-        reloader.purge_module(name, {}),
-        reloader.reload_selection(selection, {}),
+        reloader.run(ReloadRequest::module(name)),
+        reloader.run(ReloadRequest::soft_purge(name)),
+        reloader.run(ReloadRequest::hard_purge(name)),
+        reloader.run(ReloadRequest::of(selection)),
     };
     for (const ReloadReport& r : reports) {
       SCOPED_TRACE(to_string(r.kind));

@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "caf/binary_deserializer.hpp"
 #include "caf/binary_serializer.hpp"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "node/runtime.h"
 #include "testing/test_node.h"
 
 namespace lemon {
@@ -27,8 +27,8 @@ class ReloadServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     rt_ = std::move(Runtime::create(node_options(dir_)).value());
-    ASSERT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so")
-                    .ok());
+    ASSERT_TRUE(
+        install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so").ok());
   }
 
   ReloadReport ask(const ReloadRequest& req) {
@@ -47,13 +47,10 @@ class ReloadServiceTest : public ::testing::Test {
 TEST_F(ReloadServiceTest, ModuleReloadByMessageMovesTheActors) {
   auto a = rt_->spawn({"counter", "", "c", "7"});
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so",
-                             false)
-                  .ok());
-  ReloadRequest req;
-  req.kind = "module";
-  req.target = "counter";
-  ReloadReport r = ask(req);
+  ASSERT_TRUE(
+      install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so", false)
+          .ok());
+  ReloadReport r = ask(ReloadRequest::module("counter"));
   EXPECT_EQ(r.status, ReloadStatus::kOk);
   EXPECT_EQ(r.reloaded, std::vector<std::string>{"counter"});
   caf::scoped_actor self{rt_->system()};
@@ -63,13 +60,10 @@ TEST_F(ReloadServiceTest, ModuleReloadByMessageMovesTheActors) {
 }
 
 TEST_F(ReloadServiceTest, BadRequestsComeBackAsErrorReports) {
-  ReloadRequest unknown_kind;
-  unknown_kind.kind = "everything";
-  EXPECT_EQ(ask(unknown_kind).errors.at(0).reason, ReloadError::kInvalidArgument);
-  ReloadRequest unknown_module;
-  unknown_module.kind = "module";
-  unknown_module.target = "nope";
-  EXPECT_EQ(ask(unknown_module).errors.at(0).reason, ReloadError::kNotFound);
+  ReloadRequest unknown_op = ReloadRequest::module("counter");
+  unknown_op.op = static_cast<ReloadOp>(99);
+  EXPECT_EQ(ask(unknown_op).errors.at(0).reason, ReloadError::kInvalidArgument);
+  EXPECT_EQ(ask(ReloadRequest::module("nope")).errors.at(0).reason, ReloadError::kNotFound);
 }
 
 // A remote CAF program can send a ReloadRequest directly, past the control plane's checks: a
@@ -77,9 +71,9 @@ TEST_F(ReloadServiceTest, BadRequestsComeBackAsErrorReports) {
 TEST_F(ReloadServiceTest, DeadlinesOverTheirMaximumAreRefusedAndNothingReloads) {
   auto a = rt_->spawn({"counter", "", "c", "7"});
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so",
-                             false)
-                  .ok());
+  ASSERT_TRUE(
+      install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so", false)
+          .ok());
   struct Case {
     uint32_t timeout_ms;
     uint32_t lock_timeout_ms;
@@ -92,9 +86,7 @@ TEST_F(ReloadServiceTest, DeadlinesOverTheirMaximumAreRefusedAndNothingReloads) 
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.field);
-    ReloadRequest req;
-    req.kind = "module";
-    req.target = "counter";
+    ReloadRequest req = ReloadRequest::module("counter");
     req.timeout_ms = c.timeout_ms;
     req.lock_timeout_ms = c.lock_timeout_ms;
     ReloadReport r = ask(req);
@@ -118,6 +110,8 @@ TEST_F(ReloadServiceTest, ReportsSurviveSerializationForRemoteNodes) {
   ReloadReport r = ReloadReport::begin(ReloadKind::kSystem, "all");
   r.skipped.push_back({"counter", ReloadError::kUnchanged, "same"});
   r.metadata["node"] = "a";
+  r.lock_token = 42;
+  r.rolled_back = true;
   r.results.push_back(child);
   r.finish();
   std::vector<char> buf;
@@ -130,6 +124,8 @@ TEST_F(ReloadServiceTest, ReportsSurviveSerializationForRemoteNodes) {
   EXPECT_EQ(back.status, ReloadStatus::kError);
   EXPECT_EQ(back.skipped.at(0).reason, ReloadError::kUnchanged);
   EXPECT_EQ(back.metadata["node"], "a");
+  EXPECT_EQ(back.lock_token, 42u);
+  EXPECT_TRUE(back.rolled_back);
   ASSERT_EQ(back.results.size(), 1u);
   EXPECT_EQ(back.results[0].errors.at(0).diagnostics.at(0).column, 11);
 }

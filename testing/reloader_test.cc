@@ -13,12 +13,12 @@
 
 #include "absl/synchronization/mutex.h"
 #include "actors/messages.h"
-#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "core/reload_error.h"
-#include "gtest/gtest.h"
 #include "core/test_support.h"
+#include "gtest/gtest.h"
+#include "node/runtime.h"
 #include "testing/test_node.h"
 
 namespace lemon {
@@ -64,9 +64,7 @@ class ReloaderTest : public testing::NodeTest {
     return out;
   }
 
-  ActorStatus status_of(const caf::actor& a) {
-    return ask<ActorStatus>(a, sys_status_atom::value);
-  }
+  ActorStatus status_of(const caf::actor& a) { return ask<ActorStatus>(a, sys_status_atom::value); }
   int64_t count_of(const caf::actor& a) { return ask<int64_t>(a, get_atom::value); }
 };
 
@@ -75,7 +73,7 @@ TEST_F(ReloaderTest, ReloadModuleMovesEveryActorAndReportsOk) {
   auto actors = spawn("counter", 10);
   install("counter", counter_so("2"), false);
   const auto called = std::chrono::steady_clock::now();
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   const double call_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - called).count();
   EXPECT_EQ(r.status, ReloadStatus::kOk);
@@ -94,7 +92,7 @@ TEST_F(ReloaderTest, ReloadModuleMovesEveryActorAndReportsOk) {
 
 TEST_F(ReloaderTest, UnchangedModuleIsSkippedAndTheReportIsPartial) {
   install("counter", counter_so("1"));
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   EXPECT_EQ(r.status, ReloadStatus::kPartial);
   ASSERT_EQ(r.skipped.size(), 1u);
   EXPECT_EQ(r.skipped[0].reason, ReloadError::kUnchanged);
@@ -106,24 +104,21 @@ TEST_F(ReloaderTest, BadTargetsAreErrorsWithAReason) {
     ReloadReport report;
     ReloadError reason;
   };
-  ReloadOptions o;
+  Reloader& r = rt_->reloader();
   std::vector<Case> cases;
+  cases.push_back({"unknown module", r.run(ReloadRequest::module("nope")), ReloadError::kNotFound});
   cases.push_back(
-      {"unknown module", rt_->reloader().reload_module("nope", o), ReloadError::kNotFound});
-  cases.push_back(
-      {"empty module", rt_->reloader().reload_module("", o), ReloadError::kInvalidArgument});
-  cases.push_back({"module name with a slash", rt_->reloader().reload_module("../x", o),
+      {"empty module", r.run(ReloadRequest::module("")), ReloadError::kInvalidArgument});
+  cases.push_back({"module name with a slash", r.run(ReloadRequest::module("../x")),
                    ReloadError::kInvalidArgument});
-  cases.push_back({"unknown app", rt_->reloader().reload_app("nope", o), ReloadError::kNotFound});
-  cases.push_back({"missing extension",
-                   rt_->reloader().reload_extension(dir_.file("ext/none.cc"), o),
+  cases.push_back({"unknown app", r.run(ReloadRequest::app("nope")), ReloadError::kNotFound});
+  cases.push_back({"missing extension", r.run(ReloadRequest::extension(dir_.file("ext/none.cc"))),
                    ReloadError::kNotFound});
-  cases.push_back({"empty extension path", rt_->reloader().reload_extension("", o),
-                   ReloadError::kInvalidArgument});
-  cases.push_back({"extension outside the roots",
-                   rt_->reloader().reload_extension("/etc/passwd", o),
+  cases.push_back(
+      {"empty extension path", r.run(ReloadRequest::extension("")), ReloadError::kInvalidArgument});
+  cases.push_back({"extension outside the roots", r.run(ReloadRequest::extension("/etc/passwd")),
                    ReloadError::kPathNotAllowed});
-  cases.push_back({"purge of an unknown module", rt_->reloader().soft_purge_module("nope", o),
+  cases.push_back({"purge of an unknown module", r.run(ReloadRequest::soft_purge("nope")),
                    ReloadError::kNotFound});
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
@@ -138,9 +133,9 @@ TEST_F(ReloaderTest, AnOldVersionStillInUseIsSkippedWithInUse) {
   install("counter", counter_so("1"));
   ModuleUse state_from_v1(rt_->code_server().current("counter"));  // e.g. a live state object
   install("counter", counter_so("2"), false);
-  ASSERT_EQ(rt_->reloader().reload_module("counter", {}).status, ReloadStatus::kOk);
+  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("counter")).status, ReloadStatus::kOk);
   install("counter", counter_so("2_fail"), false);
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   EXPECT_EQ(r.status, ReloadStatus::kPartial);
   ASSERT_EQ(r.skipped.size(), 1u);
   EXPECT_EQ(r.skipped[0].reason, ReloadError::kInUse);
@@ -152,7 +147,7 @@ TEST_F(ReloaderTest, FailingCodeChangeLeavesEveryActorOnTheOldVersionAndNamesThe
   install("counter", counter_so("1"));
   auto actors = spawn("counter", 8);
   install("counter", counter_so("2_fail"), false);
-  ReloadReport r = rt_->reloader().reload_module("counter", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_GE(r.errors.size(), 2u);
   EXPECT_EQ(r.errors[0].reason, ReloadError::kCodeChangeFailed);
@@ -168,7 +163,7 @@ TEST_F(ReloaderTest, FailingCodeChangeLeavesEveryActorOnTheOldVersionAndNamesThe
 TEST_F(ReloaderTest, ExtensionCompileErrorComesBackAsDiagnosticsThenTheFixedSourceLoads) {
   const std::string path = dir_.file("ext/counter.cc");
   write_file(path, "#include \"actors/module.h\"\nint broken(  {\n");
-  ReloadReport bad = rt_->reloader().reload_extension(path, {});
+  ReloadReport bad = rt_->reloader().run(ReloadRequest::extension(path));
   EXPECT_EQ(bad.status, ReloadStatus::kError);
   ASSERT_EQ(bad.errors.size(), 1u);
   EXPECT_EQ(bad.errors[0].reason, ReloadError::kCompileFailed);
@@ -178,11 +173,11 @@ TEST_F(ReloaderTest, ExtensionCompileErrorComesBackAsDiagnosticsThenTheFixedSour
   EXPECT_TRUE(rt_->code_server().list().empty()) << "a failed compile changed nothing";
 
   copy_file(runfile("extensions/counter/counter_v1.cc"), path);
-  ReloadReport good = rt_->reloader().reload_extension(path, {});
+  ReloadReport good = rt_->reloader().run(ReloadRequest::extension(path));
   EXPECT_EQ(good.status, ReloadStatus::kOk) << (good.errors.empty() ? "" : good.errors[0].message);
   EXPECT_EQ(good.metadata["module"], "counter");
   ASSERT_NE(rt_->code_server().current("counter"), nullptr);
-  ReloadReport again = rt_->reloader().reload_extension(path, {});
+  ReloadReport again = rt_->reloader().run(ReloadRequest::extension(path));
   EXPECT_EQ(again.status, ReloadStatus::kPartial);
   EXPECT_EQ(again.metadata["cached"], "true");
 }
@@ -198,12 +193,17 @@ TEST_F(ReloaderTest, AppReloadWhereTheThirdOfFourModulesFailsLeavesAllFourOnThei
   for (std::string m : {"a", "b", "c", "d"}) {
     install("app_" + m, runfile("testing/testdata/libapp_" + m + "_v2.so"), false);
   }
-  ReloadReport r = rt_->reloader().reload_app("shop", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::app("shop"));
   EXPECT_EQ(r.status, ReloadStatus::kError);
-  ASSERT_EQ(r.results.size(), 3u);
-  EXPECT_EQ(r.results[0].metadata["rolled_back"], "true");
-  EXPECT_EQ(r.results[1].metadata["rolled_back"], "true");
+  // Every module was prepared before any moved: a, b swapped and undone, c failed, d never
+  // attempted.
+  ASSERT_EQ(r.results.size(), 4u);
+  EXPECT_TRUE(r.results[0].rolled_back);
+  EXPECT_TRUE(r.results[1].rolled_back);
   EXPECT_EQ(r.results[2].status, ReloadStatus::kError);
+  EXPECT_FALSE(r.results[3].rolled_back);
+  ASSERT_EQ(r.results[3].skipped.size(), 1u);
+  EXPECT_EQ(r.results[3].skipped[0].message, "not attempted: app_c failed (code_change_failed)");
   EXPECT_TRUE(r.reloaded.empty());
   for (std::string m : {"a", "b", "c", "d"}) {
     EXPECT_EQ(rt_->code_server().current("app_" + m)->version(), "1") << m;
@@ -211,7 +211,7 @@ TEST_F(ReloaderTest, AppReloadWhereTheThirdOfFourModulesFailsLeavesAllFourOnThei
   for (auto& a : actors) EXPECT_EQ(status_of(a).version, "1");
   // A file holding another module under app_c's name is refused, and nothing moves either.
   install("app_c", runfile("testing/testdata/libapp_a_v2.so"), false);
-  ReloadReport wrong = rt_->reloader().reload_app("shop", {});
+  ReloadReport wrong = rt_->reloader().run(ReloadRequest::app("shop"));
   EXPECT_EQ(wrong.status, ReloadStatus::kError);
   for (std::string m : {"a", "b", "c", "d"}) {
     EXPECT_EQ(rt_->code_server().current("app_" + m)->version(), "1") << m;
@@ -241,11 +241,10 @@ TEST_F(ReloaderTest, SixteenConcurrentReloadsNeverOverlapAndAllComplete) {
   std::vector<ReloadReport> reports(16);
   for (int i = 0; i < 16; ++i) {
     threads.emplace_back([&, i] {
-      ReloadOptions o;
-      o.lock_timeout = absl::Seconds(120);
+      ReloadRequest o = i % 2 ? ReloadRequest::module("counter") : ReloadRequest::system();
+      o.lock_timeout_ms = 120000;
       o.owner = "thread-" + std::to_string(i);
-      reports[i] =
-          i % 2 ? rt_->reloader().reload_module("counter", o) : rt_->reloader().reload_system(o);
+      reports[i] = rt_->reloader().run(o);
     });
   }
   for (auto& t : threads) t.join();
@@ -268,9 +267,9 @@ TEST_F(ReloaderTest, ReloadsFailWithReloadInProgressWhileTheLockIsHeld) {
   std::vector<ReloadReport> reports(16);
   for (int i = 0; i < 16; ++i) {
     threads.emplace_back([&, i] {
-      ReloadOptions o;
-      o.lock_timeout = absl::Milliseconds(100);
-      reports[i] = rt_->reloader().reload_module("counter", o);
+      ReloadRequest o = ReloadRequest::module("counter");
+      o.lock_timeout_ms = 100;
+      reports[i] = rt_->reloader().run(o);
     });
   }
   for (auto& t : threads) t.join();
@@ -280,7 +279,7 @@ TEST_F(ReloaderTest, ReloadsFailWithReloadInProgressWhileTheLockIsHeld) {
     EXPECT_NE(r.errors[0].message.find("operator-maintenance"), std::string::npos);
   }
   *held = LockService::Guard();
-  EXPECT_EQ(rt_->reloader().reload_module("counter", {}).status, ReloadStatus::kOk);
+  EXPECT_EQ(rt_->reloader().run(ReloadRequest::module("counter")).status, ReloadStatus::kOk);
 }
 
 // A swapper that throws: the reload's holder dies with an exception.
@@ -302,7 +301,7 @@ TEST_F(ReloaderTest, AReloadWhoseHolderThrowsReleasesTheLock) {
   ThrowingSwapper throwing;
   Reloader::Deps deps{&rt_->code_server(), &throwing, nullptr, &rt_->lock(), &rt_->telemetry()};
   Reloader doomed(deps, rt_->reloader().layout());
-  ReloadReport r = doomed.reload_module("counter", {});
+  ReloadReport r = doomed.run(ReloadRequest::module("counter"));
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_FALSE(r.errors.empty());
   EXPECT_NE(r.errors[0].message.find("swapper exploded"), std::string::npos);
@@ -311,7 +310,7 @@ TEST_F(ReloaderTest, AReloadWhoseHolderThrowsReleasesTheLock) {
   Reloader::Deps real{&rt_->code_server(), &rt_->reload_manager(), nullptr, &rt_->lock(),
                       &rt_->telemetry()};
   Reloader next(real, rt_->reloader().layout());
-  EXPECT_EQ(next.reload_module("counter", {}).status, ReloadStatus::kOk);
+  EXPECT_EQ(next.run(ReloadRequest::module("counter")).status, ReloadStatus::kOk);
   const std::string metrics = rt_->exporter().serialize_text();
   EXPECT_NE(metrics.find("lemon_reload_exceptions_total{kind=\"module\"} 1"), std::string::npos)
       << metrics;
@@ -321,9 +320,9 @@ TEST_F(ReloaderTest, MetricsCountReloadsAndPassPromtool) {
   install("counter", counter_so("1"));
   spawn("counter", 5);
   install("counter", counter_so("2"), false);
-  ASSERT_EQ(rt_->reloader().reload_module("counter", {}).status, ReloadStatus::kOk);
-  ASSERT_EQ(rt_->reloader().reload_module("nope", {}).status, ReloadStatus::kError);
-  ASSERT_EQ(rt_->reloader().soft_purge_module("counter", {}).status, ReloadStatus::kOk);
+  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("counter")).status, ReloadStatus::kOk);
+  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("nope")).status, ReloadStatus::kError);
+  ASSERT_EQ(rt_->reloader().run(ReloadRequest::soft_purge("counter")).status, ReloadStatus::kOk);
   const std::string m = rt_->exporter().serialize_text();
   EXPECT_NE(m.find("lemon_reload_total{kind=\"module\",status=\"ok\"} 1"), std::string::npos) << m;
   EXPECT_NE(m.find("lemon_reload_total{kind=\"module\",status=\"error\"} 1"), std::string::npos);
@@ -348,19 +347,18 @@ TEST_F(ReloaderTest, MetricsCountReloadsAndPassPromtool) {
 TEST_F(ReloaderTest, CodeChangeTargetMigratesOneActorWithItsExtra) {
   install("counter", counter_so("2"));
   auto actors = spawn("counter", 3);
-  CodeChangeTarget target{"counter-1", "fail"};  // counter v2's code_change honours "fail"
-  ReloadReport failed = rt_->reloader().code_change(target, {});
+  // counter v2's code_change honours "fail"
+  ReloadReport failed = rt_->reloader().run(ReloadRequest::code_change("counter-1", "fail"));
   EXPECT_EQ(failed.status, ReloadStatus::kError);
   EXPECT_EQ(failed.kind, ReloadKind::kCodeChange);
   EXPECT_EQ(failed.errors.at(0).reason, ReloadError::kCodeChangeFailed);
   EXPECT_EQ(count_of(actors[1]), 1) << "state untouched";
-  target.extra = "";
-  ReloadReport ok = rt_->reloader().code_change(target, {});
+  ReloadReport ok = rt_->reloader().run(ReloadRequest::code_change("counter-1"));
   EXPECT_EQ(ok.status, ReloadStatus::kOk);
   EXPECT_EQ(ok.reloaded, std::vector<std::string>{"counter-1"});
   EXPECT_EQ(count_of(actors[1]), 1);
   EXPECT_EQ(status_of(actors[1]).version, "2");
-  EXPECT_EQ(rt_->reloader().code_change({"nobody", ""}, {}).errors.at(0).reason,
+  EXPECT_EQ(rt_->reloader().run(ReloadRequest::code_change("nobody")).errors.at(0).reason,
             ReloadError::kNotFound);
 }
 
@@ -373,7 +371,7 @@ TEST_F(ReloaderTest, SystemReloadTakesEverythingThatChangedInOneOrchestration) {
   spawn("app_a", 2);
   install("counter", counter_so("2"), false);
   install("app_b", runfile("testing/testdata/libapp_b_v2.so"), false);
-  ReloadReport r = rt_->reloader().reload_system({});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::system());
   EXPECT_EQ(r.status, ReloadStatus::kOk) << (r.errors.empty() ? "" : r.errors[0].message);
   EXPECT_EQ(r.kind, ReloadKind::kSystem);
   ASSERT_EQ(r.results.size(), 2u);
@@ -388,7 +386,7 @@ TEST_F(ReloaderTest, SystemReloadTakesEverythingThatChangedInOneOrchestration) {
   EXPECT_TRUE(r.results[0].reloaded.empty());
   EXPECT_EQ(r.all_reloaded(), (std::vector<std::string>{"app_b", "counter"}));
   EXPECT_EQ(reloaded_items(r), 2u);
-  ReloadReport nothing = rt_->reloader().reload_system({});
+  ReloadReport nothing = rt_->reloader().run(ReloadRequest::system());
   EXPECT_EQ(nothing.status, ReloadStatus::kOk);
   EXPECT_TRUE(nothing.results.empty());
 }
@@ -401,7 +399,7 @@ TEST_F(ReloaderTest, ExtensionWhoseOldVersionIsInUseIsSkippedWithInUseAndForceRe
   const std::string path = dir_.file("ext/counter.cc");
   copy_file(runfile("extensions/counter/counter_v1.cc"), path);
 
-  ReloadReport refused = rt_->reloader().reload_extension(path, {});
+  ReloadReport refused = rt_->reloader().run(ReloadRequest::extension(path));
   EXPECT_EQ(refused.status, ReloadStatus::kPartial);
   ASSERT_EQ(refused.skipped.size(), 1u);
   EXPECT_EQ(refused.skipped[0].reason, ReloadError::kInUse) << refused.skipped[0].message;
@@ -410,7 +408,7 @@ TEST_F(ReloaderTest, ExtensionWhoseOldVersionIsInUseIsSkippedWithInUseAndForceRe
   EXPECT_EQ(rt_->code_server().current("counter")->version(), "2-fail");
 
   // A system reload reports the skipped extension as a child instead of dropping it.
-  ReloadReport system = rt_->reloader().reload_system({});
+  ReloadReport system = rt_->reloader().run(ReloadRequest::system());
   EXPECT_EQ(system.status, ReloadStatus::kPartial);
   ASSERT_EQ(system.results.size(), 1u);
   EXPECT_EQ(system.results[0].kind, ReloadKind::kExtension);
@@ -418,9 +416,9 @@ TEST_F(ReloaderTest, ExtensionWhoseOldVersionIsInUseIsSkippedWithInUseAndForceRe
   ASSERT_EQ(system.results[0].skipped.size(), 1u);
   EXPECT_EQ(system.results[0].skipped[0].reason, ReloadError::kInUse);
 
-  ReloadOptions force;
+  ReloadRequest force = ReloadRequest::extension(path);
   force.force = true;
-  ReloadReport forced = rt_->reloader().reload_extension(path, force);
+  ReloadReport forced = rt_->reloader().run(force);
   EXPECT_EQ(forced.status, ReloadStatus::kOk) << first_error(forced);
   EXPECT_EQ(forced.reloaded, std::vector<std::string>{"counter"});
   EXPECT_EQ(forced.metadata["module"], "counter");
@@ -439,17 +437,17 @@ TEST_F(ReloaderTest, AppReloadUnloadsAModuleItLoadedFirstWhenALaterModuleFails) 
   spawn("app_c", 2);
   install("app_b", app_so("b", "2"), false);
   install("app_c", app_so("c", "2"), false);  // its code_change fails
-  ReloadReport r = rt_->reloader().reload_app("shop", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::app("shop"));
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_EQ(r.results.size(), 3u);
   EXPECT_EQ(r.results[0].target, "app_a");
-  EXPECT_EQ(r.results[0].metadata["rolled_back"], "true");
+  EXPECT_TRUE(r.results[0].rolled_back);
   EXPECT_TRUE(r.results[0].reloaded.empty());
   ASSERT_FALSE(r.results[0].skipped.empty());
   EXPECT_EQ(r.results[0].skipped.back().reason, ReloadError::kRolledBack);
   EXPECT_NE(r.results[0].skipped.back().message.find("app_c failed"), std::string::npos)
       << r.results[0].skipped.back().message;
-  EXPECT_EQ(r.results[1].metadata["rolled_back"], "true");
+  EXPECT_TRUE(r.results[1].rolled_back);
   EXPECT_EQ(r.results[2].status, ReloadStatus::kError);
   EXPECT_EQ(r.metadata["stopped_by"], "app_c");
   EXPECT_TRUE(r.all_reloaded().empty());
@@ -468,15 +466,15 @@ TEST_F(ReloaderTest, AppReloadStopsAtAModuleSkippedInUseAndRollsBackTheOthers) {
   auto a_actors = spawn("app_a", 2);
   ModuleUse b_v1(rt_->code_server().current("app_b"));  // keeps app_b 1 in use once it is old
   install("app_b", app_so("b", "2"), false);
-  ASSERT_EQ(rt_->reloader().reload_module("app_b", {}).status, ReloadStatus::kOk);
+  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("app_b")).status, ReloadStatus::kOk);
   install("app_a", app_so("a", "2"), false);
   install("app_b", app_so("b", "1"), false);  // other bytes than current 2: prepare says in_use
   install("app_c", app_so("c", "2"), false);  // no actors: would load if attempted
-  ReloadReport r = rt_->reloader().reload_app("shop", {});
+  ReloadReport r = rt_->reloader().run(ReloadRequest::app("shop"));
   EXPECT_EQ(r.status, ReloadStatus::kPartial) << first_error(r);
   ASSERT_EQ(r.results.size(), 2u);
   EXPECT_EQ(r.results[0].target, "app_a");
-  EXPECT_EQ(r.results[0].metadata["rolled_back"], "true");
+  EXPECT_TRUE(r.results[0].rolled_back);
   EXPECT_EQ(r.results[1].target, "app_b");
   ASSERT_EQ(r.results[1].skipped.size(), 1u);
   EXPECT_EQ(r.results[1].skipped[0].reason, ReloadError::kInUse);
@@ -552,7 +550,7 @@ TEST_F(ReloaderTest, ActorSuspendEventsCarryTheModule) {
                             events.push_back(e);
                           })
                   .ok());
-  const ReloadReport r = rt_->reloader().reload_module("counter", {});
+  const ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   ASSERT_EQ(r.status, ReloadStatus::kOk);
   rt_->telemetry().detach("suspends");
   absl::MutexLock lock(&mu);

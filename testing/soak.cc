@@ -26,13 +26,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "actors/messages.h"
-#include "node/runtime.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
 #include "core/heap_trim.h"
 #include "core/reload_error.h"
 #include "core/reloader.h"
 #include "core/test_support.h"
+#include "node/runtime.h"
 
 namespace lemon {
 namespace {
@@ -211,7 +211,7 @@ int run(const Config& cfg) {
       const bool on_purpose = i % cfg.fail_every == 0;
       const std::string current = runtime.code_server().current("counter")->version();
       point_to(on_purpose ? fail : current == "1" ? v2 : v1);
-      ReloadReport r = runtime.reloader().reload_module("counter", {});
+      ReloadReport r = runtime.reloader().run(ReloadRequest::module("counter"));
       const bool code_change_failed =
           !r.errors.empty() && r.errors[0].reason == ReloadError::kCodeChangeFailed;
       if (r.status == ReloadStatus::kOk && !on_purpose) {
