@@ -1,0 +1,151 @@
+// The Reloader beside itself: a real CodeServer on the raw test modules, a real ReloadLock, and a
+// fake ModuleSwapper (core/module_swapper.h) that records swaps and fails the ones it is told to.
+// The actor side of a reload is tested in testing/reloader_test.cc.
+#include "core/reloader.h"
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/fs.h"
+#include "core/reload_error.h"
+#include "core/test_support.h"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+using testing::runfile;
+using testing::ScratchDir;
+
+std::string raw(const std::string& name) { return runfile("core/testdata/lib" + name + ".so"); }
+
+// Makes `next` current as the real swapper does once every actor moved, unless its module and
+// version are in `fail`.
+class FakeSwapper : public ModuleSwapper {
+ public:
+  explicit FakeSwapper(CodeServer& cs) : cs_(cs) {}
+
+  SwapResult swap(const ModuleRef& next, const SwapOptions&) override {
+    swaps.push_back(next->name() + "@" + next->version());
+    SwapResult r;
+    r.module = next->name();
+    r.to_version = next->version();
+    if (fail.count(swaps.back()) > 0) {
+      r.status = reload_status(ReloadError::kCodeChangeFailed, "told to fail");
+      return r;
+    }
+    r.status = cs_.commit(next);
+    return r;
+  }
+  SwapResult change_code(const std::string&, const SwapOptions&) override { return {}; }
+  int stop_actors(const ModuleRef&, absl::Duration) override { return 0; }
+  std::map<std::string, std::size_t> actor_counts() const override { return {}; }
+
+  std::vector<std::string> swaps;  // "<module>@<version>", in order
+  std::set<std::string> fail;
+
+ private:
+  CodeServer& cs_;
+};
+
+class ReloaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(make_dirs(dir_.file("modules"), 0700).ok());
+    CodeServer::Options o;
+    o.copy_dir = dir_.file("copies");
+    auto cs = CodeServer::create(o);
+    ASSERT_TRUE(cs.ok()) << cs.status();
+    cs_ = std::move(*cs);
+    swapper_ = std::make_unique<FakeSwapper>(*cs_);
+    reloader_ = std::make_unique<Reloader>(
+        Reloader::Deps{cs_.get(), swapper_.get(), nullptr, &lock_, nullptr},
+        Reloader::Layout{dir_.file("modules"), {}, ""});
+  }
+  // Puts `lib` in the modules directory as <name>.so.
+  void place(const std::string& lib, const std::string& name) {
+    testing::copy_file(raw(lib), dir_.file("modules/" + name + ".so"));
+  }
+  std::string current(const std::string& name) {
+    ModuleRef m = cs_->current(name);
+    return m ? m->version() : "none";
+  }
+
+  ScratchDir dir_;
+  ReloadLock lock_;
+  std::unique_ptr<CodeServer> cs_;
+  std::unique_ptr<FakeSwapper> swapper_;
+  std::unique_ptr<Reloader> reloader_;
+};
+
+TEST_F(ReloaderTest, AModuleReloadSwapsOnceAndReportsTheLockTokenAsAField) {
+  ASSERT_TRUE(reloader_->load_file(raw("raw_v1")).ok());
+  place("raw_v2", "raw");
+  ReloadReport r = reloader_->run(ReloadRequest::module("raw"));
+  EXPECT_EQ(r.status, ReloadStatus::kOk) << (r.errors.empty() ? "" : r.errors[0].message);
+  EXPECT_EQ(swapper_->swaps, std::vector<std::string>{"raw@2"});
+  EXPECT_GT(r.lock_token, 0u);
+  EXPECT_EQ(current("raw"), "2");
+}
+
+TEST_F(ReloaderTest, AnAllOrNothingChangeWithOneBadModuleCommitsNothing) {
+  ASSERT_TRUE(reloader_->load_file(raw("raw_v1")).ok());
+  place("raw_v2", "raw");
+  place("no_entry", "broken");
+  auto change = reloader_->prepare(ReloadRequest::of({{"raw", "broken"}, {}, {}, {}}),
+                                   /*all_or_nothing=*/true);
+  EXPECT_FALSE(change->ok());
+  reloader_->commit(*change);
+  EXPECT_TRUE(swapper_->swaps.empty());
+  EXPECT_EQ(current("raw"), "1");
+  // Not all or nothing (a local selection): each item succeeds or fails on its own.
+  ReloadReport r = reloader_->run(ReloadRequest::of({{"raw", "broken"}, {}, {}, {}}));
+  EXPECT_EQ(r.results.at(0).status, ReloadStatus::kOk);
+  EXPECT_EQ(r.results.at(1).status, ReloadStatus::kError);
+  EXPECT_EQ(current("raw"), "2");
+}
+
+TEST_F(ReloaderTest, AFailedSwapInAnAllOrNothingChangeUndoesWhatCameBeforeIt) {
+  ASSERT_TRUE(reloader_->load_file(raw("raw_v1")).ok());
+  place("other_name", "other");  // a first load: committed without a swap
+  place("raw_v2", "raw");
+  swapper_->fail = {"raw@2"};
+  auto change = reloader_->prepare(ReloadRequest::of({{"other", "raw"}, {}, {}, {}}),
+                                   /*all_or_nothing=*/true);
+  ASSERT_TRUE(change->ok());
+  reloader_->commit(*change);
+  const ReloadReport& r = change->report();
+  EXPECT_EQ(r.status, ReloadStatus::kError);
+  EXPECT_TRUE(r.results.at(0).rolled_back) << "the first load was not undone";
+  EXPECT_EQ(current("other"), "none");
+  EXPECT_EQ(current("raw"), "1");
+}
+
+TEST_F(ReloaderTest, RollbackAfterACommitReturnsToThePreviousVersions) {
+  ASSERT_TRUE(reloader_->load_file(raw("raw_v1")).ok());
+  place("raw_v2", "raw");
+  auto change = reloader_->prepare(ReloadRequest::module("raw"), /*all_or_nothing=*/true);
+  ASSERT_TRUE(change->ok());
+  EXPECT_TRUE(change->changes_anything());
+  reloader_->commit(*change);
+  EXPECT_EQ(current("raw"), "2");
+  reloader_->rollback(*change);
+  EXPECT_EQ(swapper_->swaps, (std::vector<std::string>{"raw@2", "raw@1"}));
+  EXPECT_TRUE(change->report().rolled_back);
+  EXPECT_EQ(current("raw"), "1");
+}
+
+TEST_F(ReloaderTest, PrepareTouchesNothingAndAnUnchangedModuleHasNothingToCommit) {
+  ASSERT_TRUE(reloader_->load_file(raw("raw_v1")).ok());
+  place("raw_v1", "raw");
+  auto change = reloader_->prepare(ReloadRequest::module("raw"), /*all_or_nothing=*/true);
+  EXPECT_TRUE(change->ok());
+  EXPECT_FALSE(change->changes_anything());
+  EXPECT_EQ(change->report().skipped.at(0).reason, ReloadError::kUnchanged);
+  EXPECT_TRUE(swapper_->swaps.empty());
+}
+
+}  // namespace
+}  // namespace lemon
