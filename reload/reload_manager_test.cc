@@ -87,13 +87,21 @@ TEST_F(ReloadManagerTest, SwapUnderLoadMovesEveryActorAndLosesNothing) {
   // A sender keeps a steady stream going to every actor, before, during and after the swap.
   std::atomic<bool> stop{false};
   std::vector<uint64_t> sent(kActors, 0);
+  std::atomic<int> rounds{0};
   std::thread sender([&] {
     caf::scoped_actor s{*sys_};
     while (!stop.load()) {
       for (int i = 0; i < kActors; ++i)
         s->send(actors[i], tick_atom::value, uint64_t{9}, ++sent[i]);
+      ++rounds;
     }
   });
+  // The stream is flowing before the swap starts (a loaded machine may start the thread late).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (rounds.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_GT(rounds.load(), 0) << "the sender never sent";
   auto next = cs_->prepare(counter("2"));
   ASSERT_TRUE(next.ok()) << next.status();
   SwapResult r = manager_->swap(*next, {});
