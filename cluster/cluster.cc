@@ -15,17 +15,12 @@
 #include "caf/send.hpp"
 #include "cluster/cluster_internal.h"
 #include "cluster/tls.h"
-#include "core/extension_compiler_diagnostics.h"
-#include "core/module_name.h"
 #include "core/reload_error.h"
-#include "core/telemetry.h"
 #include "node/reload_service.h"
 
 namespace lemon {
 namespace cluster_internal {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxReloadIdBytes = 512;
 

@@ -1,6 +1,5 @@
 #include "core/reloader.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -8,15 +7,11 @@
 #include <set>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "core/extension_compiler_diagnostics.h"
 #include "core/heap_trim.h"
 #include "core/module_name.h"
 #include "core/reload_error.h"
 #include "core/reloader_internal.h"
-#include "core/sha256.h"
 
 namespace lemon {
 namespace {
@@ -28,12 +23,9 @@ constexpr std::size_t kMaxActorErrors = 20;  // per-actor failures a report list
 using reloader_internal::at;
 using reloader_internal::finish_tree;
 using reloader_internal::is_file;
-using reloader_internal::is_skip;
 using reloader_internal::mark_rolled_back;
-using reloader_internal::only_unchanged;
 using reloader_internal::stop_reason;
 using reloader_internal::two_phase;
-using reloader_internal::under;
 
 bool ReloadChange::changes_anything() const {
   if (!two_phase(request_.op) || !request_.selection.code_changes.empty()) return true;

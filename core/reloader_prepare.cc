@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <exception>
 #include <set>
 #include <utility>
 
@@ -11,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/extension_compiler_diagnostics.h"
-#include "core/heap_trim.h"
 #include "core/module_name.h"
 #include "core/reload_error.h"
 #include "core/reloader.h"
