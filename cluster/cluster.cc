@@ -37,6 +37,7 @@ ClusterStepReply change_reply(const State& st, const Session& s, const char* pha
   out.report.metadata["node"] = st.node_name;
   out.report.metadata["phase"] = phase;
   out.report.lock_token = s.token;
+  out.change_report = s.change != nullptr;
   out.report.metadata["lock_token"] = std::to_string(s.token);
   return out;
 }

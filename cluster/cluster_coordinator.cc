@@ -86,13 +86,9 @@ void absorb(Participant& p, ClusterStepReply reply) {
   if (reply.lease_ms != 0) p.lease_ms = reply.lease_ms;
   p.changes = p.changes || reply.changes;
   p.rolled_back = p.rolled_back || r.rolled_back;
-  const auto phase = r.metadata.find("phase");
-  const bool change =
-      phase != r.metadata.end() &&
-      (phase->second == "prepare" || phase->second == "commit" || phase->second == "rollback");
   std::map<std::string, std::string> metadata = std::move(p.report.metadata);
   for (auto& [k, v] : r.metadata) metadata[k] = v;
-  if (change) {
+  if (reply.change_report) {
     p.report.reloaded = std::move(r.reloaded);
     p.report.skipped = std::move(r.skipped);
     p.report.errors = std::move(r.errors);

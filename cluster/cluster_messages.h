@@ -87,11 +87,15 @@ struct ClusterStepReply {
   ReloadReport report;    // this node's report of the step (metadata node = its name)
   uint32_t lease_ms = 0;  // lock and renew: the lock is given back unless renewed by then
   bool changes = false;   // prepare: this node has something to commit
+  // `report` is this node's change report as a whole (prepare's, commit's or rollback's): it
+  // replaces the one before. Otherwise it adds only its errors (lock, renew, a plain finish).
+  bool change_report = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ClusterStepReply& x) {
-  return f(caf::meta::type_name("lemon.ClusterStepReply"), x.report, x.lease_ms, x.changes);
+  return f(caf::meta::type_name("lemon.ClusterStepReply"), x.report, x.lease_ms, x.changes,
+           x.change_report);
 }
 
 // One loaded module as a node reports it to the cluster (the code server's view, as plain data).

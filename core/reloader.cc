@@ -89,9 +89,7 @@ ReloadReport Reloader::run(const ReloadRequest& request) {
   }
   const std::string kind = to_string(report.kind);
   Telemetry* telemetry = deps_.telemetry;
-  if (telemetry) {
-    telemetry->emit({kReloadStart, {}, {{"kind", kind}, {"target", request.target}}});
-  }
+  emit_start(kind, request.target);
   try {
     auto guard = deps_.lock->acquire(
         absl::StrCat(request.owner, " (", to_string(request.op), " ", request.target, ")"),
@@ -109,14 +107,7 @@ ReloadReport Reloader::run(const ReloadRequest& request) {
     // reload.stop is emitted while the lock is still held, so that observers see operations as
     // disjoint intervals.
     emit_modules();
-    if (telemetry) {
-      TelemetryEvent e{
-          kReloadStop,
-          {{"duration_seconds", report.duration_ms / 1e3}},
-          {{"kind", kind}, {"target", request.target}, {"status", to_string(report.status)}}};
-      if (report.lock_token != 0) e.metadata["lock_token"] = std::to_string(report.lock_token);
-      telemetry->emit(e);
-    }
+    emit_stop(kind, request.target, report, report.duration_ms / 1e3);
     if (guard.ok()) guard->release();
     // A reload is a memory peak (messages kept while actors were suspended, every actor's state
     // held twice); malloc keeps what was freed, so the free pages are given back, in the
@@ -144,19 +135,28 @@ ReloadReport Reloader::run(const ReloadRequest& request) {
 void Reloader::commit(ReloadChange& change) {
   const std::string kind = to_string(change.report_.kind);
   const std::string& target = change.request_.target;
-  if (deps_.telemetry) {
-    deps_.telemetry->emit({kReloadStart, {}, {{"kind", kind}, {"target", target}}});
-  }
+  emit_start(kind, target);
   const auto started = std::chrono::steady_clock::now();
   commit_locked(change);
   emit_modules();
+  emit_stop(kind, target, change.report_,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+void Reloader::emit_start(const std::string& kind, const std::string& target) {
   if (deps_.telemetry) {
-    deps_.telemetry->emit(
-        {kReloadStop,
-         {{"duration_seconds",
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}},
-         {{"kind", kind}, {"target", target}, {"status", to_string(change.report_.status)}}});
+    deps_.telemetry->emit({kReloadStart, {}, {{"kind", kind}, {"target", target}}});
   }
+}
+
+void Reloader::emit_stop(const std::string& kind, const std::string& target,
+                         const ReloadReport& report, double seconds) {
+  if (!deps_.telemetry) return;
+  TelemetryEvent e{kReloadStop,
+                   {{"duration_seconds", seconds}},
+                   {{"kind", kind}, {"target", target}, {"status", to_string(report.status)}}};
+  if (report.lock_token != 0) e.metadata["lock_token"] = std::to_string(report.lock_token);
+  deps_.telemetry->emit(e);
 }
 
 void Reloader::commit_locked(ReloadChange& c) {
@@ -170,8 +170,7 @@ void Reloader::commit_locked(ReloadChange& c) {
     for (Step& s : g.steps) {
       ReloadReport& r = at(c.report_, s.where);
       if (!stopped.empty()) {
-        mark_rolled_back(r, s.module, "not attempted: " + stopped);
-        r.rolled_back = false;
+        r.skipped.push_back({s.module, ReloadError::kRolledBack, "not attempted: " + stopped});
         continue;
       }
       if (!commit_step(c, s)) {

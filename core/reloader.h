@@ -126,6 +126,10 @@ class Reloader {
                       std::vector<size_t> where);
   void prepare_extension(ReloadChange& c, Group& g, const std::string& path,
                          std::vector<size_t> where);
+  // Adds the step that makes `next` current, unless its module is in the change already (then
+  // `item` is skipped as named twice).
+  void add_step(ReloadChange& c, Group& g, ModuleRef next, std::vector<size_t> where,
+                const std::string& item);
   void prepare_app(ReloadChange& c, const AppSpec& app, std::vector<size_t> where);
   void prepare_system(ReloadChange& c);
   void prepare_selection(ReloadChange& c);
@@ -141,6 +145,10 @@ class Reloader {
 
   absl::StatusOr<std::string> module_path(const std::string& name) const;
   std::string extension_source(const std::string& path) const;
+  // reload.start, and reload.stop with the report's status (and lock token, when it has one).
+  void emit_start(const std::string& kind, const std::string& target);
+  void emit_stop(const std::string& kind, const std::string& target, const ReloadReport& report,
+                 double seconds);
   void emit_swap(const SwapResult& swap);
   void emit_modules();
 

@@ -125,17 +125,7 @@ void Reloader::prepare_module(ReloadChange& c, Group& g, const std::string& name
     g.failed = true;
     return r.add_error(name, prepared.status());
   }
-  if (c.has_step(name, g)) {
-    return r.skipped.push_back({name, ReloadError::kUnchanged, "named twice in this reload"});
-  }
-  Step s;
-  s.module = (*prepared)->name();
-  s.next = *prepared;
-  s.before = cs.current(s.module);
-  s.where = std::move(where);
-  r.metadata["to_version"] = s.next->version();
-  if (s.before) r.metadata["from_version"] = s.before->version();
-  g.steps.push_back(std::move(s));
+  add_step(c, g, *prepared, std::move(where), name);
 }
 
 void Reloader::prepare_extension(ReloadChange& c, Group& g, const std::string& given,
@@ -175,18 +165,24 @@ void Reloader::prepare_extension(ReloadChange& c, Group& g, const std::string& g
     return r.add_error(path, prepared.status());
   }
   g.failed = false;
-  if (c.has_step((*prepared)->name(), g)) {
+  r.metadata["module"] = (*prepared)->name();
+  add_step(c, g, *prepared, std::move(where), path);
+}
+
+void Reloader::add_step(ReloadChange& c, Group& g, ModuleRef next, std::vector<size_t> where,
+                        const std::string& item) {
+  ReloadReport& r = at(c.report_, where);
+  if (c.has_step(next->name(), g)) {
     return r.skipped.push_back(
-        {path, ReloadError::kUnchanged, (*prepared)->name() + " is named twice in this reload"});
+        {item, ReloadError::kUnchanged, next->name() + " is named twice in this reload"});
   }
   Step s;
-  s.module = (*prepared)->name();
-  s.next = *prepared;
+  s.module = next->name();
   s.before = deps_.code_server->current(s.module);
   s.where = std::move(where);
-  r.metadata["module"] = s.module;
-  r.metadata["to_version"] = s.next->version();
+  r.metadata["to_version"] = next->version();
   if (s.before) r.metadata["from_version"] = s.before->version();
+  s.next = std::move(next);
   g.steps.push_back(std::move(s));
 }
 
