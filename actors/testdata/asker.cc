@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 namespace asker_version {

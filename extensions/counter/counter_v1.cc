@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 // Built with -DCOUNTER_V1_VERSION='"3"' this is version 3: the v1 code, able to read v2's state.

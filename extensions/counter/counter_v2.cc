@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 // Tests build the same code under other module names (apps of several modules).

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 #define GREETER_VERSION "1"

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 #ifndef FAULT_VERSION
