@@ -21,6 +21,7 @@
 #ifndef LEMON_ACTORS_BEHAVIOUR_H_
 #define LEMON_ACTORS_BEHAVIOUR_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,7 +31,6 @@
 #include "actors/message.h"
 #include "caf/actor.hpp"
 #include "caf/detail/type_traits.hpp"
-#include "caf/duration.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/message_handler.hpp"
 
@@ -58,12 +58,12 @@ class ActorContext {
   virtual std::shared_ptr<const void> code() const = 0;
 
   // Sends `m` to `to`, after `delay` if it is not zero.
-  virtual void send_message(const caf::actor& to, Message m, caf::duration delay) = 0;
+  virtual void send_message(const caf::actor& to, Message m, std::chrono::nanoseconds delay) = 0;
 
-  // Sends `m` to `to` as a request, tracked as request() below: `done` gets the reply, or nullptr
-  // and the error's text.
+  // Sends `m` to `to` as a request (timeout zero: none), tracked as request() below: `done` gets
+  // the reply, or nullptr and the error's text.
   virtual void request_message(
-      const caf::actor& to, Message m, caf::duration timeout,
+      const caf::actor& to, Message m, std::chrono::nanoseconds timeout,
       std::function<void(const Message* reply, const std::string& error)> done) = 0;
 
   // A handler's reply, and an error reply (the requester sees `text`).
@@ -80,6 +80,9 @@ class ActorContext {
   virtual caf::actor spawn_child(const std::string& module, const std::string& behaviour,
                                  const std::string& name, const std::string& init_arg,
                                  std::string* error) = 0;
+
+  // The reloadable actor registered as `name`, or an invalid handle.
+  virtual caf::actor whereis(const std::string& name) = 0;
 
   // Stops this actor after the current message (`reason` empty: a normal exit).
   virtual void stop_actor(const std::string& reason) = 0;

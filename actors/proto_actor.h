@@ -19,7 +19,7 @@
 //
 // Messages are lemon::Message (actors/message.h): a module adds or changes message types without
 // touching Lemon or other modules. Host code and plain CAF actors use lemon::pack / lemon::unpack
-// (actors/proto_send.h) to talk to these actors.
+// (actors/pack.h) to talk to these actors.
 //
 // A version change keeps the state: by default the new version parses the old state's bytes as
 // its own State type (Protobuf's field rules; fields it does not know are kept and written back,
@@ -41,33 +41,14 @@
 #include "actors/behaviour.h"
 #include "actors/local_schemas.h"
 #include "actors/message.h"
+#include "actors/pack.h"
 #include "caf/actor.hpp"
 #include "caf/actor_addr.hpp"
 #include "caf/detail/type_traits.hpp"
-#include "caf/duration.hpp"
 #include "caf/message.hpp"
 #include "caf/message_handler.hpp"
 
 namespace lemon {
-
-// `m` as a lemon::Message that holds the object itself (no serialization); `code` keeps the code
-// that made it mapped (null for host code).
-template <class T>
-Message pack(T m, std::shared_ptr<const void> code = nullptr) {
-  static_assert(std::is_base_of_v<google::protobuf::MessageLite, T>,
-                "T must be a Protobuf message");
-  return Message(type_name<T>(), std::make_shared<const T>(std::move(m)), schema_key<T>(),
-                 std::move(code));
-}
-
-// `m`'s content as T; false if `m` is another type or does not parse.
-template <class T>
-bool unpack(const Message& m, T* out) {
-  const T* in = m.as<T>(type_name<T>(), schema_key<T>(), out);
-  if (in == nullptr) return false;
-  if (in != out) *out = *in;
-  return true;
-}
 
 // An actor that exited, as on_down and on_exit see it.
 struct Exited {
@@ -85,13 +66,14 @@ class Context {
 
   template <class T>
   void send(const caf::actor& to, T m) {
-    host_.send_message(to, pack(std::move(m), host_.code()), caf::duration{});
+    host_.send_message(to, pack(std::move(m), host_.code()), std::chrono::nanoseconds(0));
   }
 
   // A timer: `m` reaches `to` after `delay`, whichever version `to` runs by then.
   template <class T, class Rep, class Period>
   void send_after(const caf::actor& to, std::chrono::duration<Rep, Period> delay, T m) {
-    host_.send_message(to, pack(std::move(m), host_.code()), caf::duration{delay});
+    host_.send_message(to, pack(std::move(m), host_.code()),
+                       std::chrono::duration_cast<std::chrono::nanoseconds>(delay));
   }
 
   // Asks `to`; `on_reply(ctx, const Reply&)` or `on_error(ctx, const std::string&)` runs later,
@@ -100,7 +82,8 @@ class Context {
   void request(const caf::actor& to, T m, std::chrono::duration<Rep, Period> timeout,
                OnReply on_reply, OnError on_error) {
     ActorContext* host = &host_;
-    host_.request_message(to, pack(std::move(m), host_.code()), caf::duration{timeout},
+    host_.request_message(to, pack(std::move(m), host_.code()),
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(timeout),
                           [host, on_reply = std::move(on_reply), on_error = std::move(on_error)](
                               const Message* reply, const std::string& error) mutable {
                             Context ctx(*host);
@@ -125,6 +108,9 @@ class Context {
     if (!child) throw std::runtime_error("spawn " + module + ": " + error);
     return child;
   }
+
+  // The reloadable actor registered as `name`, or an invalid handle.
+  caf::actor whereis(const std::string& name) { return host_.whereis(name); }
 
   // Stops this actor after the current message; `reason` empty for a normal exit.
   void stop(const std::string& reason = "") { host_.stop_actor(reason); }

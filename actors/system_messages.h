@@ -33,7 +33,9 @@ struct ActorStatus {
   bool suspended = false;
   uint64_t mailbox_size = 0;      // queued + kept while suspended
   uint64_t pending_requests = 0;  // tracked requests whose continuation has not run yet
-  std::string state;              // the behaviour's format_status() JSON
+  std::string state;              // the behaviour's format_status() JSON ("" for a proto state)
+  std::string state_type;         // the Protobuf type of a proto state ("" otherwise)
+  std::string state_bytes;        // a proto state, serialized
 };
 
 }  // namespace lemon

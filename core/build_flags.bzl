@@ -12,9 +12,12 @@ load("//tools:lemon_module.bzl", "LEMON_MODULE_COPTS")
 # //core:extension_compiler and hashed into every cache key.
 EXTENSION_RUNTIME_FILES = [
     "actors/behaviour.h",
+    "actors/local_schemas.h",
+    "actors/message.h",
     "actors/messages.h",
     "actors/module.h",
-    "core/message_table.h",
+    "actors/pack.h",
+    "actors/proto_actor.h",
     "core/module_abi.h",
     "tools/lemon_module.lds",
 ]
@@ -34,6 +37,7 @@ _LINK_FLAGS = [
     "-shared",
     "-Wl,-z,defs",
     "-lcaf_core",
+    "-lprotobuf",
     "-lpthread",
     "-lstdc++",
     "-lm",

@@ -25,7 +25,7 @@ def lemon_module(name, srcs, deps = [], copts = [], defines = [], visibility = N
             "-Wl,--version-script=$(location //tools:lemon_module.lds)",
         ],
         additional_linker_inputs = ["//tools:lemon_module.lds"],
-        deps = deps + ["//actors:module", "//third_party/caf:core"],
+        deps = deps + ["//actors:messages", "//actors:module", "//third_party/caf:core"],
         visibility = visibility,
         **kwargs
     )
