@@ -44,7 +44,7 @@ def _dep_root(dep):
         return _repository_root(dep.split("//")[0])
     return _repository_root(native.repository_name())
 
-def lemon_proto_library(name, srcs, deps = [], visibility = None):
+def lemon_proto_library(name, srcs, deps = [], visibility = None, testonly = False):
     """C++ for the .proto files `srcs` of this package, for modules and hosts alike.
 
     The code is generated lite (`--cpp_out=lite:`): two modules holding full-runtime code for the
@@ -60,6 +60,7 @@ def lemon_proto_library(name, srcs, deps = [], visibility = None):
       srcs: .proto files of this package.
       deps: lemon_proto_library targets whose .proto files these import.
       visibility: of the cc_library.
+      testonly: of every rule it makes.
     """
     root = _repository_root(native.repository_name())
     includes = ["-I" + root] + ["-I" + r for r in depset([_dep_root(d) for d in deps]).to_list()]
@@ -79,6 +80,7 @@ def lemon_proto_library(name, srcs, deps = [], visibility = None):
             "--include_imports",
         ] + ["$(location %s)" % s for s in srcs]),
         message = "protoc (lite) " + " ".join(srcs),
+        testonly = testonly,
     )
 
     # The descriptor set as a char array, with od and sed (no extra tool to build).
@@ -95,11 +97,13 @@ def lemon_proto_library(name, srcs, deps = [], visibility = None):
                "echo 'const lemon::SchemaRegistration kRegistration(" +
                "reinterpret_cast<const char*>(kSchema), sizeof(kSchema));'; " +
                "echo '}  // namespace') > $@") % name,
+        testonly = testonly,
     )
     native.filegroup(
         name = name + "_srcs",
         srcs = srcs + [d + "_srcs" for d in deps],
         visibility = visibility,
+        testonly = testonly,
     )
     native.cc_library(
         name = name,
@@ -110,4 +114,5 @@ def lemon_proto_library(name, srcs, deps = [], visibility = None):
         alwayslink = True,
         deps = deps + [Label("//actors:local_schemas"), Label("//third_party/protobuf")],
         visibility = visibility,
+        testonly = testonly,
     )
