@@ -32,6 +32,7 @@ const char* to_string(ReloadError e) {
     case ReloadError::kInternal: return "internal";
     case ReloadError::kUnauthorized: return "unauthorized";
     case ReloadError::kRolledBack: return "rolled_back";
+    case ReloadError::kSchemaIncompatible: return "schema_incompatible";
   }
   return "internal";
 }
@@ -45,6 +46,7 @@ absl::StatusCode canonical_code(ReloadError e) {
     case ReloadError::kFingerprintMismatch:
     case ReloadError::kNameMismatch:
     case ReloadError::kSameVersion:
+    case ReloadError::kSchemaIncompatible:
     case ReloadError::kLoadFailed:
     case ReloadError::kCompileFailed: return absl::StatusCode::kFailedPrecondition;
     case ReloadError::kUnchanged: return absl::StatusCode::kAlreadyExists;
@@ -74,7 +76,9 @@ ReloadError reload_error_of(const absl::Status& s) {
   auto payload = s.GetPayload(kPayloadUrl);
   int n = 0;
   if (!payload || !absl::SimpleAtoi(std::string(*payload), &n)) return ReloadError::kInternal;
-  if (n < 0 || n > static_cast<int>(ReloadError::kRolledBack)) return ReloadError::kInternal;
+  if (n < 0 || n > static_cast<int>(ReloadError::kSchemaIncompatible)) {
+    return ReloadError::kInternal;
+  }
   return static_cast<ReloadError>(n);
 }
 

@@ -38,6 +38,7 @@ enum class ReloadError : int {
   kInternal = 17,             // a broken invariant inside Lemon
   kUnauthorized = 18,         // control plane: missing or wrong token
   kRolledBack = 19,           // undone because another part of the same app/system reload failed
+  kSchemaIncompatible = 20,   // the new version's Protobuf schema breaks the current one's
 };
 
 // Stable snake_case name, e.g. "in_use".
