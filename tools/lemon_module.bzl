@@ -116,6 +116,9 @@ def lemon_proto_library(name, srcs, deps = [], visibility = None, testonly = Fal
         copts = LEMON_MODULE_COPTS,
         # Nothing refers to the registration: without this the linker would leave it out.
         alwayslink = True,
+        # Hidden symbols (LEMON_MODULE_COPTS) resolve only within one link: never a shared
+        # library of its own, always linked into the module or host that uses it.
+        linkstatic = True,
         deps = deps + [Label("//actors:local_schemas"), Label("//third_party/protobuf")],
         visibility = visibility,
         testonly = testonly,
