@@ -66,7 +66,8 @@ caf::actor ActorRegistry::ModuleActors::erase(caf::actor_id id) {
 
 absl::StatusOr<caf::actor> ActorRegistry::spawn_registered(
     const std::string& module, const std::string& behaviour, const std::string& name,
-    const std::string& parent, const std::function<absl::StatusOr<caf::actor>(bool deferred)>& spawn) {
+    const std::string& parent,
+    const std::function<absl::StatusOr<caf::actor>(bool deferred)>& spawn) {
   caf::actor a;
   bool report = false;
   {

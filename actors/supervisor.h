@@ -122,10 +122,10 @@ absl::StatusOr<caf::actor> spawn_supervisor(caf::actor_system& sys,
 absl::StatusOr<caf::actor> start_child(caf::actor_system& sys, const caf::actor& sup,
                                        std::string init_arg, std::string name = "",
                                        absl::Duration timeout = absl::Seconds(30));
-absl::Status terminate_child(caf::actor_system& sys, const caf::actor& sup,
-                             const std::string& name, absl::Duration timeout = absl::Seconds(30));
-absl::Status terminate_child(caf::actor_system& sys, const caf::actor& sup,
-                             const caf::actor& child, absl::Duration timeout = absl::Seconds(30));
+absl::Status terminate_child(caf::actor_system& sys, const caf::actor& sup, const std::string& name,
+                             absl::Duration timeout = absl::Seconds(30));
+absl::Status terminate_child(caf::actor_system& sys, const caf::actor& sup, const caf::actor& child,
+                             absl::Duration timeout = absl::Seconds(30));
 
 }  // namespace lemon
 
