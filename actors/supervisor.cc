@@ -93,7 +93,8 @@ class SupervisorActor : public caf::event_based_actor {
           return start_dynamic(std::move(init_arg), std::move(name));
         },
         [this](sup_terminate_atom, const std::string& name) {
-          return terminate(find_key([&](const Child& c) { return child_name(c.spec) == name; }));
+          return terminate(find_key(
+              [&](const Child& c) { return !name.empty() && child_name(c.spec) == name; }));
         },
         [this](sup_terminate_atom, const caf::actor& child) {
           return terminate(find_key([&](const Child& c) { return c.handle && c.handle == child; }));
@@ -310,8 +311,7 @@ class SupervisorActor : public caf::event_based_actor {
     caf::response_promise rp = make_response_promise();
     Child* c = find(key);
     if (c == nullptr) {
-      rp.deliver(
-          absl::Status(absl::NotFoundError(absl::StrCat("supervisor ", name_, ": no such child"))));
+      rp.deliver(absl::NotFoundError(absl::StrCat("supervisor ", name_, ": no such child")));
       return rp;
     }
     c->terminating.push_back(rp);
@@ -326,11 +326,14 @@ class SupervisorActor : public caf::event_based_actor {
     return rp;
   }
 
-  // Child `key`, which a terminate request stopped, is down: no operation restarts it, a dynamic
-  // child is forgotten, and the requests are answered.
+  // Child `key`, which a terminate request stopped, is down: neither the running operation nor an
+  // exit still pending restarts it, a dynamic child is forgotten, and the requests are answered.
   void terminated(Key key) {
     restart_queue_.erase(std::remove(restart_queue_.begin(), restart_queue_.end(), key),
                          restart_queue_.end());
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                  [key](const PendingExit& p) { return p.key == key; }),
+                   pending_.end());
     Child& c = children_.at(key);
     std::vector<caf::response_promise> waiting;
     waiting.swap(c.terminating);

@@ -98,7 +98,8 @@ struct SupervisedChild {
 //   (sup_terminate_atom, std::string name) -> absl::Status
 //   (sup_terminate_atom, caf::actor child) -> absl::Status
 //       stops the child (user_shutdown) and answers once it is down; it is not restarted, and a
-//       child of start_child is forgotten. NotFound if there is no such child.
+//       child of start_child is forgotten. NotFound if there is no such child (an unnamed child
+//       is known by its handle only).
 using sup_which_atom = caf::atom_constant<caf::atom("lsupwhich")>;
 using sup_watch_atom = caf::atom_constant<caf::atom("lsupwatch")>;
 using sup_report_atom = caf::atom_constant<caf::atom("lsupreport")>;

@@ -204,7 +204,11 @@ TEST_F(SupervisorTreeTest, SimpleOneForOneStartsAndTerminatesChildrenFromItsTemp
   EXPECT_TRUE(terminate_child(*sys_, pool, *c).ok());
   EXPECT_TRUE(children(pool).empty());
   EXPECT_EQ(terminate_child(*sys_, pool, "p-1").code(), absl::StatusCode::kNotFound);
-  EXPECT_TRUE(registry_->await_count("counter", 0, absl::Seconds(60)));
+  ASSERT_TRUE(start_child(*sys_, pool, "8").ok());
+  EXPECT_EQ(terminate_child(*sys_, pool, "").code(), absl::StatusCode::kNotFound)
+      << "an unnamed child is known by its handle only";
+  EXPECT_EQ(children(pool).size(), 1u);
+  EXPECT_TRUE(registry_->await_count("counter", 1, absl::Seconds(60)));
 }
 
 TEST_F(SupervisorTreeTest, DynamicChildrenFollowTheirRestartType) {
