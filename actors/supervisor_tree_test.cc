@@ -232,6 +232,11 @@ TEST_F(SupervisorTreeTest, DynamicChildrenFollowTheirRestartType) {
   EXPECT_EQ(gone.name, "t");
   EXPECT_FALSE(gone.handle);
   EXPECT_TRUE(children(temporary).empty());
+
+  (*self_)->monitor(temporary);
+  caf::anon_send_exit(temporary, caf::exit_reason::user_shutdown);
+  EXPECT_EQ(await_down(temporary), caf::exit_reason::user_shutdown);
+  EXPECT_EQ(start_child(*sys_, temporary, "7").status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_F(SupervisorTreeTest, TerminateChildStopsAStaticChildOrSubtreeWithoutARestart) {
