@@ -340,7 +340,8 @@ absl::StatusOr<caf::actor> spawn_reloadable(caf::actor_system& sys,
   if (spec.module.empty()) return reload_status(ReloadError::kInvalidArgument, "empty module name");
   if (spec.behaviour.empty()) spec.behaviour = spec.module;
   return registry->spawn_registered(
-      spec.module, spec.behaviour, spec.name, [&](bool deferred) -> absl::StatusOr<caf::actor> {
+      spec.module, spec.behaviour, spec.name, spec.parent,
+      [&](bool deferred) -> absl::StatusOr<caf::actor> {
         auto initial = std::make_shared<Instance>();
         if (!deferred) {
           ModuleRef module = code_server.current(spec.module);

@@ -316,13 +316,13 @@ void print_human(const std::string& command, const json& result, std::ostream& o
     std::vector<std::vector<std::string>> rows;
     for (const json& a : member(result, "actors")) {
       rows.push_back({str(a, "name"), str(a, "module"), str(a, "version"), str(a, "status"),
-                      str(a, "mailbox_size"), str(a, "state_summary")});
+                      str(a, "mailbox_size"), str(a, "parent"), str(a, "state_summary")});
     }
     if (rows.empty()) {
       out << "no actors\n";
       return;
     }
-    print_table({"NAME", "MODULE", "VERSION", "STATUS", "MAILBOX", "STATE"}, rows, out);
+    print_table({"NAME", "MODULE", "VERSION", "STATUS", "MAILBOX", "PARENT", "STATE"}, rows, out);
   }
 }
 
@@ -355,8 +355,8 @@ commands:
   status                 node health
   modules [--cluster]    loaded modules with current and old versions (--cluster: every node's,
                          and which modules differ between nodes)
-  actors [--module M]    actors, their module version, status and mailbox (every page of
-                         actors.list)
+  actors [--module M]    actors, their module version, status, mailbox and parent (every page
+                         of actors.list)
   purge --module M [--hard]
                          drop a module's old version (--hard stops actors still on it)
 )";

@@ -172,9 +172,12 @@ TEST_F(LemonctlTest, StatusModulesAndActorsPrintReadableSummaries) {
   a->set_name("counter-1");
   a->set_module("counter");
   a->set_status("suspended");
+  a->set_parent("counters-sup");
   service_.actors_result = actors;
   ASSERT_EQ(run({"actors", "--module", "counter"}), kLemonctlOk);
   EXPECT_NE(out_.str().find("suspended"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("PARENT"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("counters-sup"), std::string::npos) << out_.str();
   absl::MutexLock lock(&service_.mu);
   EXPECT_EQ(service_.last_actors->module(), "counter");
 }

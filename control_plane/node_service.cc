@@ -208,6 +208,7 @@ absl::StatusOr<rpc::ActorsListResult> NodeService::list_actors(
     rpc::ActorInfo* a = out.add_actors();
     a->set_name(e.name.empty() ? absl::StrCat("#", e.handle.id()) : e.name);
     a->set_module(e.module);
+    a->set_parent(e.parent);
     if (s == statuses.end()) {
       a->set_status("unresponsive");
       continue;
