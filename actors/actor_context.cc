@@ -84,6 +84,7 @@ caf::actor ReloadableActor::spawn_child(const std::string& module, const std::st
   spec.behaviour = behaviour;
   spec.name = name;
   spec.init_arg = init_arg;
+  spec.parent = spec_.name.empty() ? absl::StrCat("#", id()) : spec_.name;
   auto child = spawn_reloadable(home_system(), registry_, *code_server_, std::move(spec));
   if (!child.ok()) {
     *error = std::string(child.status().message());

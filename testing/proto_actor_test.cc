@@ -113,6 +113,11 @@ TEST_F(ProtoActorTest, NewTypeAtV2CrossesTheReloadBetweenVersions) {
   state_when(watcher, [](const Fields& f) { return f.strings.count(1) != 0; });  // init ran
   caf::actor ledger = rt_->registry()->whereis("w-ledger");
   ASSERT_TRUE(ledger) << "init did not start the child";
+  bool listed = false;
+  for (const ActorEntry& e : rt_->registry()->list()) {
+    if (e.name == "w-ledger") listed = e.parent == "w";
+  }
+  EXPECT_TRUE(listed) << "the child's parent is not recorded";
 
   watchtest::Pump pump;
   pump.set_amount(5);
