@@ -11,6 +11,8 @@
 #include "actors/pack.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
+#include "caf/io/all.hpp"
+#include "core/module_abi.h"
 #include "core/reload_request.h"
 #include "core/test_support.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -204,6 +206,46 @@ TEST_F(ProtoActorTest, UnknownMessageTypeIsAnErrorReply) {
                  EXPECT_NE(rt_->system().render(e).find("nosuch.Type"), std::string::npos);
                });
   EXPECT_TRUE(failed);
+}
+
+TEST_F(ProtoActorTest, ModuleWithItsOwnVocabularyLoads) {
+  EXPECT_EQ(std::string(kHostFingerprint).find("msgs"), std::string::npos)
+      << "the host's vocabulary is part of the fingerprint";
+  install("own_vocabulary", runfile("testing/testdata/libown_vocabulary.so"));
+  caf::actor a = spawn("own_vocabulary", "acct");
+  EXPECT_EQ(ask<int64_t>(a, caf::atom("deposit"), int64_t{5}), 5);
+  EXPECT_EQ(ask<int64_t>(a, caf::atom("balance")), 5);
+}
+
+TEST(ProtoActorNetworkTest, MessagesCrossNodesOverCafNetworking) {
+  ScratchDir dir;
+  Runtime::Options o = node_options(dir);
+  o.load_middleman = true;
+  auto rt = Runtime::create(o);
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  ASSERT_TRUE(install_module(**rt, runfile("testing/testdata/libledger_v1.so"), "ledger.so").ok());
+  SpawnSpec spec;
+  spec.module = "ledger";
+  absl::StatusOr<caf::actor> ledger = (*rt)->spawn(spec);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  caf::expected<uint16_t> port = (*rt)->system().middleman().publish(*ledger, 0, "127.0.0.1");
+  ASSERT_TRUE(port) << (*rt)->system().render(port.error());
+
+  // Another node: a plain CAF system that knows lemon.Message and ledger v1's generated code.
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  cfg.add_message_type<Message>("lemon.Message");
+  caf::actor_system other(cfg);
+  caf::expected<caf::actor> remote = other.middleman().remote_actor("127.0.0.1", *port);
+  ASSERT_TRUE(remote) << other.render(remote.error());
+  ledgertest::Add add;
+  add.set_amount(40);
+  caf::scoped_actor self(other);
+  ledgertest::Summary summary;
+  self->request(*remote, std::chrono::seconds(60), pack(add))
+      .receive([&](const Message& reply) { ASSERT_TRUE(unpack(reply, &summary)); },
+               [&](caf::error& e) { ADD_FAILURE() << other.render(e); });
+  EXPECT_EQ(summary.total(), 40);
 }
 
 }  // namespace
