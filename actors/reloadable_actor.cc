@@ -254,7 +254,7 @@ ActorStatus ReloadableActor::status() {
   if (current_) {
     try {
       s.state = current_.instance.behaviour->format_status();
-      s.state_type = current_.instance.behaviour->state_type();
+      if (s.state.empty()) s.state_type = current_.instance.behaviour->state_type();
       if (!s.state_type.empty()) s.state_bytes = current_.instance.behaviour->export_state();
     } catch (const std::exception& e) {
       s.state = absl::StrCat("{\"format_status_error\":\"", e.what(), "\"}");

@@ -33,9 +33,11 @@ struct ActorStatus {
   bool suspended = false;
   uint64_t mailbox_size = 0;      // queued + kept while suspended
   uint64_t pending_requests = 0;  // tracked requests whose continuation has not run yet
-  std::string state;              // the behaviour's format_status() JSON ("" for a proto state)
-  std::string state_type;         // the Protobuf type of a proto state ("" otherwise)
-  std::string state_bytes;        // a proto state, serialized
+  std::string state;              // the behaviour's format_status() JSON
+  // When format_status() is empty and the behaviour's state is a Protobuf message (ProtoActor):
+  // its type and export_state(), which the host shows as JSON through the version's schema.
+  std::string state_type;
+  std::string state_bytes;
 };
 
 }  // namespace lemon

@@ -14,6 +14,7 @@
 #include "caf/scoped_actor.hpp"
 #include "control_plane/report_proto.h"
 #include "core/reload_error.h"
+#include "nlohmann/json.hpp"
 #include "node/reload_service.h"
 
 namespace lemon {
@@ -38,6 +39,25 @@ std::unordered_map<caf::actor_id, ActorStatus> ask_statuses(caf::actor_system& s
                   caf::after(absl::ToChronoMilliseconds(left)) >> [&] { timed_out = true; });
   }
   return out;
+}
+
+// What actors.list shows of an actor's state: its format_status() JSON, or, for a Protobuf state,
+// that state as JSON through the schema of the version the actor runs.
+std::string state_summary(const CodeServer& cs, const ActorStatus& s) {
+  if (!s.state.empty() || s.state_type.empty()) return s.state;
+  ModuleRef version = cs.current(s.module);
+  if (!version || version->version() != s.version) version = cs.old(s.module);
+  absl::StatusOr<std::string> json =
+      reload_status(ReloadError::kNotFound, "the actor's version is no longer loaded");
+  if (version && version->version() == s.version) {
+    json = version->schema() != nullptr
+               ? version->schema()->to_json(s.state_type, s.state_bytes)
+               : reload_status(ReloadError::kNotFound, "the module declares no schema");
+  }
+  if (json.ok()) return *json;
+  return nlohmann::json{{"state_type", s.state_type},
+                        {"state_error", std::string(json.status().message())}}
+      .dump();
 }
 
 }  // namespace
@@ -216,7 +236,7 @@ absl::StatusOr<rpc::ActorsListResult> NodeService::list_actors(
     a->set_version(s->second.version);
     a->set_status(s->second.suspended ? "suspended" : "running");
     a->set_mailbox_size(static_cast<uint32_t>(s->second.mailbox_size));
-    a->set_state_summary(s->second.state);
+    a->set_state_summary(state_summary(runtime_.code_server(), s->second));
   }
   if (page.more) out.set_next_cursor(std::to_string(page.actors.back().handle.id()));
   return out;

@@ -7,9 +7,9 @@ extension compiled at run time is built exactly like a module built by Bazel.
 
 load("//tools:lemon_module.bzl", "LEMON_MODULE_COPTS")
 
-# Files an extension needs at run time, relative to the workspace root: actors/module.h and what
-# it includes from this workspace, and the version script. Shipped as runfiles of
-# //core:extension_compiler and hashed into every cache key.
+# Files an extension needs at run time, relative to the workspace root: actors/module.h,
+# actors/proto_actor.h and what they include from this workspace, and the version script. Shipped
+# as runfiles of //core:extension_compiler and hashed into every cache key.
 EXTENSION_RUNTIME_FILES = [
     "actors/behaviour.h",
     "actors/local_schemas.h",

@@ -63,7 +63,8 @@ sources() {
     module_descriptor) echo testing/fuzz/module_descriptor_fuzzer.cc core/code_server.cc \
                             core/probe_server.cc \
                             core/elf_check.cc core/fs.cc core/runfiles.cc core/sha256.cc \
-                            core/module_name.cc core/reload_error.cc core/test_support.cc ;;
+                            core/module_name.cc core/module_schema.cc core/reload_error.cc \
+                            core/test_support.cc ;;
     app_manifest) echo testing/fuzz/app_manifest_fuzzer.cc core/app_manifest.cc core/fs.cc \
                        core/module_name.cc \
                        core/reload_error.cc ;;
@@ -72,7 +73,7 @@ sources() {
 libs() {
   case "$1" in
     json_rpc) echo -lprotobuf -lpthread ;;
-    module_descriptor) echo -ldl -lpthread ;;
+    module_descriptor) echo -lprotobuf -ldl -lpthread ;;
     app_manifest) echo -lpthread ;;
   esac
 }
