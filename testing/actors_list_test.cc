@@ -141,6 +141,19 @@ TEST_F(ActorsListTest, EachActorShowsItsSupervisorAsParent) {
   EXPECT_TRUE(rt_->registry()->await_count("counter", 1, absl::Seconds(60)));
 }
 
+TEST_F(ActorsListTest, AProtoStateIsShownAsJsonThroughTheModuleSchema) {
+  load("testing/testdata/libledger_v1.so", "ledger.so");
+  ASSERT_TRUE(rt_->spawn({"ledger", "", "books", "timer:1"}).ok());
+  const absl::Time deadline = absl::Now() + absl::Minutes(1);
+  std::string state;
+  do {  // the timer armed in init writes tick_version
+    rpc::ActorsListResult r = page(100, "", "ledger");
+    ASSERT_EQ(r.actors_size(), 1);
+    state = r.actors(0).state_summary();
+  } while (state.find("tickVersion") == std::string::npos && absl::Now() < deadline);
+  EXPECT_EQ(state, R"({"tickVersion":"1"})");
+}
+
 // The requirement is a bound: each page, the default one and the last included, answers within
 // 1 s with 100,000 actors on the node (all of them walked, 1000 at a time, and the largest page).
 TEST_F(ActorsListTest, HundredThousandActorsAnswerWithinOneSecondAPage) {
