@@ -2,15 +2,15 @@
 
 #include <cstdint>
 #include <string>
-#include <typeinfo>
 #include <thread>
+#include <typeinfo>
 
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
-#include "caf/settings.hpp"
 #include "caf/policy/work_sharing.hpp"
 #include "caf/policy/work_stealing.hpp"
 #include "caf/scheduler/coordinator.hpp"
+#include "caf/settings.hpp"
 #include "core/reload_error.h"
 #include "core/test_support.h"
 #include "gtest/gtest.h"

@@ -32,6 +32,7 @@ def lemon_module(name, srcs, deps = [], copts = [], defines = [], visibility = N
         deps = deps + [
             Label("//actors:messages"),
             Label("//actors:module"),
+            Label("//actors:proto_actor"),
             Label("//third_party/caf:core"),
         ],
         visibility = visibility,

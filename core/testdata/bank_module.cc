@@ -4,11 +4,11 @@
 #include "actors/module.h"
 #include "actors/proto_actor.h"
 
+#include BANK_PROTO  // bank_v1.pb.h or bank_v2_retyped.pb.h (BUILD.bazel)
+
 #ifdef BANK_V2
-#include "core/testdata/bank_v2_retyped.pb.h"
 #define BANK_VERSION "2"
 #else
-#include "core/testdata/bank_v1.pb.h"
 #define BANK_VERSION "1"
 #endif
 

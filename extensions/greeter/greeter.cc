@@ -40,8 +40,8 @@ class Greeter : public lemon::Behaviour {
   }
   std::string export_state() const override { return std::to_string(greeted_); }
   std::string format_status() const override {
-    return std::string("{\"version\":\"") + kVersion + "\",\"greeted\":" +
-           std::to_string(greeted_) + "}";
+    return std::string("{\"version\":\"") + kVersion +
+           "\",\"greeted\":" + std::to_string(greeted_) + "}";
   }
 
   static constexpr const char* kVersion = GREETER_VERSION;

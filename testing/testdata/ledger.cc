@@ -8,11 +8,7 @@
 #include "actors/module.h"
 #include "actors/proto_actor.h"
 
-#ifdef LEDGER_V2
-#include "testing/testdata/ledger_v2/ledger.pb.h"
-#else
-#include "testing/testdata/ledger_v1/ledger.pb.h"
-#endif
+#include LEDGER_PROTO  // ledger_v1/ledger.pb.h or ledger_v2/ledger.pb.h (BUILD.bazel)
 
 #ifndef LEDGER_VERSION
 #ifdef LEDGER_V2
