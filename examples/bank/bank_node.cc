@@ -73,7 +73,8 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "bank_node: %s\n", std::string(node.status().message()).c_str());
     return 1;
   }
-  for (const std::string& s : (*node)->skipped()) std::fprintf(stderr, "bank_node: %s\n", s.c_str());
+  for (const std::string& s : (*node)->skipped())
+    std::fprintf(stderr, "bank_node: %s\n", s.c_str());
 
   absl::StatusOr<bank::Bank> bank = bank::Bank::start((*node)->runtime());
   if (!bank.ok()) {
@@ -89,9 +90,10 @@ int run(int argc, char** argv) {
   std::printf("bank_node ready: modules [%s]\n", absl::StrJoin((*node)->loaded(), ", ").c_str());
   std::printf("  control plane  http://127.0.0.1:%d/rpc  (token in %s/token)\n", ports.control,
               data_dir.c_str());
-  std::printf("  upgrade        cp %s/upgrades/accounts.so %s/modules/ && "
-              "lemonctl --control_port %d --token_file %s/token reload --module accounts\n",
-              data_dir.c_str(), data_dir.c_str(), ports.control, data_dir.c_str());
+  std::printf(
+      "  upgrade        cp %s/upgrades/accounts.so %s/modules/ && "
+      "lemonctl --control_port %d --token_file %s/token reload --module accounts\n",
+      data_dir.c_str(), data_dir.c_str(), ports.control, data_dir.c_str());
   std::printf("READY control_port=%d metrics_port=%d\n", ports.control, ports.metrics);
   std::fflush(stdout);
 

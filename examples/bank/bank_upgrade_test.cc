@@ -2,9 +2,11 @@
 // supervision tree, accounts and ledger are upgraded to version 2 while deposits keep coming, and
 // afterwards every deposit is in the balances and the journal, version 2's state fields and
 // behaviour are there, and an account that crashes comes back on version 2.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -143,7 +145,8 @@ TEST_F(BankUpgradeTest, UpgradeUnderTrafficKeepsEveryDepositAndAppliesV2) {
   accounts::Balance a = call<accounts::Balance>(alice, accounts::GetBalance());
   EXPECT_EQ(a.amount(), 100 + acked);
   const int64_t entries = 4 + acked;
-  ledger::Journal j = journal_when([&](const ledger::Journal& x) { return x.entries() == entries; });
+  ledger::Journal j =
+      journal_when([&](const ledger::Journal& x) { return x.entries() == entries; });
   EXPECT_EQ(j.net(), a.amount());
   EXPECT_NE(j.checksum(), 0u) << "version 2's code_change did not compute the checksum";
 

@@ -1,5 +1,7 @@
 #include "service/bank.h"
 
+#include <chrono>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -51,8 +53,8 @@ absl::StatusOr<Bank> Bank::start(lemon::Runtime& runtime) {
   root.children = {worker("ledger"), worker("notifier"),
                    lemon::supervisor_child(std::move(accounts))};
 
-  absl::StatusOr<caf::actor> sup = lemon::spawn_supervisor(
-      runtime.system(), runtime.registry(), runtime.code_server(), std::move(root));
+  absl::StatusOr<caf::actor> sup = lemon::spawn_supervisor(runtime.system(), runtime.registry(),
+                                                           runtime.code_server(), std::move(root));
   if (!sup.ok()) return sup.status();
   absl::StatusOr<caf::actor> accounts_sup = child_of(runtime.system(), *sup, "accounts");
   if (!accounts_sup.ok()) {

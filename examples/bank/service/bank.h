@@ -12,6 +12,7 @@
 #define BANK_SERVICE_BANK_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "caf/actor.hpp"

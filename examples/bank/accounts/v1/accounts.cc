@@ -39,7 +39,9 @@ class Account : public lemon::ProtoActor<AccountState> {
     append.mutable_entry()->set_balance(state().balance());
     ctx.request<bank::ledger::Appended>(
         ctx.whereis("ledger"), append, std::chrono::seconds(10),
-        [this](lemon::Context&, const bank::ledger::Appended& a) { state().set_journaled(a.seq()); },
+        [this](lemon::Context&, const bank::ledger::Appended& a) {
+          state().set_journaled(a.seq());
+        },
         [](lemon::Context& ctx, const std::string& error) { ctx.stop("ledger: " + error); });
 
     if (delta >= kLarge || -delta >= kLarge) {
