@@ -1,5 +1,7 @@
 """lemon_module: builds a Lemon module (a shared object loaded by the code server)."""
 
+load("//third_party:proto.bzl", "repository_root")
+
 # The flags every module is built with; core/extension_compiler uses the same list at run time
 # (recorded by //core:build_flags). -fvisibility=hidden and -fno-gnu-unique let dlclose unmap it.
 LEMON_MODULE_COPTS = [
@@ -39,15 +41,11 @@ def lemon_module(name, srcs, deps = [], copts = [], defines = [], visibility = N
         **kwargs
     )
 
-def _repository_root(repo):
-    """The directory of repository `repo` ("@name", or "@"/"" for the main one) in the execroot."""
-    return "." if repo in ("", "@") else "external/" + repo.lstrip("@")
-
 def _dep_root(dep):
     """The execroot directory of the repository a dependency label names (relative: this one)."""
     if dep.startswith("@"):
-        return _repository_root(dep.split("//")[0])
-    return _repository_root(native.repository_name())
+        return repository_root(dep.split("//")[0])
+    return repository_root(native.repository_name())
 
 def lemon_proto_library(name, srcs, deps = [], visibility = None, testonly = False):
     """C++ for the .proto files `srcs` of this package, for modules and hosts alike.
@@ -67,7 +65,7 @@ def lemon_proto_library(name, srcs, deps = [], visibility = None, testonly = Fal
       visibility: of the cc_library.
       testonly: of every rule it makes.
     """
-    root = _repository_root(native.repository_name())
+    root = repository_root(native.repository_name())
     includes = ["-I" + root] + ["-I" + r for r in depset([_dep_root(d) for d in deps]).to_list()]
     stems = [s[:-len(".proto")] for s in srcs]
     hdrs = [s + ".pb.h" for s in stems]
