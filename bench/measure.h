@@ -5,13 +5,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
 
+#include "actors/messages.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
+#include "caf/event_based_actor.hpp"
 #include "caf/scoped_actor.hpp"
 
 namespace lemon {
@@ -32,6 +35,41 @@ double throughput(caf::actor_system& sys, const caf::actor& a, uint64_t messages
   for (uint64_t k = 1; k <= messages; ++k) send(self, a, k);
   sync(self, a);
   return static_cast<double>(messages) / (ms_since(t0) / 1e3);
+}
+
+// One actor's cost per message without a sender competing for the cores: on a system with one
+// scheduler worker, that worker is kept busy while `messages` are queued for `a` by `send` (timed:
+// the sender's cost), then let go, and the time until `a` has run them all and answered `sync` is
+// the consumer's cost (mailbox, dispatch, handler). Both in nanoseconds per message.
+struct Drain {
+  double send_ns = 0;
+  double run_ns = 0;
+};
+template <class Send, class Sync>
+Drain drain(caf::actor_system& one_worker, const caf::actor& a, uint64_t messages, Send send,
+            Sync sync) {
+  std::promise<void> entered;
+  std::promise<void> go;
+  std::shared_future<void> released = go.get_future().share();
+  auto blocker = one_worker.spawn([&entered, released](caf::event_based_actor*) -> caf::behavior {
+    return {[&entered, released](get_atom) {
+      entered.set_value();
+      released.wait();
+    }};
+  });
+  caf::anon_send(blocker, get_atom::value);
+  entered.get_future().wait();
+  caf::scoped_actor self{one_worker};
+  auto t0 = Clock::now();
+  for (uint64_t k = 1; k <= messages; ++k) send(self, a, k);
+  Drain d;
+  d.send_ns = ms_since(t0) * 1e6 / static_cast<double>(messages);
+  t0 = Clock::now();
+  go.set_value();
+  sync(self, a);
+  d.run_ns = ms_since(t0) * 1e6 / static_cast<double>(messages);
+  caf::anon_send_exit(blocker, caf::exit_reason::kill);
+  return d;
 }
 
 // The value at quantile q (0..1) of `v`, sorted in place.

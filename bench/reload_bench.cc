@@ -299,39 +299,6 @@ void send_tick(caf::scoped_actor& self, const caf::actor& a, uint64_t seq) {
   self->send(a, tick_atom::value, uint64_t{1}, seq);
 }
 
-// One actor's cost per message without a sender competing for the cores: on a system with one
-// scheduler worker, that worker is kept busy while `messages` ticks are queued for `a` (timed:
-// the sender's cost), then let go, and the time until `a` has run them all and answered a get is
-// the consumer's cost (mailbox, dispatch, handler). Both in nanoseconds per message.
-struct Drain {
-  double send_ns = 0;
-  double run_ns = 0;
-};
-Drain drain(caf::actor_system& one_worker, const caf::actor& a, uint64_t messages) {
-  std::promise<void> entered;
-  std::promise<void> go;
-  std::shared_future<void> released = go.get_future().share();
-  auto blocker = one_worker.spawn([&entered, released](caf::event_based_actor*) -> caf::behavior {
-    return {[&entered, released](get_atom) {
-      entered.set_value();
-      released.wait();
-    }};
-  });
-  caf::anon_send(blocker, get_atom::value);
-  entered.get_future().wait();
-  caf::scoped_actor self{one_worker};
-  auto t0 = Clock::now();
-  for (uint64_t k = 1; k <= messages; ++k) self->send(a, tick_atom::value, uint64_t{1}, k);
-  Drain d;
-  d.send_ns = ms_since(t0) * 1e6 / static_cast<double>(messages);
-  t0 = Clock::now();
-  go.set_value();
-  self->request(a, caf::infinite, get_atom::value).receive([](int64_t) {}, [](caf::error&) {});
-  d.run_ns = ms_since(t0) * 1e6 / static_cast<double>(messages);
-  caf::anon_send_exit(blocker, caf::exit_reason::kill);
-  return d;
-}
-
 int steady_repeats_flag = 11;   // pairs of pipeline runs
 int drain_pairs_flag = 201;     // pairs of drains
 uint64_t drained_flag = 20000;  // messages per drain
@@ -383,7 +350,7 @@ void steady_state(caf::actor_system& sys) {
         "lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f "
         "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
         p, q, q / p, repeats, r.p25, r.p50, r.p75);
-    steady_state_proto(sys, repeats, kMessages);
+    steady_state_proto(sys, {repeats, kMessages, drain_pairs_flag, drained_flag});
   }
 
   // The same work, each side of the mailbox measured alone (drain()), on a system of its own with
@@ -398,8 +365,8 @@ void steady_state(caf::actor_system& sys) {
     std::vector<double> send_base, send_reloadable, run_base, run_reloadable, run_ratio;
     for (const auto& [db, dq] : in_pairs<Drain>(drain_pairs_flag, [&](bool is_base) {
            return with_actor(one, is_base ? base : Kind::kReloadable,
-                             [drained](caf::actor_system& on, const caf::actor& a) {
-                               return drain(on, a, drained);
+                             [&](caf::actor_system& on, const caf::actor& a) {
+                               return drain(on, a, drained, send_tick, caf_count);
                              });
          })) {
       send_base.push_back(db.send_ns);
@@ -456,7 +423,7 @@ int main(int argc, char** argv) {
     } else if (arg.rfind("--repeat=", 0) == 0) {
       lemon::repeat_flag = std::max(1, std::atoi(arg.c_str() + 9));
     } else if (arg.rfind("--steady_repeats=", 0) == 0) {
-      lemon::steady_repeats_flag = std::max(1, std::atoi(arg.c_str() + 17));
+      lemon::steady_repeats_flag = std::max(0, std::atoi(arg.c_str() + 17));
     } else if (arg.rfind("--drain_pairs=", 0) == 0) {
       lemon::drain_pairs_flag = std::max(1, std::atoi(arg.c_str() + 14));
     } else if (arg.rfind("--drained=", 0) == 0) {
@@ -485,7 +452,8 @@ int main(int argc, char** argv) {
   if (max_throughput > 0) cfg.set("scheduler.max-throughput", max_throughput);
   caf::actor_system sys{cfg};
   if (proto_only) {
-    lemon::steady_state_proto(sys, lemon::steady_repeats_flag, 2000000);
+    lemon::steady_state_proto(sys, {lemon::steady_repeats_flag, 2000000, lemon::drain_pairs_flag,
+                                    lemon::drained_flag});
     return 0;
   }
   if (!lemon::drain_only_flag) {

@@ -23,9 +23,19 @@ void send_proto_add(caf::scoped_actor& self, const caf::actor& to, uint64_t seq)
 // Asks a proto_counter actor for its count (Get -> Total); -1 on error.
 int64_t proto_count(caf::scoped_actor& self, const caf::actor& a);
 
-// Prints `lemon steady_state_proto ...`: `repeats` pairs of `messages` Adds from a sending thread
-// to a proto_counter actor and to the plain actor, each run followed by one Get.
-void steady_state_proto(caf::actor_system& sys, int repeats, uint64_t messages);
+// How much of each steady_state_proto measure to run (0 pairs: none).
+struct ProtoSteadyState {
+  int pipeline_pairs = 11;
+  uint64_t pipeline_messages = 2000000;
+  int drain_pairs = 201;
+  uint64_t drained = 20000;
+};
+
+// Prints `lemon steady_state_proto ...`: pairs of runs of Adds from a sending thread, through a
+// proto_counter actor and through the plain actor on `sys`, each followed by one Get; and
+// `lemon steady_state_proto_drain ...`: the same two actors drained on a system with one worker
+// (measure.h's drain).
+void steady_state_proto(caf::actor_system& sys, const ProtoSteadyState& how);
 
 }  // namespace lemon
 
