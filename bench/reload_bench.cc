@@ -1,4 +1,5 @@
-// Reload of N live actors of bench_counter under load, printed line by line in the format of
+// Reload of N live actors of bench_counter (state=caf) and of proto_counter, its ProtoActor twin
+// (state=proto, bench/proto_counter.cc), under load, printed line by line in the format of
 // bench/otp_upgrade_bench.escript (Erlang/OTP's release_handler upgrade of N gen_servers), so that
 // the two can be set side by side as ratios (docs/benchmarks.md):
 //
@@ -15,7 +16,8 @@
 // upgrade starts once that and the heap trim that follows it are done, so that no upgrade shares
 // the cores with the previous one's cleanup.
 // The last lines compare the steady-state throughput of a reloadable actor with a plain CAF actor
-// doing the same work, in the same run.
+// doing the same work, in the same run: counter v1 with CAF messages, and proto_counter with
+// lemon::pack'ed Protobuf messages against host structs (bench/steady_state_proto.h).
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -299,6 +301,8 @@ void send_tick(caf::scoped_actor& self, const caf::actor& a, uint64_t seq) {
   self->send(a, tick_atom::value, uint64_t{1}, seq);
 }
 
+constexpr uint64_t kPipelineMessages = 2000000;  // per pipeline run
+
 int steady_repeats_flag = 11;   // pairs of pipeline runs
 int drain_pairs_flag = 201;     // pairs of drains
 uint64_t drained_flag = 20000;  // messages per drain
@@ -331,13 +335,12 @@ void steady_state(caf::actor_system& sys) {
   };
 
   // Through the pipeline: a sending thread and the actor on the bench's system.
-  if (!drain_only_flag) {
-    constexpr uint64_t kMessages = 2000000;
+  if (!drain_only_flag && repeats > 0) {
     std::vector<double> plain, reloadable, pair_ratio;
     for (const auto& [p, q] : in_pairs<double>(repeats, [&](bool kind) {
            return with_actor(sys, kind ? Kind::kPlain : Kind::kReloadable,
                              [](caf::actor_system& on, const caf::actor& a) {
-                               return throughput(on, a, kMessages, send_tick, caf_count);
+                               return throughput(on, a, kPipelineMessages, send_tick, caf_count);
                              });
          })) {
       plain.push_back(p);
@@ -350,7 +353,6 @@ void steady_state(caf::actor_system& sys) {
         "lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f "
         "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
         p, q, q / p, repeats, r.p25, r.p50, r.p75);
-    steady_state_proto(sys, {repeats, kMessages, drain_pairs_flag, drained_flag});
   }
 
   // The same work, each side of the mailbox measured alone (drain()), on a system of its own with
@@ -389,6 +391,9 @@ void steady_state(caf::actor_system& sys) {
   // handlers in a plain actor (what the framework alone costs).
   drain_against(Kind::kPlain, "steady_state_drain", "plain");
   drain_against(Kind::kModuleInPlain, "steady_state_drain_module", "module_plain");
+  // The same two measures for a ProtoActor module, against a plain actor with host structs.
+  steady_state_proto(sys, {drain_only_flag ? 0 : repeats, kPipelineMessages, drain_pairs_flag,
+                           drained_flag});
   registry->await_count("counter", 0, absl::Seconds(60));
   cs.reset();
 }
@@ -400,7 +405,7 @@ void steady_state(caf::actor_system& sys) {
 // --sharing (CAF's work-sharing scheduler), --max_throughput=K (default 50, as lemon::Runtime),
 // --repeat=K (K upgrades per N, back and forth between v2 and v1, one line each), --rate=M (the
 // sender's load in messages per second; default half of the measured capacity, msg_ns),
-// --steady_repeats=K (pairs of pipeline runs, default 11), --drain_pairs=K (pairs of drains,
+// --steady_repeats=K (pairs of pipeline runs, default 11, 0: none), --drain_pairs=K (pairs of drains,
 // default 201), --drained=M (messages per drain, default 20,000), --drain_only (the drain alone),
 // --state=caf|proto|both (which modules the reload lines upgrade: bench_counter, proto_counter or
 // both, default both), --proto_only (steady_state_proto alone).
@@ -452,8 +457,8 @@ int main(int argc, char** argv) {
   if (max_throughput > 0) cfg.set("scheduler.max-throughput", max_throughput);
   caf::actor_system sys{cfg};
   if (proto_only) {
-    lemon::steady_state_proto(sys, {lemon::steady_repeats_flag, 2000000, lemon::drain_pairs_flag,
-                                    lemon::drained_flag});
+    lemon::steady_state_proto(sys, {lemon::steady_repeats_flag, lemon::kPipelineMessages,
+                                    lemon::drain_pairs_flag, lemon::drained_flag});
     return 0;
   }
   if (!lemon::drain_only_flag) {
