@@ -437,6 +437,8 @@ int main(int argc, char** argv) {
       lemon::drain_only_flag = true;
     } else if (arg == "--proto_only") {
       proto_only = true;
+    } else if (arg == "--state=both") {
+      workloads = {&lemon::kCafState, &lemon::kProtoState};
     } else if (arg == "--state=caf") {
       workloads = {&lemon::kCafState};
     } else if (arg == "--state=proto") {
