@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <cstddef>
 #include <cstdint>
+#include <future>
 #include <utility>
 #include <vector>
 

@@ -73,15 +73,17 @@ int64_t caf_count(caf::scoped_actor& self, const caf::actor& a) {
   return count;
 }
 
-const Workload kCafState{
-    "caf", "bench_counter", "bench/libbench_counter_v1.so", "bench/libbench_counter_v2.so",
-    [](caf::scoped_actor& self, const caf::actor& to, uint64_t seq) {
-      self->send(to, tick_atom::value, uint64_t{1}, seq);
-    },
-    caf_count};
+const Workload kCafState{"caf",
+                         "bench_counter",
+                         "bench/libbench_counter_v1.so",
+                         "bench/libbench_counter_v2.so",
+                         [](caf::scoped_actor& self, const caf::actor& to, uint64_t seq) {
+                           self->send(to, tick_atom::value, uint64_t{1}, seq);
+                         },
+                         caf_count};
 
 const Workload kProtoState{
-    "proto", "proto_counter", "bench/libproto_counter_v1.so", "bench/libproto_counter_v2.so",
+    "proto",        "proto_counter", "bench/libproto_counter_v1.so", "bench/libproto_counter_v2.so",
     send_proto_add, proto_count};
 
 // Sends `count` messages to each actor, then waits for every actor's count.
@@ -392,8 +394,8 @@ void steady_state(caf::actor_system& sys) {
   drain_against(Kind::kPlain, "steady_state_drain", "plain");
   drain_against(Kind::kModuleInPlain, "steady_state_drain_module", "module_plain");
   // The same two measures for a ProtoActor module, against a plain actor with host structs.
-  steady_state_proto(sys, {drain_only_flag ? 0 : repeats, kPipelineMessages, drain_pairs_flag,
-                           drained_flag});
+  steady_state_proto(
+      sys, {drain_only_flag ? 0 : repeats, kPipelineMessages, drain_pairs_flag, drained_flag});
   registry->await_count("counter", 0, absl::Seconds(60));
   cs.reset();
 }
@@ -405,8 +407,9 @@ void steady_state(caf::actor_system& sys) {
 // --sharing (CAF's work-sharing scheduler), --max_throughput=K (default 50, as lemon::Runtime),
 // --repeat=K (K upgrades per N, back and forth between v2 and v1, one line each), --rate=M (the
 // sender's load in messages per second; default half of the measured capacity, msg_ns),
-// --steady_repeats=K (pairs of pipeline runs, default 11, 0: none), --drain_pairs=K (pairs of drains,
-// default 201), --drained=M (messages per drain, default 20,000), --drain_only (the drain alone),
+// --steady_repeats=K (pairs of pipeline runs, default 11, 0: none), --drain_pairs=K (pairs of
+// drains, default 201), --drained=M (messages per drain, default 20,000), --drain_only (the drain
+// alone),
 // --state=caf|proto|both (which modules the reload lines upgrade: bench_counter, proto_counter or
 // both, default both), --proto_only (steady_state_proto alone).
 int main(int argc, char** argv) {

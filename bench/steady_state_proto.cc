@@ -103,18 +103,18 @@ void steady_state_proto(caf::actor_system& sys, const ProtoSteadyState& how) {
   auto with_actor = [&](caf::actor_system& on, bool is_plain, auto f) {
     caf::actor a = is_plain ? on.spawn(plain_counter)
                             : *spawn_reloadable(on, registry, *cs, {"proto_counter"});
-    const auto r = is_plain ? f(on, a, send_plain_add, plain_count)
-                            : f(on, a, send_proto_add, proto_count);
+    const auto r =
+        is_plain ? f(on, a, send_plain_add, plain_count) : f(on, a, send_proto_add, proto_count);
     caf::anon_send_exit(a, caf::exit_reason::kill);
     return r;
   };
   if (how.pipeline_pairs > 0) {
     std::vector<double> plain, proto, pair_ratio;
     for (const auto& [p, q] : in_pairs<double>(how.pipeline_pairs, [&](bool is_plain) {
-           return with_actor(sys, is_plain, [&](caf::actor_system& on, const caf::actor& a,
-                                                auto send, auto sync) {
-             return throughput(on, a, how.pipeline_messages, send, sync);
-           });
+           return with_actor(sys, is_plain,
+                             [&](caf::actor_system& on, const caf::actor& a, auto send, auto sync) {
+                               return throughput(on, a, how.pipeline_messages, send, sync);
+                             });
          })) {
       plain.push_back(p);
       proto.push_back(q);
@@ -136,10 +136,10 @@ void steady_state_proto(caf::actor_system& sys, const ProtoSteadyState& how) {
     caf::actor_system one{one_cfg};
     std::vector<double> send_plain, send_proto, run_plain, run_proto, run_ratio;
     for (const auto& [dp, dq] : in_pairs<Drain>(how.drain_pairs, [&](bool is_plain) {
-           return with_actor(one, is_plain, [&](caf::actor_system& on, const caf::actor& a,
-                                                auto send, auto sync) {
-             return drain(on, a, how.drained, send, sync);
-           });
+           return with_actor(one, is_plain,
+                             [&](caf::actor_system& on, const caf::actor& a, auto send, auto sync) {
+                               return drain(on, a, how.drained, send, sync);
+                             });
          })) {
       send_plain.push_back(dp.send_ns);
       send_proto.push_back(dq.send_ns);
