@@ -62,6 +62,11 @@ void ReloadableActor::request_message(
 
 caf::message ReloadableActor::reply_message(Message m) { return caf::make_message(std::move(m)); }
 
+bool ReloadableActor::reply_wanted() {
+  const caf::mailbox_element* e = current_mailbox_element();
+  return e == nullptr || e->sender != nullptr || !e->stages.empty() || e->mid.is_request();
+}
+
 caf::message ReloadableActor::error_reply(const std::string& text) {
   return caf::make_message(caf::make_error(caf::sec::runtime_error, text));
 }

@@ -68,6 +68,9 @@ class ActorContext {
 
   // A handler's reply, and an error reply (the requester sees `text`).
   virtual caf::message reply_message(Message m) = 0;
+  // Whether anyone receives the current message's reply: false for a message sent without a
+  // sender and not forwarded, whose reply would be built only to be dropped.
+  virtual bool reply_wanted() { return true; }
   virtual caf::message error_reply(const std::string& text) = 0;
 
   // Monitors `other` (Behaviour::on_down gets its exit), or links to it.

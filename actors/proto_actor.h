@@ -146,6 +146,10 @@ class Handlers {
                 } else {
                   static_assert(std::is_base_of_v<google::protobuf::MessageLite, Out>,
                                 "a handler returns nothing or a Protobuf message");
+                  if (!ctx.host().reply_wanted()) {
+                    f(ctx, *in);
+                    return caf::message{};
+                  }
                   return ctx.host().reply_message(pack(f(ctx, *in), ctx.host().code()));
                 }
               }});

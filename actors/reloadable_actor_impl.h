@@ -213,6 +213,7 @@ class ReloadableActor final : public caf::event_based_actor,
   void request_message(const caf::actor& to, Message m, std::chrono::nanoseconds timeout,
                        std::function<void(const Message*, const std::string&)> done) override;
   caf::message reply_message(Message m) override;
+  bool reply_wanted() override;
   caf::message error_reply(const std::string& text) override;
   void monitor_actor(const caf::actor& other) override;
   void demonitor_actor(const caf::actor& other) override;
