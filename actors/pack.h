@@ -11,6 +11,7 @@
 #define LEMON_ACTORS_PACK_H_
 
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -25,16 +26,26 @@ template <class T>
 Message pack(T m, std::shared_ptr<const void> code = nullptr) {
   static_assert(std::is_base_of_v<google::protobuf::MessageLite, T>,
                 "T must be a Protobuf message");
-  return Message(type_name<T>(), std::make_shared<const T>(std::move(m)), schema_key<T>(),
-                 std::move(code));
+  return Message::of<T>(std::move(m), &type_name<T>(), schema_key<T>(), std::move(code));
+}
+
+// `m` as a T: the object itself when it was made by generated code with T's schema key, else
+// parsed into `scratch`. nullptr if `m` is another type or its bytes do not parse.
+template <class T>
+const T* view(const Message& m, std::optional<T>& scratch) {
+  if (!m.is(&type_name<T>())) return nullptr;
+  if (const auto* o = m.object(schema_key<T>())) return static_cast<const T*>(o);
+  scratch.emplace();
+  return scratch->ParseFromString(m.bytes()) ? &*scratch : nullptr;
 }
 
 // `m`'s content as T; false if `m` is another type or does not parse.
 template <class T>
 bool unpack(const Message& m, T* out) {
-  const T* in = m.as<T>(type_name<T>(), schema_key<T>(), out);
+  std::optional<T> scratch;
+  const T* in = view(m, scratch);
   if (in == nullptr) return false;
-  if (in != out) *out = *in;
+  *out = in == &*scratch ? std::move(*scratch) : *in;
   return true;
 }
 

@@ -1,5 +1,7 @@
 #include "actors/pack.h"
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,21 +34,49 @@ TEST(PackTest, SameCodeReadsTheObjectInPlace) {
   Message m = pack(note("hi", 7));
   EXPECT_EQ(m.type(), "packtest.Note");
   ASSERT_NE(m.object(schema_key<packtest::Note>()), nullptr);
-  packtest::Note scratch;
-  const packtest::Note* in =
-      m.as<packtest::Note>("packtest.Note", schema_key<packtest::Note>(), &scratch);
-  EXPECT_NE(in, &scratch) << "copied although the schema keys match";
+  std::optional<packtest::Note> scratch;
+  const packtest::Note* in = view(m, scratch);
+  ASSERT_NE(in, nullptr);
+  EXPECT_FALSE(scratch.has_value()) << "copied although the schema keys match";
   EXPECT_EQ(in->text(), "hi");
 }
 
 TEST(PackTest, OtherCodeParsesTheBytes) {
   Message m = pack(note("hi", 7));
   EXPECT_EQ(m.object(schema_key<packtest::Note>() + 1), nullptr);
-  packtest::Note scratch;
-  const packtest::Note* in =
-      m.as<packtest::Note>("packtest.Note", schema_key<packtest::Note>() + 1, &scratch);
-  ASSERT_EQ(in, &scratch);
+  std::optional<packtest::Note> scratch;
+  const packtest::Note* in = view(Message("packtest.Note", m.bytes()), scratch);
+  ASSERT_TRUE(scratch.has_value());
+  ASSERT_EQ(in, &*scratch);
   EXPECT_EQ(in->n(), 7);
+}
+
+TEST(PackTest, CopiesAndMovesKeepTheObjectSmallOrLarge) {
+  for (size_t size : {size_t{3}, size_t{100000}}) {
+    Message m = pack(note(std::string(size, 'x'), 5));
+    Message copy = m;
+    Message moved = std::move(m);
+    packtest::Note a, b;
+    ASSERT_TRUE(unpack(copy, &a));
+    ASSERT_TRUE(unpack(moved, &b));
+    EXPECT_EQ(a.text().size(), size);
+    EXPECT_EQ(b.text().size(), size);
+    copy = moved;
+    ASSERT_TRUE(unpack(copy, &a));
+    EXPECT_EQ(a.n(), 5);
+  }
+}
+
+TEST(PackTest, TheCodeStaysClaimedUntilTheLastCopyIsGone) {
+  auto code = std::make_shared<int>(0);
+  std::weak_ptr<int> claim = code;
+  Message m = pack(note("hi", 1), std::move(code));
+  Message copy = m;
+  Message moved = std::move(m);
+  moved = Message();
+  EXPECT_FALSE(claim.expired()) << "released while a copy still holds the object";
+  copy = Message();
+  EXPECT_TRUE(claim.expired());
 }
 
 TEST(PackTest, UnpackRefusesAnotherType) {

@@ -32,6 +32,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -124,6 +125,8 @@ class Context {
 // The typed handlers of one behaviour, filled by ProtoActor::receive.
 class Handlers {
  public:
+  Handlers() { entries_.reserve(8); }
+
   // `f(Context&, const In&)` handles messages of Protobuf type In; what it returns (a Protobuf
   // message, or nothing) is the reply.
   template <class F>
@@ -134,10 +137,10 @@ class Handlers {
     static_assert(std::is_base_of_v<google::protobuf::MessageLite, In>,
                   "a handler takes (lemon::Context&, const SomeProtoMessage&)");
     entries_.push_back(
-        Entry{type_name<In>(),
+        Entry{&type_name<In>(),
               [f = std::move(f)](Context& ctx, const Message& m) mutable -> caf::message {
-                In scratch;
-                const In* in = m.as<In>(type_name<In>(), schema_key<In>(), &scratch);
+                std::optional<In> scratch;
+                const In* in = view(m, scratch);
                 if (in == nullptr) return ctx.host().error_reply("cannot parse " + m.type());
                 using Out = decltype(f(ctx, *in));
                 if constexpr (std::is_void_v<Out>) {
@@ -158,14 +161,14 @@ class Handlers {
   // Runs the handler of `m`'s type; an error reply if there is none.
   caf::message dispatch(Context& ctx, const Message& m) {
     for (Entry& e : entries_) {
-      if (e.type == m.type()) return e.run(ctx, m);
+      if (m.is(e.type)) return e.run(ctx, m);
     }
     return ctx.host().error_reply("unexpected message " + m.type());
   }
 
  private:
   struct Entry {
-    std::string type;
+    const std::string* type;  // type_name<In>()
     std::function<caf::message(Context&, const Message&)> run;
   };
   std::vector<Entry> entries_;
