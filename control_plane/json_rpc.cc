@@ -186,7 +186,8 @@ json status_error(const json& id, const absl::Status& status) {
   if (code == kJsonRpcInvalidParams) message = absl::StrCat("Invalid params: ", message);
   if (message.empty()) message = absl::StatusCodeToString(status.code());
   json data = reason_data(e);
-  if (json attached = attached_error(status); attached.is_object() && attached["data"].is_object()) {
+  if (json attached = attached_error(status);
+      attached.is_object() && attached["data"].is_object()) {
     for (auto& [key, value] : attached["data"].items()) data[key] = std::move(value);
   }
   return json_rpc_error(id, code, message, data);

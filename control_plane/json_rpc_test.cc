@@ -213,9 +213,9 @@ TEST_F(JsonRpcTest, ServiceErrorsMapToApplicationCodesWithTheReloadErrorInData) 
 }
 
 TEST_F(JsonRpcTest, EachRequestOfABatchGetsItsOwnError) {
-  service_.reload_result = with_json_rpc_error(
-      reload_status(ReloadError::kNotFound, "no module nosuch"), kJsonRpcNotFound,
-      {{"report", {{"status", "error"}}}});
+  service_.reload_result =
+      with_json_rpc_error(reload_status(ReloadError::kNotFound, "no module nosuch"),
+                          kJsonRpcNotFound, {{"report", {{"status", "error"}}}});
   service_.purge_result = reload_status(ReloadError::kInUse, "3 actors run it");
   json r = call(R"([{"jsonrpc":"2.0","method":"system.reload","id":1,"params":{"module":"x"}},
                     {"jsonrpc":"2.0","method":"system.health","id":2},

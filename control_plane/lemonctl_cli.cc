@@ -77,8 +77,8 @@ FlagKind flag_kind(const google::protobuf::FieldDescriptor* f) {
   }
 }
 
-// The fixed flags, and one `reload` flag per field of rpc::SystemReloadParams, so that a field added
-// to rpc.proto is a flag at once.
+// The fixed flags, and one `reload` flag per field of rpc::SystemReloadParams, so that a field
+// added to rpc.proto is a flag at once.
 const std::map<std::string, FlagSpec>& flag_specs() {
   static const auto* specs = [] {
     auto* specs = new std::map<std::string, FlagSpec>(fixed_flag_specs());
@@ -92,7 +92,6 @@ const std::map<std::string, FlagSpec>& flag_specs() {
   return *specs;
 }
 
-
 const std::map<std::string, std::string>& command_methods() {
   static const auto* methods = new std::map<std::string, std::string>{
       {"reload", "system.reload"}, {"status", "system.health"}, {"modules", "modules.list"},
@@ -103,7 +102,7 @@ const std::map<std::string, std::string>& command_methods() {
 
 struct CommandLine {
   std::string command;
-  std::vector<std::string> operands;  // the arguments after the command that are not flags
+  std::vector<std::string> operands;          // the arguments after the command that are not flags
   std::map<std::string, std::string> values;  // flag name -> value ("true" for bools)
   std::map<std::string, std::vector<std::string>> lists;  // kList flag name -> its values
   std::set<std::string> bools;
@@ -259,7 +258,8 @@ json reload_params(const CommandLine& cl) {
     } else if (flag_kind(f) == FlagKind::kBool) {
       if (cl.flag(name)) params[name] = true;
     } else if (cl.has(name)) {
-      params[name] = flag_kind(f) == FlagKind::kInt ? json(cl.get_int(name, 0)) : json(cl.get(name));
+      params[name] =
+          flag_kind(f) == FlagKind::kInt ? json(cl.get_int(name, 0)) : json(cl.get(name));
     }
   }
   // --extension P is --scope extension --path P.

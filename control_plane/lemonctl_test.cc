@@ -107,8 +107,8 @@ TEST_F(LemonctlTest, ReloadSendsTheFlagsAsParamsAndPrintsTheReport) {
 
 TEST_F(LemonctlTest, ReloadTakesTheListsCodeChangeTargetsAndExtra) {
   ASSERT_EQ(run({"reload", "--modules", "a,b", "--modules=c", "--apps", "shop", "--extensions",
-                 "/ext/x.cc", "--code_change", "counter=v2", "--code_change", "greeter",
-                 "--extra", "e", "--lock_timeout_ms", "70"}),
+                 "/ext/x.cc", "--code_change", "counter=v2", "--code_change", "greeter", "--extra",
+                 "e", "--lock_timeout_ms", "70"}),
             kLemonctlOk)
       << err_.str();
   absl::MutexLock lock(&service_.mu);
@@ -141,9 +141,10 @@ TEST_F(LemonctlTest, EveryReloadParamIsAFlag) {
     } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING ||
                f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE ||
                f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
-      args.push_back(f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM ? f->enum_type()->value(1)->name()
-                     : f->name() == "scope"                      ? "all"
-                                                                 : "x");
+      args.push_back(f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM
+                         ? f->enum_type()->value(1)->name()
+                     : f->name() == "scope" ? "all"
+                                            : "x");
     } else {
       args.push_back("1");
     }
@@ -185,7 +186,9 @@ TEST_F(LemonctlTest, CallSendsAnyMethodWithJsonParams) {
 
 TEST_F(LemonctlTest, AFailedReloadExitsNonZeroAndShowsTheReportAndTheCode) {
   ReloadReport report = ReloadReport::begin(ReloadKind::kExtension, "/ext/hello.cc");
-  report.errors.push_back(ErrorItem{"/ext/hello.cc", ReloadError::kCompileFailed, "did not compile",
+  report.errors.push_back(ErrorItem{"/ext/hello.cc",
+                                    ReloadError::kCompileFailed,
+                                    "did not compile",
                                     {Diagnostic{"/ext/hello.cc", 4, 2, "error", "expected ';'"}}});
   report.finish();
   service_.reload_result = reload_outcome(report);

@@ -84,7 +84,8 @@ json value_schema(const FieldDescriptor* f, json& components) {
               {"maximum", std::numeric_limits<int32_t>::max()}};
     case FieldDescriptor::TYPE_UINT32:
     case FieldDescriptor::TYPE_FIXED32:
-      return {{"type", "integer"}, {"minimum", 0}, {"maximum", std::numeric_limits<uint32_t>::max()}};
+      return {
+          {"type", "integer"}, {"minimum", 0}, {"maximum", std::numeric_limits<uint32_t>::max()}};
     case FieldDescriptor::TYPE_INT64:
     case FieldDescriptor::TYPE_SINT64:
     case FieldDescriptor::TYPE_SFIXED64:

@@ -60,8 +60,7 @@ TEST_F(OpenRpcTest, ListsEveryMethodButItselfWithVersions) {
 
 TEST_F(OpenRpcTest, AMethodRegisteredLaterIsListedWithItsMessages) {
   rpc_.register_typed_method<rpc::ModulesPurgeParams>(
-      "test.later",
-      [](const rpc::ModulesPurgeParams&) -> absl::StatusOr<rpc::ActorsListResult> {
+      "test.later", [](const rpc::ModulesPurgeParams&) -> absl::StatusOr<rpc::ActorsListResult> {
         return rpc::ActorsListResult();
       });
   json m = method(discover(), "test.later");
@@ -105,8 +104,7 @@ TEST_F(OpenRpcTest, Int64IsAStringOrAnIntegerAndEnumsAreNames) {
   json wrapper = message_schema(google::protobuf::Int64Value::descriptor(), components);
   EXPECT_EQ(wrapper["properties"]["value"]["type"], json({"string", "integer"}));
   json field = message_schema(google::protobuf::Field::descriptor(), components);
-  EXPECT_EQ(field["properties"]["kind"]["$ref"],
-            "#/components/schemas/google.protobuf.Field.Kind");
+  EXPECT_EQ(field["properties"]["kind"]["$ref"], "#/components/schemas/google.protobuf.Field.Kind");
   const json& kind = components["google.protobuf.Field.Kind"];
   EXPECT_EQ(kind["type"], "string");
   EXPECT_EQ(kind["enum"][0], "TYPE_UNKNOWN");

@@ -17,8 +17,8 @@ void collect_errors(const ReloadReport& report, std::vector<const ErrorItem*>& o
 
 // The JSON-RPC code of a failed reload whose failures are `causes`.
 int failed_reload_code(const std::vector<const ErrorItem*>& causes) {
-  for (ReloadError e : {ReloadError::kReloadInProgress, ReloadError::kNotFound,
-                        ReloadError::kPathNotAllowed}) {
+  for (ReloadError e :
+       {ReloadError::kReloadInProgress, ReloadError::kNotFound, ReloadError::kPathNotAllowed}) {
     bool all = !causes.empty();
     for (const ErrorItem* item : causes) all = all && item->reason == e;
     if (all) return json_rpc_code_for(reload_status(e, ""));
