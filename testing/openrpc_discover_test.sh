@@ -34,7 +34,8 @@ rpc() {
 
 rpc rpc.discover | jq '.result' >"$TEST_TMPDIR/discover.json"
 jq -e '.openrpc == "1.2.6" and ([.methods[].name] | index("system.reload") != null)' \
-  "$TEST_TMPDIR/discover.json" >/dev/null || fail "rpc.discover: $(cat "$TEST_TMPDIR/discover.json")"
+  "$TEST_TMPDIR/discover.json" >/dev/null \
+  || fail "rpc.discover: $(cat "$TEST_TMPDIR/discover.json")"
 rpc system.health >"$TEST_TMPDIR/health.json"
 NODE_PATH="$NPM_DIR/node_modules" node "$ROOT/testing/validate_openrpc.js" \
   "$TEST_TMPDIR/discover.json" "$TEST_TMPDIR/health.json" || fail "validation"
