@@ -143,9 +143,10 @@ rpc "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"system.reload\",\"params\":{\"sc
          and .error.data.report.errors[0].diagnostics[0].line == 2' \
   >/dev/null || fail "compile error diagnostics"
 cp "$ROOT/core/testdata/libno_entry.so" "$HOME/.lemon/modules/counter.so"
-{ ctl --json reload --scope module --module counter && fail "a failed reload exited 0"; } |
-  jq -e '.code == -32003 and .data.report.errors[0].reason == "bad_abi"' >/dev/null \
-  || fail "shared object without entry point"
+ctl --json reload --scope module --module counter >"$TEST_TMPDIR/bad.json" \
+  && fail "a failed reload exited 0"
+jq -e '.code == -32003 and .data.report.errors[0].reason == "bad_abi"' "$TEST_TMPDIR/bad.json" \
+  >/dev/null || fail "shared object without entry point: $(cat "$TEST_TMPDIR/bad.json")"
 ctl --json actors --module counter | jq -e '[.actors[].version] | unique == ["2"]' >/dev/null \
   || fail "a bad module changed running actors"
 
