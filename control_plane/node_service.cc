@@ -111,7 +111,7 @@ absl::StatusOr<rpc::ReloadReport> NodeService::reload_local(const rpc::SystemRel
   const auto deadline = std::chrono::milliseconds(uint64_t{req.lock_timeout_ms} +
                                                   uint64_t{req.timeout_ms} * 4 + 600000);
   self->request(runtime_.reload_service(), deadline, reload_atom::value, req)
-      .receive([&](ReloadReport& r) { out = report_to_proto(r); },
+      .receive([&](ReloadReport& r) { out = reload_outcome(r); },
                [&](caf::error& e) {
                  out = reload_status(ReloadError::kInternal,
                                      absl::StrCat("reload service: ", runtime_.system().render(e)));
@@ -125,7 +125,7 @@ absl::StatusOr<rpc::ReloadReport> NodeService::reload(const rpc::SystemReloadPar
     return reload_status(ReloadError::kInvalidArgument,
                          "cluster: true, but this node was started without --peers/--cluster_port");
   }
-  return report_to_proto(cluster_reload_(to_request(params)));
+  return reload_outcome(cluster_reload_(to_request(params)));
 }
 
 absl::StatusOr<rpc::ModulesListResult> NodeService::list_modules(
@@ -198,7 +198,7 @@ absl::StatusOr<rpc::ReloadReport> NodeService::purge_module(const rpc::ModulesPu
   absl::StatusOr<rpc::ReloadReport> out =
       reload_status(ReloadError::kInternal, "no answer from the reload service");
   self->request(runtime_.reload_service(), std::chrono::minutes(5), reload_atom::value, req)
-      .receive([&](ReloadReport& r) { out = report_to_proto(r); },
+      .receive([&](ReloadReport& r) { out = reload_outcome(r); },
                [&](caf::error& e) {
                  out = reload_status(ReloadError::kInternal, runtime_.system().render(e));
                });

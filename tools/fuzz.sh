@@ -58,7 +58,8 @@ ABSL_LIBS=(-labsl_statusor -labsl_status -labsl_cord -labsl_cord_internal -labsl
 sources() {
   case "$1" in
     json_rpc) echo testing/fuzz/json_rpc_fuzzer.cc control_plane/json_rpc.cc \
-                   control_plane/methods.cc core/reload_error.cc core/reload_request.cc \
+                   control_plane/methods.cc control_plane/openrpc.cc core/reload_error.cc \
+                   core/reload_request.cc \
                    "$GEN/control_plane/rpc.pb.cc" ;;
     module_descriptor) echo testing/fuzz/module_descriptor_fuzzer.cc core/code_server.cc \
                             core/probe_server.cc \
