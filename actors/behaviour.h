@@ -1,7 +1,7 @@
-// What a module author implements: the behaviour of one reloadable actor, hosted by the framework.
-//
-// The framework (actors/reloadable_actor.h) owns the CAF actor and its system messages (suspend,
-// resume, change_code, get_status); a Behaviour only sees ordinary messages:
+// The interface between the host and the behaviour of one reloadable actor, and the context the
+// host gives it. Module authors write lemon::ProtoActor (actors/proto_actor.h): typed Protobuf
+// messages and state, lifecycle hooks, no CAF in sight. This lower level is what ProtoActor is
+// built on, and stays usable for behaviours that speak the host's own CAF types:
 //
 //   class Counter : public lemon::Behaviour {
 //    public:
@@ -14,17 +14,22 @@
 //     int64_t count_ = 0;
 //   };
 //
-// A behaviour's state must survive a version change in serialized form: export_state() writes it,
-// the next version's code_change(old_version, state, extra) reads it. The old version's code may be
+// The framework (actors/reloadable_actor.h) owns the CAF actor and its system messages. A
+// behaviour's state must survive a version change in serialized form: export_state() writes it,
+// the next version's code_change reads it (lemon::StateHandoff). The old version's code may be
 // unloaded afterwards, so nothing else may cross.
 #ifndef LEMON_ACTORS_BEHAVIOUR_H_
 #define LEMON_ACTORS_BEHAVIOUR_H_
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 
-#include "actors/messages.h"
+#include "actors/message.h"
+#include "caf/actor.hpp"
 #include "caf/detail/type_traits.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/message_handler.hpp"
@@ -41,6 +46,49 @@ class ActorContext {
 
   // The actor's registered name ("" if it has none).
   virtual const std::string& registered_name() const = 0;
+
+  // -- lemon::Message traffic (actors/proto_actor.h wraps these in a typed API) ----------------
+  // Implemented by the host, so that every CAF message and error is built by host code: module
+  // code may be unloaded while they wait in a mailbox.
+
+  // A handle to this actor.
+  virtual caf::actor self_handle() = 0;
+
+  // Keeps the version this behaviour runs mapped (lemon::Message's `code`).
+  virtual std::shared_ptr<const void> code() const = 0;
+
+  // Sends `m` to `to`, after `delay` if it is not zero.
+  virtual void send_message(const caf::actor& to, Message m, std::chrono::nanoseconds delay) = 0;
+
+  // Sends `m` to `to` as a request (timeout zero: none), tracked as request() below: `done` gets
+  // the reply, or nullptr and the error's text.
+  virtual void request_message(
+      const caf::actor& to, Message m, std::chrono::nanoseconds timeout,
+      std::function<void(const Message* reply, const std::string& error)> done) = 0;
+
+  // A handler's reply, and an error reply (the requester sees `text`).
+  virtual caf::message reply_message(Message m) = 0;
+  // Whether anyone receives the current message's reply: false for a message sent without a
+  // sender and not forwarded, whose reply would be built only to be dropped.
+  virtual bool reply_wanted() { return true; }
+  virtual caf::message error_reply(const std::string& text) = 0;
+
+  // Monitors `other` (Behaviour::on_down gets its exit), or links to it.
+  virtual void monitor_actor(const caf::actor& other) = 0;
+  virtual void demonitor_actor(const caf::actor& other) = 0;
+  virtual void link_actor(const caf::actor& other) = 0;
+
+  // Starts a reloadable child of module `module` (behaviour "" = the module name), linked to this
+  // actor and registered with it as parent. An invalid handle and *error on failure.
+  virtual caf::actor spawn_child(const std::string& module, const std::string& behaviour,
+                                 const std::string& name, const std::string& init_arg,
+                                 std::string* error) = 0;
+
+  // The reloadable actor registered as `name`, or an invalid handle.
+  virtual caf::actor whereis(const std::string& name) = 0;
+
+  // Stops this actor after the current message (`reason` empty: a normal exit).
+  virtual void stop_actor(const std::string& reason) = 0;
 
   // Sends a request whose continuation the framework tracks: a suspension is acknowledged only once
   // every tracked continuation has run, so no continuation made by old code ever runs against a
@@ -105,6 +153,38 @@ class Behaviour {
 
   // Called before the actor stops for good (not on a version change).
   virtual void terminate(const std::string& reason) { (void)reason; }
+
+  // -- Lifecycle: called on the actor's own thread, in its turn; may send, arm timers, monitor --
+
+  // After create, before the first message.
+  virtual void after_start(ActorContext& ctx) { (void)ctx; }
+
+  // After a reload installed this behaviour (built by code_change from `from_version`), before
+  // the next message. Called only if wants_after_upgrade().
+  virtual void after_upgrade(ActorContext& ctx, const std::string& from_version) {
+    (void)ctx;
+    (void)from_version;
+  }
+  virtual bool wants_after_upgrade() const { return false; }
+
+  // A monitored actor exited (`reason` empty: normally).
+  virtual void on_down(ActorContext& ctx, const caf::actor_addr& who, const std::string& reason) {
+    (void)ctx;
+    (void)who;
+    (void)reason;
+  }
+
+  // Whether exit messages (other than kill) come to on_exit instead of stopping the actor.
+  virtual bool traps_exits() const { return false; }
+  virtual void on_exit(ActorContext& ctx, const caf::actor_addr& who, const std::string& reason) {
+    (void)ctx;
+    (void)who;
+    (void)reason;
+  }
+
+  // The Protobuf type of export_state()'s bytes ("" for a state of the module's own format):
+  // the host then shows the state as JSON through the module's schema.
+  virtual std::string state_type() const { return ""; }
 };
 
 }  // namespace lemon

@@ -51,8 +51,13 @@ absl::StatusOr<Instance> migrate_instance(const Instance& from, const ModuleRef&
     return reload_status(ReloadError::kCodeChangeFailed,
                          absl::StrCat("export_state of version ", from.version(), " threw"));
   }
+  StateHandoff handoff;
+  handoff.old_version = from.version();
+  handoff.state_type = from.behaviour->state_type();
+  handoff.state = std::move(state);
+  handoff.extra = extra;
   std::string error;
-  Behaviour* b = d->code_change(from.version(), state, extra, &error);
+  Behaviour* b = d->code_change(handoff, &error);
   if (b == nullptr) {
     return reload_status(
         ReloadError::kCodeChangeFailed,

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "actors/behaviour.h"
+#include "actors/local_schemas.h"
 #include "core/module_abi.h"
 
 namespace lemon {
@@ -43,11 +44,22 @@ Behaviour* create(const std::string& init_arg, std::string* error) noexcept {
   return nullptr;
 }
 
+// Classic behaviours declare code_change(old_version, old_state, extra); ProtoActor behaviours
+// (actors/proto_actor.h) take the whole handoff.
 template <class T>
-Behaviour* code_change(const std::string& old_version, const std::string& old_state,
-                       const std::string& extra, std::string* error) noexcept {
+auto call_code_change(const StateHandoff& from, int)
+    -> decltype(T::code_change(from.old_version, from.state, from.extra)) {
+  return T::code_change(from.old_version, from.state, from.extra);
+}
+template <class T>
+auto call_code_change(const StateHandoff& from, long) -> decltype(T::code_change(from)) {
+  return T::code_change(from);
+}
+
+template <class T>
+Behaviour* code_change(const StateHandoff& from, std::string* error) noexcept {
   try {
-    std::unique_ptr<Behaviour> b = T::code_change(old_version, old_state, extra);
+    std::unique_ptr<Behaviour> b = call_code_change<T>(from, 0);
     if (!b) *error = "code_change returned no behaviour";
     return b.release();
   } catch (const std::exception& e) {
@@ -60,6 +72,25 @@ Behaviour* code_change(const std::string& old_version, const std::string& old_st
 
 inline void destroy(Behaviour* b) noexcept { delete b; }
 
+// The module's schema: what its lemon_proto_library targets registered (nullptr if none).
+inline void schema(const char** data, size_t* size) noexcept {
+  LocalSchemas& schemas = LocalSchemas::get();
+  if (schemas.empty()) {
+    *data = nullptr;
+    *size = 0;
+    return;
+  }
+  const std::string& bytes = schemas.schema();
+  *data = bytes.data();
+  *size = bytes.size();
+}
+
+// The migrations a module declares with LEMON_MIGRATIONS (none by default).
+struct Migrations {
+  static constexpr const char* const* list = nullptr;
+  static constexpr uint32_t count = 0;
+};
+
 }  // namespace module_detail
 }  // namespace lemon
 
@@ -70,9 +101,28 @@ inline void destroy(Behaviour* b) noexcept { delete b; }
         &::lemon::module_detail::destroy                                               \
   }
 
+// Schema changes this version declares safe (the compatibility gate lets them through), as
+// "pkg.Message.field" (a field changed type or meaning) or "pkg.Message" (the type changed or is
+// gone). At most once per module, before LEMON_MODULE:
+//   LEMON_MIGRATIONS("bank.Account.balance")
+#define LEMON_MIGRATIONS(...)                                                    \
+  namespace {                                                                    \
+  const char* const lemon_module_migrations_[] = {__VA_ARGS__};                  \
+  struct LemonModuleMigrations {                                                 \
+    static constexpr const char* const* list = lemon_module_migrations_;         \
+    static constexpr uint32_t count =                                            \
+        static_cast<uint32_t>(sizeof(lemon_module_migrations_) / sizeof(char*)); \
+  };                                                                             \
+  }
+
+namespace lemon_module_scope {
+using LemonModuleMigrations = ::lemon::module_detail::Migrations;
+}  // namespace lemon_module_scope
+
 // Exports the module's descriptor: its name, version string and behaviours.
 #define LEMON_MODULE(module_name, module_version, ...)                                            \
   namespace {                                                                                     \
+  using namespace ::lemon_module_scope;                                                           \
   const LemonBehaviourDescriptor lemon_module_behaviours_[] = {__VA_ARGS__};                      \
   const LemonModuleDescriptor lemon_module_descriptor_ = {                                        \
       LEMON_MODULE_ABI_VERSION,                                                                   \
@@ -81,7 +131,10 @@ inline void destroy(Behaviour* b) noexcept { delete b; }
       module_version,                                                                             \
       LEMON_MODULE_FINGERPRINT,                                                                   \
       static_cast<uint32_t>(sizeof(lemon_module_behaviours_) / sizeof(LemonBehaviourDescriptor)), \
-      lemon_module_behaviours_};                                                                  \
+      lemon_module_behaviours_,                                                                   \
+      &::lemon::module_detail::schema,                                                            \
+      LemonModuleMigrations::count,                                                               \
+      LemonModuleMigrations::list};                                                               \
   }                                                                                               \
   extern "C" __attribute__((visibility("default"))) const LemonModuleDescriptor*                  \
   lemon_module_entry(void) {                                                                      \

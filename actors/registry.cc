@@ -66,6 +66,7 @@ caf::actor ActorRegistry::ModuleActors::erase(caf::actor_id id) {
 
 absl::StatusOr<caf::actor> ActorRegistry::spawn_registered(
     const std::string& module, const std::string& behaviour, const std::string& name,
+    const std::string& parent,
     const std::function<absl::StatusOr<caf::actor>(bool deferred)>& spawn) {
   caf::actor a;
   bool report = false;
@@ -77,7 +78,7 @@ absl::StatusOr<caf::actor> ActorRegistry::spawn_registered(
     auto spawned = spawn(deferred);
     if (!spawned.ok()) return spawned.status();
     a = *spawned;
-    actors_[a.id()] = ActorEntry{a, name, module, behaviour};
+    actors_[a.id()] = ActorEntry{a, name, module, behaviour, parent};
     if (!name.empty()) names_[name] = a.id();
     by_module_[module].insert(a);
     if (deferred) gate->second.push_back(a);
@@ -188,6 +189,12 @@ std::string ActorRegistry::name_of(caf::actor_id id) const {
 bool ActorRegistry::await_gone(caf::actor_id id, absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return actors_.count(id) == 0; };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+}
+
+bool ActorRegistry::await_name_free(const std::string& name, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return names_.count(name) == 0; };
   return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
 }
 

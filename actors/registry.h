@@ -32,6 +32,8 @@ struct ActorEntry {
   std::string name;  // may be empty
   std::string module;
   std::string behaviour;
+  // Who started it: a supervisor's name, or the actor that spawned it; "" for none.
+  std::string parent;
 };
 
 class ActorRegistry {
@@ -47,11 +49,12 @@ class ActorRegistry {
   // spawn or unregister actors of this registry.
   void set_counts_hook(CountsHook hook);
 
-  // Spawns through `spawn(deferred)` under the registry lock and registers the result; `deferred`
-  // is true while `module` is being reloaded. If `name` is taken: AlreadyExists carrying
-  // ReloadError::kInvalidArgument (core/reload_error.h).
+  // Spawns through `spawn(deferred)` under the registry lock and registers the result with its
+  // `parent` (ActorEntry::parent); `deferred` is true while `module` is being reloaded. If `name`
+  // is taken: AlreadyExists carrying ReloadError::kInvalidArgument (core/reload_error.h).
   absl::StatusOr<caf::actor> spawn_registered(
       const std::string& module, const std::string& behaviour, const std::string& name,
+      const std::string& parent,
       const std::function<absl::StatusOr<caf::actor>(bool deferred)>& spawn);
 
   // Forgets an actor (called when it exits).
@@ -84,6 +87,9 @@ class ActorRegistry {
 
   // Blocks until actor `id` is unregistered, or `timeout` passes; returns whether it was.
   bool await_gone(caf::actor_id id, absl::Duration timeout) const;
+
+  // Blocks until no actor is registered as `name`, or `timeout` passes; returns whether none is.
+  bool await_name_free(const std::string& name, absl::Duration timeout) const;
 
   // Blocks until `module` has exactly `n` actors, or `timeout` passes; returns whether it did.
   bool await_count(const std::string& module, std::size_t n, absl::Duration timeout) const;

@@ -24,9 +24,10 @@ class ActorRegistryTest : public ::testing::Test {
     }
   }
 
-  absl::StatusOr<caf::actor> add(const std::string& module, const std::string& name = "") {
+  absl::StatusOr<caf::actor> add(const std::string& module, const std::string& name = "",
+                                 const std::string& parent = "") {
     return registry_.spawn_registered(
-        module, module, name, [&](bool) -> absl::StatusOr<caf::actor> {
+        module, module, name, parent, [&](bool) -> absl::StatusOr<caf::actor> {
           return sys_.spawn([]() -> caf::behavior { return {[](int x) { return x; }}; });
         });
   }
@@ -79,6 +80,22 @@ TEST_F(ActorRegistryTest, ATakenNameIsAlreadyExistsCarryingInvalidArgument) {
   EXPECT_EQ(reload_error_of(again.status()), ReloadError::kInvalidArgument);
   EXPECT_EQ(again.status().message(), "an actor named counter-1 already exists");
   EXPECT_EQ(registry_.count("counter"), 1u);
+}
+
+TEST_F(ActorRegistryTest, EntriesKeepTheirParentAndANameIsFreeOnceItsActorIsGone) {
+  auto child = add("counter", "c-1", "sup");
+  ASSERT_TRUE(child.ok());
+  ASSERT_TRUE(add("counter").ok());
+  std::vector<ActorEntry> all = registry_.list();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].parent, "sup");
+  EXPECT_EQ(all[1].parent, "");
+  EXPECT_EQ(registry_.page(0, 10, "counter").actors[0].parent, "sup");
+
+  EXPECT_FALSE(registry_.await_name_free("c-1", absl::ZeroDuration()));
+  EXPECT_TRUE(registry_.await_name_free("c-2", absl::ZeroDuration()));
+  remove(*child);
+  EXPECT_TRUE(registry_.await_name_free("c-1", absl::ZeroDuration()));
 }
 
 TEST_F(ActorRegistryTest, CountsHookSeesSpawnsAndExitsAndItsLastCallIsTheTruth) {

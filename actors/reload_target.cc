@@ -106,9 +106,12 @@ void ReloadableActor::release(bool commit, std::size_t index, ReleaseBatch& batc
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (commit && staged_) {
+      std::string from = current_.instance.version();
       bury(current_, batch.graveyard());  // the old module's behaviour goes before it resumes
       current_ = std::move(staged_);
       current_changed();
+      // The hook runs in the actor's next turn: the wake-up below brings it.
+      if (current_.instance.behaviour->wants_after_upgrade()) upgraded_from_ = std::move(from);
     }
     if (staged_) bury(staged_, batch.graveyard());
   }
@@ -120,7 +123,7 @@ void ReloadableActor::release(bool commit, std::size_t index, ReleaseBatch& batc
       if (tracker) tracker->gone(index);
       return;
     }
-    const bool kept = (s & run::kKept) != 0;
+    const bool kept = (s & run::kKept) != 0 || !upgraded_from_.empty();
     if (state_.compare_exchange_weak(s, kept ? run::kWakePending : run::kIdle,
                                      std::memory_order_acq_rel, std::memory_order_acquire)) {
       // Parked: messages arrived meanwhile and CAF has handed the actor's turn to us (with the

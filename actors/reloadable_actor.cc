@@ -55,8 +55,12 @@ void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& s
 }
 
 ReloadableActor::ReloadableActor(caf::actor_config& cfg, std::shared_ptr<ActorRegistry> registry,
-                                 SpawnSpec spec, std::shared_ptr<Instance> initial)
-    : caf::event_based_actor(cfg), spec_(std::move(spec)), registry_(std::move(registry)) {
+                                 const CodeServer* code_server, SpawnSpec spec,
+                                 std::shared_ptr<Instance> initial)
+    : caf::event_based_actor(cfg),
+      spec_(std::move(spec)),
+      registry_(std::move(registry)),
+      code_server_(code_server) {
   current_.instance = std::move(*initial);
   const std::ptrdiff_t responses = reinterpret_cast<const char*>(&awaited_responses_) -
                                    reinterpret_cast<const char*>(static_cast<ReloadTarget*>(this));
@@ -77,10 +81,12 @@ caf::behavior ReloadableActor::make_behavior() {
   system_ = system_handlers();
   set_default_handler(
       [this](caf::scheduled_actor*, caf::message_view& x) { return unmatched(x.content()); });
+  route_exits();
   if (current_) {
     current_.handlers = current_.instance.behaviour->handlers(*this);
     current_changed();
     state_.store(run::kIdle, std::memory_order_release);  // nobody else moves kStarting
+    started();
   }
   return caf::behavior{caf::behavior::impl_ptr{dispatch_}};
 }
@@ -176,6 +182,10 @@ caf::result<caf::message> ReloadableActor::unmatched(caf::type_erased_tuple& xs)
   if (maybe_system(xs)) {
     if (auto r = system_.as_behavior_impl()->invoke(xs)) return std::move(*r);
   }
+  if (xs.size() == 1 && xs.match_element<ExitNote>(0)) {
+    exit_note(*static_cast<const ExitNote*>(xs.get(0)));
+    return caf::message{};
+  }
   return caf::sec::unexpected_message;
 }
 
@@ -192,6 +202,16 @@ void ReloadableActor::wake() {
   while ((s & run::kMask) == run::kWakePending) {
     if (state_.compare_exchange_weak(s, run::kIdle, std::memory_order_acq_rel,
                                      std::memory_order_acquire)) {
+      if (!upgraded_from_.empty()) {
+        const std::string from = std::move(upgraded_from_);
+        upgraded_from_.clear();
+        try {
+          current_.instance.behaviour->after_upgrade(*this, from);
+        } catch (const std::exception& e) {
+          quit(caf::make_error(caf::sec::runtime_error,
+                               std::string("upgraded hook threw: ") + e.what()));
+        }
+      }
       flush_kept();
       return;
     }
@@ -214,6 +234,7 @@ void ReloadableActor::init(const ModuleRef& version) {
     current_changed();
   }
   state_.store(run::kIdle, std::memory_order_release);  // nobody else moves kDeferred
+  started();
   flush_kept();
 }
 
@@ -233,6 +254,8 @@ ActorStatus ReloadableActor::status() {
   if (current_) {
     try {
       s.state = current_.instance.behaviour->format_status();
+      if (s.state.empty()) s.state_type = current_.instance.behaviour->state_type();
+      if (!s.state_type.empty()) s.state_bytes = current_.instance.behaviour->export_state();
     } catch (const std::exception& e) {
       s.state = absl::StrCat("{\"format_status_error\":\"", e.what(), "\"}");
     }
@@ -317,7 +340,8 @@ absl::StatusOr<caf::actor> spawn_reloadable(caf::actor_system& sys,
   if (spec.module.empty()) return reload_status(ReloadError::kInvalidArgument, "empty module name");
   if (spec.behaviour.empty()) spec.behaviour = spec.module;
   return registry->spawn_registered(
-      spec.module, spec.behaviour, spec.name, [&](bool deferred) -> absl::StatusOr<caf::actor> {
+      spec.module, spec.behaviour, spec.name, spec.parent,
+      [&](bool deferred) -> absl::StatusOr<caf::actor> {
         auto initial = std::make_shared<Instance>();
         if (!deferred) {
           ModuleRef module = code_server.current(spec.module);
@@ -328,7 +352,7 @@ absl::StatusOr<caf::actor> spawn_reloadable(caf::actor_system& sys,
           if (!made.ok()) return made.status();
           *initial = std::move(*made);
         }
-        return sys.spawn<internal::ReloadableActor>(registry, spec, initial);
+        return sys.spawn<internal::ReloadableActor>(registry, &code_server, spec, initial);
       });
 }
 

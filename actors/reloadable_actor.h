@@ -44,6 +44,8 @@ struct SpawnSpec {
   std::string behaviour;  // defaults to the module name
   std::string name;       // registered name, optional
   std::string init_arg;   // passed to the behaviour's create
+  std::string parent;     // who starts it (ActorEntry::parent): a supervisor's name, the name (or
+                          // "#<id>") of the actor whose ctx.spawn started it, or "" for none
 };
 
 // What releasing a run of actors leaves to do, done once for all of them: the resumes are reported

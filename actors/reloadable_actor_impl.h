@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +20,8 @@
 #include "actors/reloadable_actor.h"
 #include "actors/system_messages.h"
 #include "actors/turn_slots.h"
+#include "caf/actor_addr.hpp"
+#include "caf/allowed_unsafe_message_type.hpp"
 #include "caf/detail/behavior_impl.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/execution_unit.hpp"
@@ -118,6 +122,13 @@ constexpr bool claimed_or_held(uint32_t s) {
 
 class ReloadableActor;
 
+// A down or exit message on its way to the behaviour (see ReloadableActor::route_exits).
+struct ExitNote {
+  caf::actor_addr who;
+  std::string reason;  // "" for a normal exit
+  bool down = false;   // a monitor's down message; else a link's exit
+};
+
 // Whether `xs` may be a system message (reloadable_actor.cc).
 bool maybe_system(const caf::type_erased_tuple& xs);
 
@@ -165,8 +176,8 @@ class ReloadableActor final : public caf::event_based_actor,
                               public ActorContext,
                               public ReloadTarget {
  public:
-  ReloadableActor(caf::actor_config& cfg, std::shared_ptr<ActorRegistry> registry, SpawnSpec spec,
-                  std::shared_ptr<Instance> initial);
+  ReloadableActor(caf::actor_config& cfg, std::shared_ptr<ActorRegistry> registry,
+                  const CodeServer* code_server, SpawnSpec spec, std::shared_ptr<Instance> initial);
 
   caf::behavior make_behavior() override;
 
@@ -196,6 +207,22 @@ class ReloadableActor final : public caf::event_based_actor,
 
   caf::event_based_actor* self() override { return this; }
   const std::string& registered_name() const override { return spec_.name; }
+  caf::actor self_handle() override;
+  std::shared_ptr<const void> code() const override { return current_.instance.use.module(); }
+  void send_message(const caf::actor& to, Message m, std::chrono::nanoseconds delay) override;
+  void request_message(const caf::actor& to, Message m, std::chrono::nanoseconds timeout,
+                       std::function<void(const Message*, const std::string&)> done) override;
+  caf::message reply_message(Message m) override;
+  bool reply_wanted() override;
+  caf::message error_reply(const std::string& text) override;
+  void monitor_actor(const caf::actor& other) override;
+  void demonitor_actor(const caf::actor& other) override;
+  void link_actor(const caf::actor& other) override;
+  caf::actor spawn_child(const std::string& module, const std::string& behaviour,
+                         const std::string& name, const std::string& init_arg,
+                         std::string* error) override;
+  caf::actor whereis(const std::string& name) override { return registry_->whereis(name); }
+  void stop_actor(const std::string& reason) override;
 
   // -- ReloadTarget -----------------------------------------------------------
 
@@ -307,6 +334,15 @@ class ReloadableActor final : public caf::event_based_actor,
 
   void init(const ModuleRef& version);
 
+  // Runs the installed behaviour's after_start hook; a hook that throws stops the actor.
+  void started();
+
+  // Down and exit messages: CAF hands them to handlers outside the behaviour, even while the
+  // actor is held. They come back to the actor as an ordinary ExitNote (kept while held, in
+  // order) and reach the behaviour that runs when their turn comes.
+  void route_exits();
+  void exit_note(const ExitNote& note);
+
   ActorStatus status();
 
   // The behaviour's last words and the release of its module version; called once, by whoever
@@ -329,9 +365,13 @@ class ReloadableActor final : public caf::event_based_actor,
   caf::intrusive_ptr<Dispatch> dispatch_ = caf::make_counted<Dispatch>(this);
   SpawnSpec spec_;
   std::shared_ptr<ActorRegistry> registry_;
+  const CodeServer* code_server_;  // for children (spawn_child); outlives the actor
+  std::string upgraded_from_;      // set by a release that installed a version wanting the hook
 };
 
 }  // namespace internal
 }  // namespace lemon
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lemon::internal::ExitNote)
 
 #endif  // LEMON_ACTORS_RELOADABLE_ACTOR_IMPL_H_

@@ -1,15 +1,21 @@
 #include "actors/supervisor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
+#include <map>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "actors/supervisor_tree.h"
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/exit_reason.hpp"
+#include "caf/response_promise.hpp"
 #include "caf/sec.hpp"
 #include "caf/send.hpp"
 
@@ -20,10 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 // Sent to itself to try a failed restart again (as OTP's try_again_restart).
 using sup_retry_atom = caf::atom_constant<caf::atom("lsupretry")>;
-
-// How long a restart waits for the registry to drop the dead child's name. The child's cleanup is
-// already running when its down message arrives, so this is normally no wait at all.
-constexpr absl::Duration kUnregisterTimeout = absl::Seconds(10);
 
 // OTP's normal and shutdown exits: a transient child that ends so is not restarted.
 bool is_normal_exit(const caf::error& reason) {
@@ -45,6 +47,10 @@ bool should_restart(Restart restart, const caf::error& reason) {
 // Children are watched with monitors, not links: a down message carries the exit reason without
 // making the supervisor trap exits, and the supervisor stops its children itself (in order on an
 // exit message, all at once in on_exit when it is killed). Only its own thread touches its members.
+//
+// Children are kept by key, in start order: a child's key never changes while it is known (its
+// restarts keep it), so the queues of a running operation stay valid when a child started with
+// start_child is forgotten meanwhile; every lookup by key tolerates a forgotten one.
 class SupervisorActor : public caf::event_based_actor {
  public:
   SupervisorActor(caf::actor_config& cfg, std::shared_ptr<ActorRegistry> registry,
@@ -57,12 +63,16 @@ class SupervisorActor : public caf::event_based_actor {
         strategy_(spec.strategy),
         intensity_(spec.intensity),
         period_(spec.period) {
+    if (strategy_ == Strategy::kSimpleOneForOne) {
+      template_ = std::move(spec.children.front());
+      return;
+    }
     for (std::size_t i = 0; i < spec.children.size(); ++i) {
       Child c;
       c.spec = std::move(spec.children[i]);
       c.handle = std::move(started[i]);
       c.last_id = c.handle.id();
-      children_.push_back(std::move(c));
+      children_.emplace(next_key_++, std::move(c));
     }
   }
 
@@ -71,7 +81,7 @@ class SupervisorActor : public caf::event_based_actor {
     set_exit_handler([this](caf::exit_msg& em) {
       if (em.reason) shutdown(std::move(em.reason));
     });
-    for (const Child& c : children_) monitor(c.handle);
+    for (const auto& [key, c] : children_) watch(key);
     return {
         [this](sup_which_atom) { return which_children(); },
         [this](sup_watch_atom) {
@@ -79,95 +89,137 @@ class SupervisorActor : public caf::event_based_actor {
           if (watcher) watchers_.push_back(std::move(watcher));
         },
         [this](sup_retry_atom) { advance(); },
+        [this](sup_start_atom, std::string& init_arg, std::string& name) {
+          return start_dynamic(std::move(init_arg), std::move(name));
+        },
+        [this](sup_terminate_atom, const std::string& name) {
+          return terminate(find_key(
+              [&](const Child& c) { return !name.empty() && child_name(c.spec) == name; }));
+        },
+        [this](sup_terminate_atom, const caf::actor& child) {
+          return terminate(find_key([&](const Child& c) { return c.handle && c.handle == child; }));
+        },
     };
   }
 
   void on_exit() override {
-    for (std::size_t i = children_.size(); i-- > 0;) {
-      if (children_[i].handle) {
-        caf::anon_send_exit(children_[i].handle, caf::exit_reason::user_shutdown);
-      }
-      children_[i].handle = caf::actor{};
+    for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+      if (it->second.handle)
+        caf::anon_send_exit(it->second.handle, caf::exit_reason::user_shutdown);
+      it->second.handle = caf::actor{};
     }
+    running_.clear();
     watchers_.clear();
   }
 
  private:
+  using Key = uint64_t;
+
   struct Child {
     ChildSpec spec;
+    bool dynamic = false;       // started with start_child: forgotten once it stays down
     caf::actor handle;          // invalid while not running
     caf::actor_id last_id = 0;  // of the latest incarnation
     bool stopping = false;      // stopped on purpose: its exit is not a crash
+    std::vector<caf::response_promise> terminating;  // terminate requests awaiting its exit
   };
 
   // An exit seen while another restart or the shutdown was running, handled after it.
   struct PendingExit {
-    std::size_t index;
+    Key key;
     caf::actor_id id;
     caf::error reason;
   };
 
+  static constexpr Key kNoKey = ~Key{0};
+
+  Child* find(Key key) {
+    auto it = children_.find(key);
+    return it == children_.end() ? nullptr : &it->second;
+  }
+
+  template <class Pred>
+  Key find_key(Pred pred) const {
+    for (const auto& [key, c] : children_) {
+      if (pred(c)) return key;
+    }
+    return kNoKey;
+  }
+
+  // Monitors the running child `key` and maps its id back to it for down messages.
+  void watch(Key key) {
+    const Child& c = children_.at(key);
+    running_[c.handle.id()] = key;
+    monitor(c.handle);
+  }
+
   std::vector<SupervisedChild> which_children() const {
     std::vector<SupervisedChild> out;
-    for (const Child& c : children_) out.push_back({c.spec.spawn.name, c.handle});
+    for (const auto& [key, c] : children_) {
+      out.push_back({child_name(c.spec), c.handle, c.spec.supervisor != nullptr});
+    }
     return out;
   }
 
   bool busy() const { return shutting_down_ || !stop_queue_.empty() || !restart_queue_.empty(); }
 
-  // Whether the running operation will still stop or start child `index`.
-  bool covered(std::size_t index) const {
-    for (std::size_t j : stop_queue_) {
-      if (j == index) return true;
-    }
-    for (std::size_t j : restart_queue_) {
-      if (j == index) return true;
-    }
-    return false;
+  // Whether the running operation will still stop or start child `key`.
+  bool covered(Key key) const {
+    return std::find(stop_queue_.begin(), stop_queue_.end(), key) != stop_queue_.end() ||
+           std::find(restart_queue_.begin(), restart_queue_.end(), key) != restart_queue_.end();
   }
 
   void on_down(const caf::down_msg& dm) {
-    std::size_t i = 0;
-    while (i < children_.size() && children_[i].handle.address() != dm.source) ++i;
-    if (i == children_.size()) return;
-    Child& c = children_[i];
+    auto r = running_.find(dm.source.id());
+    if (r == running_.end()) return;
+    const Key key = r->second;
+    running_.erase(r);
+    Child& c = children_.at(key);
     c.handle = caf::actor{};
     if (c.stopping) {
       c.stopping = false;
+      if (!c.terminating.empty()) terminated(key);
       advance();
       return;
     }
-    if (shutting_down_ || covered(i)) {
+    if (shutting_down_ || covered(key)) {
       advance();
       return;
     }
     if (busy()) {
-      pending_.push_back({i, c.last_id, dm.reason});
+      pending_.push_back({key, c.last_id, dm.reason});
       return;
     }
-    handle_exit(i, dm.reason);
+    handle_exit(key, dm.reason);
   }
 
-  // Applies the restart type and the strategy to the unplanned exit of child `i`.
-  void handle_exit(std::size_t i, const caf::error& reason) {
-    if (!should_restart(children_[i].spec.restart, reason)) {
-      report(i);
+  // Applies the restart type and the strategy to the unplanned exit of child `key`.
+  void handle_exit(Key key, const caf::error& reason) {
+    Child& crashed = children_.at(key);
+    if (!should_restart(crashed.spec.restart, reason)) {
+      report(key);
+      if (crashed.dynamic) children_.erase(key);
       return;
     }
     if (!record_restart()) {
-      give_up(absl::StrCat("child ", children_[i].spec.spawn.name, " exited with ",
+      give_up(absl::StrCat("child ", child_name(crashed.spec), " exited with ",
                            caf::to_string(reason)));
       return;
     }
-    std::size_t first = i, last = i + 1;
-    if (strategy_ == Strategy::kOneForAll) first = 0;
-    if (strategy_ != Strategy::kOneForOne) last = children_.size();
-    for (std::size_t j = first; j < last; ++j) operation_.push_back(j);
-    for (std::size_t j = last; j-- > first;) {
-      if (j != i) stop_queue_.push_back(j);
+    auto first = children_.find(key), last = std::next(first);
+    if (strategy_ == Strategy::kOneForAll) first = children_.begin();
+    if (strategy_ == Strategy::kOneForAll || strategy_ == Strategy::kRestForOne) {
+      last = children_.end();
     }
-    for (std::size_t j = first; j < last; ++j) {
-      if (j == i || children_[j].spec.restart != Restart::kTemporary) restart_queue_.push_back(j);
+    for (auto it = first; it != last; ++it) {
+      operation_.push_back(it->first);
+      if (it->first == key || it->second.spec.restart != Restart::kTemporary) {
+        restart_queue_.push_back(it->first);
+      }
+    }
+    for (auto it = last; it != first;) {
+      --it;
+      if (it->first != key) stop_queue_.push_back(it->first);
     }
     advance();
   }
@@ -176,11 +228,11 @@ class SupervisorActor : public caf::event_based_actor {
   // message), then restarts the children in order, then handles exits that came meanwhile.
   void advance() {
     while (!stop_queue_.empty()) {
-      Child& c = children_[stop_queue_.front()];
-      if (c.handle) {
-        if (!c.stopping) {
-          c.stopping = true;
-          send_exit(c.handle, caf::exit_reason::user_shutdown);
+      Child* c = find(stop_queue_.front());
+      if (c != nullptr && c->handle) {
+        if (!c->stopping) {
+          c->stopping = true;
+          send_exit(c->handle, caf::exit_reason::user_shutdown);
         }
         return;
       }
@@ -191,40 +243,102 @@ class SupervisorActor : public caf::event_based_actor {
       return;
     }
     while (!restart_queue_.empty()) {
-      if (!start(restart_queue_.front())) return;
+      if (find(restart_queue_.front()) != nullptr && !start(restart_queue_.front())) return;
       restart_queue_.pop_front();
     }
-    std::vector<std::size_t> done;
+    std::vector<Key> done;
     done.swap(operation_);
-    for (std::size_t j : done) report(j);
+    for (Key key : done) {
+      if (find(key) != nullptr) report(key);
+    }
     while (!busy() && !pending_.empty()) {
       PendingExit p = std::move(pending_.front());
       pending_.pop_front();
-      const Child& c = children_[p.index];
-      if (c.handle || c.last_id != p.id) continue;  // restarted meanwhile
-      handle_exit(p.index, p.reason);
+      const Child* c = find(p.key);
+      if (c == nullptr || c->handle || c->last_id != p.id) continue;  // restarted or forgotten
+      handle_exit(p.key, p.reason);
     }
   }
 
-  // Spawns child `i` again; false if that failed (then it is retried, or the supervisor gives up).
-  bool start(std::size_t i) {
-    Child& c = children_[i];
-    registry_->await_gone(c.last_id, kUnregisterTimeout);
-    auto spawned = spawn_reloadable(system(), registry_, code_server_, c.spec.spawn);
+  // Spawns child `key` again; false if that failed (then it is retried, or the supervisor gives
+  // up).
+  bool start(Key key) {
+    Child& c = children_.at(key);
+    await_child_gone(*registry_, c.spec, c.last_id);
+    auto spawned = spawn_child(system(), registry_, code_server_, c.spec, name_);
     if (!spawned.ok()) {
       // As in OTP, a failed restart counts as a restart and is tried again.
       if (record_restart()) {
         send(caf::actor_cast<caf::actor>(this), sup_retry_atom::value);
       } else {
-        give_up(absl::StrCat("restarting child ", c.spec.spawn.name,
+        give_up(absl::StrCat("restarting child ", child_name(c.spec),
                              " failed: ", spawned.status().ToString()));
       }
       return false;
     }
     c.handle = std::move(*spawned);
     c.last_id = c.handle.id();
-    monitor(c.handle);
+    watch(key);
     return true;
+  }
+
+  // A child from the template, with `init_arg` and registered as `name` (none if empty).
+  absl::StatusOr<caf::actor> start_dynamic(std::string init_arg, std::string name) {
+    if (strategy_ != Strategy::kSimpleOneForOne) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("supervisor ", name_, " is not simple_one_for_one"));
+    }
+    if (shutting_down_) {
+      return absl::FailedPreconditionError(absl::StrCat("supervisor ", name_, " is stopping"));
+    }
+    Child c;
+    c.spec = template_;
+    c.spec.spawn.init_arg = std::move(init_arg);
+    c.spec.spawn.name = std::move(name);
+    c.dynamic = true;
+    auto spawned = spawn_child(system(), registry_, code_server_, c.spec, name_);
+    if (!spawned.ok()) return spawned.status();
+    c.handle = *spawned;
+    c.last_id = c.handle.id();
+    const Key key = next_key_++;
+    children_.emplace(key, std::move(c));
+    watch(key);
+    return spawned;
+  }
+
+  // Stops child `key` for good: answered once it is down.
+  caf::response_promise terminate(Key key) {
+    caf::response_promise rp = make_response_promise();
+    Child* c = find(key);
+    if (c == nullptr) {
+      rp.deliver(absl::NotFoundError(absl::StrCat("supervisor ", name_, ": no such child")));
+      return rp;
+    }
+    c->terminating.push_back(rp);
+    if (!c->handle) {
+      terminated(key);
+      return rp;
+    }
+    if (!c->stopping) {
+      c->stopping = true;
+      send_exit(c->handle, caf::exit_reason::user_shutdown);
+    }
+    return rp;
+  }
+
+  // Child `key`, which a terminate request stopped, is down: neither the running operation nor an
+  // exit still pending restarts it, a dynamic child is forgotten, and the requests are answered.
+  void terminated(Key key) {
+    restart_queue_.erase(std::remove(restart_queue_.begin(), restart_queue_.end(), key),
+                         restart_queue_.end());
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                  [key](const PendingExit& p) { return p.key == key; }),
+                   pending_.end());
+    Child& c = children_.at(key);
+    std::vector<caf::response_promise> waiting;
+    waiting.swap(c.terminating);
+    if (c.dynamic) children_.erase(key);
+    for (caf::response_promise& rp : waiting) rp.deliver(absl::OkStatus());
   }
 
   // Records one restart; false if that makes more than intensity_ within period_.
@@ -252,13 +366,16 @@ class SupervisorActor : public caf::event_based_actor {
     pending_.clear();
     operation_.clear();
     stop_queue_.clear();
-    for (std::size_t j = children_.size(); j-- > 0;) stop_queue_.push_back(j);
+    for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+      stop_queue_.push_back(it->first);
+    }
     advance();
   }
 
-  void report(std::size_t i) {
+  void report(Key key) {
+    const Child& c = children_.at(key);
     for (const caf::actor& w : watchers_) {
-      send(w, sup_report_atom::value, children_[i].spec.spawn.name, children_[i].handle);
+      send(w, sup_report_atom::value, child_name(c.spec), c.handle);
     }
   }
 
@@ -268,11 +385,14 @@ class SupervisorActor : public caf::event_based_actor {
   const Strategy strategy_;
   const int intensity_;
   const absl::Duration period_;
-  std::vector<Child> children_;
-  std::deque<Clock::time_point> restarts_;  // within the last period_
-  std::deque<std::size_t> stop_queue_;      // to stop, in this order
-  std::deque<std::size_t> restart_queue_;   // to start once stop_queue_ is empty
-  std::vector<std::size_t> operation_;      // children covered by the running restart
+  ChildSpec template_;  // kSimpleOneForOne: what start_child starts
+  std::map<Key, Child> children_;
+  Key next_key_ = 0;
+  std::unordered_map<caf::actor_id, Key> running_;  // the running children
+  std::deque<Clock::time_point> restarts_;          // within the last period_
+  std::deque<Key> stop_queue_;                      // to stop, in this order
+  std::deque<Key> restart_queue_;                   // to start once stop_queue_ is empty
+  std::vector<Key> operation_;                      // children covered by the running restart
   std::deque<PendingExit> pending_;
   bool shutting_down_ = false;
   caf::error shutdown_reason_;
@@ -284,25 +404,11 @@ class SupervisorActor : public caf::event_based_actor {
 absl::StatusOr<caf::actor> spawn_supervisor(caf::actor_system& sys,
                                             std::shared_ptr<ActorRegistry> registry,
                                             const CodeServer& code_server, SupervisorSpec spec) {
-  if (spec.intensity < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("supervisor ", spec.name, ": negative intensity"));
-  }
-  if (spec.period <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("supervisor ", spec.name, ": period must be > 0"));
-  }
+  if (absl::Status valid = validate(spec); !valid.ok()) return valid;
   std::vector<caf::actor> started;
-  for (const ChildSpec& child : spec.children) {
-    auto a = spawn_reloadable(sys, registry, code_server, child.spawn);
-    if (!a.ok()) {
-      for (auto it = started.rbegin(); it != started.rend(); ++it) {
-        caf::anon_send_exit(*it, caf::exit_reason::user_shutdown);
-        registry->await_gone(it->id(), kUnregisterTimeout);
-      }
-      return a.status();
-    }
-    started.push_back(std::move(*a));
+  if (spec.strategy != Strategy::kSimpleOneForOne) {
+    auto status = start_children(sys, registry, code_server, spec, started);
+    if (!status.ok()) return status;
   }
   return sys.spawn<SupervisorActor>(std::move(registry), &code_server, std::move(spec),
                                     std::move(started));

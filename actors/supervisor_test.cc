@@ -1,120 +1,17 @@
 #include "actors/supervisor.h"
 
 #include <algorithm>
-#include <chrono>
-#include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "actors/messages.h"
-#include "actors/reloadable_actor.h"
+#include "actors/supervisor_test_fixture.h"
 #include "actors/system_messages.h"
 #include "caf/all.hpp"
-#include "core/test_support.h"
 #include "gtest/gtest.h"
-#include "reload/reload_manager.h"
 
 namespace lemon {
 namespace {
-
-constexpr auto kDeadline = std::chrono::seconds(60);
-
-std::string counter(const std::string& v) {
-  return testing::runfile("extensions/counter/libcounter_v" + v + ".so");
-}
-
-ChildSpec child(const std::string& name, Restart restart = Restart::kPermanent) {
-  ChildSpec c;
-  c.spawn = {"counter", "", name, "7"};
-  c.restart = restart;
-  return c;
-}
-
-SupervisorSpec supervisor(Strategy strategy, std::vector<ChildSpec> children) {
-  SupervisorSpec spec;
-  spec.name = "sup";
-  spec.strategy = strategy;
-  spec.intensity = 10;
-  spec.period = absl::Seconds(60);
-  spec.children = std::move(children);
-  return spec;
-}
-
-class SupervisorTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    cs_ = std::move(CodeServer::create({dir_.path()}).value());
-    ASSERT_TRUE(cs_->load(counter("1")).ok());
-    manager_ = std::make_unique<ReloadManager>(*sys_, registry_, *cs_);
-  }
-
-  void TearDown() override {
-    for (const caf::actor& sup : sups_) {
-      (*self_)->monitor(sup);
-      (*self_)->send_exit(sup, caf::exit_reason::user_shutdown);
-      (*self_)->receive([](caf::down_msg&) {},
-                        caf::after(kDeadline) >> [] { ADD_FAILURE() << "supervisor still runs"; });
-    }
-    for (const ActorEntry& e : registry_->list()) {
-      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
-    }
-    sups_.clear();
-    self_.reset();
-    manager_.reset();
-    sys_.reset();
-    cs_.reset();
-  }
-
-  // Starts a supervisor and subscribes to its reports.
-  caf::actor start(SupervisorSpec spec) {
-    auto sup = spawn_supervisor(*sys_, registry_, *cs_, std::move(spec));
-    EXPECT_TRUE(sup.ok()) << sup.status();
-    if (!sup.ok()) return caf::actor{};
-    sups_.push_back(*sup);
-    (*self_)
-        ->request(*sup, kDeadline, sup_watch_atom::value)
-        .receive([] {}, [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
-    return *sup;
-  }
-
-  std::vector<SupervisedChild> children(const caf::actor& sup) {
-    return ask<std::vector<SupervisedChild>>(sup, sup_which_atom::value);
-  }
-
-  // The next report of `sup`: which child's exit it handled and its new handle (invalid if the
-  // child was not restarted).
-  SupervisedChild next_report() {
-    SupervisedChild out;
-    (*self_)->receive(
-        [&](sup_report_atom, std::string& name, caf::actor& handle) {
-          out = {std::move(name), std::move(handle)};
-        },
-        caf::after(kDeadline) >> [] { ADD_FAILURE() << "no report from the supervisor"; });
-    return out;
-  }
-
-  void kill(const caf::actor& a) { caf::anon_send_exit(a, caf::exit_reason::kill); }
-
-  template <class T, class... Ts>
-  T ask(const caf::actor& a, Ts... xs) {
-    T out{};
-    (*self_)
-        ->request(a, kDeadline, xs...)
-        .receive([&](T& x) { out = std::move(x); },
-                 [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
-    return out;
-  }
-
-  testing::ScratchDir dir_;
-  std::unique_ptr<CodeServer> cs_;
-  std::shared_ptr<ActorRegistry> registry_ = std::make_shared<ActorRegistry>();
-  caf::actor_system_config cfg_;
-  std::unique_ptr<caf::actor_system> sys_ = std::make_unique<caf::actor_system>(cfg_);
-  std::unique_ptr<caf::scoped_actor> self_ = std::make_unique<caf::scoped_actor>(*sys_);
-  std::unique_ptr<ReloadManager> manager_;
-  std::vector<caf::actor> sups_;
-};
 
 TEST_F(SupervisorTest, StartsChildrenInOrderUnderTheirNames) {
   caf::actor sup = start(supervisor(Strategy::kOneForOne, {child("a"), child("b")}));

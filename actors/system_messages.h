@@ -34,6 +34,10 @@ struct ActorStatus {
   uint64_t mailbox_size = 0;      // queued + kept while suspended
   uint64_t pending_requests = 0;  // tracked requests whose continuation has not run yet
   std::string state;              // the behaviour's format_status() JSON
+  // When format_status() is empty and the behaviour's state is a Protobuf message (ProtoActor):
+  // its type and export_state(), which the host shows as JSON through the version's schema.
+  std::string state_type;
+  std::string state_bytes;
 };
 
 }  // namespace lemon

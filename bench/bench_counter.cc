@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 namespace bench_counter_version {

@@ -1,4 +1,5 @@
-// Reload of N live actors of bench_counter under load, printed line by line in the format of
+// Reload of N live actors of bench_counter (state=caf) and of proto_counter, its ProtoActor twin
+// (state=proto, bench/proto_counter.cc), under load, printed line by line in the format of
 // bench/otp_upgrade_bench.escript (Erlang/OTP's release_handler upgrade of N gen_servers), so that
 // the two can be set side by side as ratios (docs/benchmarks.md):
 //
@@ -15,7 +16,8 @@
 // upgrade starts once that and the heap trim that follows it are done, so that no upgrade shares
 // the cores with the previous one's cleanup.
 // The last lines compare the steady-state throughput of a reloadable actor with a plain CAF actor
-// doing the same work, in the same run.
+// doing the same work, in the same run: counter v1 with CAF messages, and proto_counter with
+// lemon::pack'ed Protobuf messages against host structs (bench/steady_state_proto.h).
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,9 +35,13 @@
 #include <vector>
 
 #include "actors/instance.h"
+#include "actors/message.h"
 #include "actors/messages.h"
+#include "actors/pack.h"
 #include "actors/registry.h"
 #include "actors/reloadable_actor.h"
+#include "bench/measure.h"
+#include "bench/steady_state_proto.h"
 #include "caf/all.hpp"
 #include "core/code_server.h"
 #include "core/heap_trim.h"
@@ -46,22 +52,48 @@
 namespace lemon {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+// The module a reload line upgrades and the traffic it sends: bench_counter, whose state is its
+// own string and whose messages are CAF tuples, or proto_counter, whose state and messages are
+// Protobuf (lemon::pack from the host).
+struct Workload {
+  const char* state;  // the lines' `state=`
+  const char* module;
+  const char* v1;  // runfiles of the two versions
+  const char* v2;
+  // Sends one message that adds 1 to the count (`seq`: the sender's sequence number for `to`).
+  void (*send)(caf::scoped_actor& self, const caf::actor& to, uint64_t seq);
+  // Asks `a` for its count (-1 on error).
+  int64_t (*count)(caf::scoped_actor& self, const caf::actor& a);
+};
 
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+int64_t caf_count(caf::scoped_actor& self, const caf::actor& a) {
+  int64_t count = -1;
+  self->request(a, caf::infinite, get_atom::value)
+      .receive([&](int64_t c) { count = c; }, [](caf::error&) {});
+  return count;
 }
 
-// Sends `count` ticks to each actor, then waits for every actor's reply to one `get`.
-void send_and_drain(caf::scoped_actor& self, const std::vector<caf::actor>& actors, uint64_t count,
+const Workload kCafState{"caf",
+                         "bench_counter",
+                         "bench/libbench_counter_v1.so",
+                         "bench/libbench_counter_v2.so",
+                         [](caf::scoped_actor& self, const caf::actor& to, uint64_t seq) {
+                           self->send(to, tick_atom::value, uint64_t{1}, seq);
+                         },
+                         caf_count};
+
+const Workload kProtoState{
+    "proto",        "proto_counter", "bench/libproto_counter_v1.so", "bench/libproto_counter_v2.so",
+    send_proto_add, proto_count};
+
+// Sends `count` messages to each actor, then waits for every actor's count.
+void send_and_drain(const Workload& w, caf::scoped_actor& self,
+                    const std::vector<caf::actor>& actors, uint64_t count,
                     std::vector<uint64_t>& sent) {
   for (size_t i = 0; i < actors.size(); ++i) {
-    for (uint64_t k = 0; k < count; ++k)
-      self->send(actors[i], tick_atom::value, uint64_t{1}, ++sent[i]);
+    for (uint64_t k = 0; k < count; ++k) w.send(self, actors[i], ++sent[i]);
   }
-  for (const auto& a : actors) {
-    self->request(a, caf::infinite, get_atom::value).receive([](int64_t) {}, [](caf::error&) {});
-  }
+  for (const auto& a : actors) (void)w.count(self, a);
 }
 
 bool no_load_flag = false;
@@ -86,19 +118,19 @@ struct Upgrade {
   bool purged = false;
 };
 
-void run(caf::actor_system& sys, int n) {
+void run(caf::actor_system& sys, const Workload& w, int n) {
   const testing::ScratchDir dir;
   auto cs = std::move(CodeServer::create({dir.path()}).value());
   auto registry = std::make_shared<ActorRegistry>();
   ReloadManager manager(sys, registry, *cs);
-  if (!cs->load(find_runfile("bench/libbench_counter_v1.so")).ok()) {
-    std::fprintf(stderr, "cannot load bench/libbench_counter_v1.so from the runfiles\n");
+  if (!cs->load(find_runfile(w.v1)).ok()) {
+    std::fprintf(stderr, "cannot load %s from the runfiles\n", w.v1);
     std::exit(1);
   }
   std::vector<caf::actor> actors;
   actors.reserve(n);
   for (int i = 0; i < n; ++i) {
-    actors.push_back(*spawn_reloadable(sys, registry, *cs, {"bench_counter"}));
+    actors.push_back(*spawn_reloadable(sys, registry, *cs, {w.module}));
   }
   std::vector<uint64_t> sent(n, 0);
   caf::scoped_actor self{sys};
@@ -106,7 +138,7 @@ void run(caf::actor_system& sys, int n) {
   // Message cost, as the OTP script measures it: a burst to every actor, then one call each.
   const uint64_t casts = std::max<uint64_t>(1, 1000000 / n);
   auto t0 = Clock::now();
-  send_and_drain(self, actors, casts, sent);
+  send_and_drain(w, self, actors, casts, sent);
   const double msg_ns = ms_since(t0) * 1e6 / static_cast<double>(casts * n);
 
   // Steady load during the upgrade: half of the measured capacity (1e9 / msg_ns messages per
@@ -132,7 +164,7 @@ void run(caf::actor_system& sys, int n) {
         continue;
       }
       for (int i = 0; i < n && !stop.load(std::memory_order_relaxed); ++i) {
-        s->send(actors[i], tick_atom::value, uint64_t{1}, ++sent[i]);
+        w.send(s, actors[i], ++sent[i]);
         if (++in_batch == kBatch) {
           in_batch = 0;
           next_batch += batch_time;
@@ -147,7 +179,7 @@ void run(caf::actor_system& sys, int n) {
   // The upgrade (v1 -> v2), then with --repeat=K further ones back and forth (v2 -> v1 -> v2 ...).
   std::vector<Upgrade> upgrades;
   for (int k = 0; k < repeat_flag; ++k) {
-    const char* file = k % 2 == 0 ? "bench/libbench_counter_v2.so" : "bench/libbench_counter_v1.so";
+    const char* file = k % 2 == 0 ? w.v2 : w.v1;
     Upgrade u;
     const double cpu0 = process_cpu_ms();
     auto u0 = Clock::now();
@@ -161,7 +193,7 @@ void run(caf::actor_system& sys, int n) {
     u.upgrade_ms = ms_since(u0);
     u.cpu_ms = process_cpu_ms() - cpu0;
     next = ModuleRef();
-    u.purged = cs->soft_purge("bench_counter").ok();
+    u.purged = cs->soft_purge(w.module).ok();
     // The old behaviours are destroyed in the background after each upgrade: let that finish
     // before the next one, so that no upgrade is measured while sharing the cores with it.
     const auto r0 = Clock::now();
@@ -182,12 +214,7 @@ void run(caf::actor_system& sys, int n) {
   const double achieved = static_cast<double>(sent_during_load) / (ms_since(load_started) / 1e3);
 
   int64_t lost = 0;
-  for (int i = 0; i < n; ++i) {
-    int64_t count = 0;
-    self->request(actors[i], caf::infinite, get_atom::value)
-        .receive([&](int64_t c) { count = c; }, [](caf::error&) {});
-    lost += static_cast<int64_t>(sent[i]) - count;
-  }
+  for (int i = 0; i < n; ++i) lost += static_cast<int64_t>(sent[i]) - w.count(self, actors[i]);
   for (const Upgrade& u : upgrades) {
     const SwapResult& r = u.result;
     std::vector<double> pauses = r.pause_seconds;
@@ -198,16 +225,17 @@ void run(caf::actor_system& sys, int n) {
         "lemon N=%d upgrade_ms=%.3f pause_ms=%.3f per_actor_us=%.3f lost=%lld msg_ns=%.1f "
         "soft_purge=%s rounds_during=%llu load_msgs_per_s=%.0f status=%s swap_ms=%.3f "
         "prepare_ms=%.3f resume_ms=%.3f cpu_ms=%.3f retire_ms=%.3f load_ms=%.3f "
-        "load_achieved_msgs_per_s=%.0f pause_p50_ms=%.3f scheduler=%s\n",
+        "load_achieved_msgs_per_s=%.0f pause_p50_ms=%.3f scheduler=%s state=%s\n",
         n, u.upgrade_ms, pause_ms, u.upgrade_ms * 1000.0 / n, static_cast<long long>(lost), msg_ns,
         u.purged ? "true" : "false", static_cast<unsigned long long>(rounds_before_stop),
         no_load_flag ? 0.0 : rate, r.status.ok() ? "ok" : std::string(r.status.message()).c_str(),
         r.duration_ms, r.prepare_ms, r.resume_ms, u.cpu_ms, u.retire_ms, u.load_ms,
-        no_load_flag ? 0.0 : achieved, pause_p50_ms, sharing_flag ? "sharing" : "stealing");
+        no_load_flag ? 0.0 : achieved, pause_p50_ms, sharing_flag ? "sharing" : "stealing",
+        w.state);
   }
   std::fflush(stdout);
   for (auto& a : actors) self->send_exit(a, caf::exit_reason::kill);
-  registry->await_count("bench_counter", 0, absl::Seconds(120));
+  registry->await_count(w.module, 0, absl::Seconds(120));
   actors.clear();
   cs.reset();
 }
@@ -221,6 +249,30 @@ class ModuleInPlainActor final : public caf::event_based_actor, public ActorCont
   caf::behavior make_behavior() override { return instance_.behaviour->handlers(*this); }
   caf::event_based_actor* self() override { return this; }
   const std::string& registered_name() const override { return name_; }
+  // The rest of ActorContext, which counter v1's handlers never use.
+  caf::actor self_handle() override { return caf::actor_cast<caf::actor>(this); }
+  std::shared_ptr<const void> code() const override { return nullptr; }
+  void send_message(const caf::actor& to, Message m, std::chrono::nanoseconds) override {
+    send(to, std::move(m));
+  }
+  void request_message(const caf::actor&, Message, std::chrono::nanoseconds,
+                       std::function<void(const Message*, const std::string&)> done) override {
+    done(nullptr, "not supported by the benchmark's plain actor");
+  }
+  caf::message reply_message(Message m) override { return caf::make_message(std::move(m)); }
+  caf::message error_reply(const std::string& text) override {
+    return caf::make_message(caf::make_error(caf::sec::runtime_error, text));
+  }
+  void monitor_actor(const caf::actor& other) override { monitor(other); }
+  void demonitor_actor(const caf::actor& other) override { demonitor(other); }
+  void link_actor(const caf::actor& other) override { link_to(other); }
+  caf::actor spawn_child(const std::string&, const std::string&, const std::string&,
+                         const std::string&, std::string* error) override {
+    *error = "not supported by the benchmark's plain actor";
+    return caf::actor{};
+  }
+  caf::actor whereis(const std::string&) override { return caf::actor{}; }
+  void stop_actor(const std::string&) override { quit(); }
 
  protected:
   void request_started() override {}
@@ -247,82 +299,16 @@ caf::behavior plain_counter(caf::event_based_actor*) {
   };
 }
 
-// Messages per second through one actor: `messages` ticks, then a get.
-double throughput(caf::actor_system& sys, const caf::actor& a, uint64_t messages) {
-  caf::scoped_actor self{sys};
-  auto t0 = Clock::now();
-  for (uint64_t k = 1; k <= messages; ++k) self->send(a, tick_atom::value, uint64_t{1}, k);
-  self->request(a, caf::infinite, get_atom::value).receive([](int64_t) {}, [](caf::error&) {});
-  return static_cast<double>(messages) / (ms_since(t0) / 1e3);
+void send_tick(caf::scoped_actor& self, const caf::actor& a, uint64_t seq) {
+  self->send(a, tick_atom::value, uint64_t{1}, seq);
 }
 
-// One actor's cost per message without a sender competing for the cores: on a system with one
-// scheduler worker, that worker is kept busy while `messages` ticks are queued for `a` (timed:
-// the sender's cost), then let go, and the time until `a` has run them all and answered a get is
-// the consumer's cost (mailbox, dispatch, handler). Both in nanoseconds per message.
-struct Drain {
-  double send_ns = 0;
-  double run_ns = 0;
-};
-Drain drain(caf::actor_system& one_worker, const caf::actor& a, uint64_t messages) {
-  std::promise<void> entered;
-  std::promise<void> go;
-  std::shared_future<void> released = go.get_future().share();
-  auto blocker = one_worker.spawn([&entered, released](caf::event_based_actor*) -> caf::behavior {
-    return {[&entered, released](get_atom) {
-      entered.set_value();
-      released.wait();
-    }};
-  });
-  caf::anon_send(blocker, get_atom::value);
-  entered.get_future().wait();
-  caf::scoped_actor self{one_worker};
-  auto t0 = Clock::now();
-  for (uint64_t k = 1; k <= messages; ++k) self->send(a, tick_atom::value, uint64_t{1}, k);
-  Drain d;
-  d.send_ns = ms_since(t0) * 1e6 / static_cast<double>(messages);
-  t0 = Clock::now();
-  go.set_value();
-  self->request(a, caf::infinite, get_atom::value).receive([](int64_t) {}, [](caf::error&) {});
-  d.run_ns = ms_since(t0) * 1e6 / static_cast<double>(messages);
-  caf::anon_send_exit(blocker, caf::exit_reason::kill);
-  return d;
-}
+constexpr uint64_t kPipelineMessages = 2000000;  // per pipeline run
 
 int steady_repeats_flag = 11;   // pairs of pipeline runs
 int drain_pairs_flag = 201;     // pairs of drains
 uint64_t drained_flag = 20000;  // messages per drain
 bool drain_only_flag = false;   // steady state: the drain measure only
-
-// The value at quantile q (0..1) of `v`, sorted in place.
-double quantile(std::vector<double>& v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
-}
-
-// The quartiles of `v` (sorted in place), as the steady-state lines print them.
-struct Quartiles {
-  double p25, p50, p75;
-};
-Quartiles quartiles(std::vector<double>& v) {
-  return {quantile(v, 0.25), quantile(v, 0.5), quantile(v, 0.75)};
-}
-
-// Runs `measure(plain)` for a plain and a reloadable actor `repeats` times, in pairs whose first
-// run alternates between the two kinds, so that machine noise and whatever the previous run left
-// behind hit both alike; each pair's two results lie a few hundred milliseconds apart.
-template <class T, class Measure>
-std::vector<std::pair<T, T>> in_pairs(int repeats, Measure measure) {
-  std::vector<std::pair<T, T>> out;  // (plain, reloadable)
-  for (int r = 0; r < repeats; ++r) {
-    const bool plain_first = r % 2 == 0;
-    std::pair<T, T> x;
-    (plain_first ? x.first : x.second) = measure(plain_first);
-    (plain_first ? x.second : x.first) = measure(!plain_first);
-    out.push_back(x);
-  }
-  return out;
-}
 
 void steady_state(caf::actor_system& sys) {
   const testing::ScratchDir dir;
@@ -351,13 +337,12 @@ void steady_state(caf::actor_system& sys) {
   };
 
   // Through the pipeline: a sending thread and the actor on the bench's system.
-  if (!drain_only_flag) {
-    constexpr uint64_t kMessages = 2000000;
+  if (!drain_only_flag && repeats > 0) {
     std::vector<double> plain, reloadable, pair_ratio;
     for (const auto& [p, q] : in_pairs<double>(repeats, [&](bool kind) {
            return with_actor(sys, kind ? Kind::kPlain : Kind::kReloadable,
                              [](caf::actor_system& on, const caf::actor& a) {
-                               return throughput(on, a, kMessages);
+                               return throughput(on, a, kPipelineMessages, send_tick, caf_count);
                              });
          })) {
       plain.push_back(p);
@@ -384,8 +369,8 @@ void steady_state(caf::actor_system& sys) {
     std::vector<double> send_base, send_reloadable, run_base, run_reloadable, run_ratio;
     for (const auto& [db, dq] : in_pairs<Drain>(drain_pairs_flag, [&](bool is_base) {
            return with_actor(one, is_base ? base : Kind::kReloadable,
-                             [drained](caf::actor_system& on, const caf::actor& a) {
-                               return drain(on, a, drained);
+                             [&](caf::actor_system& on, const caf::actor& a) {
+                               return drain(on, a, drained, send_tick, caf_count);
                              });
          })) {
       send_base.push_back(db.send_ns);
@@ -408,6 +393,9 @@ void steady_state(caf::actor_system& sys) {
   // handlers in a plain actor (what the framework alone costs).
   drain_against(Kind::kPlain, "steady_state_drain", "plain");
   drain_against(Kind::kModuleInPlain, "steady_state_drain_module", "module_plain");
+  // The same two measures for a ProtoActor module, against a plain actor with host structs.
+  steady_state_proto(
+      sys, {drain_only_flag ? 0 : repeats, kPipelineMessages, drain_pairs_flag, drained_flag});
   registry->await_count("counter", 0, absl::Seconds(60));
   cs.reset();
 }
@@ -419,10 +407,15 @@ void steady_state(caf::actor_system& sys) {
 // --sharing (CAF's work-sharing scheduler), --max_throughput=K (default 50, as lemon::Runtime),
 // --repeat=K (K upgrades per N, back and forth between v2 and v1, one line each), --rate=M (the
 // sender's load in messages per second; default half of the measured capacity, msg_ns),
-// --steady_repeats=K (pairs of pipeline runs, default 11), --drain_pairs=K (pairs of drains,
-// default 201), --drained=M (messages per drain, default 20,000), --drain_only (the drain alone).
+// --steady_repeats=K (pairs of pipeline runs, default 11, 0: none), --drain_pairs=K (pairs of
+// drains, default 201), --drained=M (messages per drain, default 20,000), --drain_only (the drain
+// alone),
+// --state=caf|proto|both (which modules the reload lines upgrade: bench_counter, proto_counter or
+// both, default both), --proto_only (steady_state_proto alone).
 int main(int argc, char** argv) {
   std::vector<int> ns;
+  std::vector<const lemon::Workload*> workloads = {&lemon::kCafState, &lemon::kProtoState};
+  bool proto_only = false;
   bool steady = true;
   size_t max_throughput = 50;
   for (int i = 1; i < argc; ++i) {
@@ -438,13 +431,21 @@ int main(int argc, char** argv) {
     } else if (arg.rfind("--repeat=", 0) == 0) {
       lemon::repeat_flag = std::max(1, std::atoi(arg.c_str() + 9));
     } else if (arg.rfind("--steady_repeats=", 0) == 0) {
-      lemon::steady_repeats_flag = std::max(1, std::atoi(arg.c_str() + 17));
+      lemon::steady_repeats_flag = std::max(0, std::atoi(arg.c_str() + 17));
     } else if (arg.rfind("--drain_pairs=", 0) == 0) {
       lemon::drain_pairs_flag = std::max(1, std::atoi(arg.c_str() + 14));
     } else if (arg.rfind("--drained=", 0) == 0) {
       lemon::drained_flag = std::max<uint64_t>(1, std::strtoull(arg.c_str() + 10, nullptr, 10));
     } else if (arg == "--drain_only") {
       lemon::drain_only_flag = true;
+    } else if (arg == "--proto_only") {
+      proto_only = true;
+    } else if (arg == "--state=both") {
+      workloads = {&lemon::kCafState, &lemon::kProtoState};
+    } else if (arg == "--state=caf") {
+      workloads = {&lemon::kCafState};
+    } else if (arg == "--state=proto") {
+      workloads = {&lemon::kProtoState};
     } else if (arg.rfind("--max_throughput=", 0) == 0) {
       max_throughput = static_cast<size_t>(std::atol(arg.c_str() + 17));
     } else if (!arg.empty() && arg[0] != '-') {
@@ -456,11 +457,19 @@ int main(int argc, char** argv) {
   }
   if (ns.empty()) ns = {1, 1000, 10000, 100000};
   caf::actor_system_config cfg;
+  lemon::add_plain_counter_types(cfg);
   if (lemon::sharing_flag) cfg.set("scheduler.policy", caf::atom("sharing"));
   if (max_throughput > 0) cfg.set("scheduler.max-throughput", max_throughput);
   caf::actor_system sys{cfg};
+  if (proto_only) {
+    lemon::steady_state_proto(sys, {lemon::steady_repeats_flag, lemon::kPipelineMessages,
+                                    lemon::drain_pairs_flag, lemon::drained_flag});
+    return 0;
+  }
   if (!lemon::drain_only_flag) {
-    for (int n : ns) lemon::run(sys, n);
+    for (const lemon::Workload* w : workloads) {
+      for (int n : ns) lemon::run(sys, *w, n);
+    }
   }
   if (steady) lemon::steady_state(sys);
   return 0;

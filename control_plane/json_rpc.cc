@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "core/reload_error.h"
 #include "google/protobuf/util/json_util.h"
@@ -163,6 +164,17 @@ std::string dump_response(const json& response, const std::string& raw_id) {
   return out + "}";
 }
 
+// Where with_json_rpc_error keeps the code and data: {"code": int, "data": object}.
+constexpr char kErrorPayloadUrl[] = "lemon.json_rpc.error";
+
+// The {"code", "data"} with_json_rpc_error attached to `status`, or null.
+json attached_error(const absl::Status& status) {
+  auto payload = status.GetPayload(kErrorPayloadUrl);
+  if (!payload) return nullptr;
+  json attached = json::parse(std::string(*payload), nullptr, /*allow_exceptions=*/false);
+  return attached.is_object() && attached["code"].is_number_integer() ? attached : json();
+}
+
 json reason_data(ReloadError e) {
   return json{{"reason", to_string(e)}, {"reason_code", static_cast<int>(e)}};
 }
@@ -173,7 +185,12 @@ json status_error(const json& id, const absl::Status& status) {
   std::string message(status.message());
   if (code == kJsonRpcInvalidParams) message = absl::StrCat("Invalid params: ", message);
   if (message.empty()) message = absl::StatusCodeToString(status.code());
-  return json_rpc_error(id, code, message, reason_data(e));
+  json data = reason_data(e);
+  if (json attached = attached_error(status);
+      attached.is_object() && attached["data"].is_object()) {
+    for (auto& [key, value] : attached["data"].items()) data[key] = std::move(value);
+  }
+  return json_rpc_error(id, code, message, data);
 }
 
 const google::protobuf::FieldDescriptor* find_field(const google::protobuf::Descriptor* d,
@@ -260,7 +277,15 @@ json result_response(const json& id, json result) {
 
 }  // namespace
 
+absl::Status with_json_rpc_error(absl::Status status, int code, const json& data) {
+  status.SetPayload(kErrorPayloadUrl, absl::Cord(dump(json{{"code", code}, {"data", data}})));
+  return status;
+}
+
 int json_rpc_code_for(const absl::Status& status) {
+  if (json attached = attached_error(status); attached.is_object()) {
+    return attached["code"].get<int>();
+  }
   switch (reload_error_of(status)) {
     case ReloadError::kOk:
       return kJsonRpcInternalError;  // an OK status is not an error
@@ -332,17 +357,26 @@ absl::StatusOr<json> proto_to_json(const google::protobuf::Message& message) {
   return out;
 }
 
-void JsonRpcDispatcher::register_method(const std::string& method, Handler handler) {
-  auto shared = std::make_shared<const Handler>(std::move(handler));
+void JsonRpcDispatcher::register_method(const std::string& method, Handler handler,
+                                        const google::protobuf::Descriptor* params,
+                                        const google::protobuf::Descriptor* result) {
+  Entry entry{std::make_shared<const Handler>(std::move(handler)), {method, params, result}};
   absl::MutexLock lock(&mu_);
-  methods_[method] = std::move(shared);
+  methods_[method] = std::move(entry);
+}
+
+std::vector<JsonRpcDispatcher::MethodSignature> JsonRpcDispatcher::methods() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<MethodSignature> out;
+  for (const auto& [name, entry] : methods_) out.push_back(entry.signature);
+  return out;
 }
 
 std::shared_ptr<const JsonRpcDispatcher::Handler> JsonRpcDispatcher::find(
     const std::string& method) const {
   absl::ReaderMutexLock lock(&mu_);
   auto it = methods_.find(method);
-  return it == methods_.end() ? nullptr : it->second;
+  return it == methods_.end() ? nullptr : it->second.handler;
 }
 
 std::optional<std::string> JsonRpcDispatcher::handle(const std::string& body) const {

@@ -17,12 +17,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "nlohmann/json.hpp"
 
@@ -46,11 +49,17 @@ inline constexpr int kJsonRpcMaxDepth = 64;
 // Requests one batch may hold; a larger batch is answered with one -32600 and none of it runs.
 inline constexpr size_t kJsonRpcMaxBatch = 100;
 
-// The JSON-RPC error code for a handler's non-OK status: from the ReloadError it carries
+// The JSON-RPC error code for a handler's non-OK status: the one with_json_rpc_error set, else
+// from the ReloadError it carries
 // (unauthorized, reload_in_progress, not_found, path_not_allowed, invalid_argument, other reload
 // errors = reload failed), else from its canonical code (invalid argument, not found,
 // unauthenticated), else internal error.
 int json_rpc_code_for(const absl::Status& status);
+
+// `status` answered with exactly `code`, and `data`'s members added to error.data (after reason
+// and reason_code): for an error richer than one ReloadError, such as a reload that ran and failed
+// (code from all of its failures, its report in data).
+absl::Status with_json_rpc_error(absl::Status status, int code, const nlohmann::json& data);
 
 // A complete error response object {"jsonrpc":"2.0","error":{code,message[,data]},"id":id}.
 nlohmann::json json_rpc_error(const nlohmann::json& id, int code, const std::string& message,
@@ -69,13 +78,26 @@ class JsonRpcDispatcher {
   // non-OK status becomes an error response (see json_rpc_code_for); an exception becomes -32603.
   using Handler = std::function<absl::StatusOr<nlohmann::json>(const nlohmann::json& params)>;
 
-  // Registers `handler` for `method`, replacing any earlier one. Thread-safe.
-  void register_method(const std::string& method, Handler handler);
+  // A registered method's name and, for a typed one, its params and result messages.
+  struct MethodSignature {
+    std::string name;
+    const google::protobuf::Descriptor* params = nullptr;  // nullptr: untyped
+    const google::protobuf::Descriptor* result = nullptr;
+  };
+
+  // Registers `handler` for `method`, replacing any earlier one; `params` and `result` describe
+  // it when typed. Thread-safe.
+  void register_method(const std::string& method, Handler handler,
+                       const google::protobuf::Descriptor* params = nullptr,
+                       const google::protobuf::Descriptor* result = nullptr);
 
   // Registers a method whose params parse into the proto `Params` and whose `fn(const Params&)`
   // returns absl::StatusOr<some proto message>, printed as the result. Thread-safe.
   template <typename Params, typename Fn>
   void register_typed_method(const std::string& method, Fn fn);
+
+  // Every registered method, by name. Thread-safe.
+  std::vector<MethodSignature> methods() const;
 
   // Answers one request body (a single request or a batch); nullopt when nothing is to be sent
   // (notifications only). A numeric id comes back as the exact text sent. Never throws.
@@ -86,20 +108,27 @@ class JsonRpcDispatcher {
   std::optional<nlohmann::json> handle_one(const nlohmann::json& request) const;
   std::shared_ptr<const Handler> find(const std::string& method) const;
 
+  struct Entry {
+    std::shared_ptr<const Handler> handler;
+    MethodSignature signature;
+  };
   mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<const Handler>> methods_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Entry> methods_ ABSL_GUARDED_BY(mu_);
 };
 
 template <typename Params, typename Fn>
 void JsonRpcDispatcher::register_typed_method(const std::string& method, Fn fn) {
+  using Result = std::decay_t<decltype(*fn(std::declval<const Params&>()))>;
   register_method(
-      method, [fn = std::move(fn)](const nlohmann::json& params) -> absl::StatusOr<nlohmann::json> {
+      method,
+      [fn = std::move(fn)](const nlohmann::json& params) -> absl::StatusOr<nlohmann::json> {
         Params typed;
         if (absl::Status parsed = json_to_proto(params, &typed); !parsed.ok()) return parsed;
         auto result = fn(static_cast<const Params&>(typed));
         if (!result.ok()) return result.status();
         return proto_to_json(*result);
-      });
+      },
+      Params::descriptor(), Result::descriptor());
 }
 
 }  // namespace lemon

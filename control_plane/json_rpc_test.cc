@@ -212,6 +212,27 @@ TEST_F(JsonRpcTest, ServiceErrorsMapToApplicationCodesWithTheReloadErrorInData) 
   }
 }
 
+TEST_F(JsonRpcTest, EachRequestOfABatchGetsItsOwnError) {
+  service_.reload_result =
+      with_json_rpc_error(reload_status(ReloadError::kNotFound, "no module nosuch"),
+                          kJsonRpcNotFound, {{"report", {{"status", "error"}}}});
+  service_.purge_result = reload_status(ReloadError::kInUse, "3 actors run it");
+  json r = call(R"([{"jsonrpc":"2.0","method":"system.reload","id":1,"params":{"module":"x"}},
+                    {"jsonrpc":"2.0","method":"system.health","id":2},
+                    {"jsonrpc":"2.0","method":"modules.purge","id":3,"params":{"module":"x"}},
+                    {"jsonrpc":"2.0","method":"system.reload","id":4,"params":{"scope":"?"}}])");
+  ASSERT_TRUE(r.is_array()) << r;
+  ASSERT_EQ(r.size(), 4u) << r;
+  expect_error(r[0], kJsonRpcNotFound, 1);
+  EXPECT_EQ(r[0]["error"]["data"]["reason"], "not_found");
+  EXPECT_EQ(r[0]["error"]["data"]["report"]["status"], "error");
+  EXPECT_TRUE(r[1].contains("result")) << r[1];
+  expect_error(r[2], kJsonRpcReloadFailed, 3);
+  EXPECT_EQ(r[2]["error"]["data"]["reason"], "in_use");
+  EXPECT_FALSE(r[2]["error"]["data"].contains("report"));
+  expect_error(r[3], kJsonRpcInvalidParams, 4);
+}
+
 TEST_F(JsonRpcTest, PlainStatusesMapByCanonicalCode) {
   EXPECT_EQ(json_rpc_code_for(absl::InvalidArgumentError("x")), kJsonRpcInvalidParams);
   EXPECT_EQ(json_rpc_code_for(absl::NotFoundError("x")), kJsonRpcNotFound);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -17,11 +18,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "control_plane/auth.h"
 #include "control_plane/http_client.h"
+#include "control_plane/rpc.pb.h"
 #include "core/fs.h"
+#include "google/protobuf/descriptor.h"
 #include "nlohmann/json.hpp"
 
 namespace lemon {
@@ -33,46 +37,74 @@ constexpr char kDefaultHost[] = "127.0.0.1";
 constexpr int kDefaultControlPort = 4040;
 constexpr int64_t kDefaultRpcTimeoutMs = 120000;
 
-enum class FlagKind { kBool, kString, kInt };
+// kList flags may repeat; each value may hold several, separated by commas.
+enum class FlagKind { kBool, kString, kInt, kList };
 
 struct FlagSpec {
   FlagKind kind;
   std::set<std::string> commands;  // empty = global, valid with every command
 };
 
-const std::map<std::string, FlagSpec>& flag_specs() {
-  static const auto* specs = new std::map<std::string, FlagSpec>{
+std::map<std::string, FlagSpec> fixed_flag_specs() {
+  return {
       {"host", {FlagKind::kString, {}}},
       {"control_port", {FlagKind::kInt, {}}},
       {"token_file", {FlagKind::kString, {}}},
       {"json", {FlagKind::kBool, {}}},
       {"rpc_timeout_ms", {FlagKind::kInt, {}}},
       {"help", {FlagKind::kBool, {}}},
-      {"scope", {FlagKind::kString, {"reload"}}},
-      {"module", {FlagKind::kString, {"reload", "actors", "purge"}}},
-      {"app", {FlagKind::kString, {"reload"}}},
-      {"path", {FlagKind::kString, {"reload"}}},
+      {"module", {FlagKind::kString, {"actors", "purge"}}},
       {"extension", {FlagKind::kString, {"reload"}}},
-      {"force", {FlagKind::kBool, {"reload"}}},
-      {"timeout_ms", {FlagKind::kInt, {"reload"}}},
-      {"lock_timeout_ms", {FlagKind::kInt, {"reload"}}},
-      {"cluster", {FlagKind::kBool, {"reload", "modules"}}},
+      {"cluster", {FlagKind::kBool, {"modules"}}},
       {"hard", {FlagKind::kBool, {"purge"}}},
   };
+}
+
+// The flag for a field of system.reload's params, by its type.
+FlagKind flag_kind(const google::protobuf::FieldDescriptor* f) {
+  using google::protobuf::FieldDescriptor;
+  if (f->is_repeated()) return FlagKind::kList;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return FlagKind::kBool;
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64:
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return FlagKind::kInt;
+    default:
+      return FlagKind::kString;
+  }
+}
+
+// The fixed flags, and one `reload` flag per field of rpc::SystemReloadParams, so that a field
+// added to rpc.proto is a flag at once.
+const std::map<std::string, FlagSpec>& flag_specs() {
+  static const auto* specs = [] {
+    auto* specs = new std::map<std::string, FlagSpec>(fixed_flag_specs());
+    const google::protobuf::Descriptor* d = rpc::SystemReloadParams::descriptor();
+    for (int i = 0; i < d->field_count(); ++i) {
+      auto [it, added] = specs->emplace(d->field(i)->name(), FlagSpec{flag_kind(d->field(i)), {}});
+      it->second.commands.insert("reload");
+    }
+    return specs;
+  }();
   return *specs;
 }
 
 const std::map<std::string, std::string>& command_methods() {
   static const auto* methods = new std::map<std::string, std::string>{
       {"reload", "system.reload"}, {"status", "system.health"}, {"modules", "modules.list"},
-      {"actors", "actors.list"},   {"purge", "modules.purge"},
+      {"actors", "actors.list"},   {"purge", "modules.purge"},  {"call", ""},
   };
   return *methods;
 }
 
 struct CommandLine {
   std::string command;
+  std::vector<std::string> operands;          // the arguments after the command that are not flags
   std::map<std::string, std::string> values;  // flag name -> value ("true" for bools)
+  std::map<std::string, std::vector<std::string>> lists;  // kList flag name -> its values
   std::set<std::string> bools;
 
   bool has(const std::string& name) const { return values.count(name) > 0; }
@@ -86,6 +118,11 @@ struct CommandLine {
     return n;
   }
   bool flag(const std::string& name) const { return bools.count(name) > 0; }
+  const std::vector<std::string>& list(const std::string& name) const {
+    static const auto* const kNone = new std::vector<std::string>();
+    auto it = lists.find(name);
+    return it == lists.end() ? *kNone : it->second;
+  }
 };
 
 // Parses `args`; an error message (for a usage error) or the command line.
@@ -98,8 +135,13 @@ std::optional<std::string> parse(const std::vector<std::string>& args, CommandLi
       continue;
     }
     if (!absl::StartsWith(arg, "--")) {
-      if (!cl.command.empty()) return absl::StrCat("unexpected argument '", arg, "'");
-      cl.command = arg;
+      if (cl.command.empty()) {
+        cl.command = arg;
+      } else if (cl.command == "call") {
+        cl.operands.push_back(arg);
+      } else {
+        return absl::StrCat("unexpected argument '", arg, "'");
+      }
       continue;
     }
     std::string name = arg.substr(2);
@@ -128,7 +170,13 @@ std::optional<std::string> parse(const std::vector<std::string>& args, CommandLi
       if (spec->second.kind == FlagKind::kInt && (!absl::SimpleAtoi(*value, &n) || n < 0)) {
         return absl::StrCat("--", name, " needs a non-negative integer, got '", *value, "'");
       }
-      cl.values[name] = *value;
+      if (spec->second.kind == FlagKind::kList) {
+        for (absl::string_view v : absl::StrSplit(*value, ',', absl::SkipEmpty())) {
+          cl.lists[name].emplace_back(v);
+        }
+      } else {
+        cl.values[name] = *value;
+      }
     }
     seen.emplace_back(name, arg);
   }
@@ -146,6 +194,23 @@ std::optional<std::string> parse(const std::vector<std::string>& args, CommandLi
   if (cl.command == "purge" && cl.get("module").empty()) {
     return std::string("purge needs --module");
   }
+  if (cl.command == "call") {
+    if (cl.operands.empty() || cl.operands.size() > 2) {
+      return std::string("call needs a method and at most one JSON params argument");
+    }
+    if (cl.operands.size() == 2) {
+      json params = json::parse(cl.operands[1], nullptr, /*allow_exceptions=*/false);
+      if (params.is_discarded() || !(params.is_object() || params.is_array())) {
+        return absl::StrCat("call: params must be a JSON object or array, got '", cl.operands[1],
+                            "'");
+      }
+    }
+  }
+  for (const std::string& target : cl.list("code_change")) {
+    if (target.empty() || target[0] == '=') {
+      return absl::StrCat("--code_change takes actor or actor=extra, got '", target, "'");
+    }
+  }
   return std::nullopt;
 }
 
@@ -157,30 +222,58 @@ std::string expand_home(const std::string& path) {
   return path;
 }
 
+// `path` absolute against the directory the user ran from (`bazel run` starts us elsewhere and
+// sets BUILD_WORKING_DIRECTORY), `~` expanded.
+std::string absolute_path(const std::string& given) {
+  std::string path = expand_home(given);
+  if (path.empty() || path[0] == '/') return path;
+  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+  char cwd[4096];
+  std::string base = wd ? wd : (getcwd(cwd, sizeof(cwd)) ? cwd : ".");
+  return absl::StrCat(base, "/", path);
+}
+
+// system.reload's params from the flags named after its fields (flag_specs); a code_change target
+// is `actor` or `actor=extra`, extension paths are made absolute.
+json reload_params(const CommandLine& cl) {
+  using google::protobuf::FieldDescriptor;
+  json params = json::object();
+  const google::protobuf::Descriptor* d = rpc::SystemReloadParams::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    const std::string& name = f->name();
+    if (f->is_repeated()) {
+      if (cl.list(name).empty()) continue;
+      json& items = params[name] = json::array();
+      for (const std::string& value : cl.list(name)) {
+        if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+          const size_t eq = value.find('=');
+          json target = {{"actor", value.substr(0, eq)}};
+          if (eq != std::string::npos) target["extra"] = value.substr(eq + 1);
+          items.push_back(std::move(target));
+        } else {
+          items.push_back(name == "extensions" ? absolute_path(value) : value);
+        }
+      }
+    } else if (flag_kind(f) == FlagKind::kBool) {
+      if (cl.flag(name)) params[name] = true;
+    } else if (cl.has(name)) {
+      params[name] =
+          flag_kind(f) == FlagKind::kInt ? json(cl.get_int(name, 0)) : json(cl.get(name));
+    }
+  }
+  // --extension P is --scope extension --path P.
+  if (cl.has("extension")) {
+    params["scope"] = "extension";
+    params["path"] = absolute_path(cl.get("extension"));
+  }
+  return params;
+}
+
 json params_for(const CommandLine& cl) {
   json params = json::object();
   if (cl.command == "reload") {
-    for (const char* name : {"scope", "module", "app", "path"}) {
-      if (cl.has(name)) params[name] = cl.get(name);
-    }
-    // --extension P is --scope extension --path P, with P made absolute against the directory
-    // the user ran from (`bazel run` starts us elsewhere and sets BUILD_WORKING_DIRECTORY).
-    if (cl.has("extension")) {
-      std::string path = expand_home(cl.get("extension"));
-      if (!path.empty() && path[0] != '/') {
-        const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-        char cwd[4096];
-        std::string base = wd ? wd : (getcwd(cwd, sizeof(cwd)) ? cwd : ".");
-        path = absl::StrCat(base, "/", path);
-      }
-      params["scope"] = "extension";
-      params["path"] = path;
-    }
-    for (const char* name : {"timeout_ms", "lock_timeout_ms"}) {
-      if (cl.has(name)) params[name] = cl.get_int(name, 0);
-    }
-    if (cl.flag("force")) params["force"] = true;
-    if (cl.flag("cluster")) params["cluster"] = true;
+    params = reload_params(cl);
   } else if (cl.command == "modules") {
     if (cl.flag("cluster")) params["cluster"] = true;
   } else if (cl.command == "actors") {
@@ -188,6 +281,8 @@ json params_for(const CommandLine& cl) {
   } else if (cl.command == "purge") {
     params["module"] = cl.get("module");
     if (cl.flag("hard")) params["hard"] = true;
+  } else if (cl.command == "call" && cl.operands.size() == 2) {
+    params = json::parse(cl.operands[1]);
   }
   return params;
 }
@@ -316,20 +411,26 @@ void print_human(const std::string& command, const json& result, std::ostream& o
     std::vector<std::vector<std::string>> rows;
     for (const json& a : member(result, "actors")) {
       rows.push_back({str(a, "name"), str(a, "module"), str(a, "version"), str(a, "status"),
-                      str(a, "mailbox_size"), str(a, "state_summary")});
+                      str(a, "mailbox_size"), str(a, "parent"), str(a, "state_summary")});
     }
     if (rows.empty()) {
       out << "no actors\n";
       return;
     }
-    print_table({"NAME", "MODULE", "VERSION", "STATUS", "MAILBOX", "STATE"}, rows, out);
+    print_table({"NAME", "MODULE", "VERSION", "STATUS", "MAILBOX", "PARENT", "STATE"}, rows, out);
   }
 }
 
+// Prints a JSON-RPC error: the error object with --json, else the report of a reload that ran
+// (error.data.report); then one line on `err` with the message, the code and the reason.
 int print_rpc_error(const json& error, bool as_json, std::ostream& out, std::ostream& err) {
-  if (as_json) out << error.dump(2) << "\n";
+  if (as_json) {
+    out << error.dump(2) << "\n";
+  } else if (const json& report = member(member(error, "data"), "report"); report.is_object()) {
+    print_report(report, 0, out);
+  }
   err << "lemonctl: " << str(error, "message") << " (code " << str(error, "code");
-  if (error.contains("data") && error["data"].contains("reason")) {
+  if (error.contains("data") && error["data"].is_object() && error["data"].contains("reason")) {
     err << ", " << str(error["data"], "reason");
   }
   err << ")\n";
@@ -350,13 +451,18 @@ global flags:
 
 commands:
   reload [--scope module|app|extension|all] [--module M] [--app A] [--path P] [--extension P]
-         [--force] [--timeout_ms N] [--lock_timeout_ms N] [--cluster]
-                         reload code (scope inferred from --module/--app/--path, else all)
+         [--modules M1,M2] [--apps A1,A2] [--extensions P1,P2] [--code_change ACTOR[=EXTRA]]
+         [--extra E] [--force] [--timeout_ms N] [--lock_timeout_ms N] [--cluster]
+                         reload code (scope inferred from --module/--app/--path, else all);
+                         every field of system.reload's params is a flag (--dry_run, ...);
+                         list flags repeat or take commas
+  call METHOD ['{"param": ...}']
+                         call any method with JSON params; prints the result as JSON
   status                 node health
   modules [--cluster]    loaded modules with current and old versions (--cluster: every node's,
                          and which modules differ between nodes)
-  actors [--module M]    actors, their module version, status and mailbox (every page of
-                         actors.list)
+  actors [--module M]    actors, their module version, status, mailbox and parent (every page
+                         of actors.list)
   purge --module M [--hard]
                          drop a module's old version (--hard stops actors still on it)
 )";
@@ -376,10 +482,9 @@ struct Node {
 // the exit code.
 int call(const Node& node, const CommandLine& cl, const json& params, bool as_json, json& result,
          std::ostream& out, std::ostream& err) {
-  const json request = {{"jsonrpc", "2.0"},
-                        {"id", 1},
-                        {"method", command_methods().at(cl.command)},
-                        {"params", params}};
+  const std::string method =
+      cl.command == "call" ? cl.operands.at(0) : command_methods().at(cl.command);
+  const json request = {{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}};
   // A reload that takes more than a moment shows that it is still running (on a terminal only,
   // so that scripts and --json output stay clean).
   absl::Notification answered;
@@ -473,14 +578,10 @@ int run_unchecked(const std::vector<std::string>& args, std::ostream& out, std::
     for (json& a : page["actors"]) result["actors"].push_back(std::move(a));
     result["next_cursor"] = page["next_cursor"];
   }
-  if (as_json) {
+  if (as_json || cl.command == "call") {
     out << result.dump(2) << "\n";
   } else {
     print_human(cl.command, result, out);
-  }
-  if ((cl.command == "reload" || cl.command == "purge") && str(result, "status") == "error") {
-    if (as_json) err << "lemonctl: " << cl.command << " failed\n";
-    return kLemonctlFailed;
   }
   return kLemonctlOk;
 }

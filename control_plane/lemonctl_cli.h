@@ -23,7 +23,8 @@ std::string lemonctl_usage();
 
 // Runs lemonctl with `args` (argv without argv[0]): results go to `out` (human-readable, or the
 // raw JSON-RPC result with --json), errors and usage problems to `err`. Returns an exit code above;
-// a reload or purge whose report has status "error" is kLemonctlFailed. Thread-compatible.
+// a JSON-RPC error (a failed reload's included, its report printed) is kLemonctlFailed.
+// Thread-compatible.
 int run_lemonctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace lemon

@@ -12,6 +12,7 @@
 #include "control_plane/http_server.h"
 #include "control_plane/lemonctl_cli.h"
 #include "control_plane/methods.h"
+#include "control_plane/report_proto.h"
 #include "core/reload_error.h"
 #include "core/test_support.h"
 #include "gtest/gtest.h"
@@ -104,26 +105,103 @@ TEST_F(LemonctlTest, ReloadSendsTheFlagsAsParamsAndPrintsTheReport) {
   EXPECT_EQ(service_.last_reload->timeout_ms(), 500u);
 }
 
-TEST_F(LemonctlTest, ReloadWithAnErrorReportExitsNonZeroAndShowsDiagnostics) {
+TEST_F(LemonctlTest, ReloadTakesTheListsCodeChangeTargetsAndExtra) {
+  ASSERT_EQ(run({"reload", "--modules", "a,b", "--modules=c", "--apps", "shop", "--extensions",
+                 "/ext/x.cc", "--code_change", "counter=v2", "--code_change", "greeter", "--extra",
+                 "e", "--lock_timeout_ms", "70"}),
+            kLemonctlOk)
+      << err_.str();
+  absl::MutexLock lock(&service_.mu);
+  ASSERT_TRUE(service_.last_reload.has_value());
+  const rpc::SystemReloadParams& p = *service_.last_reload;
+  EXPECT_EQ(p.scope(), "all");
+  EXPECT_EQ(std::vector<std::string>(p.modules().begin(), p.modules().end()),
+            (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(p.apps(0), "shop");
+  EXPECT_EQ(p.extensions(0), "/ext/x.cc");
+  ASSERT_EQ(p.code_change_size(), 2);
+  EXPECT_EQ(p.code_change(0).actor(), "counter");
+  EXPECT_EQ(p.code_change(0).extra(), "v2");
+  EXPECT_EQ(p.code_change(1).actor(), "greeter");
+  EXPECT_EQ(p.code_change(1).extra(), "");
+  EXPECT_EQ(p.extra(), "e");
+  EXPECT_EQ(p.lock_timeout_ms(), 70u);
+}
+
+// Every field of system.reload's params, those added later included, is a reload flag.
+TEST_F(LemonctlTest, EveryReloadParamIsAFlag) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Descriptor* d = rpc::SystemReloadParams::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    SCOPED_TRACE(f->name());
+    std::vector<std::string> args = {"reload", absl::StrCat("--", f->name())};
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_BOOL) {
+      // a bool flag takes no value
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING ||
+               f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE ||
+               f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+      args.push_back(f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM
+                         ? f->enum_type()->value(1)->name()
+                     : f->name() == "scope" ? "all"
+                                            : "x");
+    } else {
+      args.push_back("1");
+    }
+    run(args);
+    EXPECT_EQ(err_.str().find("usage: lemonctl"), std::string::npos) << err_.str();
+    absl::MutexLock lock(&service_.mu);
+    ASSERT_TRUE(service_.last_reload.has_value());
+    const google::protobuf::Reflection* r = service_.last_reload->GetReflection();
+    EXPECT_TRUE(f->is_repeated() ? r->FieldSize(*service_.last_reload, f) > 0
+                                 : r->HasField(*service_.last_reload, f))
+        << service_.last_reload->DebugString();
+    service_.last_reload.reset();
+  }
+}
+
+TEST_F(LemonctlTest, CallSendsAnyMethodWithJsonParams) {
   rpc::ReloadReport report;
-  report.set_kind("extension");
-  report.set_target("/ext/hello.cc");
-  report.set_status("error");
-  rpc::ErrorItem* e = report.add_errors();
-  e->set_target("/ext/hello.cc");
-  e->set_reason("compile_failed");
-  e->set_message("did not compile");
-  rpc::Diagnostic* d = e->add_diagnostics();
-  d->set_file("/ext/hello.cc");
-  d->set_line(4);
-  d->set_column(2);
-  d->set_severity("error");
-  d->set_message("expected ';'");
-  service_.reload_result = report;
+  report.set_kind("purge");
+  report.set_status("ok");
+  service_.purge_result = report;
+  ASSERT_EQ(run({"call", "modules.purge", R"({"module":"counter","hard":true})"}), kLemonctlOk)
+      << err_.str();
+  EXPECT_EQ(json::parse(out_.str())["kind"], "purge") << out_.str();
+  {
+    absl::MutexLock lock(&service_.mu);
+    ASSERT_TRUE(service_.last_purge.has_value());
+    EXPECT_EQ(service_.last_purge->module(), "counter");
+    EXPECT_TRUE(service_.last_purge->hard());
+  }
+  ASSERT_EQ(run({"call", "rpc.discover"}), kLemonctlOk) << err_.str();
+  EXPECT_EQ(json::parse(out_.str())["openrpc"], "1.2.6");
+
+  EXPECT_EQ(run({"call", "no.such"}), kLemonctlFailed);
+  EXPECT_NE(err_.str().find("(code -32601"), std::string::npos) << err_.str();
+  EXPECT_EQ(run({"call", "modules.purge", "{oops"}), kLemonctlUsage);
+  EXPECT_NE(err_.str().find("params must be a JSON object"), std::string::npos) << err_.str();
+  EXPECT_EQ(run({"call"}), kLemonctlUsage);
+}
+
+TEST_F(LemonctlTest, AFailedReloadExitsNonZeroAndShowsTheReportAndTheCode) {
+  ReloadReport report = ReloadReport::begin(ReloadKind::kExtension, "/ext/hello.cc");
+  report.errors.push_back(ErrorItem{"/ext/hello.cc",
+                                    ReloadError::kCompileFailed,
+                                    "did not compile",
+                                    {Diagnostic{"/ext/hello.cc", 4, 2, "error", "expected ';'"}}});
+  report.finish();
+  service_.reload_result = reload_outcome(report);
   EXPECT_EQ(run({"reload", "--path", "/ext/hello.cc"}), kLemonctlFailed);
   EXPECT_NE(out_.str().find("compile_failed: did not compile"), std::string::npos) << out_.str();
   EXPECT_NE(out_.str().find("/ext/hello.cc:4:2: error: expected ';'"), std::string::npos)
       << out_.str();
+  EXPECT_NE(err_.str().find("(code -32003, compile_failed)"), std::string::npos) << err_.str();
+
+  EXPECT_EQ(run({"--json", "reload", "--path", "/ext/hello.cc"}), kLemonctlFailed);
+  json error = json::parse(out_.str());
+  EXPECT_EQ(error["code"], kJsonRpcReloadFailed);
+  EXPECT_EQ(error["data"]["report"]["errors"][0]["diagnostics"][0]["line"], 4) << error;
 }
 
 TEST_F(LemonctlTest, RpcErrorsPrintTheMessageAndExitNonZero) {
@@ -172,9 +250,12 @@ TEST_F(LemonctlTest, StatusModulesAndActorsPrintReadableSummaries) {
   a->set_name("counter-1");
   a->set_module("counter");
   a->set_status("suspended");
+  a->set_parent("counters-sup");
   service_.actors_result = actors;
   ASSERT_EQ(run({"actors", "--module", "counter"}), kLemonctlOk);
   EXPECT_NE(out_.str().find("suspended"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("PARENT"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("counters-sup"), std::string::npos) << out_.str();
   absl::MutexLock lock(&service_.mu);
   EXPECT_EQ(service_.last_actors->module(), "counter");
 }

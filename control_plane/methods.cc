@@ -1,6 +1,7 @@
 #include "control_plane/methods.h"
 
 #include "absl/strings/str_cat.h"
+#include "control_plane/openrpc.h"
 #include "core/reload_error.h"
 #include "core/reload_request.h"
 
@@ -96,6 +97,7 @@ void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneS
   dispatcher.register_typed_method<rpc::SystemHealthParams>(
       "system.health",
       [&service](const rpc::SystemHealthParams& params) { return service.health(params); });
+  register_rpc_discover(dispatcher);
 }
 
 }  // namespace lemon

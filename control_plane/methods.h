@@ -19,7 +19,8 @@ namespace lemon {
 inline constexpr uint32_t kActorsListDefaultLimit = 1000;
 inline constexpr uint32_t kActorsListMaxLimit = 10000;
 
-// Registers every control-plane method on `dispatcher`; `service` must outlive it.
+// Registers every control-plane method on `dispatcher`, and rpc.discover describing them all
+// (openrpc.h); `service` must outlive it.
 void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& service);
 
 // Checks system.reload params (their combination, and the deadlines against core/reload_request.h)

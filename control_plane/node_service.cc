@@ -14,6 +14,7 @@
 #include "caf/scoped_actor.hpp"
 #include "control_plane/report_proto.h"
 #include "core/reload_error.h"
+#include "nlohmann/json.hpp"
 #include "node/reload_service.h"
 
 namespace lemon {
@@ -38,6 +39,25 @@ std::unordered_map<caf::actor_id, ActorStatus> ask_statuses(caf::actor_system& s
                   caf::after(absl::ToChronoMilliseconds(left)) >> [&] { timed_out = true; });
   }
   return out;
+}
+
+// What actors.list shows of an actor's state: its format_status() JSON, or, for a Protobuf state,
+// that state as JSON through the schema of the version the actor runs.
+std::string state_summary(const CodeServer& cs, const ActorStatus& s) {
+  if (!s.state.empty() || s.state_type.empty()) return s.state;
+  ModuleRef version = cs.current(s.module);
+  if (!version || version->version() != s.version) version = cs.old(s.module);
+  absl::StatusOr<std::string> json =
+      reload_status(ReloadError::kNotFound, "the actor's version is no longer loaded");
+  if (version && version->version() == s.version) {
+    json = version->schema() != nullptr
+               ? version->schema()->to_json(s.state_type, s.state_bytes)
+               : reload_status(ReloadError::kNotFound, "the module declares no schema");
+  }
+  if (json.ok()) return *json;
+  return nlohmann::json{{"state_type", s.state_type},
+                        {"state_error", std::string(json.status().message())}}
+      .dump();
 }
 
 }  // namespace
@@ -91,7 +111,7 @@ absl::StatusOr<rpc::ReloadReport> NodeService::reload_local(const rpc::SystemRel
   const auto deadline = std::chrono::milliseconds(uint64_t{req.lock_timeout_ms} +
                                                   uint64_t{req.timeout_ms} * 4 + 600000);
   self->request(runtime_.reload_service(), deadline, reload_atom::value, req)
-      .receive([&](ReloadReport& r) { out = report_to_proto(r); },
+      .receive([&](ReloadReport& r) { out = reload_outcome(r); },
                [&](caf::error& e) {
                  out = reload_status(ReloadError::kInternal,
                                      absl::StrCat("reload service: ", runtime_.system().render(e)));
@@ -105,7 +125,7 @@ absl::StatusOr<rpc::ReloadReport> NodeService::reload(const rpc::SystemReloadPar
     return reload_status(ReloadError::kInvalidArgument,
                          "cluster: true, but this node was started without --peers/--cluster_port");
   }
-  return report_to_proto(cluster_reload_(to_request(params)));
+  return reload_outcome(cluster_reload_(to_request(params)));
 }
 
 absl::StatusOr<rpc::ModulesListResult> NodeService::list_modules(
@@ -178,7 +198,7 @@ absl::StatusOr<rpc::ReloadReport> NodeService::purge_module(const rpc::ModulesPu
   absl::StatusOr<rpc::ReloadReport> out =
       reload_status(ReloadError::kInternal, "no answer from the reload service");
   self->request(runtime_.reload_service(), std::chrono::minutes(5), reload_atom::value, req)
-      .receive([&](ReloadReport& r) { out = report_to_proto(r); },
+      .receive([&](ReloadReport& r) { out = reload_outcome(r); },
                [&](caf::error& e) {
                  out = reload_status(ReloadError::kInternal, runtime_.system().render(e));
                });
@@ -208,6 +228,7 @@ absl::StatusOr<rpc::ActorsListResult> NodeService::list_actors(
     rpc::ActorInfo* a = out.add_actors();
     a->set_name(e.name.empty() ? absl::StrCat("#", e.handle.id()) : e.name);
     a->set_module(e.module);
+    a->set_parent(e.parent);
     if (s == statuses.end()) {
       a->set_status("unresponsive");
       continue;
@@ -215,7 +236,7 @@ absl::StatusOr<rpc::ActorsListResult> NodeService::list_actors(
     a->set_version(s->second.version);
     a->set_status(s->second.suspended ? "suspended" : "running");
     a->set_mailbox_size(static_cast<uint32_t>(s->second.mailbox_size));
-    a->set_state_summary(s->second.state);
+    a->set_state_summary(state_summary(runtime_.code_server(), s->second));
   }
   if (page.more) out.set_next_cursor(std::to_string(page.actors.back().handle.id()));
   return out;

@@ -1,6 +1,32 @@
 #include "control_plane/report_proto.h"
 
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "control_plane/json_rpc.h"
+#include "core/reload_error.h"
+
 namespace lemon {
+namespace {
+
+// The error items of `report` and its descendants, depth first.
+void collect_errors(const ReloadReport& report, std::vector<const ErrorItem*>& out) {
+  for (const ErrorItem& e : report.errors) out.push_back(&e);
+  for (const ReloadReport& child : report.results) collect_errors(child, out);
+}
+
+// The JSON-RPC code of a failed reload whose failures are `causes`.
+int failed_reload_code(const std::vector<const ErrorItem*>& causes) {
+  for (ReloadError e :
+       {ReloadError::kReloadInProgress, ReloadError::kNotFound, ReloadError::kPathNotAllowed}) {
+    bool all = !causes.empty();
+    for (const ErrorItem* item : causes) all = all && item->reason == e;
+    if (all) return json_rpc_code_for(reload_status(e, ""));
+  }
+  return kJsonRpcReloadFailed;
+}
+
+}  // namespace
 
 rpc::ReloadReport report_to_proto(const ReloadReport& report) {
   rpc::ReloadReport out;
@@ -43,6 +69,27 @@ rpc::ReloadReport report_to_proto(const ReloadReport& report) {
     summary->set_errors(summary->errors() + wire_child->summary().errors());
   }
   return out;
+}
+
+absl::StatusOr<rpc::ReloadReport> reload_outcome(const ReloadReport& report) {
+  rpc::ReloadReport wire = report_to_proto(report);
+  if (report.status != ReloadStatus::kError) return wire;
+  std::vector<const ErrorItem*> all;
+  collect_errors(report, all);
+  std::vector<const ErrorItem*> causes;
+  for (const ErrorItem* e : all) {
+    if (e->reason != ReloadError::kRolledBack) causes.push_back(e);
+  }
+  if (causes.empty()) causes = all;
+  const ErrorItem* first = causes.empty() ? nullptr : causes.front();
+  std::string message = absl::StrCat(to_string(report.kind), " ", report.target, " failed");
+  if (first != nullptr) absl::StrAppend(&message, ": ", first->target, ": ", first->message);
+  if (causes.size() > 1) absl::StrAppend(&message, " (and ", causes.size() - 1, " more)");
+  const bool named = first != nullptr && first->reason != ReloadError::kOk;
+  absl::Status status = reload_status(named ? first->reason : ReloadError::kInternal, message);
+  absl::StatusOr<nlohmann::json> data = proto_to_json(wire);
+  if (!data.ok()) return data.status();
+  return with_json_rpc_error(status, failed_reload_code(causes), {{"report", *data}});
 }
 
 }  // namespace lemon

@@ -1,5 +1,9 @@
 #include "control_plane/report_proto.h"
 
+#include <string>
+#include <vector>
+
+#include "control_plane/json_rpc.h"
 #include "core/reload_error.h"
 #include "gtest/gtest.h"
 
@@ -89,6 +93,66 @@ TEST(ReportProtoTest, EmptyReportHasZeroSummary) {
   EXPECT_EQ(wire.status(), "ok");
   EXPECT_TRUE(wire.has_summary());
   EXPECT_EQ(wire.summary().reloaded() + wire.summary().skipped() + wire.summary().errors(), 0);
+}
+
+ReloadReport failed(std::vector<ReloadError> reasons) {
+  ReloadReport system = ReloadReport::begin(ReloadKind::kSystem, "all");
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    ReloadReport child = module_report("m" + std::to_string(i));
+    child.errors.push_back(ErrorItem{child.target, reasons[i], "failure " + std::to_string(i), {}});
+    child.finish();
+    system.results.push_back(child);
+  }
+  system.finish();
+  return system;
+}
+
+TEST(ReloadOutcomeTest, OkAndPartialReportsAreResults) {
+  ReloadReport partial = module_report("counter");
+  partial.skipped.push_back(SkippedItem{"counter", ReloadError::kUnchanged, ""});
+  partial.finish();
+  absl::StatusOr<rpc::ReloadReport> outcome = reload_outcome(partial);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->status(), "partial");
+}
+
+TEST(ReloadOutcomeTest, TheCodeNamesTheFailureWhenAllFailedAlike) {
+  struct Case {
+    std::vector<ReloadError> reasons;
+    int code;
+  };
+  const Case cases[] = {
+      {{ReloadError::kReloadInProgress}, kJsonRpcReloadInProgress},
+      {{ReloadError::kNotFound, ReloadError::kNotFound}, kJsonRpcNotFound},
+      {{ReloadError::kPathNotAllowed}, kJsonRpcPathNotAllowed},
+      {{ReloadError::kCompileFailed}, kJsonRpcReloadFailed},
+      {{ReloadError::kInternal}, kJsonRpcReloadFailed},
+      {{ReloadError::kNotFound, ReloadError::kCompileFailed}, kJsonRpcReloadFailed},
+      {{ReloadError::kNotFound, ReloadError::kRolledBack}, kJsonRpcNotFound},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.code);
+    absl::StatusOr<rpc::ReloadReport> outcome = reload_outcome(failed(c.reasons));
+    ASSERT_FALSE(outcome.ok());
+    EXPECT_EQ(json_rpc_code_for(outcome.status()), c.code);
+    EXPECT_EQ(reload_error_of(outcome.status()), c.reasons[0]);
+  }
+}
+
+TEST(ReloadOutcomeTest, TheErrorCarriesTheWholeReport) {
+  JsonRpcDispatcher rpc;
+  rpc.register_method("test.reload", [](const nlohmann::json&) -> absl::StatusOr<nlohmann::json> {
+    return reload_outcome(failed({ReloadError::kCompileFailed, ReloadError::kNotFound})).status();
+  });
+  nlohmann::json r =
+      nlohmann::json::parse(*rpc.handle(R"({"jsonrpc":"2.0","id":7,"method":"test.reload"})"));
+  const nlohmann::json& error = r["error"];
+  EXPECT_EQ(error["code"], kJsonRpcReloadFailed) << r;
+  EXPECT_EQ(error["message"], "system all failed: m0: failure 0 (and 1 more)");
+  EXPECT_EQ(error["data"]["reason"], "compile_failed");
+  EXPECT_EQ(error["data"]["report"]["status"], "error");
+  EXPECT_EQ(error["data"]["report"]["summary"]["errors"], 2);
+  EXPECT_EQ(error["data"]["report"]["results"][1]["errors"][0]["reason"], "not_found");
 }
 
 }  // namespace

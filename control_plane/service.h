@@ -16,7 +16,7 @@ namespace lemon {
 
 // Implementations are called from several HTTP threads at once and must be thread-safe. An error
 // status should carry a ReloadError (core/reload_error.h) so that clients get a precise code; a
-// reload that ran but failed is an OK status holding a report whose status is "error".
+// reload that ran but failed is the error reload_outcome (report_proto.h) makes of its report.
 class ControlPlaneService {
  public:
   virtual ~ControlPlaneService() = default;

@@ -7,14 +7,17 @@ extension compiled at run time is built exactly like a module built by Bazel.
 
 load("//tools:lemon_module.bzl", "LEMON_MODULE_COPTS")
 
-# Files an extension needs at run time, relative to the workspace root: actors/module.h and what
-# it includes from this workspace, and the version script. Shipped as runfiles of
-# //core:extension_compiler and hashed into every cache key.
+# Files an extension needs at run time, relative to the workspace root: actors/module.h,
+# actors/proto_actor.h and what they include from this workspace, and the version script. Shipped
+# as runfiles of //core:extension_compiler and hashed into every cache key.
 EXTENSION_RUNTIME_FILES = [
     "actors/behaviour.h",
+    "actors/local_schemas.h",
+    "actors/message.h",
     "actors/messages.h",
     "actors/module.h",
-    "core/message_table.h",
+    "actors/pack.h",
+    "actors/proto_actor.h",
     "core/module_abi.h",
     "tools/lemon_module.lds",
 ]
@@ -34,6 +37,7 @@ _LINK_FLAGS = [
     "-shared",
     "-Wl,-z,defs",
     "-lcaf_core",
+    "-lprotobuf",
     "-lpthread",
     "-lstdc++",
     "-lm",

@@ -435,6 +435,10 @@ absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
   if (absl::Status s = map(path, copy); !s.ok()) return s;
   absl::StatusOr<const LemonModuleDescriptor*> d = checked_descriptor(path, copy.handle);
   if (!d.ok()) return d.status();
+  absl::StatusOr<std::unique_ptr<ModuleSchema>> schema = ModuleSchema::of(**d);
+  if (!schema.ok()) {
+    return reload_status(ReloadError::kBadAbi, absl::StrCat(path, ": ", schema.status().message()));
+  }
   const std::string name = (*d)->name;
   if (!expected_name.empty() && expected_name != name) {
     return reload_status(ReloadError::kNameMismatch,
@@ -458,6 +462,7 @@ absl::StatusOr<ModuleRef> CodeServer::prepare(const std::string& path,
   module->checksum_ = *checksum;
   module->source_path_ = path;
   module->descriptor_ = *d;
+  module->schema_ = std::move(*schema);
   module->handle_ = copy.handle;
   copy.handle = nullptr;
   return ModuleRef(std::move(module));

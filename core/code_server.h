@@ -6,14 +6,14 @@
 //   ModuleRef v2 = cs->load("libcounter_v2.so").value();   // current = 2, old = 1
 //   cs->soft_purge("counter");   // drops 1 unless an actor still runs it (then kInUse)
 //
-// A load is validated completely (entry point, ABI version, fingerprint, name, version) before
-// anything changes; a failed load leaves the current version untouched. A new shared object is
-// first loaded in a child process (module_probe), so that one that would crash the dynamic loader
-// or throw from a static constructor is refused instead of taking the node down. Each version is a
-// private copy of the file at a unique path (dlopen caches by path), opened RTLD_NOW | RTLD_LOCAL,
-// and is dlclose'd only when nothing references it: the code server, a ModuleUse, or a ModuleRef.
-// The copy is made first and its checksum taken from it, so the checksum is that of the bytes
-// mapped; it is held locked while loaded (core/fs.h), so the copies a killed process left are
+// A load is validated completely (entry point, ABI version, fingerprint, name, version, schema)
+// before anything changes; a failed load leaves the current version untouched. A new shared object
+// is first loaded in a child process (module_probe), so that one that would crash the dynamic
+// loader or throw from a static constructor is refused instead of taking the node down. Each
+// version is a private copy of the file at a unique path (dlopen caches by path), opened RTLD_NOW |
+// RTLD_LOCAL, and is dlclose'd only when nothing references it: the code server, a ModuleUse, or a
+// ModuleRef. The copy is made first and its checksum taken from it, so the checksum is that of the
+// bytes mapped; it is held locked while loaded (core/fs.h), so the copies a killed process left are
 // removed by the next code server on the directory and those in use are not. Module names follow
 // core/module_name.h. All methods are thread-safe.
 #ifndef LEMON_CORE_CODE_SERVER_H_
@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "core/fs.h"
 #include "core/module_abi.h"
+#include "core/module_schema.h"
 
 namespace lemon {
 
@@ -51,6 +52,8 @@ class LoadedModule {
   const std::string& source_path() const { return source_path_; }  // what was loaded
   const std::string& copy_path() const { return copy_.path(); }    // what is mapped
   const LemonModuleDescriptor& descriptor() const { return *descriptor_; }
+  // The module's Protobuf schema (core/module_schema.h); null when it declares none.
+  const ModuleSchema* schema() const { return schema_.get(); }
 
   // The behaviour named `name`, or nullptr.
   const LemonBehaviourDescriptor* behaviour(absl::string_view name) const;
@@ -67,6 +70,7 @@ class LoadedModule {
   LockedPath copy_;  // the private copy: locked while loaded, removed after the dlclose
   void* handle_ = nullptr;
   const LemonModuleDescriptor* descriptor_ = nullptr;
+  std::unique_ptr<const ModuleSchema> schema_;  // built from descriptor_ at load
   mutable std::atomic<int> actors_{0};
 };
 

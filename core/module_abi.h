@@ -10,16 +10,18 @@
 #ifndef LEMON_CORE_MODULE_ABI_H_
 #define LEMON_CORE_MODULE_ABI_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "caf/config.hpp"
-#include "core/message_table.h"
+#include "google/protobuf/stubs/common.h"
 
-// Bump when LemonModuleDescriptor, LemonBehaviourDescriptor or the virtual interface of
-// lemon::Behaviour / lemon::ActorContext (actors/behaviour.h) changes in any way: modules built
-// against another ABI version are refused with `bad_abi`.
-#define LEMON_MODULE_ABI_VERSION 1
+// Bump when LemonModuleDescriptor, LemonBehaviourDescriptor, lemon::StateHandoff, lemon::Message
+// (actors/message.h) or the virtual interface of lemon::Behaviour / lemon::ActorContext
+// (actors/behaviour.h) changes in any way: modules built against another ABI version are refused
+// with `bad_abi`.
+#define LEMON_MODULE_ABI_VERSION 2
 
 #define LEMON_ABI_STR2(x) #x
 #define LEMON_ABI_STR(x) LEMON_ABI_STR2(x)
@@ -34,16 +36,26 @@
 
 // What must match between host and module, as one string of `key=value;` fields. Compiled into
 // both sides from the same headers: equal strings mean the same ABI version, CAF version, compiler
-// and libstdc++ ABI, sanitizer runtime and message-type table.
-#define LEMON_MODULE_FINGERPRINT                                                   \
+// and libstdc++ ABI, sanitizer runtime and Protobuf runtime. Message types are not part of it: a
+// module's messages are its own Protobuf types, carried as lemon::Message (actors/message.h).
+#define LEMON_MODULE_FINGERPRINT \
   "abi=" LEMON_ABI_STR(LEMON_MODULE_ABI_VERSION) ";caf=" LEMON_ABI_STR(CAF_VERSION) \
   ";cxx=gcc-" LEMON_ABI_STR(__GNUC__) "." LEMON_ABI_STR(__GNUC_MINOR__)              \
   ";glibcxx_cxx11_abi=" LEMON_ABI_STR(_GLIBCXX_USE_CXX11_ABI)                        \
-  ";sanitizer=" LEMON_ABI_SANITIZER ";msgs=" LEMON_MESSAGE_TABLE
+  ";sanitizer=" LEMON_ABI_SANITIZER ";protobuf=" LEMON_ABI_STR(GOOGLE_PROTOBUF_VERSION)
 
 namespace lemon {
 
 class Behaviour;  // actors/behaviour.h
+
+// What a new version's code_change gets from the version it replaces.
+struct StateHandoff {
+  std::string old_version;
+  std::string state_type;  // the old state's Protobuf type name ("" for a string state)
+  std::string state;       // the old behaviour's export_state()
+  std::string extra;       // the reload's `extra`
+  bool downgrade = false;  // the old version is newer: a rollback
+};
 
 inline constexpr uint32_t kModuleAbiVersion = LEMON_MODULE_ABI_VERSION;
 inline constexpr char kModuleEntrySymbol[] = "lemon_module_entry";
@@ -58,10 +70,9 @@ struct LemonBehaviourDescriptor {
   const char* name;
   // A fresh behaviour for a new actor; nullptr and *error set on failure.
   lemon::Behaviour* (*create)(const std::string& init_arg, std::string* error) noexcept;
-  // The migration hook: a behaviour of this version built from the state exported by
-  // `old_version` (Behaviour::export_state). nullptr and *error set on failure.
-  lemon::Behaviour* (*code_change)(const std::string& old_version, const std::string& old_state,
-                                   const std::string& extra, std::string* error) noexcept;
+  // The migration hook: a behaviour of this version built from the state the old version exported
+  // (Behaviour::export_state). nullptr and *error set on failure.
+  lemon::Behaviour* (*code_change)(const lemon::StateHandoff& from, std::string* error) noexcept;
   // Destroys a behaviour made by create or code_change (module code must free it).
   void (*destroy)(lemon::Behaviour* behaviour) noexcept;
 };
@@ -74,6 +85,14 @@ struct LemonModuleDescriptor {
   const char* fingerprint;  // LEMON_MODULE_FINGERPRINT the module was built with
   uint32_t behaviour_count;
   const LemonBehaviourDescriptor* behaviours;
+  // The module's Protobuf schema: a serialized FileDescriptorSet of every .proto built into it
+  // (with imports), or nullptr when it has none. The host builds its descriptors from it (JSON,
+  // the compatibility gate); the module's own generated code is lite and registers nothing.
+  void (*schema)(const char** data, size_t* size) noexcept;
+  // Schema changes this version declares safe: "pkg.Message" or "pkg.Message.field" entries that
+  // the compatibility gate lets through.
+  uint32_t migration_count;
+  const char* const* migrations;
 };
 
 // The entry point every module exports under kModuleEntrySymbol.

@@ -14,6 +14,7 @@
 #include "core/reload_error.h"
 #include "core/reloader.h"
 #include "core/reloader_internal.h"
+#include "core/schema_gate.h"
 #include "core/sha256.h"
 
 namespace lemon {
@@ -179,6 +180,13 @@ void Reloader::add_step(ReloadChange& c, Group& g, ModuleRef next, std::vector<s
   Step s;
   s.module = next->name();
   s.before = deps_.code_server->current(s.module);
+  // Before any actor is held: a schema that breaks the current one's, unless forced.
+  if (s.before && !c.request_.force) {
+    if (absl::Status gate = check_schema_change(*s.before, *next); !gate.ok()) {
+      g.failed = true;
+      return r.add_error(item, gate);
+    }
+  }
   s.where = std::move(where);
   r.metadata["to_version"] = next->version();
   if (s.before) r.metadata["from_version"] = s.before->version();

@@ -62,7 +62,7 @@ class ReloaderTest : public ::testing::Test {
     swapper_ = std::make_unique<FakeSwapper>(*cs_);
     reloader_ = std::make_unique<Reloader>(
         Reloader::Deps{cs_.get(), swapper_.get(), nullptr, &lock_, nullptr},
-        Reloader::Layout{dir_.file("modules"), {}, ""});
+        Reloader::Layout{dir_.file("modules"), {}, dir_.file("apps.json")});
   }
   // Puts `lib` in the modules directory as <name>.so.
   void place(const std::string& lib, const std::string& name) {
@@ -145,6 +145,51 @@ TEST_F(ReloaderTest, PrepareTouchesNothingAndAnUnchangedModuleHasNothingToCommit
   EXPECT_FALSE(change->changes_anything());
   EXPECT_EQ(change->report().skipped.at(0).reason, ReloadError::kUnchanged);
   EXPECT_TRUE(swapper_->swaps.empty());
+}
+
+std::string bank(const std::string& name) { return runfile("core/testdata/lib" + name + ".so"); }
+
+TEST_F(ReloaderTest, AVersionWhoseSchemaBreaksTheCurrentOneIsRefusedBeforeAnySwap) {
+  ASSERT_TRUE(reloader_->load_file(bank("bank_v1")).ok());
+  testing::copy_file(bank("bank_v2"), dir_.file("modules/bank.so"));
+  ReloadReport r = reloader_->run(ReloadRequest::module("bank"));
+  ASSERT_EQ(r.status, ReloadStatus::kError);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].reason, ReloadError::kSchemaIncompatible);
+  EXPECT_NE(
+      r.errors[0].message.find("bank.Account.balance: field 2 changed type from int64 to string"),
+      std::string::npos)
+      << r.errors[0].message;
+  EXPECT_TRUE(swapper_->swaps.empty()) << "no actor may be held for a refused version";
+  EXPECT_EQ(current("bank"), "1");
+}
+
+TEST_F(ReloaderTest, ASchemaChangeWithDeclaredMigrationsOrForcedPassesTheGate) {
+  ASSERT_TRUE(reloader_->load_file(bank("bank_v1")).ok());
+  testing::copy_file(bank("bank_v2_migrated"), dir_.file("modules/bank.so"));
+  ReloadReport r = reloader_->run(ReloadRequest::module("bank"));
+  EXPECT_EQ(r.status, ReloadStatus::kOk) << (r.errors.empty() ? "" : r.errors[0].message);
+  EXPECT_EQ(current("bank"), "2");
+
+  ASSERT_TRUE(cs_->unload("bank").ok());
+  ASSERT_TRUE(reloader_->load_file(bank("bank_v1")).ok());
+  testing::copy_file(bank("bank_v2"), dir_.file("modules/bank.so"));
+  ReloadRequest forced = ReloadRequest::module("bank");
+  forced.force = true;
+  r = reloader_->run(forced);
+  EXPECT_EQ(r.status, ReloadStatus::kOk) << (r.errors.empty() ? "" : r.errors[0].message);
+  EXPECT_EQ(current("bank"), "2");
+  EXPECT_EQ(swapper_->swaps, (std::vector<std::string>{"bank@2", "bank@2"}));
+}
+
+TEST_F(ReloaderTest, TheGateRefusesAnAppWhoseModuleBreaksItsSchema) {
+  ASSERT_TRUE(reloader_->load_file(bank("bank_v1")).ok());
+  testing::copy_file(bank("bank_v2"), dir_.file("modules/bank.so"));
+  testing::write_file(dir_.file("apps.json"), R"({"apps":[{"name":"money","modules":["bank"]}]})");
+  ReloadReport r = reloader_->run(ReloadRequest::app("money"));
+  EXPECT_EQ(r.status, ReloadStatus::kError);
+  EXPECT_TRUE(swapper_->swaps.empty());
+  EXPECT_EQ(current("bank"), "1");
 }
 
 }  // namespace

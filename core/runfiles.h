@@ -10,12 +10,14 @@
 
 namespace lemon {
 
-// The runfiles directories of workspace `lemon` to try, in order: $RUNFILES_DIR/lemon,
-// $TEST_SRCDIR/lemon, <this executable>.runfiles/lemon (those whose variables are set).
-std::vector<std::string> runfiles_candidates();
+// The runfiles directories of workspace `workspace` to try, in order: $RUNFILES_DIR/<workspace>,
+// $TEST_SRCDIR/<workspace>, <this executable>.runfiles/<workspace> (those whose variables are
+// set). A program that uses Lemon as an external repository names its own workspace for its files.
+std::vector<std::string> runfiles_candidates(const std::string& workspace = "lemon");
 
-// The absolute path of `relative` (workspace-relative) in the first candidate that has it, or "".
-std::string find_runfile(const std::string& relative);
+// The absolute path of `relative` (relative to `workspace`) in the first candidate that has it, or
+// "".
+std::string find_runfile(const std::string& relative, const std::string& workspace = "lemon");
 
 }  // namespace lemon
 

@@ -15,10 +15,10 @@
 
 namespace lemon::testing {
 
-std::string runfile(const std::string& path) {
-  std::string found = find_runfile(path);
+std::string runfile(const std::string& path, const std::string& workspace) {
+  std::string found = find_runfile(path, workspace);
   if (!found.empty()) return found;
-  const std::vector<std::string> roots = runfiles_candidates();
+  const std::vector<std::string> roots = runfiles_candidates(workspace);
   return (roots.empty() ? std::string(".") : roots.front()) + "/" + path;
 }
 

@@ -10,10 +10,10 @@
 
 namespace lemon::testing {
 
-// The absolute path of the workspace-relative data file `path`, found as core/runfiles.h finds
-// it; when no runfiles directory has it, the path it would have in the first one, so that a test
-// that opens it fails naming the file.
-std::string runfile(const std::string& path);
+// The absolute path of data file `path` (relative to workspace `workspace`), found as
+// core/runfiles.h finds it; when no runfiles directory has it, the path it would have in the first
+// one, so that a test that opens it fails naming the file.
+std::string runfile(const std::string& path, const std::string& workspace = "lemon");
 
 // The bytes of the file at `path` ("" when it cannot be read).
 std::string read_file(const std::string& path);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "actors/message.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/atom.hpp"
@@ -75,6 +76,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
     }
   }
   add_reload_message_types(cfg);
+  cfg.add_message_type<Message>("lemon.Message");
   if (options.configure) options.configure(cfg);
   rt->system_ = std::make_unique<caf::actor_system>(cfg);
 

@@ -1,12 +1,16 @@
 #include "node/runtime.h"
 
+#include <cstdint>
 #include <string>
 #include <thread>
+#include <typeinfo>
 
 #include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
 #include "caf/policy/work_sharing.hpp"
 #include "caf/policy/work_stealing.hpp"
 #include "caf/scheduler/coordinator.hpp"
+#include "caf/settings.hpp"
 #include "core/reload_error.h"
 #include "core/test_support.h"
 #include "gtest/gtest.h"
@@ -49,6 +53,26 @@ TEST_F(RuntimeTest, RunsTheSchedulerAskedForAndSaysWhichAutoChose) {
     EXPECT_EQ(runs_on<caf::policy::work_sharing>(**rt), expected == "sharing");
     EXPECT_EQ(runs_on<caf::policy::work_stealing>(**rt), expected == "stealing");
   }
+}
+
+struct HostOrder {
+  int64_t amount = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, HostOrder& x) {
+  return f(x.amount);
+}
+
+TEST_F(RuntimeTest, TheEmbeddingProgramAddsItsOwnSettingsAndTypes) {
+  options_.configure = [](caf::actor_system_config& cfg) {
+    cfg.add_message_type<HostOrder>("test.HostOrder");
+    cfg.set("scheduler.max-throughput", 7);
+  };
+  auto rt = Runtime::create(options_);
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  EXPECT_EQ((*rt)->system().types().portable_name(0, &typeid(HostOrder)), "test.HostOrder");
+  EXPECT_EQ(caf::get_or((*rt)->system().config(), "scheduler.max-throughput", size_t{0}), 7u)
+      << "the program's setting lost to Lemon's";
 }
 
 TEST_F(RuntimeTest, AnUnknownSchedulerIsRefusedWithItsName) {

@@ -2,6 +2,7 @@
 // deadline, lists an actor that does not answer, and stays within 1 s a page at 100,000 actors.
 #include <sys/stat.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "actors/messages.h"
+#include "actors/supervisor.h"
 #include "caf/all.hpp"
 #include "control_plane/node_service.h"
 #include "core/test_support.h"
@@ -118,6 +120,38 @@ TEST_F(ActorsListTest, AnActorBusyPastThePageDeadlineIsListedAsUnresponsive) {
       EXPECT_EQ(a.version(), "");
     }
   }
+}
+
+TEST_F(ActorsListTest, EachActorShowsItsSupervisorAsParent) {
+  SupervisorSpec mid;
+  mid.name = "mid";
+  mid.children = {{{"counter", "", "under-mid", ""}}};
+  SupervisorSpec root;
+  root.name = "root";
+  root.children = {{{"counter", "", "under-root", ""}}, supervisor_child(mid)};
+  auto sup = spawn_supervisor(rt_->system(), rt_->registry(), rt_->code_server(), root);
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  spawn("counter", 1, "alone-");
+  rpc::ActorsListResult r = page(100, "");
+  std::map<std::string, std::string> parents;
+  for (const rpc::ActorInfo& a : r.actors()) parents[a.name()] = a.parent();
+  EXPECT_EQ(parents, (std::map<std::string, std::string>{
+                         {"alone-0", ""}, {"under-mid", "mid"}, {"under-root", "root"}}));
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  EXPECT_TRUE(rt_->registry()->await_count("counter", 1, absl::Seconds(60)));
+}
+
+TEST_F(ActorsListTest, AProtoStateIsShownAsJsonThroughTheModuleSchema) {
+  load("testing/testdata/libledger_v1.so", "ledger.so");
+  ASSERT_TRUE(rt_->spawn({"ledger", "", "books", "timer:1"}).ok());
+  const absl::Time deadline = absl::Now() + absl::Minutes(1);
+  std::string state;
+  do {  // the timer armed in init writes tick_version
+    rpc::ActorsListResult r = page(100, "", "ledger");
+    ASSERT_EQ(r.actors_size(), 1);
+    state = r.actors(0).state_summary();
+  } while (state.find("tickVersion") == std::string::npos && absl::Now() < deadline);
+  EXPECT_EQ(state, R"({"tickVersion":"1"})");
 }
 
 // The requirement is a bound: each page, the default one and the last included, answers within

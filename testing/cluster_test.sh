@@ -90,10 +90,10 @@ cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
 cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
 cp "$EXAMPLES/libcounter_v2_fail.so" "$T/c/modules/counter.so"
 cluster_reload a counter >"$T/f.json"
-jq -e '.result.status == "error" and .result.metadata.outcome == "rolled_back"
-       and .result.metadata.failed_nodes == "c"
-       and ([.result.results[].metadata.outcome] == ["rolled_back","rolled_back","failed"])
-       and (.result.results[] | select(.metadata.node == "c")
+jq -e '.error.code == -32003 and .error.data.report as $r | $r.status == "error"
+       and $r.metadata.outcome == "rolled_back" and $r.metadata.failed_nodes == "c"
+       and ([$r.results[].metadata.outcome] == ["rolled_back","rolled_back","failed"])
+       and ($r.results[] | select(.metadata.node == "c")
             | .errors[0].reason == "code_change_failed")' "$T/f.json" >/dev/null \
   || fail "(f) report: $(cat "$T/f.json")"
 for n in a b c; do [ "$(versions $n)" = '["2"]' ] || fail "(f) $n runs $(versions $n)"; done
@@ -104,10 +104,10 @@ cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
 cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
 cp "$ROOT/core/testdata/libno_entry.so" "$T/c/modules/counter.so"
 cluster_reload a counter >"$T/c.json"
-jq -e '.result.status == "error" and .result.metadata.outcome == "discarded"
-       and .result.metadata.failed_nodes == "c"
-       and (.result.results[] | select(.metadata.node == "c") | .errors[0].reason == "bad_abi")
-       and ([.result.results[].metadata.outcome] == ["discarded","discarded","failed"])' \
+jq -e '.error.code == -32003 and .error.data.report as $r | $r.status == "error"
+       and $r.metadata.outcome == "discarded" and $r.metadata.failed_nodes == "c"
+       and ($r.results[] | select(.metadata.node == "c") | .errors[0].reason == "bad_abi")
+       and ([$r.results[].metadata.outcome] == ["discarded","discarded","failed"])' \
   "$T/c.json" >/dev/null || fail "(c) report: $(cat "$T/c.json")"
 for n in a b c; do [ "$(versions $n)" = '["2"]' ] || fail "(c) $n runs $(versions $n)"; done
 echo "(c) ok: a broken module on c, and no node changed version"
@@ -121,12 +121,14 @@ R2=$!
 wait $R1 $R2
 # Exactly one of them moved each node (the other found it unchanged or the lock taken), and each
 # node's two lock tokens differ: the two reloads held each node's lock one after the other.
+# A failed one is an error whose data holds its report.
 jq -e -s '
-  (map(.result) | map(.status != "error" or
-                      ([.. | .reason? // empty] | index("reload_in_progress") != null)) | all)
-  and ([.[].result.results[] | select(.reloaded == ["counter"]) | .metadata.node] | sort
+  map(.result // .error.data.report) as $reports
+  | ($reports | map(.status != "error" or
+                    ([.. | .reason? // empty] | index("reload_in_progress") != null)) | all)
+  and ([$reports[].results[] | select(.reloaded == ["counter"]) | .metadata.node] | sort
        == ["a","b","c"])
-  and ([.[].result.results[] | select(.metadata.lock_token != null)
+  and ([$reports[].results[] | select(.metadata.lock_token != null)
         | [.metadata.node, .metadata.lock_token]] | group_by(.[0])
         | map(map(.[1]) | (unique | length) == length) | all)' "$T/b1.json" "$T/b2.json" >/dev/null \
   || fail "(b) reports: $(cat "$T/b1.json") $(cat "$T/b2.json")"
@@ -243,8 +245,8 @@ for n in a b c; do
 done
 cp "$ROOT/core/testdata/libno_entry.so" "$T/c/modules/app_b.so"  # c's app_b is broken
 app_reload b >"$T/p2.json"
-jq -e '.result.status == "error" and .result.metadata.outcome == "discarded"
-       and .result.metadata.failed_nodes == "c"' "$T/p2.json" >/dev/null \
+jq -e '.error.code == -32003 and .error.data.report.metadata.outcome == "discarded"
+       and .error.data.report.metadata.failed_nodes == "c"' "$T/p2.json" >/dev/null \
   || fail "(p) app with a broken module on c: $(cat "$T/p2.json")"
 rpc a '{"cluster":true}' modules.list >"$T/p2-modules.json"
 jq -e '[.result.modules[] | select(.name == "app_a" or .name == "app_b") | .current_version]

@@ -131,18 +131,22 @@ rpc '{"jsonrpc":"2.0","id":3,"method":"system.reload","params":{"scope":"module"
   jq -e '.error.code == -32602 and (.error.message | contains("modul"))' >/dev/null \
   || fail "unknown field"
 rpc '{"jsonrpc":"2.0","id":4,"method":"system.reload","params":{"scope":"module","module":"nope"}}' |
-  jq -e '.result.status == "error" and .result.errors[0].reason == "not_found"' >/dev/null \
+  jq -e '.error.code == -32004 and .error.data.reason == "not_found"
+         and .error.data.report.errors[0].reason == "not_found"' >/dev/null \
   || fail "unknown module"
 rpc '{"jsonrpc":"2.0","id":5,"method":"system.reload","params":{"scope":"extension","path":"/etc/passwd"}}' |
-  jq -e '.result.errors[0].reason == "path_not_allowed"' >/dev/null || fail "path outside roots"
+  jq -e '.error.code == -32005 and .error.data.report.errors[0].reason == "path_not_allowed"' \
+  >/dev/null || fail "path outside roots"
 printf '#include "actors/module.h"\nint broken(  {\n' >"$HOME/.lemon/extensions/broken.cc"
 rpc "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"system.reload\",\"params\":{\"scope\":\"extension\",\"path\":\"$HOME/.lemon/extensions/broken.cc\"}}" |
-  jq -e '.result.errors[0].reason == "compile_failed" and .result.errors[0].diagnostics[0].line == 2' \
+  jq -e '.error.code == -32003 and .error.data.report.errors[0].reason == "compile_failed"
+         and .error.data.report.errors[0].diagnostics[0].line == 2' \
   >/dev/null || fail "compile error diagnostics"
 cp "$ROOT/core/testdata/libno_entry.so" "$HOME/.lemon/modules/counter.so"
-{ ctl --json reload --scope module --module counter || true; } |
-  jq -e '.errors[0].reason == "bad_abi"' >/dev/null \
-  || fail "shared object without entry point"
+ctl --json reload --scope module --module counter >"$TEST_TMPDIR/bad.json" \
+  && fail "a failed reload exited 0"
+jq -e '.code == -32003 and .data.report.errors[0].reason == "bad_abi"' "$TEST_TMPDIR/bad.json" \
+  >/dev/null || fail "shared object without entry point: $(cat "$TEST_TMPDIR/bad.json")"
 ctl --json actors --module counter | jq -e '[.actors[].version] | unique == ["2"]' >/dev/null \
   || fail "a bad module changed running actors"
 

@@ -2,7 +2,8 @@
 # Checks that every C++ target includes only what it declares: each `#include "dir/file.h"` of a
 # cc_library, cc_binary or cc_test whose header is one of this workspace's (it is listed in some
 # cc_library's hdrs) must come from the target's own srcs/hdrs or from a direct dep, not through a
-# dep of a dep. Also checks that lemonctl, a JSON-only client, links no Protobuf.
+# dep of a dep. Also checks that lemonctl, a client, links none of the server (json_rpc); it
+# links rpc.proto only to make one `reload` flag per SystemReloadParams field.
 #
 #   bash tools/check_deps.sh        # exit 1 and one line per finding when something is missing
 #
@@ -73,9 +74,9 @@ sys.exit(1 if missing else 0)
 EOF
 
 if [ -n "$(bazel query --noshow_progress \
-    'somepath(//control_plane:lemonctl, //third_party/protobuf:protobuf)' 2>/dev/null)" ]; then
-  echo "check_deps: //control_plane:lemonctl links //third_party/protobuf (it must be JSON-only)" \
-    >&2
+    'somepath(//control_plane:lemonctl, //control_plane:json_rpc)' 2>/dev/null)" ]; then
+  echo "check_deps: //control_plane:lemonctl links //control_plane:json_rpc (a client needs none" \
+    "of the server)" >&2
   status=1
 fi
 

@@ -58,12 +58,14 @@ ABSL_LIBS=(-labsl_statusor -labsl_status -labsl_cord -labsl_cord_internal -labsl
 sources() {
   case "$1" in
     json_rpc) echo testing/fuzz/json_rpc_fuzzer.cc control_plane/json_rpc.cc \
-                   control_plane/methods.cc core/reload_error.cc core/reload_request.cc \
+                   control_plane/methods.cc control_plane/openrpc.cc core/reload_error.cc \
+                   core/reload_request.cc \
                    "$GEN/control_plane/rpc.pb.cc" ;;
     module_descriptor) echo testing/fuzz/module_descriptor_fuzzer.cc core/code_server.cc \
                             core/probe_server.cc \
                             core/elf_check.cc core/fs.cc core/runfiles.cc core/sha256.cc \
-                            core/module_name.cc core/reload_error.cc core/test_support.cc ;;
+                            core/module_name.cc core/module_schema.cc core/reload_error.cc \
+                            core/test_support.cc ;;
     app_manifest) echo testing/fuzz/app_manifest_fuzzer.cc core/app_manifest.cc core/fs.cc \
                        core/module_name.cc \
                        core/reload_error.cc ;;
@@ -72,7 +74,7 @@ sources() {
 libs() {
   case "$1" in
     json_rpc) echo -lprotobuf -lpthread ;;
-    module_descriptor) echo -ldl -lpthread ;;
+    module_descriptor) echo -lprotobuf -ldl -lpthread ;;
     app_manifest) echo -lpthread ;;
   esac
 }

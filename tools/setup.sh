@@ -22,11 +22,30 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-[ "${#missing[@]}" -eq 0 ] && exit 0
+# node and npm: Debian's, unless some node with npm is already installed.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "setup.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages the tests use (testing/openrpc_discover_test.sh), pinned, in a cache outside the
+# work tree.
+NPM_DIR="$HOME/.cache/lemon/npm"
+NPM_PACKAGES=(@open-rpc/schema-utils-js@2.1.2 ajv@8.20.0)
+for p in "${NPM_PACKAGES[@]}"; do
+  name="${p%@*}"
+  if ! grep -qs "\"version\": \"${p##*@}\"" "$NPM_DIR/node_modules/$name/package.json"; then
+    echo "setup.sh: npm install ${NPM_PACKAGES[*]} into $NPM_DIR"
+    mkdir -p "$NPM_DIR"
+    npm install --prefix "$NPM_DIR" --no-audit --no-fund "${NPM_PACKAGES[@]}" >/dev/null
+    break
+  fi
+done

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 namespace asker_version {
@@ -24,8 +25,8 @@ class Asker : public lemon::Behaviour {
     return {
         [this, &ctx](lemon::ping_atom, const caf::actor& responder, uint64_t ms) {
           ctx.request(
-              responder, caf::infinite, [this](uint64_t) { ++answers_; },
-              [](caf::error&) {}, lemon::ping_atom::value, ms);
+              responder, caf::infinite, [this](uint64_t) { ++answers_; }, [](caf::error&) {},
+              lemon::ping_atom::value, ms);
         },
         [this](lemon::get_atom) { return answers_; },
     };

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 // Built with -DCOUNTER_V1_VERSION='"3"' this is version 3: the v1 code, able to read v2's state.
@@ -73,8 +74,8 @@ class Counter : public lemon::Behaviour {
   }
 
   std::string export_state() const override {
-    std::string out = "count=" + std::to_string(count_) +
-                      ";violations=" + std::to_string(violations_) + ";seqs=";
+    std::string out =
+        "count=" + std::to_string(count_) + ";violations=" + std::to_string(violations_) + ";seqs=";
     bool first = true;
     for (const auto& [sender, seq] : last_seq_) {
       if (!first) out += ',';
@@ -107,4 +108,5 @@ class Counter : public lemon::Behaviour {
 
 }  // namespace counter_v1
 
-LEMON_MODULE(COUNTER_MODULE_NAME, COUNTER_V1_VERSION, LEMON_BEHAVIOUR(COUNTER_MODULE_NAME, counter_v1::Counter))
+LEMON_MODULE(COUNTER_MODULE_NAME, COUNTER_V1_VERSION,
+             LEMON_BEHAVIOUR(COUNTER_MODULE_NAME, counter_v1::Counter))

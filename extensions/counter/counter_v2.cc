@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 // Tests build the same code under other module names (apps of several modules).
@@ -126,4 +127,5 @@ class Counter : public lemon::Behaviour {
 
 }  // namespace counter_v2
 
-LEMON_MODULE(COUNTER_MODULE_NAME, COUNTER_V2_VERSION, LEMON_BEHAVIOUR(COUNTER_MODULE_NAME, counter_v2::Counter))
+LEMON_MODULE(COUNTER_MODULE_NAME, COUNTER_V2_VERSION,
+             LEMON_BEHAVIOUR(COUNTER_MODULE_NAME, counter_v2::Counter))

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 #define GREETER_VERSION "1"
@@ -39,8 +40,8 @@ class Greeter : public lemon::Behaviour {
   }
   std::string export_state() const override { return std::to_string(greeted_); }
   std::string format_status() const override {
-    return std::string("{\"version\":\"") + kVersion + "\",\"greeted\":" +
-           std::to_string(greeted_) + "}";
+    return std::string("{\"version\":\"") + kVersion +
+           "\",\"greeted\":" + std::to_string(greeted_) + "}";
   }
 
   static constexpr const char* kVersion = GREETER_VERSION;

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "actors/messages.h"
 #include "actors/module.h"
 
 #ifndef FAULT_VERSION
@@ -48,8 +49,8 @@ class Counter : public lemon::Behaviour {
 #ifdef FAULT_SLOW_CODE_CHANGE_MS
     static std::atomic<bool> first{true};
     if (first.exchange(false)) {
-      auto until = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(FAULT_SLOW_CODE_CHANGE_MS);
+      auto until =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(FAULT_SLOW_CODE_CHANGE_MS);
       while (std::chrono::steady_clock::now() < until) {
       }
     }
@@ -95,8 +96,8 @@ class Counter : public lemon::Behaviour {
   }
 
   std::string export_state() const override {
-    std::string out = "count=" + std::to_string(count_) +
-                      ";violations=" + std::to_string(violations_) + ";seqs=";
+    std::string out =
+        "count=" + std::to_string(count_) + ";violations=" + std::to_string(violations_) + ";seqs=";
     bool first = true;
     for (const auto& [sender, seq] : last_seq_) {
       if (!first) out += ',';

@@ -1,0 +1,111 @@
+#include "actors/pack.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/local_schemas.h"
+#include "actors/message.h"
+#include "actors/testdata/pack_test.pb.h"
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/binary_deserializer.hpp"
+#include "caf/binary_serializer.hpp"
+#include "gtest/gtest.h"
+
+namespace lemon {
+namespace {
+
+packtest::Note note(const std::string& text, int64_t n) {
+  packtest::Note x;
+  x.set_text(text);
+  x.set_n(n);
+  return x;
+}
+
+TEST(PackTest, RegisteredTypesHaveASchemaKey) {
+  EXPECT_NE(schema_key<packtest::Note>(), 0u);
+  EXPECT_EQ(schema_key<packtest::Note>(), schema_key<packtest::Other>()) << "one file, one key";
+  EXPECT_FALSE(LocalSchemas::get().schema().empty());
+}
+
+TEST(PackTest, SameCodeReadsTheObjectInPlace) {
+  Message m = pack(note("hi", 7));
+  EXPECT_EQ(m.type(), "packtest.Note");
+  ASSERT_NE(m.object(schema_key<packtest::Note>()), nullptr);
+  std::optional<packtest::Note> scratch;
+  const packtest::Note* in = view(m, scratch);
+  ASSERT_NE(in, nullptr);
+  EXPECT_FALSE(scratch.has_value()) << "copied although the schema keys match";
+  EXPECT_EQ(in->text(), "hi");
+}
+
+TEST(PackTest, OtherCodeParsesTheBytes) {
+  Message m = pack(note("hi", 7));
+  EXPECT_EQ(m.object(schema_key<packtest::Note>() + 1), nullptr);
+  std::optional<packtest::Note> scratch;
+  const packtest::Note* in = view(Message("packtest.Note", m.bytes()), scratch);
+  ASSERT_TRUE(scratch.has_value());
+  ASSERT_EQ(in, &*scratch);
+  EXPECT_EQ(in->n(), 7);
+}
+
+TEST(PackTest, CopiesAndMovesKeepTheObjectSmallOrLarge) {
+  for (size_t size : {size_t{3}, size_t{100000}}) {
+    Message m = pack(note(std::string(size, 'x'), 5));
+    Message copy = m;
+    Message moved = std::move(m);
+    packtest::Note a, b;
+    ASSERT_TRUE(unpack(copy, &a));
+    ASSERT_TRUE(unpack(moved, &b));
+    EXPECT_EQ(a.text().size(), size);
+    EXPECT_EQ(b.text().size(), size);
+    copy = moved;
+    ASSERT_TRUE(unpack(copy, &a));
+    EXPECT_EQ(a.n(), 5);
+  }
+}
+
+TEST(PackTest, TheCodeStaysClaimedUntilTheLastCopyIsGone) {
+  auto code = std::make_shared<int>(0);
+  std::weak_ptr<int> claim = code;
+  Message m = pack(note("hi", 1), std::move(code));
+  Message copy = m;
+  Message moved = std::move(m);
+  moved = Message();
+  EXPECT_FALSE(claim.expired()) << "released while a copy still holds the object";
+  copy = Message();
+  EXPECT_TRUE(claim.expired());
+}
+
+TEST(PackTest, UnpackRefusesAnotherType) {
+  packtest::Other other;
+  EXPECT_FALSE(unpack(pack(note("hi", 7)), &other));
+  EXPECT_FALSE(unpack(Message("packtest.Other", "\xff"), &other)) << "bad bytes parsed";
+  packtest::Note back;
+  ASSERT_TRUE(unpack(Message("packtest.Note", note("x", 3).SerializeAsString()), &back));
+  EXPECT_EQ(back.text(), "x");
+}
+
+TEST(PackTest, OnlyTypeAndBytesCrossTheWire) {
+  caf::actor_system_config cfg;
+  cfg.add_message_type<Message>("lemon.Message");
+  caf::actor_system sys(cfg);
+  Message out = pack(note("wire", 42));
+  std::vector<char> buf;
+  caf::binary_serializer sink(sys, buf);
+  ASSERT_FALSE(sink(out));
+  Message in;
+  caf::binary_deserializer source(sys, buf);
+  ASSERT_FALSE(source(in));
+  EXPECT_EQ(in.type(), "packtest.Note");
+  EXPECT_EQ(in.object(schema_key<packtest::Note>()), nullptr) << "an object crossed the wire";
+  packtest::Note back;
+  ASSERT_TRUE(unpack(in, &back));
+  EXPECT_EQ(back.text(), "wire");
+  EXPECT_EQ(back.n(), 42);
+}
+
+}  // namespace
+}  // namespace lemon
