@@ -42,10 +42,10 @@ ActorMaintenance::~ActorMaintenance() {
 
 absl::Status ActorMaintenance::suspend(const caf::actor& actor, absl::Duration timeout) {
   if (timeout > kMaxSuspend) {
-    return reload_status(ReloadError::kInvalidArgument,
-                         absl::StrCat("a suspension lasts at most ",
-                                      absl::FormatDuration(kMaxSuspend), "; asked for ",
-                                      absl::FormatDuration(timeout)));
+    return reload_status(
+        ReloadError::kInvalidArgument,
+        absl::StrCat("a suspension lasts at most ", absl::FormatDuration(kMaxSuspend),
+                     "; asked for ", absl::FormatDuration(timeout)));
   }
   if (timeout <= absl::ZeroDuration()) timeout = kDefaultSuspend;
   ReloadTarget* target = reload_target(actor);

@@ -151,13 +151,11 @@ void ReloadableActor::release(bool commit, std::size_t index, ReleaseBatch& batc
   }
 }
 
-absl::Status ReloadableActor::replace_state(const std::string& version,
-                                            const std::string& bytes) {
+absl::Status ReloadableActor::replace_state(const std::string& version, const std::string& bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!current_ || current_.instance.version() != version) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the actor runs version \"", current_.instance.version(), "\", not \"",
-                     version, "\""));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the actor runs version \"", current_.instance.version(), "\", not \"", version, "\""));
   }
   std::string error;
   bool replaced = false;

@@ -127,9 +127,8 @@ caf::resumable::resume_result ReloadableActor::resume(caf::execution_unit* eu,
   if (!open && run::parks(s) && park_turn()) {
     return resumable::awaiting_message;  // the worker drops its reference; ours stays
   }
-  // Once per turn, and only in an open one: a claimed actor's turns touch nothing of CAF's. The
-  // size takes in what senders pushed, as the turn would do first anyway.
-  if (open) mailbox_high_water_ = std::max<uint64_t>(mailbox_high_water_, mailbox().size());
+  // Once per turn, and only in an open one: a claimed actor's turns touch nothing of CAF's.
+  if (open) note_mailbox();
   return caf::event_based_actor::resume(eu, std::min(max_throughput, run::kTurn));
 }
 
@@ -183,10 +182,8 @@ void ReloadableActor::unpark(caf::execution_unit* eu) {
 
 caf::result<caf::message> ReloadableActor::unmatched(caf::type_erased_tuple& xs) {
   if (maybe_system(xs)) {
-    if (auto r = system_.as_behavior_impl()->invoke(xs)) {
-      dispatch_->uncount();
-      return std::move(*r);
-    }
+    dispatch_->uncount();  // before a status request reads the count
+    if (auto r = system_.as_behavior_impl()->invoke(xs)) return std::move(*r);
   }
   if (xs.size() == 1 && xs.match_element<ExitNote>(0)) {
     exit_note(*static_cast<const ExitNote*>(xs.get(0)));
@@ -219,6 +216,7 @@ void ReloadableActor::wake() {
         }
       }
       flush_kept();
+      note_mailbox();  // what it kept while held is in its mailbox again
       return;
     }
   }

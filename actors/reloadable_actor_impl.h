@@ -339,6 +339,12 @@ class ReloadableActor final : public caf::event_based_actor,
     get_urgent_queue().flush_cache();
   }
 
+  // Raises the mailbox high-water mark to the mailbox's length now. Its own thread, in a turn;
+  // the length takes in what senders pushed, as the turn would do first anyway.
+  void note_mailbox() {
+    mailbox_high_water_ = std::max<uint64_t>(mailbox_high_water_, mailbox().size());
+  }
+
   // After a release: runs what the actor kept while held. If a newer reload has held it again
   // before this wake-up ran, there is nothing to do here: that reload's release wakes it.
   void wake();
@@ -376,8 +382,8 @@ class ReloadableActor final : public caf::event_based_actor,
   caf::intrusive_ptr<Dispatch> dispatch_ = caf::make_counted<Dispatch>(this);
   SpawnSpec spec_;
   std::shared_ptr<ActorRegistry> registry_;
-  const CodeServer* code_server_;  // for children (spawn_child); outlives the actor
-  std::string upgraded_from_;      // set by a release that installed a version wanting the hook
+  const CodeServer* code_server_;    // for children (spawn_child); outlives the actor
+  std::string upgraded_from_;        // set by a release that installed a version wanting the hook
   int64_t last_reload_unix_ms_ = 0;  // when a release last installed a version; under mu_
   uint64_t mailbox_high_water_ = 0;  // the longest mailbox an open turn started with; own thread
 };

@@ -1,10 +1,10 @@
 #include "actors/turn_slots.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
-#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>

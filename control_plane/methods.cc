@@ -30,8 +30,7 @@ void register_actor_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& 
       [&service](const rpc::ActorsReplaceStateParams& p) { return service.replace_state(p); });
   register_named<rpc::ActorsSuspendParams>(
       dispatcher, "actors.suspend",
-      [&service](
-          const rpc::ActorsSuspendParams& p) -> absl::StatusOr<rpc::ActorsSuspendResult> {
+      [&service](const rpc::ActorsSuspendParams& p) -> absl::StatusOr<rpc::ActorsSuspendResult> {
         if (p.timeout_ms() > kActorsSuspendMaxMs) {
           return invalid(absl::StrCat("timeout_ms is ", p.timeout_ms(), "; the maximum is ",
                                       kActorsSuspendMaxMs));

@@ -17,7 +17,9 @@
 namespace lemon {
 namespace {
 
-std::string rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+std::string rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
 
 }  // namespace
 
@@ -99,8 +101,8 @@ absl::StatusOr<rpc::ActorsStateResult> NodeService::replace_state(
 absl::StatusOr<rpc::ActorsSuspendResult> NodeService::suspend(const rpc::ActorsSuspendParams& p) {
   absl::StatusOr<ActorEntry> actor = find_actor(p.name());
   if (!actor.ok()) return actor.status();
-  const absl::Duration timeout = p.timeout_ms() > 0 ? absl::Milliseconds(p.timeout_ms())
-                                                    : ActorMaintenance::kDefaultSuspend;
+  const absl::Duration timeout =
+      p.timeout_ms() > 0 ? absl::Milliseconds(p.timeout_ms()) : ActorMaintenance::kDefaultSuspend;
   const absl::Time resumes_at = absl::Now() + timeout;
   if (absl::Status s = runtime_.maintenance().suspend(actor->handle, timeout); !s.ok()) return s;
   rpc::ActorsSuspendResult out;
