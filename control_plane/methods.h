@@ -1,5 +1,6 @@
 // The control plane's JSON-RPC methods (system.reload, modules.list, modules.purge, actors.list,
-// system.health, and the one-actor actors.* methods) wired from a dispatcher to a ControlPlaneService, with their params validated.
+// system.health, and the one-actor actors.* methods) wired from a dispatcher to a
+// ControlPlaneService, with their params validated.
 //
 //   lemon::JsonRpcDispatcher dispatcher;
 //   lemon::register_control_plane_methods(dispatcher, service);  // service outlives dispatcher
