@@ -185,6 +185,15 @@ class Behaviour {
   // The Protobuf type of export_state()'s bytes ("" for a state of the module's own format):
   // the host then shows the state as JSON through the module's schema.
   virtual std::string state_type() const { return ""; }
+
+  // Replaces the state with `bytes`, a serialized state_type() (actors.replace_state), while the
+  // actor is held between two messages, on the thread that holds it. False and *error set if it
+  // cannot; the state is then untouched. Behaviours without a Protobuf state refuse.
+  virtual bool replace_state(const std::string& bytes, std::string* error) {
+    (void)bytes;
+    *error = "this behaviour's state cannot be replaced";
+    return false;
+  }
 };
 
 }  // namespace lemon

@@ -237,6 +237,15 @@ class ProtoActor : public Behaviour {
   std::string export_state() const final { return state_.SerializeAsString(); }
   std::string format_status() const override { return ""; }  // shown as JSON by the host
   std::string state_type() const final { return type_name<State>(); }
+  bool replace_state(const std::string& bytes, std::string* error) final {
+    State fresh;  // parsed aside: a state that does not parse leaves the current one untouched
+    if (!fresh.ParseFromString(bytes)) {
+      *error = "the bytes do not parse as " + type_name<State>();
+      return false;
+    }
+    state_ = std::move(fresh);
+    return true;
+  }
   void after_start(ActorContext& host) final {
     Context ctx(host);
     init(ctx);

@@ -105,6 +105,7 @@ void ActorRegistry::unregister(caf::actor_id id) {
       if (m->second.empty()) by_module_.erase(m);
     }
     if (hooked_) report = dirty_.insert(it->second.module).second;
+    drop_held(it->second.module, id);
     dropped = std::move(it->second);
     actors_.erase(it);
   }
@@ -165,6 +166,11 @@ absl::StatusOr<std::vector<caf::actor>> ActorRegistry::open_gate(const std::stri
   if (gates_.count(module) > 0) {
     return absl::FailedPreconditionError(absl::StrCat("a reload of ", module, " is running"));
   }
+  if (auto held = held_.find(module); held != held_.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("actor ", name_or_id(*held->second.begin()), " of ", module,
+                     " is held for maintenance (actors.suspend): resume it first"));
+  }
   gates_[module];
   auto m = by_module_.find(module);
   if (m == by_module_.end()) return std::vector<caf::actor>{};
@@ -178,6 +184,48 @@ std::vector<caf::actor> ActorRegistry::close_gate(const std::string& module) {
   std::vector<caf::actor> deferred = std::move(gate->second);
   gates_.erase(gate);
   return deferred;
+}
+
+absl::Status ActorRegistry::mark_held(caf::actor_id id) {
+  absl::MutexLock lock(&mu_);
+  auto it = actors_.find(id);
+  if (it == actors_.end()) return absl::NotFoundError(absl::StrCat("no actor #", id));
+  if (gates_.count(it->second.module) > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("a reload of ", it->second.module, " is running"));
+  }
+  held_[it->second.module].insert(id);
+  return absl::OkStatus();
+}
+
+void ActorRegistry::unmark_held(caf::actor_id id) {
+  absl::MutexLock lock(&mu_);
+  auto it = actors_.find(id);
+  if (it != actors_.end()) drop_held(it->second.module, id);
+}
+
+void ActorRegistry::drop_held(const std::string& module, caf::actor_id id) {
+  auto held = held_.find(module);
+  if (held == held_.end()) return;
+  held->second.erase(id);
+  if (held->second.empty()) held_.erase(held);
+}
+
+std::string ActorRegistry::name_or_id(caf::actor_id id) const {
+  auto it = actors_.find(id);
+  if (it == actors_.end() || it->second.name.empty()) return absl::StrCat("#", id);
+  return it->second.name;
+}
+
+void ActorRegistry::count_restart(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  ++restarts_[name];
+}
+
+uint64_t ActorRegistry::restarts(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = restarts_.find(name);
+  return it == restarts_.end() ? 0 : it->second;
 }
 
 std::string ActorRegistry::name_of(caf::actor_id id) const {

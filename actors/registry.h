@@ -12,6 +12,7 @@
 #define LEMON_ACTORS_REGISTRY_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <set>
@@ -85,6 +86,21 @@ class ActorRegistry {
 
   std::string name_of(caf::actor_id id) const;  // "" if unnamed or unknown
 
+  // -- Maintenance holds (actors/maintenance.h) ----------------------------------------------
+
+  // Marks actor `id` as held for maintenance (suspended, or having its state replaced): until
+  // unmark_held, open_gate refuses its module, so no reload touches the actor meanwhile.
+  // NotFound if it is not registered, FailedPrecondition while a reload of its module runs.
+  // Marking an actor marked already is not an error.
+  absl::Status mark_held(caf::actor_id id);
+  void unmark_held(caf::actor_id id);
+
+  // -- Restarts, per registered name (actors.statistics) --------------------------------------
+
+  // A supervisor started its child registered as `name` again.
+  void count_restart(const std::string& name);
+  uint64_t restarts(const std::string& name) const;
+
   // Blocks until actor `id` is unregistered, or `timeout` passes; returns whether it was.
   bool await_gone(caf::actor_id id, absl::Duration timeout) const;
 
@@ -100,6 +116,9 @@ class ActorRegistry {
  private:
   // Reports the modules marked in dirty_ to the counts hook.
   void report_counts();
+
+  void drop_held(const std::string& module, caf::actor_id id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string name_or_id(caf::actor_id id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Serializes the counts hook's calls; taken before mu_, never inside it.
   absl::Mutex hook_mu_;
@@ -121,6 +140,8 @@ class ActorRegistry {
   };
   std::map<std::string, ModuleActors> by_module_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<caf::actor>> gates_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::set<caf::actor_id>> held_ ABSL_GUARDED_BY(mu_);  // by module
+  std::map<std::string, uint64_t> restarts_ ABSL_GUARDED_BY(mu_);             // by name
 };
 
 }  // namespace lemon

@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "actors/reloadable_actor_impl.h"
 #include "caf/mailbox_element.hpp"
 #include "caf/send.hpp"
@@ -110,6 +112,7 @@ void ReloadableActor::release(bool commit, std::size_t index, ReleaseBatch& batc
       bury(current_, batch.graveyard());  // the old module's behaviour goes before it resumes
       current_ = std::move(staged_);
       current_changed();
+      last_reload_unix_ms_ = absl::ToUnixMillis(absl::Now());
       // The hook runs in the actor's next turn: the wake-up below brings it.
       if (current_.instance.behaviour->wants_after_upgrade()) upgraded_from_ = std::move(from);
     }
@@ -146,6 +149,25 @@ void ReloadableActor::release(bool commit, std::size_t index, ReleaseBatch& batc
       return;
     }
   }
+}
+
+absl::Status ReloadableActor::replace_state(const std::string& version, const std::string& bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!current_ || current_.instance.version() != version) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the actor runs version \"", current_.instance.version(), "\", not \"", version, "\""));
+  }
+  std::string error;
+  bool replaced = false;
+  try {
+    replaced = current_.instance.behaviour->replace_state(bytes, &error);
+  } catch (const std::exception& e) {
+    error = absl::StrCat("replace_state threw: ", e.what());
+  } catch (...) {
+    error = "replace_state threw";
+  }
+  if (!replaced) return reload_status(ReloadError::kInvalidArgument, error);
+  return absl::OkStatus();
 }
 
 }  // namespace internal

@@ -127,6 +127,8 @@ caf::resumable::resume_result ReloadableActor::resume(caf::execution_unit* eu,
   if (!open && run::parks(s) && park_turn()) {
     return resumable::awaiting_message;  // the worker drops its reference; ours stays
   }
+  // Once per turn, and only in an open one: a claimed actor's turns touch nothing of CAF's.
+  if (open) note_mailbox();
   return caf::event_based_actor::resume(eu, std::min(max_throughput, run::kTurn));
 }
 
@@ -180,6 +182,7 @@ void ReloadableActor::unpark(caf::execution_unit* eu) {
 
 caf::result<caf::message> ReloadableActor::unmatched(caf::type_erased_tuple& xs) {
   if (maybe_system(xs)) {
+    dispatch_->uncount();  // before a status request reads the count
     if (auto r = system_.as_behavior_impl()->invoke(xs)) return std::move(*r);
   }
   if (xs.size() == 1 && xs.match_element<ExitNote>(0)) {
@@ -213,6 +216,7 @@ void ReloadableActor::wake() {
         }
       }
       flush_kept();
+      note_mailbox();  // what it kept while held is in its mailbox again
       return;
     }
   }
@@ -249,7 +253,10 @@ ActorStatus ReloadableActor::status() {
   s.pending_requests = static_cast<uint64_t>(pending_requests_);
   s.mailbox_size = mailbox().size() + get_normal_queue().cache().total_task_size() +
                    get_urgent_queue().cache().total_task_size();
+  s.messages_handled = dispatch_->handled();
+  s.mailbox_high_water = mailbox_high_water_;
   std::lock_guard<std::mutex> lock(mu_);
+  s.last_reload_unix_ms = last_reload_unix_ms_;
   s.version = current_.instance.version();
   if (current_) {
     try {
@@ -296,7 +303,10 @@ caf::match_case::result Dispatch::closed(caf::detail::invoke_result_visitor& f,
       if (r != caf::match_case::no_match) return r;
     }
     if (self_->keep()) return caf::match_case::skip;
-    if (self_->reopen()) return module_->invoke(f, xs);
+    if (self_->reopen()) {
+      ++handled_;
+      return module_->invoke(f, xs);
+    }
   }
 }
 

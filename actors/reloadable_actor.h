@@ -144,6 +144,11 @@ class ReloadTarget {
   // actor that exited while held is cleaned up here and reported gone.
   virtual void release(bool commit, std::size_t index, ReleaseBatch& batch) = 0;
 
+  // Held only: replaces the state of the behaviour it runs with `bytes` (Behaviour::replace_state),
+  // if it still runs `version`. kFailedPrecondition if it runs another version (or none);
+  // kInvalidArgument with the behaviour's message if the behaviour refuses.
+  virtual absl::Status replace_state(const std::string& version, const std::string& bytes) = 0;
+
   // A hint for the CPU to bring in the cache lines right after this interface, where the actor
   // keeps what hold/migrate/release touch: the manager calls it a few actors ahead of the one it
   // works on. Changes nothing, reads nothing.

@@ -145,9 +145,18 @@ class Dispatch final : public caf::detail::behavior_impl {
   using caf::detail::behavior_impl::invoke;
   caf::match_case::result invoke(caf::detail::invoke_result_visitor& f,
                                  caf::type_erased_tuple& xs) override {
-    if (open_) return module_->invoke(f, xs);
+    if (open_) {
+      ++handled_;
+      return module_->invoke(f, xs);
+    }
     return closed(f, xs);
   }
+
+  // Messages given to the module handlers so far (actors.statistics); the actor's own thread.
+  uint64_t handled() const { return handled_; }
+
+  // A message counted by invoke was a system message, served by the framework.
+  void uncount() { --handled_; }
 
   // Whether the turn runs module handlers (see run states above). Set by the actor's own thread,
   // at the start of each turn and when a closed turn opens.
@@ -167,6 +176,7 @@ class Dispatch final : public caf::detail::behavior_impl {
   ReloadableActor* self_;
   bool open_ = false;
   caf::detail::behavior_impl* module_ = nullptr;
+  uint64_t handled_ = 0;  // a plain counter: only the actor's own thread touches it
 };
 
 // The CAF actor hosting one Behaviour. Its members are touched by its own thread in its turns, by
@@ -233,6 +243,8 @@ class ReloadableActor final : public caf::event_based_actor,
   absl::Status migrate(const ModuleRef& next, const std::string& extra) override;
 
   void release(bool commit, std::size_t index, ReleaseBatch& batch) override;
+
+  absl::Status replace_state(const std::string& version, const std::string& bytes) override;
 
   // -- Dispatch ---------------------------------------------------------------
 
@@ -328,6 +340,12 @@ class ReloadableActor final : public caf::event_based_actor,
     get_urgent_queue().flush_cache();
   }
 
+  // Raises the mailbox high-water mark to the mailbox's length now. Its own thread, in a turn;
+  // the length takes in what senders pushed, as the turn would do first anyway.
+  void note_mailbox() {
+    mailbox_high_water_ = std::max<uint64_t>(mailbox_high_water_, mailbox().size());
+  }
+
   // After a release: runs what the actor kept while held. If a newer reload has held it again
   // before this wake-up ran, there is nothing to do here: that reload's release wakes it.
   void wake();
@@ -365,8 +383,10 @@ class ReloadableActor final : public caf::event_based_actor,
   caf::intrusive_ptr<Dispatch> dispatch_ = caf::make_counted<Dispatch>(this);
   SpawnSpec spec_;
   std::shared_ptr<ActorRegistry> registry_;
-  const CodeServer* code_server_;  // for children (spawn_child); outlives the actor
-  std::string upgraded_from_;      // set by a release that installed a version wanting the hook
+  const CodeServer* code_server_;    // for children (spawn_child); outlives the actor
+  std::string upgraded_from_;        // set by a release that installed a version wanting the hook
+  int64_t last_reload_unix_ms_ = 0;  // when a release last installed a version; under mu_
+  uint64_t mailbox_high_water_ = 0;  // the longest mailbox an open turn started with; own thread
 };
 
 }  // namespace internal

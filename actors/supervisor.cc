@@ -278,6 +278,8 @@ class SupervisorActor : public caf::event_based_actor {
     }
     c.handle = std::move(*spawned);
     c.last_id = c.handle.id();
+    const std::string& name = c.spec.supervisor ? c.spec.supervisor->name : c.spec.spawn.name;
+    if (!name.empty()) registry_->count_restart(name);
     watch(key);
     return true;
   }

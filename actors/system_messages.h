@@ -38,6 +38,12 @@ struct ActorStatus {
   // its type and export_state(), which the host shows as JSON through the version's schema.
   std::string state_type;
   std::string state_bytes;
+  // Counters for actors.statistics: messages its handlers were given (system messages aside),
+  // the longest mailbox seen at the start of one of its turns, and when (Unix time, ms) a reload
+  // last installed a version in it (0: never).
+  uint64_t messages_handled = 0;
+  uint64_t mailbox_high_water = 0;
+  int64_t last_reload_unix_ms = 0;
 };
 
 }  // namespace lemon

@@ -1,9 +1,12 @@
 #include "actors/turn_slots.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace lemon {
@@ -81,6 +84,15 @@ RunningTurns RunningTurns::after_heavy_fence() {
     if (a != nullptr) r.running_.push_back(a);
   }
   return r;
+}
+
+void back_off(int attempt) {
+  if (attempt < 8) {
+    std::this_thread::yield();
+  } else {
+    std::this_thread::sleep_for(
+        std::chrono::microseconds(std::min(1000, 10 << std::min(attempt - 8, 7))));
+  }
 }
 
 }  // namespace lemon

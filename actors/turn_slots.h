@@ -69,6 +69,10 @@ class RunningTurns {
   std::vector<const void*> running_;
 };
 
+// Waits between two attempts to hold an actor whose turn still ran: yields a few times (a turn
+// usually ends within microseconds), then sleeps, longer each attempt, up to 1 ms.
+void back_off(int attempt);
+
 }  // namespace lemon
 
 #endif  // LEMON_ACTORS_TURN_SLOTS_H_

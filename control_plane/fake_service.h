@@ -60,6 +60,30 @@ class FakeService : public ControlPlaneService {
   absl::StatusOr<rpc::SystemHealthResult> health(const rpc::SystemHealthParams&) override {
     return health_result;
   }
+
+  // The one-actor methods answer these, whatever the params.
+  absl::StatusOr<rpc::ActorsStateResult> state_result = rpc::ActorsStateResult();
+  absl::StatusOr<rpc::ActorsSuspendResult> suspend_result = rpc::ActorsSuspendResult();
+  absl::StatusOr<rpc::ActorsResumeResult> resume_result = rpc::ActorsResumeResult();
+  absl::StatusOr<rpc::ActorsStatisticsResult> statistics_result = rpc::ActorsStatisticsResult();
+
+  absl::StatusOr<rpc::ActorsStateResult> get_state(const rpc::ActorsGetStateParams&) override {
+    return state_result;
+  }
+  absl::StatusOr<rpc::ActorsStateResult> replace_state(
+      const rpc::ActorsReplaceStateParams&) override {
+    return state_result;
+  }
+  absl::StatusOr<rpc::ActorsSuspendResult> suspend(const rpc::ActorsSuspendParams&) override {
+    return suspend_result;
+  }
+  absl::StatusOr<rpc::ActorsResumeResult> resume(const rpc::ActorsResumeParams&) override {
+    return resume_result;
+  }
+  absl::StatusOr<rpc::ActorsStatisticsResult> statistics(
+      const rpc::ActorsStatisticsParams&) override {
+    return statistics_result;
+  }
 };
 
 }  // namespace lemon

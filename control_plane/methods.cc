@@ -12,6 +12,40 @@ absl::Status invalid(const std::string& message) {
   return reload_status(ReloadError::kInvalidArgument, message);
 }
 
+// Registers `method`, whose params name one actor: refused without a name, else `call(params)`.
+template <typename Params, typename Call>
+void register_named(JsonRpcDispatcher& dispatcher, const std::string& method, Call call) {
+  dispatcher.register_typed_method<Params>(method, [call](const Params& p) -> decltype(call(p)) {
+    if (p.name().empty()) return invalid("name is required");
+    return call(p);
+  });
+}
+
+// actors.get_state, actors.replace_state, actors.suspend, actors.resume, actors.statistics.
+void register_actor_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& service) {
+  register_named<rpc::ActorsGetStateParams>(
+      dispatcher, "actors.get_state",
+      [&service](const rpc::ActorsGetStateParams& p) { return service.get_state(p); });
+  register_named<rpc::ActorsReplaceStateParams>(
+      dispatcher, "actors.replace_state",
+      [&service](const rpc::ActorsReplaceStateParams& p) { return service.replace_state(p); });
+  register_named<rpc::ActorsSuspendParams>(
+      dispatcher, "actors.suspend",
+      [&service](const rpc::ActorsSuspendParams& p) -> absl::StatusOr<rpc::ActorsSuspendResult> {
+        if (p.timeout_ms() > kActorsSuspendMaxMs) {
+          return invalid(absl::StrCat("timeout_ms is ", p.timeout_ms(), "; the maximum is ",
+                                      kActorsSuspendMaxMs));
+        }
+        return service.suspend(p);
+      });
+  register_named<rpc::ActorsResumeParams>(
+      dispatcher, "actors.resume",
+      [&service](const rpc::ActorsResumeParams& p) { return service.resume(p); });
+  register_named<rpc::ActorsStatisticsParams>(
+      dispatcher, "actors.statistics",
+      [&service](const rpc::ActorsStatisticsParams& p) { return service.statistics(p); });
+}
+
 }  // namespace
 
 absl::Status normalize_reload_params(rpc::SystemReloadParams& params) {
@@ -97,6 +131,7 @@ void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneS
   dispatcher.register_typed_method<rpc::SystemHealthParams>(
       "system.health",
       [&service](const rpc::SystemHealthParams& params) { return service.health(params); });
+  register_actor_methods(dispatcher, service);
   register_rpc_discover(dispatcher);
 }
 

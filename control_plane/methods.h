@@ -1,5 +1,6 @@
 // The control plane's JSON-RPC methods (system.reload, modules.list, modules.purge, actors.list,
-// system.health) wired from a dispatcher to a ControlPlaneService, with their params validated.
+// system.health, and the one-actor actors.* methods) wired from a dispatcher to a
+// ControlPlaneService, with their params validated.
 //
 //   lemon::JsonRpcDispatcher dispatcher;
 //   lemon::register_control_plane_methods(dispatcher, service);  // service outlives dispatcher
@@ -18,6 +19,9 @@ namespace lemon {
 // actors.list page sizes: the one used when `limit` is 0, and the largest accepted (-32602 above).
 inline constexpr uint32_t kActorsListDefaultLimit = 1000;
 inline constexpr uint32_t kActorsListMaxLimit = 10000;
+
+// actors.suspend's longest timeout_ms (-32602 above), as ActorMaintenance::kMaxSuspend.
+inline constexpr uint32_t kActorsSuspendMaxMs = 600000;
 
 // Registers every control-plane method on `dispatcher`, and rpc.discover describing them all
 // (openrpc.h); `service` must outlive it.

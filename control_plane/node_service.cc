@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "actors/system_messages.h"
 #include "caf/scoped_actor.hpp"
+#include "control_plane/actor_state.h"
 #include "control_plane/report_proto.h"
 #include "core/reload_error.h"
 #include "nlohmann/json.hpp"
@@ -44,16 +45,7 @@ std::unordered_map<caf::actor_id, ActorStatus> ask_statuses(caf::actor_system& s
 // What actors.list shows of an actor's state: its format_status() JSON, or, for a Protobuf state,
 // that state as JSON through the schema of the version the actor runs.
 std::string state_summary(const CodeServer& cs, const ActorStatus& s) {
-  if (!s.state.empty() || s.state_type.empty()) return s.state;
-  ModuleRef version = cs.current(s.module);
-  if (!version || version->version() != s.version) version = cs.old(s.module);
-  absl::StatusOr<std::string> json =
-      reload_status(ReloadError::kNotFound, "the actor's version is no longer loaded");
-  if (version && version->version() == s.version) {
-    json = version->schema() != nullptr
-               ? version->schema()->to_json(s.state_type, s.state_bytes)
-               : reload_status(ReloadError::kNotFound, "the module declares no schema");
-  }
+  absl::StatusOr<std::string> json = state_json(cs, s);
   if (json.ok()) return *json;
   return nlohmann::json{{"state_type", s.state_type},
                         {"state_error", std::string(json.status().message())}}

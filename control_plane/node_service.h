@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "actors/system_messages.h"
 #include "cluster/cluster_messages.h"
 #include "control_plane/service.h"
 #include "core/reload_request.h"
@@ -62,7 +63,25 @@ class NodeService : public ControlPlaneService {
   absl::StatusOr<rpc::ActorsListResult> list_actors(const rpc::ActorsListParams& params) override;
   absl::StatusOr<rpc::SystemHealthResult> health(const rpc::SystemHealthParams& params) override;
 
+  // One live actor (node_service_actors.cc): through its status request and the runtime's
+  // ActorMaintenance.
+  absl::StatusOr<rpc::ActorsStateResult> get_state(const rpc::ActorsGetStateParams& p) override;
+  absl::StatusOr<rpc::ActorsStateResult> replace_state(
+      const rpc::ActorsReplaceStateParams& p) override;
+  absl::StatusOr<rpc::ActorsSuspendResult> suspend(const rpc::ActorsSuspendParams& p) override;
+  absl::StatusOr<rpc::ActorsResumeResult> resume(const rpc::ActorsResumeParams& p) override;
+  absl::StatusOr<rpc::ActorsStatisticsResult> statistics(
+      const rpc::ActorsStatisticsParams& p) override;
+
  private:
+  // The actor `name` names (a registered name, or "#<id>"); kNotFound if there is none.
+  absl::StatusOr<ActorEntry> find_actor(const std::string& name) const;
+  // Its status, asked within the actors.list page deadline; kNotFound if it is gone.
+  absl::StatusOr<ActorStatus> status_of(const ActorEntry& actor) const;
+  // Its state, as actors.get_state and actors.replace_state answer.
+  absl::StatusOr<rpc::ActorsStateResult> state_result(const std::string& name,
+                                                      const ActorStatus& status) const;
+
   Runtime& runtime_;
   const std::string node_name_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -37,6 +37,15 @@ class ControlPlaneService {
 
   // system.health
   virtual absl::StatusOr<rpc::SystemHealthResult> health(const rpc::SystemHealthParams& params) = 0;
+
+  // One live actor (params checked: name not empty, timeout_ms within bounds).
+  virtual absl::StatusOr<rpc::ActorsStateResult> get_state(const rpc::ActorsGetStateParams& p) = 0;
+  virtual absl::StatusOr<rpc::ActorsStateResult> replace_state(
+      const rpc::ActorsReplaceStateParams& p) = 0;
+  virtual absl::StatusOr<rpc::ActorsSuspendResult> suspend(const rpc::ActorsSuspendParams& p) = 0;
+  virtual absl::StatusOr<rpc::ActorsResumeResult> resume(const rpc::ActorsResumeParams& p) = 0;
+  virtual absl::StatusOr<rpc::ActorsStatisticsResult> statistics(
+      const rpc::ActorsStatisticsParams& p) = 0;
 };
 
 }  // namespace lemon

@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   rt->code_server_ = std::move(*cs);
   rt->registry_ = std::make_shared<ActorRegistry>();
   rt->manager_ = std::make_unique<ReloadManager>(*rt->system_, rt->registry_, *rt->code_server_);
+  rt->maintenance_ = std::make_unique<ActorMaintenance>(rt->registry_);
   if (!options.extension_dirs.empty()) {
     ExtensionCompiler::Options co;
     co.extension_roots = options.extension_dirs;
@@ -138,6 +139,7 @@ void Runtime::stop_actors(absl::Duration timeout) {
 }
 
 Runtime::~Runtime() {
+  maintenance_.reset();  // suspended actors run again, and can stop
   if (system_) stop_actors(absl::Seconds(30));
   if (reload_service_) caf::anon_send_exit(reload_service_, caf::exit_reason::user_shutdown);
   reload_service_ = caf::actor{};

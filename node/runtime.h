@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "actors/maintenance.h"
 #include "actors/registry.h"
 #include "actors/reloadable_actor.h"
 #include "caf/actor.hpp"
@@ -82,6 +83,8 @@ class Runtime {
   CodeServer& code_server() { return *code_server_; }
   const std::shared_ptr<ActorRegistry>& registry() { return registry_; }
   ReloadManager& reload_manager() { return *manager_; }
+  // Suspends, resumes and replaces the state of single actors (actors.suspend and friends).
+  ActorMaintenance& maintenance() { return *maintenance_; }
   ExtensionCompiler* compiler() { return compiler_.get(); }
   ReloadLock& lock() { return *lock_; }
   Telemetry& telemetry() { return *telemetry_; }
@@ -106,6 +109,7 @@ class Runtime {
   std::unique_ptr<CodeServer> code_server_;
   std::shared_ptr<ActorRegistry> registry_;
   std::unique_ptr<ReloadManager> manager_;
+  std::unique_ptr<ActorMaintenance> maintenance_;
   std::unique_ptr<ExtensionCompiler> compiler_;
   std::unique_ptr<Telemetry> telemetry_;
   std::unique_ptr<PrometheusExporter> exporter_;

@@ -21,17 +21,6 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-// Between two attempts to hold the actors that were busy: yield a few times (a turn usually ends
-// within microseconds), then sleep, up to 1 ms.
-void back_off(int attempt) {
-  if (attempt < 8) {
-    std::this_thread::yield();
-  } else {
-    std::this_thread::sleep_for(
-        std::chrono::microseconds(std::min(1000, 10 << std::min(attempt - 8, 7))));
-  }
-}
-
 // How many actors ahead of the one being moved the round asks the CPU for the next ones' memory.
 constexpr std::size_t kAhead = 8;
 
