@@ -1,11 +1,14 @@
 #include "reload/reload_manager.h"
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "actors/instance.h"
 #include "actors/system_messages.h"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
@@ -34,6 +37,21 @@ std::size_t close_gate(ActorRegistry& registry, const std::string& module,
     }
   }
   return deferred.size();
+}
+
+// Runs `next`'s code_change on `snap` as a reload would on the live actor, and destroys the
+// result.
+absl::Status check_snapshot(const ModuleRef& next, const StateSnapshot& snap,
+                            const SwapOptions& options) {
+  if (!snap.error.empty()) return reload_status(ReloadError::kCodeChangeFailed, snap.error);
+  StateHandoff handoff;
+  handoff.old_version = snap.version;
+  handoff.state_type = snap.state_type;
+  handoff.state = snap.state;
+  handoff.extra = options.extra;
+  handoff.downgrade = options.downgrade;
+  absl::StatusOr<Instance> made = code_change_instance(next, snap.behaviour, handoff);
+  return made.ok() ? absl::OkStatus() : made.status();
 }
 
 }  // namespace
@@ -178,6 +196,56 @@ SwapResult ReloadManager::change_code(const std::string& actor_name, const SwapO
     return result;
   }
   run_guarded(current, current, {actor}, options, result);
+  result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  return result;
+}
+
+SwapResult ReloadManager::preflight(const ModuleRef& next, const SwapOptions& options,
+                                     std::size_t sample) {
+  const auto started = Clock::now();
+  SwapResult result;
+  result.module = next->name();
+  result.to_version = next->version();
+  if (ModuleRef before = code_server_.current(next->name())) {
+    result.from_version = before->version();
+  }
+  std::vector<caf::actor> actors = registry_->actors_of(next->name());
+  if (sample > 0 && actors.size() > sample) actors.resize(sample);
+  // Plain sends, each answer an ordinary message: no per-request bookkeeping for thousands.
+  caf::scoped_actor self{sys_};
+  for (const caf::actor& a : actors) self->send(a, sys_snapshot_atom::value);
+  const absl::Time end = absl::Now() + options.suspend_timeout;
+  std::set<caf::actor_id> answered;
+  bool timed_out = false;
+  while (answered.size() < actors.size() && !timed_out) {
+    const absl::Duration left = std::max(end - absl::Now(), absl::ZeroDuration());
+    self->receive(
+        [&](StateSnapshot& snap) {
+          answered.insert(snap.id);
+          ++result.actors;
+          absl::Status checked = check_snapshot(next, snap, options);
+          if (!checked.ok()) {
+            result.failures.push_back({snap.id, snap.name, std::string(checked.message())});
+          }
+        },
+        caf::after(absl::ToChronoMilliseconds(left)) >> [&] { timed_out = true; });
+  }
+  for (const caf::actor& a : actors) {
+    // An actor that exited since the list is no failure: a reload would not move it either.
+    if (answered.count(a.id()) > 0 || registry_->await_gone(a.id(), absl::ZeroDuration())) {
+      continue;
+    }
+    result.failures.push_back({a.id(), registry_->name_of(a.id()),
+                               absl::StrCat("no snapshot within ",
+                                            absl::FormatDuration(options.suspend_timeout))});
+  }
+  if (!result.failures.empty()) {
+    result.status = reload_status(
+        ReloadError::kCodeChangeFailed,
+        absl::StrCat("pre-flight: code_change ", result.from_version, " -> ", result.to_version,
+                     " of ", result.module, " fails for ", result.failures.size(), " of ",
+                     actors.size(), " actors checked (first: ", result.failures[0].message, ")"));
+  }
   result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return result;
 }

@@ -291,6 +291,7 @@ class ThrowingSwapper : public ModuleSwapper {
   SwapResult change_code(const std::string&, const SwapOptions&) override {
     throw std::runtime_error("swapper exploded");
   }
+  SwapResult preflight(const ModuleRef&, const SwapOptions&, std::size_t) override { return {}; }
   int stop_actors(const ModuleRef&, absl::Duration) override { return 0; }
   std::map<std::string, std::size_t> actor_counts() const override { return {}; }
 };
