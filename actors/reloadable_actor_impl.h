@@ -229,8 +229,7 @@ class ReloadableActor final : public caf::event_based_actor,
 
   Hold hold(const RunningTurns& running) override;
 
-  absl::Status migrate(const ModuleRef& next, const std::string& extra,
-                       bool downgrade) override;
+  absl::Status migrate(const ModuleRef& next, const std::string& extra, bool downgrade) override;
 
   void release(bool commit, std::size_t index, ReleaseBatch& batch) override;
 

@@ -106,15 +106,15 @@ void register_release_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService
   };
   dispatcher.register_typed_method<rpc::ReleaseTargetParams>(
       "system.make_permanent",
-      [&service, one_target](const rpc::ReleaseTargetParams& params)
-          -> absl::StatusOr<rpc::MakePermanentResult> {
+      [&service, one_target](
+          const rpc::ReleaseTargetParams& params) -> absl::StatusOr<rpc::MakePermanentResult> {
         if (absl::Status s = one_target(params); !s.ok()) return s;
         return service.make_permanent(params);
       });
   dispatcher.register_typed_method<rpc::ReleaseTargetParams>(
       "system.rollback",
-      [&service, one_target](
-          const rpc::ReleaseTargetParams& params) -> absl::StatusOr<rpc::ReloadReport> {
+      [&service,
+       one_target](const rpc::ReleaseTargetParams& params) -> absl::StatusOr<rpc::ReloadReport> {
         if (absl::Status s = one_target(params); !s.ok()) return s;
         return service.rollback(params);
       });

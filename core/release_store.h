@@ -61,8 +61,7 @@ class ReleaseStore {
   absl::Status load();
   // Writes the record, then removes the copies it no longer names.
   absl::Status save() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<Release> get(const std::string& module,
-                             std::optional<Release> Entry::*which) const;
+  std::optional<Release> get(const std::string& module, std::optional<Release> Entry::*which) const;
 
   const std::string dir_;
   mutable absl::Mutex mu_;

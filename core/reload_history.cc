@@ -14,10 +14,14 @@ namespace {
 constexpr std::size_t kMaxLineBytes = 64 << 10;
 
 nlohmann::json to_json(const HistoryEntry& e) {
-  return {{"time_unix_ms", e.time_unix_ms}, {"requested_by", e.requested_by},
-          {"op", e.op},                     {"target", e.target},
-          {"params", e.params},             {"status", e.status},
-          {"modules", e.modules},           {"error", e.error}};
+  return {{"time_unix_ms", e.time_unix_ms},
+          {"requested_by", e.requested_by},
+          {"op", e.op},
+          {"target", e.target},
+          {"params", e.params},
+          {"status", e.status},
+          {"modules", e.modules},
+          {"error", e.error}};
 }
 
 bool from_json(const nlohmann::json& j, HistoryEntry& e) {

@@ -62,7 +62,8 @@ inline void add_swap_failures(ReloadReport& r, const std::string& module, const 
   for (std::size_t i = 0; i < swap.failures.size() && i < kMaxActorErrors; ++i) {
     const ActorFailure& f = swap.failures[i];
     r.errors.push_back(
-        {absl::StrCat(module, "/", f.actor_name.empty() ? std::to_string(f.actor_id) : f.actor_name),
+        {absl::StrCat(module, "/",
+                      f.actor_name.empty() ? std::to_string(f.actor_id) : f.actor_name),
          reload_error_of(swap.status),
          f.message,
          {}});

@@ -88,7 +88,8 @@ void Reloader::record_releases(ReloadChange& c) {
       ReloadReport& r = at(c.report_, s.where);
       r.metadata["release"] = permanent ? "permanent" : "provisional";
       if (!recorded.ok()) {
-        r.errors.push_back({s.module, reload_error_of(recorded),
+        r.errors.push_back({s.module,
+                            reload_error_of(recorded),
                             absl::StrCat("reloaded, but not recorded as the version to boot: ",
                                          recorded.message()),
                             {}});
@@ -97,10 +98,8 @@ void Reloader::record_releases(ReloadChange& c) {
   }
 }
 
-absl::StatusOr<ModuleRef> Reloader::boot_module(const std::string& name,
-                                                const std::string& path) {
-  std::optional<Release> release =
-      deps_.releases ? deps_.releases->permanent(name) : std::nullopt;
+absl::StatusOr<ModuleRef> Reloader::boot_module(const std::string& name, const std::string& path) {
+  std::optional<Release> release = deps_.releases ? deps_.releases->permanent(name) : std::nullopt;
   if (release) return load_file(release->copy);
   if (path.empty()) {
     return reload_status(ReloadError::kNotFound, absl::StrCat("no module ", name, " to boot"));

@@ -201,7 +201,7 @@ SwapResult ReloadManager::change_code(const std::string& actor_name, const SwapO
 }
 
 SwapResult ReloadManager::preflight(const ModuleRef& next, const SwapOptions& options,
-                                     std::size_t sample) {
+                                    std::size_t sample) {
   const auto started = Clock::now();
   SwapResult result;
   result.module = next->name();
@@ -235,9 +235,9 @@ SwapResult ReloadManager::preflight(const ModuleRef& next, const SwapOptions& op
     if (answered.count(a.id()) > 0 || registry_->await_gone(a.id(), absl::ZeroDuration())) {
       continue;
     }
-    result.failures.push_back({a.id(), registry_->name_of(a.id()),
-                               absl::StrCat("no snapshot within ",
-                                            absl::FormatDuration(options.suspend_timeout))});
+    result.failures.push_back(
+        {a.id(), registry_->name_of(a.id()),
+         absl::StrCat("no snapshot within ", absl::FormatDuration(options.suspend_timeout))});
   }
   if (!result.failures.empty()) {
     result.status = reload_status(

@@ -30,9 +30,8 @@ class ReleaseTest : public testing::NodeTest {
   void SetUp() override {
     NodeTest::SetUp();
     ASSERT_TRUE(rt_->telemetry()
-                    .attach("count-suspends", {kActorSuspend}, [this](const TelemetryEvent&) {
-                      suspends_.fetch_add(1);
-                    })
+                    .attach("count-suspends", {kActorSuspend},
+                            [this](const TelemetryEvent&) { suspends_.fetch_add(1); })
                     .ok());
   }
 
@@ -116,8 +115,8 @@ TEST_F(ReleaseTest, AReloadOneStateInAThousandWouldFailIsRefusedBeforeAnyActorIs
 
 TEST_F(ReleaseTest, ARestartBootsThePermanentVersionNotAFileWhoseReloadFailed) {
   install("counter", counter_so("1"));
-  ASSERT_TRUE(rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true)
-                  .ok());
+  ASSERT_TRUE(
+      rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true).ok());
   spawn("counter", 3);
   install("counter", counter_so("2"), false);
   ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("counter")).status, ReloadStatus::kOk);
@@ -131,8 +130,8 @@ TEST_F(ReleaseTest, ARestartBootsThePermanentVersionNotAFileWhoseReloadFailed) {
 
 TEST_F(ReleaseTest, AProvisionalVersionBootsOnlyOnceMadePermanent) {
   install("counter", counter_so("1"));
-  ASSERT_TRUE(rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true)
-                  .ok());
+  ASSERT_TRUE(
+      rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true).ok());
   install("counter", counter_so("2"), false);
   ReloadRequest req = ReloadRequest::module("counter");
   req.permanent = false;
@@ -151,8 +150,8 @@ TEST_F(ReleaseTest, AProvisionalVersionBootsOnlyOnceMadePermanent) {
 
 TEST_F(ReleaseTest, MakePermanentRecordsTheProvisionalVersion) {
   install("counter", counter_so("1"));
-  ASSERT_TRUE(rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true)
-                  .ok());
+  ASSERT_TRUE(
+      rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true).ok());
   install("counter", counter_so("2"), false);
   ReloadRequest req = ReloadRequest::module("counter");
   req.permanent = false;
@@ -166,8 +165,7 @@ TEST_F(ReleaseTest, MakePermanentRecordsTheProvisionalVersion) {
 
 TEST_F(ReleaseTest, RollbackReturnsToThePreviousVersionAsADowngrade) {
   install("ledger", runfile("testing/testdata/libledger_v1.so"));
-  ASSERT_TRUE(rt_->reloader().releases()->record(*rt_->code_server().current("ledger"), true)
-                  .ok());
+  ASSERT_TRUE(rt_->reloader().releases()->record(*rt_->code_server().current("ledger"), true).ok());
   auto ledgers = spawn("ledger", 3);
   install("ledger", runfile("testing/testdata/libledger_v2.so"), false);
   ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("ledger")).status, ReloadStatus::kOk);
@@ -189,8 +187,8 @@ TEST_F(ReleaseTest, RollbackReturnsToThePreviousVersionAsADowngrade) {
 
 TEST_F(ReleaseTest, RollbackAfterARestartLoadsThePreviousVersionFromItsCopy) {
   install("counter", counter_so("1"));
-  ASSERT_TRUE(rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true)
-                  .ok());
+  ASSERT_TRUE(
+      rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true).ok());
   install("counter", counter_so("2"), false);
   ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("counter")).status, ReloadStatus::kOk);
   restart();
