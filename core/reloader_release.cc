@@ -50,10 +50,16 @@ void Reloader::prepare_rollback(ReloadChange& c, Group& g, const std::string& na
 void Reloader::preflight(ReloadChange& c) {
   for (Group& g : c.groups_) {
     if (g.failed) continue;
-    std::string stopped;
-    for (Step& s : g.steps) {
-      if (!s.before) continue;  // a first load: no actor runs the module yet
+    std::string stopped;  // the first failure: the group fails whole, as in a commit
+    size_t failed_at = g.steps.size();
+    for (size_t k = 0; k < g.steps.size(); ++k) {
+      Step& s = g.steps[k];
       ReloadReport& r = at(c.report_, s.where);
+      if (!stopped.empty()) {
+        r.skipped.push_back({s.module, ReloadError::kRolledBack, "not attempted: " + stopped});
+        continue;
+      }
+      if (!s.before) continue;  // a first load: no actor runs the module yet
       SwapOptions options;
       options.extra = c.request_.extra;
       options.suspend_timeout = absl::Milliseconds(c.request_.timeout_ms);
@@ -63,17 +69,15 @@ void Reloader::preflight(ReloadChange& c) {
       r.metadata["preflight_failed"] = std::to_string(checked.failures.size());
       if (checked.status.ok()) continue;
       add_swap_failures(r, s.module, checked);
-      if (stopped.empty()) stopped = stop_reason(r, s.module);
+      stopped = stop_reason(r, s.module);
+      failed_at = k;
+      if (g.app) at(c.report_, g.where).metadata["stopped_by"] = s.module;
     }
     if (stopped.empty()) continue;
-    // The group fails whole: none of its versions is committed.
     g.failed = true;
-    if (g.app) at(c.report_, g.where).metadata["stopped_by"] = stopped;
-    for (Step& s : g.steps) {
-      ReloadReport& r = at(c.report_, s.where);
-      if (r.errors.empty()) {
-        mark_rolled_back(r, s.module, "prepared, then not committed because " + stopped);
-      }
+    for (size_t k = 0; k < failed_at; ++k) {
+      mark_rolled_back(at(c.report_, g.steps[k].where), g.steps[k].module,
+                       "prepared, then not committed because " + stopped);
     }
   }
 }

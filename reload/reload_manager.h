@@ -55,8 +55,9 @@ class ReloadManager : public ModuleSwapper {
   SwapResult change_code(const std::string& actor_name, const SwapOptions& options) override;
 
   // Takes a snapshot of each actor's state (sys_snapshot, answered between two of its messages:
-  // no actor is held) and runs `next`'s code_change on it on the caller's thread; what that makes
-  // is destroyed at once.
+  // no actor is held) and runs `next`'s code_change on it on a thread of the pool; what that
+  // makes is destroyed at once. A code_change still running a grace second past the deadline is
+  // left to end on its own and reported as kSuspendTimeout.
   SwapResult preflight(const ModuleRef& next, const SwapOptions& options,
                        std::size_t sample) override;
 
