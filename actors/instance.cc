@@ -32,17 +32,34 @@ absl::StatusOr<Instance> make_instance(const ModuleRef& module, const std::strin
   return out;
 }
 
-absl::StatusOr<Instance> migrate_instance(const Instance& from, const ModuleRef& next,
-                                          const std::string& behaviour, const std::string& extra) {
+absl::StatusOr<Instance> code_change_instance(const ModuleRef& next, const std::string& behaviour,
+                                              const StateHandoff& handoff) {
   const LemonBehaviourDescriptor* d = next->behaviour(behaviour);
   if (d == nullptr) {
     return reload_status(ReloadError::kCodeChangeFailed,
                          absl::StrCat(next->name(), " version ", next->version(),
                                       " no longer defines behaviour ", behaviour));
   }
-  std::string state;
+  std::string error;
+  Behaviour* b = d->code_change(handoff, &error);
+  if (b == nullptr) {
+    return reload_status(ReloadError::kCodeChangeFailed,
+                         absl::StrCat("code_change(", handoff.old_version, " -> ", next->version(),
+                                      ") failed: ", error));
+  }
+  Instance out;
+  out.use = ModuleUse(next);
+  out.behaviour = std::unique_ptr<Behaviour, BehaviourDeleter>(b, BehaviourDeleter{d->destroy});
+  return out;
+}
+
+absl::StatusOr<Instance> migrate_instance(const Instance& from, const ModuleRef& next,
+                                          const std::string& behaviour, const std::string& extra,
+                                          bool downgrade) {
+  if (next->behaviour(behaviour) == nullptr) return code_change_instance(next, behaviour, {});
+  StateHandoff handoff;
   try {
-    state = from.behaviour->export_state();
+    handoff.state = from.behaviour->export_state();
   } catch (const std::exception& e) {
     return reload_status(
         ReloadError::kCodeChangeFailed,
@@ -51,22 +68,11 @@ absl::StatusOr<Instance> migrate_instance(const Instance& from, const ModuleRef&
     return reload_status(ReloadError::kCodeChangeFailed,
                          absl::StrCat("export_state of version ", from.version(), " threw"));
   }
-  StateHandoff handoff;
   handoff.old_version = from.version();
   handoff.state_type = from.behaviour->state_type();
-  handoff.state = std::move(state);
   handoff.extra = extra;
-  std::string error;
-  Behaviour* b = d->code_change(handoff, &error);
-  if (b == nullptr) {
-    return reload_status(
-        ReloadError::kCodeChangeFailed,
-        absl::StrCat("code_change(", from.version(), " -> ", next->version(), ") failed: ", error));
-  }
-  Instance out;
-  out.use = ModuleUse(next);
-  out.behaviour = std::unique_ptr<Behaviour, BehaviourDeleter>(b, BehaviourDeleter{d->destroy});
-  return out;
+  handoff.downgrade = downgrade;
+  return code_change_instance(next, behaviour, handoff);
 }
 
 }  // namespace lemon

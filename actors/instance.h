@@ -33,9 +33,14 @@ struct Instance {
 absl::StatusOr<Instance> make_instance(const ModuleRef& module, const std::string& behaviour,
                                        const std::string& init_arg);
 
+// A behaviour `behaviour` of `next` made by its code_change from `handoff`.
+absl::StatusOr<Instance> code_change_instance(const ModuleRef& next, const std::string& behaviour,
+                                              const StateHandoff& handoff);
+
 // A behaviour of `next` migrated by its code_change from the state `from` exports.
 absl::StatusOr<Instance> migrate_instance(const Instance& from, const ModuleRef& next,
-                                          const std::string& behaviour, const std::string& extra);
+                                          const std::string& behaviour, const std::string& extra,
+                                          bool downgrade = false);
 
 }  // namespace lemon
 

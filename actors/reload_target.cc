@@ -78,14 +78,15 @@ ReloadTarget::Hold ReloadableActor::hold(const RunningTurns& running) {
   }
 }
 
-absl::Status ReloadableActor::migrate(const ModuleRef& next, const std::string& extra) {
+absl::Status ReloadableActor::migrate(const ModuleRef& next, const std::string& extra,
+                                      bool downgrade) {
   Installed staged;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!current_) {
       return reload_status(ReloadError::kCodeChangeFailed, "actor has no behaviour to migrate");
     }
-    auto migrated = migrate_instance(current_.instance, next, spec_.behaviour, extra);
+    auto migrated = migrate_instance(current_.instance, next, spec_.behaviour, extra, downgrade);
     if (!migrated.ok()) return migrated.status();
     staged.instance = std::move(*migrated);
   }

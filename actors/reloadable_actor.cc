@@ -197,6 +197,7 @@ caf::message_handler ReloadableActor::system_handlers() {
       [this](sys_wake_atom) { wake(); },
       [this](sys_init_atom, const ModuleRef& version) { init(version); },
       [this](sys_status_atom) { return status(); },
+      [this](sys_snapshot_atom) { return snapshot(); },
   };
 }
 
@@ -270,6 +271,28 @@ ActorStatus ReloadableActor::status() {
   return s;
 }
 
+StateSnapshot ReloadableActor::snapshot() {
+  StateSnapshot s;
+  s.id = id();
+  s.name = spec_.name;
+  s.behaviour = spec_.behaviour;
+  std::lock_guard<std::mutex> lock(mu_);
+  s.version = current_.instance.version();
+  if (!current_) {
+    s.error = "the actor runs no version yet";
+    return s;
+  }
+  try {
+    s.state_type = current_.instance.behaviour->state_type();
+    s.state = current_.instance.behaviour->export_state();
+  } catch (const std::exception& e) {
+    s.error = absl::StrCat("export_state of version ", s.version, " threw: ", e.what());
+  } catch (...) {
+    s.error = absl::StrCat("export_state of version ", s.version, " threw");
+  }
+  return s;
+}
+
 void ReloadableActor::clean_up() {
   std::lock_guard<std::mutex> lock(mu_);
   if (current_) {
@@ -283,16 +306,17 @@ void ReloadableActor::clean_up() {
   retire(current_);
 }
 
-// Whether `xs` may be a system message: (sys_wake), (sys_status) or (sys_init, ModuleRef). Nearly
-// every other message is told apart by its type token alone (one virtual call), instead of being
-// tried against each system handler in turn.
+// Whether `xs` may be a system message: (sys_wake), (sys_status), (sys_snapshot) or (sys_init,
+// ModuleRef). Nearly every other message is told apart by its type token alone (one virtual
+// call), instead of being tried against each system handler in turn.
 bool maybe_system(const caf::type_erased_tuple& xs) {
   constexpr uint32_t kAtom = caf::make_type_token<caf::atom_value>();
   constexpr uint32_t kAtomAndModule = caf::make_type_token<caf::atom_value, ModuleRef>();
   const uint32_t token = xs.type_token();
   if (token != kAtom && token != kAtomAndModule) return false;
   const caf::atom_value a = *static_cast<const caf::atom_value*>(xs.get(0));
-  return a == sys_wake_atom::value || a == sys_init_atom::value || a == sys_status_atom::value;
+  return a == sys_wake_atom::value || a == sys_init_atom::value || a == sys_status_atom::value ||
+         a == sys_snapshot_atom::value;
 }
 
 caf::match_case::result Dispatch::closed(caf::detail::invoke_result_visitor& f,

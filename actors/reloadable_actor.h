@@ -134,7 +134,7 @@ class ReloadTarget {
   // Held only: builds `next`'s behaviour from the current state (export_state, code_change,
   // handlers) and stages it; the current behaviour and state are untouched. Errors carry
   // ReloadError::kCodeChangeFailed with the module's message.
-  virtual absl::Status migrate(const ModuleRef& next, const std::string& extra) = 0;
+  virtual absl::Status migrate(const ModuleRef& next, const std::string& extra, bool downgrade) = 0;
 
   // Claimed (held, draining, or still busy after an aborted round) only: installs the staged
   // behaviour (`commit`) or drops it, and lets the actor run again; the behaviour it no longer runs

@@ -240,7 +240,7 @@ class ReloadableActor final : public caf::event_based_actor,
 
   Hold hold(const RunningTurns& running) override;
 
-  absl::Status migrate(const ModuleRef& next, const std::string& extra) override;
+  absl::Status migrate(const ModuleRef& next, const std::string& extra, bool downgrade) override;
 
   void release(bool commit, std::size_t index, ReleaseBatch& batch) override;
 
@@ -362,6 +362,7 @@ class ReloadableActor final : public caf::event_based_actor,
   void exit_note(const ExitNote& note);
 
   ActorStatus status();
+  StateSnapshot snapshot();
 
   // The behaviour's last words and the release of its module version; called once, by whoever
   // owns the members when the actor exits (the actor, or the manager that held it).

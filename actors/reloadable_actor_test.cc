@@ -118,7 +118,7 @@ TEST_F(ReloadableActorTest, MessagesSentWhileSuspendedRunInOrderOnTheNewVersion)
   ModuleRef v2 = cs_->load(runfile("extensions/counter/libcounter_v2.so")).value();
   ReloadTarget* target = hold(a);
   ASSERT_NE(target, nullptr);
-  ASSERT_TRUE(target->migrate(v2, "").ok());
+  ASSERT_TRUE(target->migrate(v2, "", false).ok());
 
   // The actor is held (migrated, waiting for commit): everything sent now is kept.
   constexpr uint64_t kMessages = 10000;
@@ -160,7 +160,7 @@ TEST_F(ReloadableActorTest, AbortKeepsTheOldVersionAndItsState) {
   ASSERT_TRUE(prepared.ok());
   ReloadTarget* target = hold(a);
   ASSERT_NE(target, nullptr);
-  absl::Status migrated = target->migrate(*prepared, "fail");
+  absl::Status migrated = target->migrate(*prepared, "fail", false);
   EXPECT_NE(migrated.message().find("failed as asked"), std::string::npos) << migrated;
   (*self_)->send(a, add_atom::value, int64_t{1});  // kept while held
   auto tracker = std::make_shared<ResumeTracker>(1);
@@ -202,7 +202,7 @@ TEST_F(OneWorkerTest, AHeldActorIsNotRunForOrdinaryMessagesAndResumesWithoutAWak
   ModuleRef v2 = cs_->load(runfile("extensions/counter/libcounter_v2.so")).value();
   ReloadTarget* target = hold(a);
   ASSERT_NE(target, nullptr);
-  ASSERT_TRUE(target->migrate(v2, "").ok());
+  ASSERT_TRUE(target->migrate(v2, "", false).ok());
   send_ticks(a, 1, 100);
   // b was scheduled after a: once b has answered, a has had its turn, had it been scheduled.
   ASSERT_EQ(ask<int64_t>(b, add_atom::value, int64_t{0}), 0);
@@ -288,7 +288,7 @@ TEST_F(ReloadableActorTest, AnActorKilledWhileHeldIsCleanedUpOnRelease) {
   ModuleRef v2 = cs_->load(runfile("extensions/counter/libcounter_v2.so")).value();
   ReloadTarget* target = hold(a);
   ASSERT_NE(target, nullptr);
-  ASSERT_TRUE(target->migrate(v2, "").ok());
+  ASSERT_TRUE(target->migrate(v2, "", false).ok());
   (*self_)->monitor(a);
   (*self_)->send_exit(a, caf::exit_reason::kill);
   (*self_)->receive([](caf::down_msg&) {});

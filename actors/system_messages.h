@@ -7,6 +7,7 @@
 //   (sys_wake)                after a release: run the messages kept while held, in order
 //   (sys_init, module)        a deferred actor (spawned during a reload) starts on that version
 //   (sys_status)              -> ActorStatus, answered even while the actor is held
+//   (sys_snapshot)            -> StateSnapshot: the state a code_change would get (a pre-flight)
 #ifndef LEMON_ACTORS_SYSTEM_MESSAGES_H_
 #define LEMON_ACTORS_SYSTEM_MESSAGES_H_
 
@@ -22,6 +23,7 @@ namespace lemon {
 using sys_wake_atom = caf::atom_constant<caf::atom("lwake")>;
 using sys_init_atom = caf::atom_constant<caf::atom("linit")>;
 using sys_status_atom = caf::atom_constant<caf::atom("lstatus")>;
+using sys_snapshot_atom = caf::atom_constant<caf::atom("lsnapshot")>;
 
 // What `actors.list` shows of one actor.
 struct ActorStatus {
@@ -46,9 +48,22 @@ struct ActorStatus {
   int64_t last_reload_unix_ms = 0;
 };
 
+// An actor's exported state and what a code_change needs beside it, taken on the actor's own
+// thread between two of its messages.
+struct StateSnapshot {
+  uint64_t id = 0;
+  std::string name;
+  std::string behaviour;
+  std::string version;     // "" while a deferred actor waits for its version
+  std::string state_type;  // Behaviour::state_type()
+  std::string state;       // Behaviour::export_state()
+  std::string error;       // export_state threw (or there is no behaviour yet): why
+};
+
 }  // namespace lemon
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lemon::ModuleRef)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lemon::StateSnapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lemon::ActorStatus)
 
 #endif  // LEMON_ACTORS_SYSTEM_MESSAGES_H_

@@ -132,7 +132,41 @@ void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneS
       "system.health",
       [&service](const rpc::SystemHealthParams& params) { return service.health(params); });
   register_actor_methods(dispatcher, service);
+  register_release_methods(dispatcher, service);
   register_rpc_discover(dispatcher);
+}
+
+void register_release_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& service) {
+  auto one_target = [](const rpc::ReleaseTargetParams& p) -> absl::Status {
+    if (p.module().empty() == p.app().empty()) return invalid("give one of module and app");
+    return check_reload_timeouts(p.timeout_ms(), 0);
+  };
+  dispatcher.register_typed_method<rpc::ReleaseTargetParams>(
+      "system.make_permanent",
+      [&service, one_target](
+          const rpc::ReleaseTargetParams& params) -> absl::StatusOr<rpc::MakePermanentResult> {
+        if (absl::Status s = one_target(params); !s.ok()) return s;
+        return service.make_permanent(params);
+      });
+  dispatcher.register_typed_method<rpc::ReleaseTargetParams>(
+      "system.rollback",
+      [&service,
+       one_target](const rpc::ReleaseTargetParams& params) -> absl::StatusOr<rpc::ReloadReport> {
+        if (absl::Status s = one_target(params); !s.ok()) return s;
+        return service.rollback(params);
+      });
+  dispatcher.register_typed_method<rpc::ReloadHistoryParams>(
+      "reload.history",
+      [&service](
+          const rpc::ReloadHistoryParams& params) -> absl::StatusOr<rpc::ReloadHistoryResult> {
+        if (params.limit() > kReloadHistoryMaxLimit) {
+          return invalid(absl::StrCat("limit is ", params.limit(), "; the maximum is ",
+                                      kReloadHistoryMaxLimit));
+        }
+        rpc::ReloadHistoryParams normalized = params;
+        if (normalized.limit() == 0) normalized.set_limit(kReloadHistoryDefaultLimit);
+        return service.reload_history(normalized);
+      });
 }
 
 }  // namespace lemon

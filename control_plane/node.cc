@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "control_plane/methods.h"
 #include "control_plane/report_proto.h"
 #include "core/reload_error.h"
+#include "core/sha256.h"
 
 namespace lemon {
 
@@ -70,19 +72,28 @@ absl::Status Node::create_runtime() {
   return absl::OkStatus();
 }
 
-// Every <name>.so in the modules directory.
+// Every module with a permanent version (from its private copy: a file whose reload failed is
+// not booted) and every other <name>.so in the modules directory.
 void Node::load_modules() {
   const std::string& modules_dir = files_.modules_dir;
+  std::map<std::string, std::string> files;  // module name -> file in modules_dir ("" if none)
+  if (ReleaseStore* releases = runtime_->reloader().releases()) {
+    for (const std::string& m : releases->modules()) files[m] = "";
+  }
   std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir(modules_dir.c_str()), closedir);
-  if (!dir) return;
-  while (dirent* e = readdir(dir.get())) {
+  while (dir) {
+    dirent* e = readdir(dir.get());
+    if (e == nullptr) break;
     std::string name = e->d_name;
     if (name.size() < 4 || name.substr(name.size() - 3) != ".so") continue;
-    auto m = runtime_->reloader().load_file(modules_dir + "/" + name);
+    files[name.substr(0, name.size() - 3)] = modules_dir + "/" + name;
+  }
+  for (const auto& [module, path] : files) {
+    auto m = runtime_->reloader().boot_module(module, path);
     if (m.ok()) {
       loaded_.push_back(absl::StrCat((*m)->name(), " ", (*m)->version()));
     } else {
-      skipped_.push_back(absl::StrCat("skipping ", name, ": ", m.status().message()));
+      skipped_.push_back(absl::StrCat("skipping ", module, ": ", m.status().message()));
     }
   }
 }
@@ -124,6 +135,8 @@ absl::Status Node::serve() {
     if (absl::Status s = start_cluster(); !s.ok()) return s;
   }
   service_ = std::make_unique<NodeService>(*runtime_, node_name_);
+  // The token's own name in the reload history: a prefix of its hash, never the token.
+  service_->set_caller("token:" + sha256_hex(*token).substr(0, 12));
   if (cluster_) serve_cluster_calls();
   dispatcher_ = std::make_unique<JsonRpcDispatcher>();
   register_control_plane_methods(*dispatcher_, *service_);

@@ -62,6 +62,9 @@ ReloadRequest to_request(const rpc::SystemReloadParams& p) {
   req.lock_timeout_ms = p.lock_timeout_ms() > 0 ? p.lock_timeout_ms() : defaults.lock_timeout_ms;
   req.owner = "control plane";
   req.extra = p.extra();
+  req.dry_run = p.dry_run();
+  req.sample = p.sample();
+  req.permanent = !p.has_permanent() || p.permanent();
   const bool lists =
       p.modules_size() + p.apps_size() + p.extensions_size() + p.code_change_size() > 0;
   if (p.scope() == "module") {
@@ -94,7 +97,8 @@ NodeService::NodeService(Runtime& runtime, std::string node_name)
     : runtime_(runtime), node_name_(std::move(node_name)) {}
 
 absl::StatusOr<rpc::ReloadReport> NodeService::reload_local(const rpc::SystemReloadParams& params) {
-  const ReloadRequest req = to_request(params);
+  ReloadRequest req = to_request(params);
+  req.requested_by = caller_;
   caf::scoped_actor self{runtime_.system()};
   absl::StatusOr<rpc::ReloadReport> out =
       reload_status(ReloadError::kInternal, "no answer from the reload service");
@@ -248,6 +252,52 @@ absl::StatusOr<rpc::SystemHealthResult> NodeService::health(const rpc::SystemHea
     out.set_clustered(true);
     out.set_cluster_address(view.address);
     for (const std::string& p : view.peers) out.add_peers(p);
+  }
+  return out;
+}
+
+absl::StatusOr<rpc::MakePermanentResult> NodeService::make_permanent(
+    const rpc::ReleaseTargetParams& params) {
+  std::vector<std::string> modules = {params.module()};
+  if (!params.app().empty()) {
+    absl::StatusOr<AppManifest> apps = runtime_.reloader().apps();
+    if (!apps.ok()) return apps.status();
+    const AppSpec* app = apps->find(params.app());
+    if (app == nullptr) return reload_status(ReloadError::kNotFound, "no app " + params.app());
+    modules = app->modules;
+  }
+  if (absl::Status s = runtime_.reloader().make_permanent(modules); !s.ok()) return s;
+  rpc::MakePermanentResult out;
+  for (const std::string& m : modules) out.add_modules(m);
+  return out;
+}
+
+absl::StatusOr<rpc::ReloadReport> NodeService::rollback(const rpc::ReleaseTargetParams& params) {
+  ReloadRequest req = params.app().empty() ? ReloadRequest::rollback(params.module())
+                                           : ReloadRequest::rollback_app(params.app());
+  if (params.timeout_ms() > 0) req.timeout_ms = params.timeout_ms();
+  req.owner = "control plane";
+  req.requested_by = caller_;
+  return reload_outcome(runtime_.reloader().run(req));  // a failed rollback is an error
+}
+
+absl::StatusOr<rpc::ReloadHistoryResult> NodeService::reload_history(
+    const rpc::ReloadHistoryParams& params) {
+  ReloadHistory* history = runtime_.reloader().history();
+  if (history == nullptr) {
+    return reload_status(ReloadError::kInvalidArgument, "this node keeps no reload history");
+  }
+  rpc::ReloadHistoryResult out;
+  for (const HistoryEntry& e : history->last(params.limit(), params.module())) {
+    rpc::ReloadHistoryEntry* p = out.add_entries();
+    p->set_time_unix_ms(e.time_unix_ms);
+    p->set_requested_by(e.requested_by);
+    p->set_op(e.op);
+    p->set_target(e.target);
+    for (const auto& [k, v] : e.params) (*p->mutable_params())[k] = v;
+    p->set_status(e.status);
+    for (const std::string& m : e.modules) p->add_modules(m);
+    p->set_error(e.error);
   }
   return out;
 }

@@ -62,6 +62,15 @@ class NodeService : public ControlPlaneService {
   absl::StatusOr<rpc::ReloadReport> purge_module(const rpc::ModulesPurgeParams& params) override;
   absl::StatusOr<rpc::ActorsListResult> list_actors(const rpc::ActorsListParams& params) override;
   absl::StatusOr<rpc::SystemHealthResult> health(const rpc::SystemHealthParams& params) override;
+  absl::StatusOr<rpc::MakePermanentResult> make_permanent(
+      const rpc::ReleaseTargetParams& params) override;
+  absl::StatusOr<rpc::ReloadReport> rollback(const rpc::ReleaseTargetParams& params) override;
+  absl::StatusOr<rpc::ReloadHistoryResult> reload_history(
+      const rpc::ReloadHistoryParams& params) override;
+
+  // Who the reload history names for the calls this service serves (e.g. "token:<id>");
+  // "control plane" unless set. Set before serving.
+  void set_caller(std::string caller) { caller_ = std::move(caller); }
 
   // One live actor (node_service_actors.cc): through its status request and the runtime's
   // ActorMaintenance.
@@ -89,6 +98,7 @@ class NodeService : public ControlPlaneService {
   std::function<ClusterView()> cluster_view_;
   std::function<std::vector<ClusterNodeModules>()> cluster_modules_;
   absl::Duration actors_page_deadline_ = absl::Milliseconds(500);
+  std::string caller_ = "control plane";
 };
 
 }  // namespace lemon

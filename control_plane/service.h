@@ -46,6 +46,24 @@ class ControlPlaneService {
   virtual absl::StatusOr<rpc::ActorsResumeResult> resume(const rpc::ActorsResumeParams& p) = 0;
   virtual absl::StatusOr<rpc::ActorsStatisticsResult> statistics(
       const rpc::ActorsStatisticsParams& p) = 0;
+
+  // system.make_permanent, system.rollback (a report of kind module or app) and reload.history;
+  // params are validated (one of module and app; limit 1..kReloadHistoryMaxLimit). A service
+  // without a release record refuses them.
+  virtual absl::StatusOr<rpc::MakePermanentResult> make_permanent(
+      const rpc::ReleaseTargetParams& params) {
+    (void)params;
+    return absl::UnimplementedError("system.make_permanent is not served here");
+  }
+  virtual absl::StatusOr<rpc::ReloadReport> rollback(const rpc::ReleaseTargetParams& params) {
+    (void)params;
+    return absl::UnimplementedError("system.rollback is not served here");
+  }
+  virtual absl::StatusOr<rpc::ReloadHistoryResult> reload_history(
+      const rpc::ReloadHistoryParams& params) {
+    (void)params;
+    return absl::UnimplementedError("reload.history is not served here");
+  }
 };
 
 }  // namespace lemon

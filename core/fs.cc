@@ -272,6 +272,17 @@ absl::StatusOr<std::string> read_regular_file(int fd, std::size_t max_bytes,
   return out;
 }
 
+absl::StatusOr<std::string> read_file_at(const std::string& path, std::size_t max_bytes) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return reload_status(ReloadError::kNotFound, "no file " + path);
+    return io_error("cannot open", path, errno);
+  }
+  absl::StatusOr<std::string> text = read_regular_file(fd, max_bytes, path);
+  close(fd);
+  return text;
+}
+
 absl::StatusOr<LockedPath> LockedPath::create_file(const std::string& dir, absl::string_view prefix,
                                                    absl::string_view suffix) {
   for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {

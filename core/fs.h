@@ -70,6 +70,11 @@ absl::Status check_trusted_path(const std::string& path, PathKind kind);
 absl::StatusOr<std::string> read_regular_file(int fd, std::size_t max_bytes,
                                               absl::string_view shown, bool* truncated = nullptr);
 
+// The regular file at `path` (never through a symbolic link), read as read_regular_file reads
+// with no `truncated`; kNotFound when it does not exist, kIoError naming it when it cannot be
+// opened.
+absl::StatusOr<std::string> read_file_at(const std::string& path, std::size_t max_bytes);
+
 // A file or directory of this process, created exclusively (never through a symbolic link) and
 // held locked until this object goes, when it is removed (unless commit() moved it). Move-only.
 class LockedPath {

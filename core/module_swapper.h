@@ -20,6 +20,7 @@ namespace lemon {
 struct SwapOptions {
   std::string extra;                                   // passed to every code_change
   absl::Duration suspend_timeout = absl::Seconds(10);  // all actors suspended and migrated by then
+  bool downgrade = false;  // the new version is older: a rollback (StateHandoff::downgrade)
 };
 
 struct ActorFailure {
@@ -53,6 +54,13 @@ class ModuleSwapper {
   // Runs the current version's code_change(current, state, extra) on the actor named
   // `actor_name` (a code_change target: state migration without a new version).
   virtual SwapResult change_code(const std::string& actor_name, const SwapOptions& options) = 0;
+
+  // The pre-flight: runs `next`'s code_change on a snapshot of the state of each actor of its
+  // module (the first `sample` of them; 0: all), holding and changing no one, and drops what it
+  // made. `actors` is how many were checked; each failure names the actor and why; status is
+  // kCodeChangeFailed when any failed. Snapshots not taken by options.suspend_timeout fail.
+  virtual SwapResult preflight(const ModuleRef& next, const SwapOptions& options,
+                               std::size_t sample) = 0;
 
   // Stops every actor running `version` and waits until they are gone; returns how many.
   virtual int stop_actors(const ModuleRef& version, absl::Duration timeout) = 0;

@@ -17,6 +17,8 @@ constexpr std::pair<ReloadOp, const char*> kOps[] = {
     {ReloadOp::kCodeChange, "code_change"},
     {ReloadOp::kSoftPurge, "purge"},
     {ReloadOp::kHardPurge, "hard_purge"},
+    {ReloadOp::kRollback, "rollback"},
+    {ReloadOp::kRollbackApp, "rollback_app"},
 };
 
 ReloadRequest with_target(ReloadOp op, std::string target) {
@@ -42,7 +44,7 @@ absl::StatusOr<ReloadOp> parse_reload_op(absl::string_view name) {
   return reload_status(ReloadError::kInvalidArgument,
                        absl::StrCat("unknown reload operation '", name,
                                     "' (module, extension, app, all, selection, code_change, "
-                                    "purge, hard_purge)"));
+                                    "purge, hard_purge, rollback, rollback_app)"));
 }
 
 ReloadRequest ReloadRequest::module(std::string name) {
@@ -72,13 +74,22 @@ ReloadRequest ReloadRequest::hard_purge(std::string module) {
   return with_target(ReloadOp::kHardPurge, std::move(module));
 }
 
+ReloadRequest ReloadRequest::rollback(std::string module) {
+  return with_target(ReloadOp::kRollback, std::move(module));
+}
+ReloadRequest ReloadRequest::rollback_app(std::string app) {
+  return with_target(ReloadOp::kRollbackApp, std::move(app));
+}
+
 ReloadKind report_kind(ReloadOp op) {
   switch (op) {
     case ReloadOp::kModule:
+    case ReloadOp::kRollback:
       return ReloadKind::kModule;
     case ReloadOp::kExtension:
       return ReloadKind::kExtension;
     case ReloadOp::kApp:
+    case ReloadOp::kRollbackApp:
       return ReloadKind::kApp;
     case ReloadOp::kCodeChange:
       return ReloadKind::kCodeChange;
@@ -126,6 +137,12 @@ absl::Status check_request(const ReloadRequest& r) {
   if (r.op != ReloadOp::kSystem && r.op != ReloadOp::kSelection && r.target.empty()) {
     return reload_status(ReloadError::kInvalidArgument,
                          absl::StrCat("a ", to_string(r.op), " reload needs a target"));
+  }
+  if (r.dry_run && (!r.selection.code_changes.empty() || r.op == ReloadOp::kCodeChange ||
+                    r.op == ReloadOp::kSoftPurge || r.op == ReloadOp::kHardPurge)) {
+    return reload_status(ReloadError::kInvalidArgument,
+                         "a dry run checks module, extension, app and system reloads and "
+                         "rollbacks; not code_change targets or purges");
   }
   return absl::OkStatus();
 }

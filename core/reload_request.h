@@ -28,12 +28,18 @@ enum class ReloadOp : uint8_t {
   kCodeChange = 6,  // target: a registered actor, migrated by its current version's code_change
   kSoftPurge = 7,   // target: a module whose old version no actor runs any more
   kHardPurge = 8,   // target: a module whose old version is dropped, its actors stopped
+  // target: a module, back to its previous version (the old one, or the previous permanent one
+  // from its private copy); its code_change is told it is a downgrade.
+  kRollback = 9,
+  kRollbackApp = 10,  // target: an app of the manifest; every module back, all or nothing
 };
 
-// The kind of report an operation returns (kSelection and kSystem: kSystem; purges: kPurge).
+// The kind of report an operation returns (kSelection and kSystem: kSystem; purges: kPurge;
+// rollbacks: kModule and kApp).
 ReloadKind report_kind(ReloadOp op);
 
-// "module", "extension", "app", "all", "selection", "code_change", "purge", "hard_purge".
+// "module", "extension", "app", "all", "selection", "code_change", "purge", "hard_purge",
+// "rollback", "rollback_app".
 const char* to_string(ReloadOp op);
 absl::StatusOr<ReloadOp> parse_reload_op(absl::string_view name);
 
@@ -61,6 +67,18 @@ struct ReloadRequest {
   // Hard-purge an old version that actors still run instead of skipping it with in_use.
   bool force = false;
   std::string owner = "api";  // who holds the lock, shown in lock errors
+  // Who asked, as the reload history records it: "local" for a call inside the node, the
+  // control plane's caller otherwise.
+  std::string requested_by = "local";
+  // Loads and checks the new versions and runs their code_change on snapshots of the live
+  // states (the pre-flight), then drops them: nothing held, nothing changed.
+  bool dry_run = false;
+  // The actors per module whose states the pre-flight migrates (dry run and real reload);
+  // 0: all of them.
+  uint32_t sample = 0;
+  // A successful reload's versions become the ones the node boots (core/release_store.h); false
+  // keeps them provisional until made permanent.
+  bool permanent = true;
 
   static ReloadRequest module(std::string name);
   static ReloadRequest extension(std::string path);
@@ -70,6 +88,8 @@ struct ReloadRequest {
   static ReloadRequest code_change(std::string actor, std::string extra = "");
   static ReloadRequest soft_purge(std::string module);
   static ReloadRequest hard_purge(std::string module);
+  static ReloadRequest rollback(std::string module);
+  static ReloadRequest rollback_app(std::string app);
 };
 
 // The largest deadlines a request may ask for (one hour each), so that no caller can make a

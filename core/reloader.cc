@@ -14,12 +14,7 @@
 #include "core/reloader_internal.h"
 
 namespace lemon {
-namespace {
-
-constexpr std::size_t kMaxActorErrors = 20;  // per-actor failures a report lists
-
-}  // namespace
-
+using reloader_internal::add_swap_failures;
 using reloader_internal::at;
 using reloader_internal::finish_tree;
 using reloader_internal::is_file;
@@ -104,6 +99,7 @@ ReloadReport Reloader::run(const ReloadRequest& request) {
       report.lock_token = guard->token();
       report.metadata["lock_token"] = std::to_string(guard->token());
     }
+    record_history(request, report);
     // reload.stop is emitted while the lock is still held, so that observers see operations as
     // disjoint intervals.
     emit_modules();
@@ -138,6 +134,7 @@ void Reloader::commit(ReloadChange& change) {
   emit_start(kind, target);
   const auto started = std::chrono::steady_clock::now();
   commit_locked(change);
+  record_history(change.request_, change.report_);
   emit_modules();
   emit_stop(kind, target, change.report_,
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -162,6 +159,10 @@ void Reloader::emit_stop(const std::string& kind, const std::string& target,
 void Reloader::commit_locked(ReloadChange& c) {
   if (c.committed_) return;
   c.committed_ = true;
+  if (c.request_.dry_run) {
+    c.report_.metadata["dry_run"] = "true";
+    return finish_tree(c.report_);
+  }
   if (!c.ok_ && c.all_or_nothing_) return finish_tree(c.report_);
   std::string stopped;  // the first failure: it stops its group (or, all or nothing, everything)
   for (Group& g : c.groups_) {
@@ -183,6 +184,7 @@ void Reloader::commit_locked(ReloadChange& c) {
   if (c.all_or_nothing_ && !stopped.empty()) {
     for (size_t k = c.groups_.size(); k-- > 0;) undo(c, c.groups_[k], stopped);
   }
+  record_releases(c);
   run_direct(c);
   finish_tree(c.report_);
 }
@@ -213,6 +215,7 @@ bool Reloader::commit_step(ReloadChange& c, Step& s) {
   SwapOptions options;
   options.extra = c.request_.extra;
   options.suspend_timeout = absl::Milliseconds(c.request_.timeout_ms);
+  options.downgrade = s.downgrade;
   SwapResult swap = deps_.swapper->swap(s.next, options);
   emit_swap(swap);
   double max_pause = 0;
@@ -224,16 +227,7 @@ bool Reloader::commit_step(ReloadChange& c, Step& s) {
   r.metadata["prepare_ms"] = absl::StrCat(swap.prepare_ms);
   r.metadata["resume_ms"] = absl::StrCat(swap.resume_ms);
   if (!swap.status.ok()) {
-    r.add_error(s.module, swap.status);
-    for (std::size_t i = 0; i < swap.failures.size() && i < kMaxActorErrors; ++i) {
-      const ActorFailure& f = swap.failures[i];
-      r.errors.push_back(
-          {absl::StrCat(s.module, "/",
-                        f.actor_name.empty() ? std::to_string(f.actor_id) : f.actor_name),
-           reload_error_of(swap.status),
-           f.message,
-           {}});
-    }
+    add_swap_failures(r, s.module, swap);
     return false;
   }
   s.done = true;
@@ -264,6 +258,7 @@ void Reloader::undo(ReloadChange& c, Group& g, const std::string& because) {
     }
     SwapOptions back;
     back.suspend_timeout = absl::Milliseconds(c.request_.timeout_ms);
+    back.downgrade = !s.downgrade;
     SwapResult result = deps_.swapper->swap(s.before, back);
     emit_swap(result);
     if (result.status.ok()) {
@@ -286,7 +281,11 @@ void Reloader::rollback(ReloadChange& change) {
   finish_tree(change.report_);
   change.report_.rolled_back = true;
   for (const Group& g : change.groups_) {
-    for (const Step& s : g.steps) change.report_.rolled_back &= !s.done;
+    for (const Step& s : g.steps) {
+      change.report_.rolled_back &= !s.done;
+      // The version the commit replaced is what boots again.
+      if (!s.done && s.before && deps_.releases) (void)deps_.releases->record(*s.before, true);
+    }
   }
   emit_modules();
 }

@@ -34,6 +34,8 @@
 #include "core/code_server.h"
 #include "core/extension_compiler.h"
 #include "core/module_swapper.h"
+#include "core/release_store.h"
+#include "core/reload_history.h"
 #include "core/reload_lock.h"
 #include "core/reload_report.h"
 #include "core/reload_request.h"
@@ -61,7 +63,8 @@ class ReloadChange {
     ModuleRef next;
     ModuleRef before;  // null: a first load
     std::vector<size_t> where;
-    bool done = false;  // committed
+    bool done = false;       // committed
+    bool downgrade = false;  // a rollback: code_change is told so
   };
   // What commits or rolls back together: an app, or one module or extension.
   struct Group {
@@ -90,6 +93,8 @@ class Reloader {
     ExtensionCompiler* compiler = nullptr;  // null: extensions are refused
     LockService* lock = nullptr;            // required
     Telemetry* telemetry = nullptr;         // may be null
+    ReleaseStore* releases = nullptr;       // null: nothing is recorded as permanent
+    ReloadHistory* history = nullptr;       // null: no history is kept
   };
   struct Layout {
     std::string modules_dir;                  // <modules_dir>/<name>.so is module <name>
@@ -99,21 +104,39 @@ class Reloader {
 
   Reloader(Deps deps, Layout layout);
 
-  // Checks `request` (check_request), takes the lock, prepares and commits it.
+  // Checks `request` (check_request), takes the lock, prepares and commits it (a dry run is
+  // prepared only), and adds it to the history.
   ReloadReport run(const ReloadRequest& request);
 
   // The two phases, for a caller holding the reload lock. prepare loads and checks every new
-  // version `request` names (module, extension, app, system, selection); a code_change target or
-  // a purge is done by commit. With `all_or_nothing`, commit changes everything or nothing, and
-  // an old version still in use is an error rather than a skip.
+  // version `request` names (module, extension, app, system, selection, rollback), then runs the
+  // pre-flight: each new version's code_change on snapshots of its module's actors' states
+  // (ModuleSwapper::preflight), so that a migration that would fail fails here, before any actor
+  // is held; a code_change target or a purge is done by commit. With `all_or_nothing`, commit
+  // changes everything or nothing, and an old version still in use is an error rather than a
+  // skip.
   std::unique_ptr<ReloadChange> prepare(const ReloadRequest& request, bool all_or_nothing);
-  // Emits reload.start/stop around the commit. Call once, after prepare.
+  // Emits reload.start/stop around the commit, records the versions it made current (permanent
+  // unless request.permanent is false) and adds it to the history. Call once, after prepare; a
+  // dry run commits nothing.
   void commit(ReloadChange& change);
   // Undoes a commit: every module back to the version before it (a first load is unloaded).
   void rollback(ReloadChange& change);
 
   // Loads a module file with no actors yet (node start-up). Not locked against reloads.
   absl::StatusOr<ModuleRef> load_file(const std::string& path);
+
+  // Loads module `name` at node start-up: its permanent version from the release store's private
+  // copy, or, when it has none, the file at `path` (empty: none), which then becomes permanent.
+  absl::StatusOr<ModuleRef> boot_module(const std::string& name, const std::string& path);
+
+  // The provisional versions of `modules` become permanent; the first error (kNotFound for a
+  // module with no provisional version), after trying them all.
+  absl::Status make_permanent(const std::vector<std::string>& modules);
+
+  // Null when the node keeps no history (or no release store).
+  ReloadHistory* history() const { return deps_.history; }
+  ReleaseStore* releases() const { return deps_.releases; }
 
   absl::StatusOr<AppManifest> apps() const;
   const Layout& layout() const { return layout_; }
@@ -131,12 +154,22 @@ class Reloader {
   void add_step(ReloadChange& c, Group& g, ModuleRef next, std::vector<size_t> where,
                 const std::string& item);
   void prepare_app(ReloadChange& c, const AppSpec& app, std::vector<size_t> where);
+  // The step back to `name`'s previous version (ReleaseStore::rollback_target, else its old one).
+  void prepare_rollback(ReloadChange& c, Group& g, const std::string& name,
+                        std::vector<size_t> where);
+  // The version a rollback of `name` goes back to; kNotFound when there is none.
+  absl::StatusOr<ModuleRef> previous_version(const std::string& name) const;
+  // The pre-flight of every step of `c` not failed yet; a group with a failure fails.
+  void preflight(ReloadChange& c);
   void prepare_system(ReloadChange& c);
   void prepare_selection(ReloadChange& c);
   // Adds `child` to the top report, with `g` (its paths relative to the child) as a group.
   void attach(ReloadChange& c, ReloadReport child, Group g);
 
   void commit_locked(ReloadChange& c);
+  // The versions `c`'s committed steps made current, in the release store.
+  void record_releases(ReloadChange& c);
+  void record_history(const ReloadRequest& request, const ReloadReport& report);
   bool commit_step(ReloadChange& c, Step& s);
   void undo(ReloadChange& c, Group& g, const std::string& because);
   void run_direct(ReloadChange& c);  // code_change and purges

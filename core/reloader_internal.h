@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/module_swapper.h"
 #include "core/reload_error.h"
 #include "core/reload_report.h"
 #include "core/reload_request.h"
@@ -53,6 +54,22 @@ inline std::string stop_reason(const ReloadReport& r, const std::string& module)
   return absl::StrCat(module, " did not reload");
 }
 
+// Adds `swap`'s failure to `r`: its status, then the first per-actor failures (each item
+// "<module>/<actor>").
+inline void add_swap_failures(ReloadReport& r, const std::string& module, const SwapResult& swap) {
+  constexpr std::size_t kMaxActorErrors = 20;  // per-actor failures a report lists
+  r.add_error(module, swap.status);
+  for (std::size_t i = 0; i < swap.failures.size() && i < kMaxActorErrors; ++i) {
+    const ActorFailure& f = swap.failures[i];
+    r.errors.push_back(
+        {absl::StrCat(module, "/",
+                      f.actor_name.empty() ? std::to_string(f.actor_id) : f.actor_name),
+         reload_error_of(swap.status),
+         f.message,
+         {}});
+  }
+}
+
 // True if a report reloaded nothing, failed nothing, and skipped only unchanged items.
 inline bool only_unchanged(const ReloadReport& r) {
   if (!r.reloaded.empty() || !r.errors.empty() || !r.results.empty()) return false;
@@ -73,6 +90,10 @@ inline void finish_tree(ReloadReport& r) {
 inline bool is_skip(const absl::Status& s, bool all_or_nothing) {
   const ReloadError e = reload_error_of(s);
   return e == ReloadError::kUnchanged || (e == ReloadError::kInUse && !all_or_nothing);
+}
+
+inline bool is_rollback(ReloadOp op) {
+  return op == ReloadOp::kRollback || op == ReloadOp::kRollbackApp;
 }
 
 inline bool two_phase(ReloadOp op) {

@@ -22,6 +22,7 @@ namespace lemon {
 using reloader_internal::at;
 using reloader_internal::finish_tree;
 using reloader_internal::is_file;
+using reloader_internal::is_rollback;
 using reloader_internal::is_skip;
 using reloader_internal::mark_rolled_back;
 using reloader_internal::only_unchanged;
@@ -62,15 +63,16 @@ std::unique_ptr<ReloadChange> Reloader::prepare(const ReloadRequest& request, bo
   c->report_ = ReloadReport::begin(report_kind(request.op), request.target);
   if (absl::Status bad = check_request(request); !bad.ok()) {
     c->report_.add_error(request.target, bad);
-  } else if (request.op == ReloadOp::kModule || request.op == ReloadOp::kExtension) {
+  } else if (request.op == ReloadOp::kModule || request.op == ReloadOp::kExtension ||
+             request.op == ReloadOp::kRollback) {
     Group g;
-    if (request.op == ReloadOp::kModule) {
+    if (request.op != ReloadOp::kExtension) {
       prepare_module(*c, g, request.target, "", {});
     } else {
       prepare_extension(*c, g, request.target, {});
     }
     c->groups_.push_back(std::move(g));
-  } else if (request.op == ReloadOp::kApp) {
+  } else if (request.op == ReloadOp::kApp || request.op == ReloadOp::kRollbackApp) {
     auto manifest = apps();
     const AppSpec* spec = manifest.ok() ? manifest->find(request.target) : nullptr;
     if (!manifest.ok()) {
@@ -98,6 +100,7 @@ std::unique_ptr<ReloadChange> Reloader::prepare(const ReloadRequest& request, bo
                                       absl::StrCat("a ", to_string(request.op),
                                                    " cannot be part of an all-or-nothing change")));
   }
+  preflight(*c);
   finish_tree(c->report_);
   c->ok_ = c->report_.status != ReloadStatus::kError;
   return c;
@@ -105,6 +108,7 @@ std::unique_ptr<ReloadChange> Reloader::prepare(const ReloadRequest& request, bo
 
 void Reloader::prepare_module(ReloadChange& c, Group& g, const std::string& name, std::string path,
                               std::vector<size_t> where) {
+  if (is_rollback(c.request_.op)) return prepare_rollback(c, g, name, std::move(where));
   ReloadReport& r = at(c.report_, where);
   if (path.empty()) {
     auto p = module_path(name);
@@ -180,8 +184,10 @@ void Reloader::add_step(ReloadChange& c, Group& g, ModuleRef next, std::vector<s
   Step s;
   s.module = next->name();
   s.before = deps_.code_server->current(s.module);
-  // Before any actor is held: a schema that breaks the current one's, unless forced.
-  if (s.before && !c.request_.force) {
+  s.downgrade = is_rollback(c.request_.op);
+  // Before any actor is held: a schema that breaks the current one's, unless forced. A rollback
+  // returns to a schema that ran before; its code_change is told it is a downgrade.
+  if (s.before && !c.request_.force && !s.downgrade) {
     if (absl::Status gate = check_schema_change(*s.before, *next); !gate.ok()) {
       g.failed = true;
       return r.add_error(item, gate);
@@ -207,7 +213,10 @@ void Reloader::prepare_app(ReloadChange& c, const AppSpec& app, std::vector<size
       continue;
     }
     auto path = module_path(module);
-    if (path.ok() && unchanged(*deps_.code_server, module, *path)) {
+    const bool nothing_to_do = is_rollback(c.request_.op)
+                                   ? !previous_version(module).ok()
+                                   : path.ok() && unchanged(*deps_.code_server, module, *path);
+    if (nothing_to_do) {
       unchanged_modules.push_back(module);
       continue;
     }

@@ -40,6 +40,7 @@ class FakeSwapper : public ModuleSwapper {
     return r;
   }
   SwapResult change_code(const std::string&, const SwapOptions&) override { return {}; }
+  SwapResult preflight(const ModuleRef&, const SwapOptions&, std::size_t) override { return {}; }
   int stop_actors(const ModuleRef&, absl::Duration) override { return 0; }
   std::map<std::string, std::size_t> actor_counts() const override { return {}; }
 

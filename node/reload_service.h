@@ -49,7 +49,8 @@ typename Inspector::result_type inspect(Inspector& f, ReloadSelection& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ReloadRequest& x) {
   return f(caf::meta::type_name("lemon.ReloadRequest"), x.op, x.target, x.selection, x.extra,
-           x.timeout_ms, x.lock_timeout_ms, x.force, x.owner);
+           x.timeout_ms, x.lock_timeout_ms, x.force, x.owner, x.requested_by, x.dry_run, x.sample,
+           x.permanent);
 }
 
 template <class Inspector>

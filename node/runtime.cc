@@ -112,7 +112,15 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   rt->code_server_->set_purge_hook([manager](const ModuleRef& version) {
     return manager->stop_actors(version, absl::Seconds(30));
   });
+  auto releases = ReleaseStore::open(options.state_dir + "/releases");
+  if (!releases.ok()) return releases.status();
+  rt->releases_ = std::move(*releases);
+  auto history = ReloadHistory::open(options.state_dir + "/reload_history.jsonl");
+  if (!history.ok()) return history.status();
+  rt->history_ = std::move(*history);
   Reloader::Deps deps;
+  deps.releases = rt->releases_.get();
+  deps.history = rt->history_.get();
   deps.code_server = rt->code_server_.get();
   deps.swapper = rt->manager_.get();
   deps.compiler = rt->compiler_.get();

@@ -114,6 +114,8 @@ class Runtime {
   std::unique_ptr<Telemetry> telemetry_;
   std::unique_ptr<PrometheusExporter> exporter_;
   std::unique_ptr<ReloadLock> lock_;
+  std::unique_ptr<ReleaseStore> releases_;  // <state_dir>/releases
+  std::unique_ptr<ReloadHistory> history_;  // <state_dir>/reload_history.jsonl
   std::unique_ptr<Reloader> reloader_;
   caf::actor reload_service_;
 };

@@ -54,6 +54,13 @@ class ReloadManager : public ModuleSwapper {
   // version), e.g. to migrate its state with `extra`; all or nothing for that actor.
   SwapResult change_code(const std::string& actor_name, const SwapOptions& options) override;
 
+  // Takes a snapshot of each actor's state (sys_snapshot, answered between two of its messages:
+  // no actor is held) and runs `next`'s code_change on it on a thread of the pool; what that
+  // makes is destroyed at once. A code_change still running a grace second past the deadline is
+  // left to end on its own and reported as kSuspendTimeout.
+  SwapResult preflight(const ModuleRef& next, const SwapOptions& options,
+                       std::size_t sample) override;
+
   // Kills the actors running `version` (hard purge) and waits until they are gone.
   int stop_actors(const ModuleRef& version, absl::Duration timeout) override;
 

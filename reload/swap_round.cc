@@ -117,7 +117,7 @@ bool SwapRound::attempt(std::size_t i, const RunningTurns& running, Findings& f)
     case ReloadTarget::Hold::kHeld: {
       marks_[i] = Mark::kHeld;
       outcome_.migrating.store(actors_[i].id(), std::memory_order_relaxed);
-      absl::Status s = targets_[i]->migrate(next_, options_.extra);
+      absl::Status s = targets_[i]->migrate(next_, options_.extra, options_.downgrade);
       outcome_.migrating.store(0, std::memory_order_relaxed);
       if (!s.ok()) f.failed.emplace_back(i, std::move(s));  // go on: the report names them all
       f.now = Clock::now();

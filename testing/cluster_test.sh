@@ -2,7 +2,7 @@
 # Cluster-wide reload end to end (docs/cluster.md): real lemond processes on 127.0.0.1, connected
 # with CAF's networking, driven through the control plane with curl and jq.
 #   (a) three nodes: a cluster reload upgrades every node's demo actors; no message lost
-#   (f) one node's commit fails (code_change throws there): the nodes that committed roll back
+#   (f) one node's new code_change throws: its pre-flight fails prepare; the reload is discarded
 #   (c) one node's module is broken: it fails prepare, and no node changes version
 #   (b) two coordinators start cluster reloads at the same moment: they never overlap on a node
 #   (d) a fourth node coordinates a slow reload (extension compiles) and is SIGKILLed while it
@@ -85,19 +85,20 @@ jq -e '.result.nodes == ["a","b","c"] and (.result.divergent // []) == []
   || fail "(a) cluster modules.list: $(cat "$T/a-modules.json")"
 echo "(a) ok: a, b and c upgraded to counter 2 by one cluster reload; modules.list shows it"
 
-# ---- (f) c's commit fails (its new version's code_change throws): a and b roll back -----------
+# ---- (f) c's new version's code_change throws: c's pre-flight refuses it at prepare, before any
+# actor is held, and the cluster reload is discarded everywhere ---------------------------------
 cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
 cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
 cp "$EXAMPLES/libcounter_v2_fail.so" "$T/c/modules/counter.so"
 cluster_reload a counter >"$T/f.json"
 jq -e '.error.code == -32003 and .error.data.report as $r | $r.status == "error"
-       and $r.metadata.outcome == "rolled_back" and $r.metadata.failed_nodes == "c"
-       and ([$r.results[].metadata.outcome] == ["rolled_back","rolled_back","failed"])
+       and $r.metadata.outcome == "discarded" and $r.metadata.failed_nodes == "c"
+       and ([$r.results[].metadata.outcome] == ["discarded","discarded","failed"])
        and ($r.results[] | select(.metadata.node == "c")
             | .errors[0].reason == "code_change_failed")' "$T/f.json" >/dev/null \
   || fail "(f) report: $(cat "$T/f.json")"
 for n in a b c; do [ "$(versions $n)" = '["2"]' ] || fail "(f) $n runs $(versions $n)"; done
-echo "(f) ok: c failed its commit; a and b went back to counter 2"
+echo "(f) ok: c's pre-flight failed; the reload was discarded and a, b, c run counter 2"
 
 # ---- (c) c's counter.so is broken: prepare fails there, nobody changes ------------------------
 cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"

@@ -195,8 +195,8 @@ TEST_F(ReloaderTest, AppReloadWhereTheThirdOfFourModulesFailsLeavesAllFourOnThei
   }
   ReloadReport r = rt_->reloader().run(ReloadRequest::app("shop"));
   EXPECT_EQ(r.status, ReloadStatus::kError);
-  // Every module was prepared before any moved: a, b swapped and undone, c failed, d never
-  // attempted.
+  // Every module was prepared and pre-flighted before any moved: c's migration fails there, so
+  // a and b are not committed and d is never attempted.
   ASSERT_EQ(r.results.size(), 4u);
   EXPECT_TRUE(r.results[0].rolled_back);
   EXPECT_TRUE(r.results[1].rolled_back);
@@ -291,6 +291,7 @@ class ThrowingSwapper : public ModuleSwapper {
   SwapResult change_code(const std::string&, const SwapOptions&) override {
     throw std::runtime_error("swapper exploded");
   }
+  SwapResult preflight(const ModuleRef&, const SwapOptions&, std::size_t) override { return {}; }
   int stop_actors(const ModuleRef&, absl::Duration) override { return 0; }
   std::map<std::string, std::size_t> actor_counts() const override { return {}; }
 };

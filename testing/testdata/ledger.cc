@@ -48,6 +48,12 @@ class Ledger : public lemon::ProtoActor<ledgertest::LedgerState> {
 #endif
   }
 
+  // The default migration, and a record of a downgrade (a rollback to this version).
+  void code_change(const lemon::OldState& old) override {
+    ProtoActor::code_change(old);
+    if (old.downgrade) state().set_downgraded_from(old.old_version);
+  }
+
 #ifdef LEDGER_V2
   void upgraded(lemon::Context&, const std::string& from_version) override {
     state().set_upgraded_from(from_version);
