@@ -25,8 +25,8 @@ class LocalSchemas {
  public:
   // This binary's registry.
   static LocalSchemas& get() {
-    static LocalSchemas* schemas = new LocalSchemas();  // never destroyed: used until exit
-    return *schemas;
+    static LocalSchemas schemas;  // a module's goes with its dlclose
+    return schemas;
   }
 
   // Adds a serialized FileDescriptorSet (with imports). Returns false if it does not parse.
