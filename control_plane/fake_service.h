@@ -61,28 +61,64 @@ class FakeService : public ControlPlaneService {
     return health_result;
   }
 
-  // The one-actor methods answer these, whatever the params.
+  // The one-actor and release methods answer these, whatever the params.
   absl::StatusOr<rpc::ActorsStateResult> state_result = rpc::ActorsStateResult();
   absl::StatusOr<rpc::ActorsSuspendResult> suspend_result = rpc::ActorsSuspendResult();
   absl::StatusOr<rpc::ActorsResumeResult> resume_result = rpc::ActorsResumeResult();
   absl::StatusOr<rpc::ActorsStatisticsResult> statistics_result = rpc::ActorsStatisticsResult();
+  absl::StatusOr<rpc::MakePermanentResult> make_permanent_result = rpc::MakePermanentResult();
+  absl::StatusOr<rpc::ReloadReport> rollback_result = rpc::ReloadReport();
+  absl::StatusOr<rpc::ReloadHistoryResult> history_result = rpc::ReloadHistoryResult();
 
-  absl::StatusOr<rpc::ActorsStateResult> get_state(const rpc::ActorsGetStateParams&) override {
+  // The name of the last call of these methods ("actors.suspend", ...) and its params.
+  std::string last_method ABSL_GUARDED_BY(mu);
+  std::string last_params ABSL_GUARDED_BY(mu);  // ShortDebugString: `name: "counter-1"`
+  std::optional<rpc::ActorsReplaceStateParams> last_replace_state ABSL_GUARDED_BY(mu);
+
+  absl::StatusOr<rpc::ActorsStateResult> get_state(const rpc::ActorsGetStateParams& p) override {
+    record("actors.get_state", p);
     return state_result;
   }
   absl::StatusOr<rpc::ActorsStateResult> replace_state(
-      const rpc::ActorsReplaceStateParams&) override {
+      const rpc::ActorsReplaceStateParams& p) override {
+    record("actors.replace_state", p);
+    absl::MutexLock lock(&mu);
+    last_replace_state = p;
     return state_result;
   }
-  absl::StatusOr<rpc::ActorsSuspendResult> suspend(const rpc::ActorsSuspendParams&) override {
+  absl::StatusOr<rpc::ActorsSuspendResult> suspend(const rpc::ActorsSuspendParams& p) override {
+    record("actors.suspend", p);
     return suspend_result;
   }
-  absl::StatusOr<rpc::ActorsResumeResult> resume(const rpc::ActorsResumeParams&) override {
+  absl::StatusOr<rpc::ActorsResumeResult> resume(const rpc::ActorsResumeParams& p) override {
+    record("actors.resume", p);
     return resume_result;
   }
   absl::StatusOr<rpc::ActorsStatisticsResult> statistics(
-      const rpc::ActorsStatisticsParams&) override {
+      const rpc::ActorsStatisticsParams& p) override {
+    record("actors.statistics", p);
     return statistics_result;
+  }
+  absl::StatusOr<rpc::MakePermanentResult> make_permanent(
+      const rpc::ReleaseTargetParams& p) override {
+    record("system.make_permanent", p);
+    return make_permanent_result;
+  }
+  absl::StatusOr<rpc::ReloadReport> rollback(const rpc::ReleaseTargetParams& p) override {
+    record("system.rollback", p);
+    return rollback_result;
+  }
+  absl::StatusOr<rpc::ReloadHistoryResult> reload_history(
+      const rpc::ReloadHistoryParams& p) override {
+    record("reload.history", p);
+    return history_result;
+  }
+
+ private:
+  void record(const std::string& method, const google::protobuf::Message& params) {
+    absl::MutexLock lock(&mu);
+    last_method = method;
+    last_params = params.ShortDebugString();
   }
 };
 

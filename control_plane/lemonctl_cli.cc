@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "control_plane/auth.h"
 #include "control_plane/http_client.h"
+#include "control_plane/lemonctl_commands.h"
 #include "control_plane/rpc.pb.h"
 #include "core/fs.h"
 #include "google/protobuf/descriptor.h"
@@ -31,6 +32,9 @@
 namespace lemon {
 namespace {
 
+using lemonctl::CommandLine;
+using lemonctl::member;
+using lemonctl::str;
 using nlohmann::json;
 
 constexpr char kDefaultHost[] = "127.0.0.1";
@@ -53,7 +57,10 @@ std::map<std::string, FlagSpec> fixed_flag_specs() {
       {"json", {FlagKind::kBool, {}}},
       {"rpc_timeout_ms", {FlagKind::kInt, {}}},
       {"help", {FlagKind::kBool, {}}},
-      {"module", {FlagKind::kString, {"actors", "purge"}}},
+      {"module", {FlagKind::kString, {"actors", "purge", "rollback", "permanent", "history"}}},
+      {"app", {FlagKind::kString, {"rollback", "permanent"}}},
+      {"timeout_ms", {FlagKind::kInt, {"rollback", "suspend"}}},
+      {"limit", {FlagKind::kInt, {"history"}}},
       {"extension", {FlagKind::kString, {"reload"}}},
       {"cluster", {FlagKind::kBool, {"modules"}}},
       {"hard", {FlagKind::kBool, {"purge"}}},
@@ -92,39 +99,6 @@ const std::map<std::string, FlagSpec>& flag_specs() {
   return *specs;
 }
 
-const std::map<std::string, std::string>& command_methods() {
-  static const auto* methods = new std::map<std::string, std::string>{
-      {"reload", "system.reload"}, {"status", "system.health"}, {"modules", "modules.list"},
-      {"actors", "actors.list"},   {"purge", "modules.purge"},  {"call", ""},
-  };
-  return *methods;
-}
-
-struct CommandLine {
-  std::string command;
-  std::vector<std::string> operands;          // the arguments after the command that are not flags
-  std::map<std::string, std::string> values;  // flag name -> value ("true" for bools)
-  std::map<std::string, std::vector<std::string>> lists;  // kList flag name -> its values
-  std::set<std::string> bools;
-
-  bool has(const std::string& name) const { return values.count(name) > 0; }
-  std::string get(const std::string& name, const std::string& fallback = "") const {
-    auto it = values.find(name);
-    return it == values.end() ? fallback : it->second;
-  }
-  int64_t get_int(const std::string& name, int64_t fallback) const {
-    int64_t n = fallback;
-    if (has(name)) (void)absl::SimpleAtoi(get(name), &n);  // validated while parsing
-    return n;
-  }
-  bool flag(const std::string& name) const { return bools.count(name) > 0; }
-  const std::vector<std::string>& list(const std::string& name) const {
-    static const auto* const kNone = new std::vector<std::string>();
-    auto it = lists.find(name);
-    return it == lists.end() ? *kNone : it->second;
-  }
-};
-
 // Parses `args`; an error message (for a usage error) or the command line.
 std::optional<std::string> parse(const std::vector<std::string>& args, CommandLine& cl) {
   std::vector<std::pair<std::string, std::string>> seen;  // for the per-command check
@@ -137,7 +111,7 @@ std::optional<std::string> parse(const std::vector<std::string>& args, CommandLi
     if (!absl::StartsWith(arg, "--")) {
       if (cl.command.empty()) {
         cl.command = arg;
-      } else if (cl.command == "call") {
+      } else if (lemonctl::takes_operands(cl.command)) {
         cl.operands.push_back(arg);
       } else {
         return absl::StrCat("unexpected argument '", arg, "'");
@@ -182,7 +156,7 @@ std::optional<std::string> parse(const std::vector<std::string>& args, CommandLi
   }
   if (cl.flag("help")) return std::nullopt;
   if (cl.command.empty()) return std::string("no command given");
-  if (command_methods().count(cl.command) == 0) {
+  if (!lemonctl::is_command(cl.command)) {
     return absl::StrCat("unknown command '", cl.command, "'");
   }
   for (const auto& [name, arg] : seen) {
@@ -191,21 +165,7 @@ std::optional<std::string> parse(const std::vector<std::string>& args, CommandLi
       return absl::StrCat("--", name, " does not apply to '", cl.command, "'");
     }
   }
-  if (cl.command == "purge" && cl.get("module").empty()) {
-    return std::string("purge needs --module");
-  }
-  if (cl.command == "call") {
-    if (cl.operands.empty() || cl.operands.size() > 2) {
-      return std::string("call needs a method and at most one JSON params argument");
-    }
-    if (cl.operands.size() == 2) {
-      json params = json::parse(cl.operands[1], nullptr, /*allow_exceptions=*/false);
-      if (params.is_discarded() || !(params.is_object() || params.is_array())) {
-        return absl::StrCat("call: params must be a JSON object or array, got '", cl.operands[1],
-                            "'");
-      }
-    }
-  }
+  if (std::optional<std::string> problem = lemonctl::check_command(cl)) return problem;
   for (const std::string& target : cl.list("code_change")) {
     if (target.empty() || target[0] == '=') {
       return absl::StrCat("--code_change takes actor or actor=extra, got '", target, "'");
@@ -281,23 +241,10 @@ json params_for(const CommandLine& cl) {
   } else if (cl.command == "purge") {
     params["module"] = cl.get("module");
     if (cl.flag("hard")) params["hard"] = true;
-  } else if (cl.command == "call" && cl.operands.size() == 2) {
-    params = json::parse(cl.operands[1]);
+  } else {
+    params = lemonctl::params_of(cl);
   }
   return params;
-}
-
-std::string str(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-// The member `key` of `j`, or null (which iterates as empty) when absent.
-const json& member(const json& j, const char* key) {
-  static const json* const kAbsent = new json();
-  auto it = j.find(key);
-  return it == j.end() ? *kAbsent : *it;
 }
 
 void print_report(const json& report, int depth, std::ostream& out) {
@@ -364,8 +311,10 @@ void print_table(const std::vector<std::string>& header,
 }
 
 void print_human(const std::string& command, const json& result, std::ostream& out) {
-  if (command == "reload" || command == "purge") {
+  if (command == "reload" || command == "purge" || command == "rollback") {
     print_report(result, 0, out);
+  } else if (lemonctl::print_release_or_actor(command, result, out)) {
+    return;
   } else if (command == "status") {
     out << "node:               " << str(result, "node") << "\n"
         << "status:             " << str(result, "status") << "\n"
@@ -465,6 +414,19 @@ commands:
                          of actors.list)
   purge --module M [--hard]
                          drop a module's old version (--hard stops actors still on it)
+  rollback --module M | --app A [--timeout_ms N]
+                         go back to the module's (or app's modules') previous version
+  permanent --module M | --app A
+                         keep the provisional version a reload installed (system.make_permanent)
+  history [--limit N] [--module M]
+                         the latest reloads, newest first (reload.history)
+  state get NAME         a live actor's version and state
+  state set NAME '{"field": ...}'
+                         replace the actor's Protobuf state (fields not given take their default)
+  suspend NAME [--timeout_ms N]
+                         hold the actor's messages until resume (or N ms, default 60000)
+  resume NAME            handle the held messages, in order
+  stats NAME             the actor's message, mailbox, restart and reload counters
 )";
 }
 
@@ -482,8 +444,7 @@ struct Node {
 // the exit code.
 int call(const Node& node, const CommandLine& cl, const json& params, bool as_json, json& result,
          std::ostream& out, std::ostream& err) {
-  const std::string method =
-      cl.command == "call" ? cl.operands.at(0) : command_methods().at(cl.command);
+  const std::string method = lemonctl::method_of(cl);
   const json request = {{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}};
   // A reload that takes more than a moment shows that it is still running (on a terminal only,
   // so that scripts and --json output stay clean).

@@ -336,6 +336,166 @@ TEST_F(LemonctlTest, PurgeSendsModuleAndHard) {
   EXPECT_TRUE(service_.last_purge->hard());
 }
 
+// Each release and one-actor command calls its method with the params its arguments give.
+TEST_F(LemonctlTest, ReleaseAndActorCommandsSendTheirMethodAndParams) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* method;
+    const char* params;  // ShortDebugString
+  };
+  const Case cases[] = {
+      {{"rollback", "--module", "counter", "--timeout_ms", "900"},
+       "system.rollback",
+       R"(module: "counter" timeout_ms: 900)"},
+      {{"rollback", "--app", "shop"}, "system.rollback", R"(app: "shop")"},
+      {{"permanent", "--module", "counter"}, "system.make_permanent", R"(module: "counter")"},
+      {{"permanent", "--app=shop"}, "system.make_permanent", R"(app: "shop")"},
+      {{"history", "--limit", "5", "--module", "counter"},
+       "reload.history",
+       R"(limit: 5 module: "counter")"},
+      {{"state", "get", "counter-1"}, "actors.get_state", R"(name: "counter-1")"},
+      {{"suspend", "counter-1", "--timeout_ms", "3000"},
+       "actors.suspend",
+       R"(name: "counter-1" timeout_ms: 3000)"},
+      {{"resume", "#12"}, "actors.resume", R"(name: "#12")"},
+      {{"stats", "counter-1"}, "actors.statistics", R"(name: "counter-1")"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.method);
+    ASSERT_EQ(run(c.args), kLemonctlOk) << err_.str();
+    absl::MutexLock lock(&service_.mu);
+    EXPECT_EQ(service_.last_method, c.method);
+    EXPECT_EQ(service_.last_params, c.params);
+  }
+  ASSERT_EQ(run({"history"}), kLemonctlOk) << err_.str();
+  absl::MutexLock lock(&service_.mu);
+  EXPECT_EQ(service_.last_params, "limit: 20");  // the node's default
+}
+
+TEST_F(LemonctlTest, StateSetSendsTheJsonState) {
+  ASSERT_EQ(run({"state", "set", "counter-1", R"({"count": 5, "label": "x"})"}), kLemonctlOk)
+      << err_.str();
+  absl::MutexLock lock(&service_.mu);
+  EXPECT_EQ(service_.last_method, "actors.replace_state");
+  ASSERT_TRUE(service_.last_replace_state.has_value());
+  EXPECT_EQ(service_.last_replace_state->name(), "counter-1");
+  const auto& fields = service_.last_replace_state->state().fields();
+  EXPECT_EQ(fields.at("count").number_value(), 5);
+  EXPECT_EQ(fields.at("label").string_value(), "x");
+}
+
+TEST_F(LemonctlTest, ReleaseAndActorCommandsCheckTheirArguments) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* says;
+  };
+  const Case cases[] = {
+      {{"rollback"}, "rollback needs one of --module and --app"},
+      {{"permanent", "--module", "a", "--app", "b"}, "permanent needs one of --module and --app"},
+      {{"permanent", "--timeout_ms", "5", "--module", "a"},
+       "--timeout_ms does not apply to 'permanent'"},
+      {{"history", "--app", "shop"}, "--app does not apply to 'history'"},
+      {{"suspend"}, "suspend needs one actor NAME"},
+      {{"stats", "a", "b"}, "stats needs one actor NAME"},
+      {{"resume", "a", "--limit", "3"}, "--limit does not apply to 'resume'"},
+      {{"state", "counter-1"}, "state takes get NAME or set NAME 'JSON'"},
+      {{"state", "set", "counter-1"}, "state takes get NAME or set NAME 'JSON'"},
+      {{"state", "set", "counter-1", "[1]"}, "the state must be a JSON object"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.says);
+    EXPECT_EQ(run(c.args), kLemonctlUsage);
+    EXPECT_NE(err_.str().find(c.says), std::string::npos) << err_.str();
+  }
+  absl::MutexLock lock(&service_.mu);
+  EXPECT_EQ(service_.last_method, "");
+}
+
+TEST_F(LemonctlTest, ReleaseAndActorCommandsPrintReadableSummaries) {
+  rpc::MakePermanentResult permanent;
+  permanent.add_modules("counter");
+  permanent.add_modules("greeter");
+  service_.make_permanent_result = permanent;
+  ASSERT_EQ(run({"permanent", "--app", "shop"}), kLemonctlOk) << err_.str();
+  EXPECT_EQ(out_.str(), "permanent: counter\npermanent: greeter\n");
+
+  rpc::ReloadReport report;
+  report.set_kind("module");
+  report.set_target("counter");
+  report.set_status("ok");
+  service_.rollback_result = report;
+  ASSERT_EQ(run({"rollback", "--module", "counter"}), kLemonctlOk) << err_.str();
+  EXPECT_EQ(out_.str().rfind("module counter: ok", 0), 0u) << out_.str();
+
+  rpc::ReloadHistoryResult history;
+  rpc::ReloadHistoryEntry* e = history.add_entries();
+  e->set_time_unix_ms(1700000000000);
+  e->set_requested_by("token:ops");
+  e->set_op("rollback");
+  e->set_target("counter");
+  e->set_status("error");
+  e->add_modules("counter");
+  e->set_error("no previous version");
+  service_.history_result = history;
+  ASSERT_EQ(run({"history"}), kLemonctlOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "2023-11-14T22:13:20Z error rollback counter [counter] by token:ops: no previous "
+            "version\n");
+
+  rpc::ActorsStateResult state;
+  state.set_name("counter-1");
+  state.set_version("2.0.0");
+  (*state.mutable_state()->mutable_fields())["count"].set_number_value(7);
+  service_.state_result = state;
+  ASSERT_EQ(run({"state", "get", "counter-1"}), kLemonctlOk) << err_.str();
+  EXPECT_NE(out_.str().find("version:    2.0.0\n"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("state:\n  count: 7\n"), std::string::npos) << out_.str();
+
+  rpc::ActorsSuspendResult suspended;
+  suspended.set_name("counter-1");
+  suspended.set_resumes_at("2026-01-01T00:01:00Z");
+  service_.suspend_result = suspended;
+  ASSERT_EQ(run({"suspend", "counter-1"}), kLemonctlOk) << err_.str();
+  EXPECT_EQ(out_.str(), "suspended counter-1 until 2026-01-01T00:01:00Z\n");
+
+  rpc::ActorsResumeResult resumed;
+  resumed.set_name("counter-1");
+  resumed.set_was_suspended(true);
+  service_.resume_result = resumed;
+  ASSERT_EQ(run({"resume", "counter-1"}), kLemonctlOk) << err_.str();
+  EXPECT_EQ(out_.str(), "resumed counter-1\n");
+
+  rpc::ActorsStatisticsResult stats;
+  stats.set_name("counter-1");
+  stats.set_messages_handled(42);
+  stats.set_suspended(true);
+  service_.statistics_result = stats;
+  ASSERT_EQ(run({"stats", "counter-1"}), kLemonctlOk) << err_.str();
+  EXPECT_EQ(out_.str().rfind("name:               counter-1\n", 0), 0u) << out_.str();
+  EXPECT_NE(out_.str().find("suspended:          true\n"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("messages_handled:   42\n"), std::string::npos) << out_.str();
+
+  ASSERT_EQ(run({"--json", "stats", "counter-1"}), kLemonctlOk) << err_.str();
+  EXPECT_EQ(json::parse(out_.str())["messages_handled"], "42") << out_.str();
+}
+
+TEST_F(LemonctlTest, ReleaseAndActorErrorsExitNonZeroWithTheCode) {
+  service_.statistics_result = reload_status(ReloadError::kNotFound, "no actor named ghost");
+  EXPECT_EQ(run({"stats", "ghost"}), kLemonctlFailed);
+  EXPECT_NE(err_.str().find("no actor named ghost (code -32004, not_found)"), std::string::npos)
+      << err_.str();
+
+  service_.rollback_result = reload_status(ReloadError::kReloadInProgress, "busy");
+  EXPECT_EQ(run({"rollback", "--app", "shop"}), kLemonctlFailed);
+  EXPECT_NE(err_.str().find("busy (code -32002, reload_in_progress)"), std::string::npos)
+      << err_.str();
+
+  EXPECT_EQ(run({"--json", "resume", "x"}), kLemonctlOk);
+  service_.resume_result = reload_status(ReloadError::kNotFound, "gone");
+  EXPECT_EQ(run({"--json", "resume", "x"}), kLemonctlFailed);
+  EXPECT_EQ(json::parse(out_.str())["code"], -32004) << out_.str();
+}
+
 TEST_F(LemonctlTest, WrongTokenIsReportedAsUnauthorized) {
   std::string wrong = dir_.file("wrong_token");
   testing::write_file(wrong, "nope\n");
