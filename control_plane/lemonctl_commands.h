@@ -1,6 +1,6 @@
-// Internal to lemonctl_cli: the parsed command line, and the commands that take operands — `call`,
-// the release commands (rollback, permanent, history) and the one-actor commands (state, suspend,
-// resume, stats): their method, their params and their human-readable output.
+// Internal to lemonctl_cli: the parsed command line, and `call`, the release commands (rollback,
+// permanent, history) and the one-actor commands (state, suspend, resume, stats): their method,
+// their checks, their params and their human-readable output.
 #ifndef LEMON_CONTROL_PLANE_LEMONCTL_COMMANDS_H_
 #define LEMON_CONTROL_PLANE_LEMONCTL_COMMANDS_H_
 
@@ -50,7 +50,8 @@ bool takes_operands(const std::string& command);
 // The JSON-RPC method `cl` calls (for `call` and `state`, chosen by the operands).
 std::string method_of(const CommandLine& cl);
 
-// Checks the operands and the flags a command requires; a usage error's message, or nothing.
+// Checks the operands and the flags a command requires (purge's --module included); a usage
+// error's message, or nothing.
 std::optional<std::string> check_command(const CommandLine& cl);
 
 // The params of `call` and of the release and one-actor commands (once check_command passed);
