@@ -54,8 +54,11 @@ TEST_F(OpenRpcTest, ListsEveryMethodButItselfWithVersions) {
   EXPECT_EQ(doc["info"]["version"], kControlPlaneApiVersion);
   std::vector<std::string> names;
   for (const json& m : doc["methods"]) names.push_back(m["name"]);
-  EXPECT_EQ(names, (std::vector<std::string>{"actors.list", "modules.list", "modules.purge",
-                                             "system.health", "system.reload"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "actors.get_state", "actors.list", "actors.replace_state", "actors.resume",
+                       "actors.statistics", "actors.suspend", "modules.list", "modules.purge",
+                       "reload.history", "system.health", "system.make_permanent", "system.reload",
+                       "system.rollback"}));
 }
 
 TEST_F(OpenRpcTest, AMethodRegisteredLaterIsListedWithItsMessages) {

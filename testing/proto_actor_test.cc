@@ -13,6 +13,7 @@
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 #include "core/module_abi.h"
+#include "core/reload_error.h"
 #include "core/reload_request.h"
 #include "core/test_support.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -206,6 +207,25 @@ TEST_F(ProtoActorTest, UnknownMessageTypeIsAnErrorReply) {
                  EXPECT_NE(rt_->system().render(e).find("nosuch.Type"), std::string::npos);
                });
   EXPECT_TRUE(failed);
+}
+
+TEST_F(ProtoActorTest, TheSchemaGateRefusesARetypedFieldBeforeAnyActorIsHeld) {
+  install("bank", runfile("core/testdata/libbank_v1.so"));
+  caf::actor account = spawn("bank", "acct", "ann");
+  install("bank", runfile("core/testdata/libbank_v2.so"), /*load=*/false);
+  ReloadReport refused = rt_->reloader().run(ReloadRequest::module("bank"));
+  ASSERT_EQ(refused.status, ReloadStatus::kError);
+  ASSERT_FALSE(refused.errors.empty());
+  EXPECT_EQ(refused.errors[0].reason, ReloadError::kSchemaIncompatible);
+  EXPECT_NE(refused.errors[0].message.find("bank.Account.balance"), std::string::npos)
+      << refused.errors[0].message;
+  ActorStatus kept = status(account);
+  EXPECT_EQ(kept.version, "1");
+  EXPECT_EQ(decode(kept.state_bytes).strings[1], "ann") << "the state changed";
+
+  // The same change, declared as a migration, goes through.
+  reload("bank", "core/testdata/libbank_v2_migrated.so");
+  EXPECT_EQ(status(account).version, "2");
 }
 
 TEST_F(ProtoActorTest, ModuleWithItsOwnVocabularyLoads) {
