@@ -1,8 +1,7 @@
-// The host's message vocabulary: atoms that modules and the framework exchange.
-//
-// Message types belong to the host (CAF 0.17 cannot add types from a plugin): modules handle and
-// send only these atoms with standard CAF types. Keep core/message_table.h in step: it is part of
-// every module's fingerprint.
+// The demo's message vocabulary: atoms that the example counter and greeter modules, the demo
+// node and the benchmarks exchange through the lower-level Behaviour interface. Not part of the
+// module fingerprint; modules written with ProtoActor define their own messages in Protobuf
+// (actors/message.h).
 #ifndef LEMON_ACTORS_MESSAGES_H_
 #define LEMON_ACTORS_MESSAGES_H_
 

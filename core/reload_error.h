@@ -22,7 +22,7 @@ enum class ReloadError : int {
   kNotFound = 1,             // no such module, app, extension file or actor
   kInUse = 2,                // old code is still run by actors (soft purge refused)
   kBadAbi = 3,               // the shared object is not a Lemon module of this ABI version
-  kFingerprintMismatch = 4,  // built against another CAF, compiler or message-type table
+  kFingerprintMismatch = 4,  // built against another CAF, compiler, sanitizer or Protobuf
   kCompileFailed = 5,        // the extension did not compile; diagnostics attached
   kUnchanged = 6,            // the same bytes are already the current version
   kLoadFailed = 7,           // dlopen failed (not ELF, truncated, unresolved symbol, ...)
