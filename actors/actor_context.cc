@@ -34,6 +34,12 @@ caf::error reason_of(const std::string& text) {
 
 caf::actor ReloadableActor::self_handle() { return caf::actor_cast<caf::actor>(this); }
 
+CodeHold ReloadableActor::code() const {
+  CodeHold& hold = current_.instance.code;
+  if (!hold) hold = CodeHold::make(std::shared_ptr<const void>(current_.instance.use.module()));
+  return hold;
+}
+
 void ReloadableActor::send_message(const caf::actor& to, Message m,
                                    std::chrono::nanoseconds delay) {
   if (delay.count() > 0) {

@@ -54,8 +54,8 @@ class ActorContext {
   // A handle to this actor.
   virtual caf::actor self_handle() = 0;
 
-  // Keeps the version this behaviour runs mapped (lemon::Message's `code`).
-  virtual std::shared_ptr<const void> code() const = 0;
+  // Keeps the version this behaviour runs mapped (what a lemon::Message made by it holds).
+  virtual CodeHold code() const = 0;
 
   // Sends `m` to `to`, after `delay` if it is not zero.
   virtual void send_message(const caf::actor& to, Message m, std::chrono::nanoseconds delay) = 0;

@@ -24,6 +24,8 @@ struct BehaviourDeleter {
 struct Instance {
   ModuleUse use;  // first: destroyed last
   std::unique_ptr<Behaviour, BehaviourDeleter> behaviour;
+  // Keeps `use`'s version mapped for the messages this behaviour makes: made by the first one.
+  mutable CodeHold code;
 
   explicit operator bool() const { return behaviour != nullptr; }
   const std::string& version() const;

@@ -7,15 +7,17 @@
 // same .proto) reads the object in place; any other receiver parses the bytes. So a module may add
 // a message type, or change one, without the host or other modules knowing it.
 //
-// A small object lives inside the Message (so inside CAF's message: one allocation per message,
-// as for a host struct); a larger one on the heap. Either way it was made, is moved and is
-// destroyed by the code that made it, and that code may be a module's: the message keeps the
-// module's version mapped (`code`) for as long as the object lives, so a message waiting in a
-// mailbox stays valid after the version that made it was replaced and purged. So does the type
-// name, which points into the same code. Over the network only the type name and the bytes travel.
+// A Message is one cache line. A small object lives inside it (so inside CAF's mailbox element:
+// one allocation per message, as for a host struct); a larger one on the heap. Either way it was
+// made, is moved and is destroyed by the code that made it, and that code may be a module's: the
+// message keeps the module's version mapped (CodeHold) for as long as the object lives, so a
+// message waiting in a mailbox stays valid after the version that made it was replaced and purged.
+// So does the type name, which points into the same code. Over the network only the type name and
+// the bytes travel.
 #ifndef LEMON_ACTORS_MESSAGE_H_
 #define LEMON_ACTORS_MESSAGE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -28,18 +30,71 @@
 
 namespace lemon {
 
+// A shared pointer of one word (std::shared_ptr takes two) to a T it owns, counted atomically.
+template <class T>
+class CountedPtr {
+ public:
+  CountedPtr() = default;
+  template <class... Args>
+  static CountedPtr make(Args&&... args) {
+    CountedPtr p;
+    p.block_ = new Block{{1}, T{std::forward<Args>(args)...}};
+    return p;
+  }
+  CountedPtr(const CountedPtr& other) noexcept : block_(other.block_) {
+    if (block_ != nullptr) block_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  CountedPtr(CountedPtr&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+  CountedPtr& operator=(CountedPtr other) noexcept {
+    std::swap(block_, other.block_);
+    return *this;
+  }
+  ~CountedPtr() {
+    if (block_ != nullptr && block_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      delete block_;
+    }
+  }
+  explicit operator bool() const { return block_ != nullptr; }
+  const T* get() const { return block_ != nullptr ? &block_->value : nullptr; }
+  const T* operator->() const { return get(); }
+  // The value, while this is its only pointer (before it is shared).
+  T& unshared() { return block_->value; }
+
+ private:
+  struct Block {
+    std::atomic<long> refs;
+    T value;
+  };
+  Block* block_ = nullptr;
+};
+
+// Keeps the code that made a message's object mapped while the message lives (null for code that
+// is never unloaded, such as the host's).
+using CodeHold = CountedPtr<std::shared_ptr<const void>>;
+
 class Message {
  public:
-  // How the code that made an object moves, copies and destroys it (generated per type there).
-  struct ObjectOps {
+  // What the code that made an object knows of its type: one per generated class there.
+  struct Type {
+    const std::string* name;  // the full Protobuf type name
+    uint64_t schema;          // the schema key of the generated code (0: unknown)
+    bool fits_inline;         // objects of this type live inside the Message
     void (*relocate)(void* from, void* to) noexcept;  // move-construct at `to`, destroy `from`
     void (*copy)(const void* from, void* to);
     void (*destroy)(void* object) noexcept;
   };
 
+  // Objects up to this size live inside the Message.
+  static constexpr std::size_t kInline = 40;
+  static constexpr std::size_t kAlign = 8;
+
+  // The Type of generated class T, given its name and schema key.
   template <class T>
-  static const ObjectOps* ops_of() {
-    static constexpr ObjectOps ops = {
+  static Type type_of(const std::string* name, uint64_t schema) {
+    return Type{
+        name,
+        schema,
+        sizeof(T) <= kInline && alignof(T) <= kAlign,
         [](void* from, void* to) noexcept {
           new (to) T(std::move(*static_cast<T*>(from)));
           static_cast<T*>(from)->~T();
@@ -47,67 +102,35 @@ class Message {
         [](const void* from, void* to) { new (to) T(*static_cast<const T*>(from)); },
         [](void* object) noexcept { static_cast<T*>(object)->~T(); },
     };
-    return &ops;
   }
-
-  // Objects up to this size live inside the Message.
-  static constexpr std::size_t kInline = 64;
 
   Message() = default;
+  // A message received as bytes (from the network, or from code that does not know the type).
   Message(std::string type, std::string bytes)
-      : cold_(std::make_shared<const Cold>(Cold{std::move(type), std::move(bytes), nullptr})) {
-    type_ = &cold_->type;
-  }
+      : cold_(ColdPtr::make(std::move(type), std::move(bytes), nullptr)) {}
 
-  // `object` of Protobuf type `*type`, made by generated code whose schema key is `schema`.
-  // `*type` must live as long as that code; `code` keeps the code mapped when it may be unloaded
-  // (null for code that never is).
+  // Makes `object` the content of this empty Message: `type` is T's Type (lemon::pack),
+  // `code` keeps the code that made it mapped.
   template <class T>
-  static Message of(T&& object, const std::string* type, uint64_t schema,
-                    std::shared_ptr<const void> code) {
+  void emplace(T&& object, const Type* type, CodeHold code) {
     using U = std::decay_t<T>;
     static_assert(std::is_base_of_v<google::protobuf::MessageLite, U>, "a Protobuf message");
-    Message m;
-    m.type_ = type;
-    m.code_ = std::move(code);
-    m.schema_ = schema;
-    if constexpr (sizeof(U) <= kInline && alignof(U) <= kAlign) {
-      new (m.inline_) U(std::forward<T>(object));
-      m.ops_ = ops_of<U>();
-      m.object_ = reinterpret_cast<const google::protobuf::MessageLite*>(m.inline_);
+    type_ = type;
+    code_ = std::move(code);
+    if (type->fits_inline) {
+      new (inline_) U(std::forward<T>(object));
     } else {
-      auto heap = std::make_shared<const U>(std::forward<T>(object));
-      m.object_ = heap.get();
-      m.cold_ = std::make_shared<const Cold>(Cold{"", "", std::move(heap)});
+      cold_ = ColdPtr::make("", "", std::make_shared<const U>(std::forward<T>(object)));
     }
-    return m;
   }
 
-  Message(const Message& other)
-      : type_(other.type_), schema_(other.schema_), code_(other.code_), cold_(other.cold_) {
-    if (other.ops_ != nullptr) {
-      other.ops_->copy(other.inline_, inline_);
-      ops_ = other.ops_;
-      object_ = reinterpret_cast<const google::protobuf::MessageLite*>(inline_);
-    } else {
-      object_ = other.object_;
-    }
+  Message(const Message& other) : type_(other.type_), code_(other.code_), cold_(other.cold_) {
+    if (holds_inline()) type_->copy(other.inline_, inline_);
   }
 
   Message(Message&& other) noexcept
-      : type_(other.type_),
-        schema_(other.schema_),
-        code_(std::move(other.code_)),
-        cold_(std::move(other.cold_)) {
-    if (other.ops_ != nullptr) {
-      other.ops_->relocate(other.inline_, inline_);
-      ops_ = other.ops_;
-      other.ops_ = nullptr;
-      object_ = reinterpret_cast<const google::protobuf::MessageLite*>(inline_);
-    } else {
-      object_ = other.object_;
-    }
-    other.object_ = nullptr;
+      : type_(other.type_), code_(std::move(other.code_)), cold_(std::move(other.cold_)) {
+    if (holds_inline()) type_->relocate(other.inline_, inline_);
     other.type_ = nullptr;
   }
 
@@ -118,29 +141,32 @@ class Message {
   }
 
   ~Message() {
-    if (ops_ != nullptr) ops_->destroy(inline_);  // before code_ lets the code go
+    if (holds_inline()) type_->destroy(inline_);
+    cold_ = ColdPtr();  // a large object goes before code_ lets its code go
   }
 
   // The full Protobuf type name, e.g. "bank.Deposit" ("" for an empty message).
   const std::string& type() const {
     static const std::string none;
-    return type_ != nullptr ? *type_ : none;
+    if (type_ != nullptr) return *type_->name;
+    return cold_ ? cold_->type : none;
   }
 
   // The serialized message.
   std::string bytes() const {
-    if (object_ != nullptr) return object_->SerializeAsString();
-    return cold_ != nullptr ? cold_->bytes : std::string();
+    if (const auto* o = held_object()) return o->SerializeAsString();
+    return cold_ ? cold_->bytes : std::string();
   }
 
   // The object, if it was made by generated code with schema key `schema` (0 never matches).
   const google::protobuf::MessageLite* object(uint64_t schema) const {
-    return schema != 0 && schema == schema_ ? object_ : nullptr;
+    return type_ != nullptr && schema != 0 && schema == type_->schema ? held_object() : nullptr;
   }
 
   // Whether the type is `*name` (a type name from type_name<T>(): compared by address first).
   bool is(const std::string* name) const {
-    return type_ == name || (type_ != nullptr && *type_ == *name);
+    if (type_ != nullptr) return type_->name == name || *type_->name == *name;
+    return cold_ && cold_->type == *name;
   }
 
   // CAF serialization (the network, to_string): the type name and the bytes.
@@ -152,31 +178,34 @@ class Message {
       return f(type, bytes);
     } else {
       x = Message("", "");
-      auto& cold = const_cast<Cold&>(*x.cold_);  // not shared yet: written in place
+      Cold& cold = x.cold_.unshared();
       return f(cold.type, cold.bytes);
     }
   }
 
  private:
-  static constexpr std::size_t kAlign = 16;
-
   // What only messages made from bytes, or holding a large object, need.
   struct Cold {
     std::string type;
     std::string bytes;
     std::shared_ptr<const google::protobuf::MessageLite> heap;  // a large object
   };
+  using ColdPtr = CountedPtr<Cold>;
 
-  // What a receiver reads comes first; an object made by generated code fits in the first
-  // two cache lines with it.
-  const std::string* type_ = nullptr;
-  const ObjectOps* ops_ = nullptr;  // set while an object lives in inline_
-  const google::protobuf::MessageLite* object_ = nullptr;
-  uint64_t schema_ = 0;
-  std::shared_ptr<const void> code_;  // released after the object (see ~Message and Cold)
-  std::shared_ptr<const Cold> cold_;
+  bool holds_inline() const { return type_ != nullptr && type_->fits_inline; }
+  const google::protobuf::MessageLite* held_object() const {
+    if (type_ == nullptr) return nullptr;
+    if (type_->fits_inline) return reinterpret_cast<const google::protobuf::MessageLite*>(inline_);
+    return cold_->heap.get();
+  }
+
+  const Type* type_ = nullptr;  // set while the message holds an object (inline or in cold_)
+  CodeHold code_;               // released after the object (see ~Message)
+  CountedPtr<Cold> cold_;
   alignas(kAlign) unsigned char inline_[kInline];
 };
+
+static_assert(sizeof(Message) == 64, "a Message is one cache line");
 
 }  // namespace lemon
 

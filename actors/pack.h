@@ -3,6 +3,7 @@
 //
 //   bank::Deposit d;
 //   d.set_amount(5);
+//   lemon::send(accounts, d);  // a tell, made in place in the receiver's mailbox
 //   self->request(accounts, caf::infinite, lemon::pack(d)).receive(
 //       [](const lemon::Message& reply) { bank::Balance b; lemon::unpack(reply, &b); ... }, ...);
 //
@@ -12,21 +13,49 @@
 
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "actors/local_schemas.h"
 #include "actors/message.h"
+#include "caf/actor.hpp"
+#include "caf/mailbox_element.hpp"
+#include "caf/message_id.hpp"
 
 namespace lemon {
 
-// `m` as a lemon::Message that holds the object itself (no serialization); `code` keeps the code
-// that made it mapped (null for host code).
+// Generated class T's Message::Type in this binary (made once per type).
 template <class T>
-Message pack(T m, std::shared_ptr<const void> code = nullptr) {
-  static_assert(std::is_base_of_v<google::protobuf::MessageLite, T>,
+const Message::Type* message_type() {
+  static const Message::Type type = Message::type_of<T>(&type_name<T>(), schema_key<T>());
+  return &type;
+}
+
+// `m` as a lemon::Message that holds the object itself (no serialization); `code` keeps the code
+// that made it mapped (empty for host code).
+template <class T>
+Message pack(T&& m, CodeHold code = {}) {
+  using U = std::decay_t<T>;
+  static_assert(std::is_base_of_v<google::protobuf::MessageLite, U>,
                 "T must be a Protobuf message");
-  return Message::of<T>(std::move(m), &type_name<T>(), schema_key<T>(), std::move(code));
+  Message out;
+  out.emplace(std::forward<T>(m), message_type<U>(), std::move(code));
+  return out;
+}
+
+// Sends `m` to `to` from `sender` (none: an anonymous message), made in place in the receiver's
+// mailbox element: the object is moved once, as a host struct would be.
+template <class T>
+void send(const caf::actor& to, T&& m, caf::strong_actor_ptr sender = nullptr) {
+  using U = std::decay_t<T>;
+  static_assert(std::is_base_of_v<google::protobuf::MessageLite, U>,
+                "T must be a Protobuf message");
+  auto* element =
+      new caf::mailbox_element_vals<Message>(std::move(sender), caf::make_message_id(),
+                                             caf::mailbox_element::forwarding_stack{}, Message());
+  std::get<0>(element->data()).emplace(std::forward<T>(m), message_type<U>(), CodeHold());
+  to->enqueue(caf::mailbox_element_ptr{element}, nullptr);
 }
 
 // `m` as a T: the object itself when it was made by generated code with T's schema key, else

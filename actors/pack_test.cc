@@ -12,6 +12,7 @@
 #include "caf/actor_system_config.hpp"
 #include "caf/binary_deserializer.hpp"
 #include "caf/binary_serializer.hpp"
+#include "caf/scoped_actor.hpp"
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -70,7 +71,7 @@ TEST(PackTest, CopiesAndMovesKeepTheObjectSmallOrLarge) {
 TEST(PackTest, TheCodeStaysClaimedUntilTheLastCopyIsGone) {
   auto code = std::make_shared<int>(0);
   std::weak_ptr<int> claim = code;
-  Message m = pack(note("hi", 1), std::move(code));
+  Message m = pack(note("hi", 1), CodeHold::make(std::move(code)));
   Message copy = m;
   Message moved = std::move(m);
   moved = Message();
@@ -105,6 +106,35 @@ TEST(PackTest, OnlyTypeAndBytesCrossTheWire) {
   ASSERT_TRUE(unpack(in, &back));
   EXPECT_EQ(back.text(), "wire");
   EXPECT_EQ(back.n(), 42);
+}
+
+TEST(PackTest, SendHandsTheReceiverTheSenderObjectItself) {
+  caf::actor_system_config cfg;
+  cfg.add_message_type<Message>("lemon.Message");
+  caf::actor_system sys(cfg);
+  caf::scoped_actor self(sys);
+  packtest::Note sent = note(std::string(20, 'x'), 9);
+  send(caf::actor_cast<caf::actor>(self), sent);
+  send(caf::actor_cast<caf::actor>(self), note("", 3),
+       caf::actor_cast<caf::strong_actor_ptr>(self));
+  bool in_place = false;
+  packtest::Note first;
+  self->receive([&](const Message& m) {
+    in_place = m.object(schema_key<packtest::Note>()) != nullptr;
+    ASSERT_TRUE(unpack(m, &first));
+  });
+  EXPECT_TRUE(in_place) << "the object was serialized on the way";
+  EXPECT_EQ(first.text(), sent.text()) << "send moved from an lvalue";
+  EXPECT_EQ(first.n(), 9);
+  EXPECT_EQ(sent.n(), 9) << "an lvalue is copied, not moved from";
+  caf::strong_actor_ptr from;
+  self->receive([&](const Message&) { from = self->current_sender(); });
+  EXPECT_EQ(from, caf::actor_cast<caf::strong_actor_ptr>(self));
+}
+
+TEST(PackTest, AMessageIsOneCacheLineAndHoldsSmallObjectsInside) {
+  EXPECT_EQ(sizeof(Message), 64u);
+  EXPECT_TRUE(message_type<packtest::Other>()->fits_inline);
 }
 
 }  // namespace

@@ -125,8 +125,6 @@ class Context {
 // The typed handlers of one behaviour, filled by ProtoActor::receive.
 class Handlers {
  public:
-  Handlers() { entries_.reserve(8); }
-
   // `f(Context&, const In&)` handles messages of Protobuf type In; what it returns (a Protobuf
   // message, or nothing) is the reply.
   template <class F>
@@ -136,6 +134,7 @@ class Handlers {
     using In = std::decay_t<in_ref>;
     static_assert(std::is_base_of_v<google::protobuf::MessageLite, In>,
                   "a handler takes (lemon::Context&, const SomeProtoMessage&)");
+    if (entries_.empty()) entries_.reserve(4);
     entries_.push_back(
         Entry{&type_name<In>(),
               [f = std::move(f)](Context& ctx, const Message& m) mutable -> caf::message {
@@ -157,6 +156,8 @@ class Handlers {
                 }
               }});
   }
+
+  void clear() { entries_.clear(); }
 
   // Runs the handler of `m`'s type; an error reply if there is none.
   caf::message dispatch(Context& ctx, const Message& m) {
@@ -227,7 +228,7 @@ class ProtoActor : public Behaviour {
   // -- The Behaviour interface, implemented once for every ProtoActor ---------
 
   caf::message_handler handlers(ActorContext& host) final {
-    handlers_ = Handlers();
+    handlers_.clear();
     receive(handlers_);
     return {[this, &host](const Message& m) -> caf::message {
       Context ctx(host);

@@ -218,7 +218,7 @@ class ReloadableActor final : public caf::event_based_actor,
   caf::event_based_actor* self() override { return this; }
   const std::string& registered_name() const override { return spec_.name; }
   caf::actor self_handle() override;
-  std::shared_ptr<const void> code() const override { return current_.instance.use.module(); }
+  CodeHold code() const override;
   void send_message(const caf::actor& to, Message m, std::chrono::nanoseconds delay) override;
   void request_message(const caf::actor& to, Message m, std::chrono::nanoseconds timeout,
                        std::function<void(const Message*, const std::string&)> done) override;

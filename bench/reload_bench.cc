@@ -251,7 +251,7 @@ class ModuleInPlainActor final : public caf::event_based_actor, public ActorCont
   const std::string& registered_name() const override { return name_; }
   // The rest of ActorContext, which counter v1's handlers never use.
   caf::actor self_handle() override { return caf::actor_cast<caf::actor>(this); }
-  std::shared_ptr<const void> code() const override { return nullptr; }
+  CodeHold code() const override { return {}; }
   void send_message(const caf::actor& to, Message m, std::chrono::nanoseconds) override {
     send(to, std::move(m));
   }

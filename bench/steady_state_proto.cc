@@ -76,7 +76,7 @@ void add_plain_counter_types(caf::actor_system_config& cfg) {
 void send_proto_add(caf::scoped_actor&, const caf::actor& to, uint64_t) {
   benchproto::Add add;
   add.set_amount(1);
-  caf::anon_send(to, pack(std::move(add)));
+  send(to, std::move(add));
 }
 
 int64_t proto_count(caf::scoped_actor& self, const caf::actor& a) {

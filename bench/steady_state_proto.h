@@ -16,7 +16,7 @@ namespace lemon {
 // Registers the plain actor's message types (before the actor system starts).
 void add_plain_counter_types(caf::actor_system_config& cfg);
 
-// Sends Add{amount: 1} to a proto_counter actor, without a sender (anon_send): the Total it is
+// Sends Add{amount: 1} to a proto_counter actor, without a sender (lemon::send): the Total it is
 // answered with is dropped, not queued at the sending thread. `seq` is unused.
 void send_proto_add(caf::scoped_actor& self, const caf::actor& to, uint64_t seq);
 
