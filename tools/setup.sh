@@ -36,10 +36,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages the tests use (testing/openrpc_discover_test.sh), pinned, in a cache outside the
-# work tree.
+# npm packages the tests use (testing/openrpc_discover_test.sh, testing/jsonrpc_client_test.sh),
+# pinned, in a cache outside the work tree.
 NPM_DIR="$HOME/.cache/lemon/npm"
-NPM_PACKAGES=(@open-rpc/schema-utils-js@2.1.2 ajv@8.20.0)
+NPM_PACKAGES=(@open-rpc/schema-utils-js@2.1.2 ajv@8.20.0 json-rpc-2.0@1.8.1)
 for p in "${NPM_PACKAGES[@]}"; do
   name="${p%@*}"
   if ! grep -qs "\"version\": \"${p##*@}\"" "$NPM_DIR/node_modules/$name/package.json"; then
