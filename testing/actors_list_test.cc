@@ -12,6 +12,7 @@
 #include "actors/messages.h"
 #include "actors/supervisor.h"
 #include "caf/all.hpp"
+#include "control_plane/node.h"
 #include "control_plane/node_service.h"
 #include "core/test_support.h"
 #include "gtest/gtest.h"
@@ -32,7 +33,7 @@ class ActorsListTest : public ::testing::Test {
     rt_ = std::move(Runtime::create(node_options(dir_)).value());
     load("extensions/counter/libcounter_v1.so", "counter.so");
     load("actors/testdata/libslow_v1.so", "slow.so");
-    service_ = std::make_unique<NodeService>(*rt_, "node-a");
+    service_ = std::make_unique<NodeService>(node_service_deps(*rt_), "node-a");
   }
 
   void load(const std::string& from, const std::string& name) {
