@@ -338,23 +338,16 @@ void steady_state(caf::actor_system& sys) {
 
   // Through the pipeline: a sending thread and the actor on the bench's system.
   if (!drain_only_flag && repeats > 0) {
-    std::vector<double> plain, reloadable, pair_ratio;
-    for (const auto& [p, q] : in_pairs<double>(repeats, [&](bool kind) {
-           return with_actor(sys, kind ? Kind::kPlain : Kind::kReloadable,
-                             [](caf::actor_system& on, const caf::actor& a) {
-                               return throughput(on, a, kPipelineMessages, send_tick, caf_count);
-                             });
-         })) {
-      plain.push_back(p);
-      reloadable.push_back(q);
-      pair_ratio.push_back(q / p);
-    }
-    const double p = quantile(plain, 0.5), q = quantile(reloadable, 0.5);
-    const Quartiles r = quartiles(pair_ratio);
+    const PairSummary s = summarize(in_pairs<double>(repeats, [&](bool kind) {
+      return with_actor(sys, kind ? Kind::kPlain : Kind::kReloadable,
+                        [](caf::actor_system& on, const caf::actor& a) {
+                          return throughput(on, a, kPipelineMessages, send_tick, caf_count);
+                        });
+    }));
     std::printf(
         "lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f "
         "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
-        p, q, q / p, repeats, r.p25, r.p50, r.p75);
+        s.plain, s.other, s.other / s.plain, repeats, s.ratio.p25, s.ratio.p50, s.ratio.p75);
   }
 
   // The same work, each side of the mailbox measured alone (drain()), on a system of its own with
