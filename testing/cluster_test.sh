@@ -32,6 +32,17 @@ await_all_locked() {
   done
   return 1
 }
+# await_all_released SINCE LIMIT WHY: until a, b and c all report no reload in progress; fails
+# naming the node and WHY when one still does LIMIT s after SINCE (a $SECONDS value).
+await_all_released() {
+  local since=$1 limit=$2 why=$3 n
+  for n in a b c; do
+    until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
+      [ $((SECONDS - since)) -le "$limit" ] || fail "$n still holds the lock $why"
+      sleep 0.05
+    done
+  done
+}
 # ---- membership: later nodes name the earlier ones; the agents introduce themselves. ----------
 start_node a ""
 start_node b "127.0.0.1:${CLP[a]}"
@@ -151,12 +162,7 @@ KILLED=$SECONDS
 unset 'PID[d]'
 wait $RD 2>/dev/null || true
 # Released within the lease (10 s without a renewal), with slack for a loaded machine.
-for n in a b c; do
-  until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
-    [ $((SECONDS - KILLED)) -le 25 ] || fail "(d) $n still holds the lock for the dead node"
-    sleep 0.05
-  done
-done
+await_all_released $KILLED 25 "for the dead node (d)"
 echo "(d) locks released $((SECONDS - KILLED)) s after the SIGKILL"
 for n in a b c; do wait_peers $n 2; done
 rpc a "{\"scope\":\"extension\",\"path\":\"$T/a/ext/greeter.cc\",\"cluster\":true}" system.reload \
@@ -183,12 +189,7 @@ RE=$!
 await_all_locked || fail "(e) e never held every node's lock: $(cat "$T/e.json")"
 kill -STOP "${PID[e]}"
 STOPPED=$SECONDS
-for n in a b c; do
-  until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
-    [ $((SECONDS - STOPPED)) -le 30 ] || fail "(e) $n still holds the lock for the silent node"
-    sleep 0.1
-  done
-done
+await_all_released $STOPPED 30 "for the silent node (e)"
 echo "(e) locks released $((SECONDS - STOPPED)) s after the holder went silent"
 for n in a b c; do wait_peers $n 2; done
 kill -9 "${PID[e]}"
