@@ -32,6 +32,12 @@ await_all_locked() {
   done
   return 1
 }
+# stage_counter FILE: counter v3 in a's and b's modules directory, FILE in c's.
+stage_counter() {
+  cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
+  cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
+  cp "$1" "$T/c/modules/counter.so"
+}
 # await_all_released SINCE LIMIT WHY: until a, b and c all report no reload in progress; fails
 # naming the node and WHY when one still does LIMIT s after SINCE (a $SECONDS value).
 await_all_released() {
@@ -98,9 +104,7 @@ echo "(a) ok: a, b and c upgraded to counter 2 by one cluster reload; modules.li
 
 # ---- (f) c's new version's code_change throws: c's pre-flight refuses it at prepare, before any
 # actor is held, and the cluster reload is discarded everywhere ---------------------------------
-cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
-cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
-cp "$EXAMPLES/libcounter_v2_fail.so" "$T/c/modules/counter.so"
+stage_counter "$EXAMPLES/libcounter_v2_fail.so"
 cluster_reload a counter >"$T/f.json"
 jq -e '.error.code == -32003 and .error.data.report as $r | $r.status == "error"
        and $r.metadata.outcome == "discarded" and $r.metadata.failed_nodes == "c"
@@ -112,9 +116,7 @@ for n in a b c; do [ "$(versions $n)" = '["2"]' ] || fail "(f) $n runs $(version
 echo "(f) ok: c's pre-flight failed; the reload was discarded and a, b, c run counter 2"
 
 # ---- (c) c's counter.so is broken: prepare fails there, nobody changes ------------------------
-cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
-cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
-cp "$ROOT/core/testdata/libno_entry.so" "$T/c/modules/counter.so"
+stage_counter "$ROOT/core/testdata/libno_entry.so"
 cluster_reload a counter >"$T/c.json"
 jq -e '.error.code == -32003 and .error.data.report as $r | $r.status == "error"
        and $r.metadata.outcome == "discarded" and $r.metadata.failed_nodes == "c"
