@@ -102,6 +102,23 @@ std::vector<std::pair<T, T>> in_pairs(int repeats, Measure measure) {
   return out;
 }
 
+// What the steady-state lines print of `pairs` (plain, other) from in_pairs: each side's median
+// and the quartiles of other/plain within each pair.
+struct PairSummary {
+  double plain = 0;  // median
+  double other = 0;  // median
+  Quartiles ratio{};
+};
+inline PairSummary summarize(const std::vector<std::pair<double, double>>& pairs) {
+  std::vector<double> plain, other, ratio;
+  for (const auto& [p, q] : pairs) {
+    plain.push_back(p);
+    other.push_back(q);
+    ratio.push_back(q / p);
+  }
+  return {quantile(plain, 0.5), quantile(other, 0.5), quartiles(ratio)};
+}
+
 }  // namespace lemon
 
 #endif  // LEMON_BENCH_MEASURE_H_

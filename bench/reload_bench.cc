@@ -118,6 +118,33 @@ struct Upgrade {
   bool purged = false;
 };
 
+// One timed upgrade of `module` to the module file `file` (from the runfiles), then its soft purge
+// and the retirement of the old behaviours. Exits the process when the file cannot be prepared.
+Upgrade upgrade(CodeServer& cs, ReloadManager& manager, const char* file, const char* module) {
+  Upgrade u;
+  const double cpu0 = process_cpu_ms();
+  auto u0 = Clock::now();
+  auto next = cs.prepare(find_runfile(file));
+  u.load_ms = ms_since(u0);
+  if (!next.ok()) {
+    std::fprintf(stderr, "prepare %s: %s\n", file, std::string(next.status().message()).c_str());
+    std::exit(1);
+  }
+  u.result = manager.swap(*next, {});
+  u.upgrade_ms = ms_since(u0);
+  u.cpu_ms = process_cpu_ms() - cpu0;
+  next = ModuleRef();
+  u.purged = cs.soft_purge(module).ok();
+  // The old behaviours are destroyed in the background after each upgrade: let that finish
+  // before the next one, so that no upgrade is measured while sharing the cores with it.
+  const auto r0 = Clock::now();
+  manager.await_retired();
+  u.retire_ms = ms_since(r0);
+  (void)await_heap_trims(absl::Seconds(30));
+  return u;
+}
+
+// One function: the sender thread, the upgrades and the printed lines share the load's counters.
 void run(caf::actor_system& sys, const Workload& w, int n) {
   const testing::ScratchDir dir;
   auto cs = std::move(CodeServer::create({dir.path()}).value());
@@ -179,28 +206,7 @@ void run(caf::actor_system& sys, const Workload& w, int n) {
   // The upgrade (v1 -> v2), then with --repeat=K further ones back and forth (v2 -> v1 -> v2 ...).
   std::vector<Upgrade> upgrades;
   for (int k = 0; k < repeat_flag; ++k) {
-    const char* file = k % 2 == 0 ? w.v2 : w.v1;
-    Upgrade u;
-    const double cpu0 = process_cpu_ms();
-    auto u0 = Clock::now();
-    auto next = cs->prepare(find_runfile(file));
-    u.load_ms = ms_since(u0);
-    if (!next.ok()) {
-      std::fprintf(stderr, "prepare %s: %s\n", file, std::string(next.status().message()).c_str());
-      std::exit(1);
-    }
-    u.result = manager.swap(*next, {});
-    u.upgrade_ms = ms_since(u0);
-    u.cpu_ms = process_cpu_ms() - cpu0;
-    next = ModuleRef();
-    u.purged = cs->soft_purge(w.module).ok();
-    // The old behaviours are destroyed in the background after each upgrade: let that finish
-    // before the next one, so that no upgrade is measured while sharing the cores with it.
-    const auto r0 = Clock::now();
-    manager.await_retired();
-    u.retire_ms = ms_since(r0);
-    (void)await_heap_trims(absl::Seconds(30));
-    upgrades.push_back(std::move(u));
+    upgrades.push_back(upgrade(*cs, manager, k % 2 == 0 ? w.v2 : w.v1, w.module));
   }
   const uint64_t rounds_before_stop = rounds.load();
   while (rounds.load() < rounds_before_stop + 1) std::this_thread::yield();
@@ -310,6 +316,7 @@ int drain_pairs_flag = 201;     // pairs of drains
 uint64_t drained_flag = 20000;  // messages per drain
 bool drain_only_flag = false;   // steady state: the drain measure only
 
+// One function: its three measures share with_actor and the code server its actors come from.
 void steady_state(caf::actor_system& sys) {
   const testing::ScratchDir dir;
   auto cs = std::move(CodeServer::create({dir.path()}).value());
@@ -338,23 +345,16 @@ void steady_state(caf::actor_system& sys) {
 
   // Through the pipeline: a sending thread and the actor on the bench's system.
   if (!drain_only_flag && repeats > 0) {
-    std::vector<double> plain, reloadable, pair_ratio;
-    for (const auto& [p, q] : in_pairs<double>(repeats, [&](bool kind) {
-           return with_actor(sys, kind ? Kind::kPlain : Kind::kReloadable,
-                             [](caf::actor_system& on, const caf::actor& a) {
-                               return throughput(on, a, kPipelineMessages, send_tick, caf_count);
-                             });
-         })) {
-      plain.push_back(p);
-      reloadable.push_back(q);
-      pair_ratio.push_back(q / p);
-    }
-    const double p = quantile(plain, 0.5), q = quantile(reloadable, 0.5);
-    const Quartiles r = quartiles(pair_ratio);
+    const PairSummary s = summarize(in_pairs<double>(repeats, [&](bool kind) {
+      return with_actor(sys, kind ? Kind::kPlain : Kind::kReloadable,
+                        [](caf::actor_system& on, const caf::actor& a) {
+                          return throughput(on, a, kPipelineMessages, send_tick, caf_count);
+                        });
+    }));
     std::printf(
         "lemon steady_state plain_msgs_per_s=%.0f reloadable_msgs_per_s=%.0f ratio=%.3f "
         "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
-        p, q, q / p, repeats, r.p25, r.p50, r.p75);
+        s.plain, s.other, s.other / s.plain, repeats, s.ratio.p25, s.ratio.p50, s.ratio.p75);
   }
 
   // The same work, each side of the mailbox measured alone (drain()), on a system of its own with

@@ -109,23 +109,16 @@ void steady_state_proto(caf::actor_system& sys, const ProtoSteadyState& how) {
     return r;
   };
   if (how.pipeline_pairs > 0) {
-    std::vector<double> plain, proto, pair_ratio;
-    for (const auto& [p, q] : in_pairs<double>(how.pipeline_pairs, [&](bool is_plain) {
-           return with_actor(sys, is_plain,
-                             [&](caf::actor_system& on, const caf::actor& a, auto send, auto sync) {
-                               return throughput(on, a, how.pipeline_messages, send, sync);
-                             });
-         })) {
-      plain.push_back(p);
-      proto.push_back(q);
-      pair_ratio.push_back(q / p);
-    }
-    const double p = quantile(plain, 0.5), q = quantile(proto, 0.5);
-    const Quartiles r = quartiles(pair_ratio);
+    const PairSummary s = summarize(in_pairs<double>(how.pipeline_pairs, [&](bool is_plain) {
+      return with_actor(sys, is_plain,
+                        [&](caf::actor_system& on, const caf::actor& a, auto send, auto sync) {
+                          return throughput(on, a, how.pipeline_messages, send, sync);
+                        });
+    }));
     std::printf(
         "lemon steady_state_proto plain_msgs_per_s=%.0f proto_msgs_per_s=%.0f ratio=%.3f "
         "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
-        p, q, r.p50, how.pipeline_pairs, r.p25, r.p50, r.p75);
+        s.plain, s.other, s.ratio.p50, how.pipeline_pairs, s.ratio.p25, s.ratio.p50, s.ratio.p75);
     std::fflush(stdout);
   }
   if (how.drain_pairs > 0) {

@@ -195,7 +195,8 @@ int run(int argc, char** argv) {
 
   std::unique_ptr<DemoLoad> demo;
   if (absl::GetFlag(FLAGS_demo_actors) > 0) {
-    demo = DemoLoad::start(node->runtime(),
+    Runtime& rt = node->runtime();
+    demo = DemoLoad::start({&rt.system(), rt.registry(), &rt.code_server()},
                            {absl::GetFlag(FLAGS_demo_actors), absl::GetFlag(FLAGS_demo_rate)});
     node->metrics().add(demo->registry());
   }

@@ -17,6 +17,18 @@
 
 namespace lemon {
 
+NodeService::Deps node_service_deps(Runtime& runtime) {
+  NodeService::Deps deps;
+  deps.system = &runtime.system();
+  deps.reload_service = runtime.reload_service();
+  deps.code_server = &runtime.code_server();
+  deps.registry = runtime.registry().get();
+  deps.maintenance = &runtime.maintenance();
+  deps.reloader = &runtime.reloader();
+  deps.lock = &runtime.lock();
+  return deps;
+}
+
 absl::StatusOr<std::unique_ptr<Node>> Node::start(Options options) {
   std::unique_ptr<Node> node(new Node(std::move(options)));
   const Options& o = node->options_;
@@ -134,7 +146,7 @@ absl::Status Node::serve() {
   if (options_.clustered()) {
     if (absl::Status s = start_cluster(); !s.ok()) return s;
   }
-  service_ = std::make_unique<NodeService>(*runtime_, node_name_);
+  service_ = std::make_unique<NodeService>(node_service_deps(*runtime_), node_name_);
   // The token's own name in the reload history: a prefix of its hash, never the token.
   service_->set_caller("token:" + sha256_hex(*token).substr(0, 12));
   if (cluster_) serve_cluster_calls();

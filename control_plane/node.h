@@ -35,6 +35,9 @@
 
 namespace lemon {
 
+// The parts of `runtime` a NodeService serves from.
+NodeService::Deps node_service_deps(Runtime& runtime);
+
 class Node {
  public:
   struct Options {

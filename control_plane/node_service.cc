@@ -93,24 +93,24 @@ ReloadRequest to_request(const rpc::SystemReloadParams& p) {
   return req;
 }
 
-NodeService::NodeService(Runtime& runtime, std::string node_name)
-    : runtime_(runtime), node_name_(std::move(node_name)) {}
+NodeService::NodeService(Deps deps, std::string node_name)
+    : deps_(std::move(deps)), node_name_(std::move(node_name)) {}
 
 absl::StatusOr<rpc::ReloadReport> NodeService::reload_local(const rpc::SystemReloadParams& params) {
   ReloadRequest req = to_request(params);
   req.requested_by = caller_;
-  caf::scoped_actor self{runtime_.system()};
+  caf::scoped_actor self{*deps_.system};
   absl::StatusOr<rpc::ReloadReport> out =
       reload_status(ReloadError::kInternal, "no answer from the reload service");
   // The service enforces the reload's own deadlines; this one only guards against a lost reply.
   // In 64 bits: the sum of two uint32 deadlines must not wrap to an instant timeout.
   const auto deadline = std::chrono::milliseconds(uint64_t{req.lock_timeout_ms} +
                                                   uint64_t{req.timeout_ms} * 4 + 600000);
-  self->request(runtime_.reload_service(), deadline, reload_atom::value, req)
+  self->request(deps_.reload_service, deadline, reload_atom::value, req)
       .receive([&](ReloadReport& r) { out = reload_outcome(r); },
                [&](caf::error& e) {
                  out = reload_status(ReloadError::kInternal,
-                                     absl::StrCat("reload service: ", runtime_.system().render(e)));
+                                     absl::StrCat("reload service: ", deps_.system->render(e)));
                });
   return out;
 }
@@ -168,7 +168,7 @@ absl::StatusOr<rpc::ModulesListResult> NodeService::list_modules(
     }
     return out;
   }
-  for (const ModuleStatus& m : runtime_.code_server().list()) {
+  for (const ModuleStatus& m : deps_.code_server->list()) {
     rpc::ModuleInfo* info = out.add_modules();
     info->set_name(m.name);
     info->set_current_version(m.current->version());
@@ -190,13 +190,13 @@ absl::StatusOr<rpc::ReloadReport> NodeService::purge_module(const rpc::ModulesPu
   ReloadRequest req = params.hard() ? ReloadRequest::hard_purge(params.module())
                                     : ReloadRequest::soft_purge(params.module());
   req.owner = "control plane";
-  caf::scoped_actor self{runtime_.system()};
+  caf::scoped_actor self{*deps_.system};
   absl::StatusOr<rpc::ReloadReport> out =
       reload_status(ReloadError::kInternal, "no answer from the reload service");
-  self->request(runtime_.reload_service(), std::chrono::minutes(5), reload_atom::value, req)
+  self->request(deps_.reload_service, std::chrono::minutes(5), reload_atom::value, req)
       .receive([&](ReloadReport& r) { out = reload_outcome(r); },
                [&](caf::error& e) {
-                 out = reload_status(ReloadError::kInternal, runtime_.system().render(e));
+                 out = reload_status(ReloadError::kInternal, deps_.system->render(e));
                });
   return out;
 }
@@ -209,16 +209,14 @@ absl::StatusOr<rpc::ActorsListResult> NodeService::list_actors(
         ReloadError::kInvalidArgument,
         absl::StrCat("cursor \"", params.cursor(), "\" is not a next_cursor this node returned"));
   }
-  const ActorRegistry::Page page =
-      runtime_.registry()->page(after, params.limit(), params.module());
+  const ActorRegistry::Page page = deps_.registry->page(after, params.limit(), params.module());
   std::unordered_map<caf::actor_id, ActorStatus> statuses =
-      ask_statuses(runtime_.system(), page.actors, actors_page_deadline_);
+      ask_statuses(*deps_.system, page.actors, actors_page_deadline_);
   rpc::ActorsListResult out;
   for (const ActorEntry& e : page.actors) {
     auto s = statuses.find(e.handle.id());
     // No answer from an actor that has exited meanwhile: it is no longer listed.
-    if (s == statuses.end() &&
-        runtime_.registry()->await_gone(e.handle.id(), absl::ZeroDuration())) {
+    if (s == statuses.end() && deps_.registry->await_gone(e.handle.id(), absl::ZeroDuration())) {
       continue;
     }
     rpc::ActorInfo* a = out.add_actors();
@@ -232,7 +230,7 @@ absl::StatusOr<rpc::ActorsListResult> NodeService::list_actors(
     a->set_version(s->second.version);
     a->set_status(s->second.suspended ? "suspended" : "running");
     a->set_mailbox_size(static_cast<uint32_t>(s->second.mailbox_size));
-    a->set_state_summary(state_summary(runtime_.code_server(), s->second));
+    a->set_state_summary(state_summary(*deps_.code_server, s->second));
   }
   if (page.more) out.set_next_cursor(std::to_string(page.actors.back().handle.id()));
   return out;
@@ -244,9 +242,9 @@ absl::StatusOr<rpc::SystemHealthResult> NodeService::health(const rpc::SystemHea
   out.set_node(node_name_);
   out.set_uptime_seconds(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-  out.set_modules(static_cast<int32_t>(runtime_.code_server().list().size()));
-  out.set_actors(static_cast<int32_t>(runtime_.registry()->list().size()));
-  out.set_reload_in_progress(runtime_.lock().holder().has_value());
+  out.set_modules(static_cast<int32_t>(deps_.code_server->list().size()));
+  out.set_actors(static_cast<int32_t>(deps_.registry->list().size()));
+  out.set_reload_in_progress(deps_.lock->holder().has_value());
   if (cluster_view_) {
     ClusterView view = cluster_view_();
     out.set_clustered(true);
@@ -260,13 +258,13 @@ absl::StatusOr<rpc::MakePermanentResult> NodeService::make_permanent(
     const rpc::ReleaseTargetParams& params) {
   std::vector<std::string> modules = {params.module()};
   if (!params.app().empty()) {
-    absl::StatusOr<AppManifest> apps = runtime_.reloader().apps();
+    absl::StatusOr<AppManifest> apps = deps_.reloader->apps();
     if (!apps.ok()) return apps.status();
     const AppSpec* app = apps->find(params.app());
     if (app == nullptr) return reload_status(ReloadError::kNotFound, "no app " + params.app());
     modules = app->modules;
   }
-  if (absl::Status s = runtime_.reloader().make_permanent(modules); !s.ok()) return s;
+  if (absl::Status s = deps_.reloader->make_permanent(modules); !s.ok()) return s;
   rpc::MakePermanentResult out;
   for (const std::string& m : modules) out.add_modules(m);
   return out;
@@ -278,12 +276,12 @@ absl::StatusOr<rpc::ReloadReport> NodeService::rollback(const rpc::ReleaseTarget
   if (params.timeout_ms() > 0) req.timeout_ms = params.timeout_ms();
   req.owner = "control plane";
   req.requested_by = caller_;
-  return reload_outcome(runtime_.reloader().run(req));  // a failed rollback is an error
+  return reload_outcome(deps_.reloader->run(req));  // a failed rollback is an error
 }
 
 absl::StatusOr<rpc::ReloadHistoryResult> NodeService::reload_history(
     const rpc::ReloadHistoryParams& params) {
-  ReloadHistory* history = runtime_.reloader().history();
+  ReloadHistory* history = deps_.reloader->history();
   if (history == nullptr) {
     return reload_status(ReloadError::kInvalidArgument, "this node keeps no reload history");
   }

@@ -1,7 +1,7 @@
 // The control plane's operations on a real node: a ControlPlaneService that translates each
-// JSON-RPC call into typed CAF messages to the runtime's reload service and actors.
+// JSON-RPC call into typed CAF messages to the node's reload service and actors.
 //
-//   NodeService service(runtime, "node-a");
+//   NodeService service(node_service_deps(runtime), "node-a");  // control_plane/node.h
 //   JsonRpcDispatcher dispatcher;
 //   register_control_plane_methods(dispatcher, service);
 //
@@ -15,11 +15,17 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "actors/maintenance.h"
+#include "actors/registry.h"
 #include "actors/system_messages.h"
+#include "caf/actor.hpp"
+#include "caf/fwd.hpp"
 #include "cluster/cluster_messages.h"
 #include "control_plane/service.h"
+#include "core/code_server.h"
+#include "core/reload_lock.h"
 #include "core/reload_request.h"
-#include "node/runtime.h"
+#include "core/reloader.h"
 
 namespace lemon {
 
@@ -31,7 +37,18 @@ class NodeService : public ControlPlaneService {
   // Handles `"cluster": true` reloads; unset: such reloads are refused (single node).
   using ClusterReload = std::function<ReloadReport(const ReloadRequest& request)>;
 
-  NodeService(Runtime& runtime, std::string node_name);
+  // The parts of a node the service uses, each required; all must outlive the service.
+  struct Deps {
+    caf::actor_system* system = nullptr;
+    caf::actor reload_service;  // reload_atom requests (node/reload_service.h)
+    const CodeServer* code_server = nullptr;
+    const ActorRegistry* registry = nullptr;
+    ActorMaintenance* maintenance = nullptr;  // actors.suspend, actors.resume, replace_state
+    Reloader* reloader = nullptr;             // apps, releases, rollback and the history
+    const LockService* lock = nullptr;        // system.health's reload_in_progress
+  };
+
+  NodeService(Deps deps, std::string node_name);
 
   void set_cluster_reload(ClusterReload fn) { cluster_reload_ = std::move(fn); }
 
@@ -72,7 +89,7 @@ class NodeService : public ControlPlaneService {
   // "control plane" unless set. Set before serving.
   void set_caller(std::string caller) { caller_ = std::move(caller); }
 
-  // One live actor (node_service_actors.cc): through its status request and the runtime's
+  // One live actor (node_service_actors.cc): through its status request and the node's
   // ActorMaintenance.
   absl::StatusOr<rpc::ActorsStateResult> get_state(const rpc::ActorsGetStateParams& p) override;
   absl::StatusOr<rpc::ActorsStateResult> replace_state(
@@ -91,7 +108,7 @@ class NodeService : public ControlPlaneService {
   absl::StatusOr<rpc::ActorsStateResult> state_result(const std::string& name,
                                                       const ActorStatus& status) const;
 
-  Runtime& runtime_;
+  const Deps deps_;
   const std::string node_name_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   ClusterReload cluster_reload_;

@@ -24,7 +24,7 @@ std::string rfc3339(absl::Time t) {
 }  // namespace
 
 absl::StatusOr<ActorEntry> NodeService::find_actor(const std::string& name) const {
-  const ActorRegistry& registry = *runtime_.registry();
+  const ActorRegistry& registry = *deps_.registry;
   caf::actor_id id = 0;
   if (name.size() > 1 && name[0] == '#' && absl::SimpleAtoi(name.substr(1), &id) && id > 0) {
     ActorRegistry::Page page = registry.page(id - 1, 1, "");
@@ -37,7 +37,7 @@ absl::StatusOr<ActorEntry> NodeService::find_actor(const std::string& name) cons
 }
 
 absl::StatusOr<ActorStatus> NodeService::status_of(const ActorEntry& actor) const {
-  caf::scoped_actor self{runtime_.system()};
+  caf::scoped_actor self{*deps_.system};
   absl::StatusOr<ActorStatus> out = reload_status(
       ReloadError::kInternal, absl::StrCat("actor #", actor.handle.id(), " did not answer within ",
                                            absl::FormatDuration(actors_page_deadline_)));
@@ -45,7 +45,7 @@ absl::StatusOr<ActorStatus> NodeService::status_of(const ActorEntry& actor) cons
                 sys_status_atom::value)
       .receive([&](ActorStatus& s) { out = std::move(s); },
                [&](caf::error&) {
-                 if (runtime_.registry()->await_gone(actor.handle.id(), absl::ZeroDuration())) {
+                 if (deps_.registry->await_gone(actor.handle.id(), absl::ZeroDuration())) {
                    out = reload_status(ReloadError::kNotFound,
                                        absl::StrCat("actor #", actor.handle.id(), " exited"));
                  }
@@ -55,7 +55,7 @@ absl::StatusOr<ActorStatus> NodeService::status_of(const ActorEntry& actor) cons
 
 absl::StatusOr<rpc::ActorsStateResult> NodeService::state_result(const std::string& name,
                                                                  const ActorStatus& status) const {
-  absl::StatusOr<std::string> json = state_json(runtime_.code_server(), status);
+  absl::StatusOr<std::string> json = state_json(*deps_.code_server, status);
   if (!json.ok()) return json.status();
   rpc::ActorsStateResult out;
   out.set_name(name);
@@ -86,10 +86,10 @@ absl::StatusOr<rpc::ActorsStateResult> NodeService::replace_state(
   if (!google::protobuf::util::MessageToJsonString(p.state(), &json).ok()) {
     return reload_status(ReloadError::kInvalidArgument, "state is not a JSON object");
   }
-  absl::StatusOr<std::string> bytes = state_bytes(runtime_.code_server(), *status, json);
+  absl::StatusOr<std::string> bytes = state_bytes(*deps_.code_server, *status, json);
   if (!bytes.ok()) return bytes.status();
   // The actor checks, while held, that it still runs the version whose schema read the state.
-  if (absl::Status s = runtime_.maintenance().replace_state(actor->handle, status->version, *bytes);
+  if (absl::Status s = deps_.maintenance->replace_state(actor->handle, status->version, *bytes);
       !s.ok()) {
     return s;
   }
@@ -104,7 +104,7 @@ absl::StatusOr<rpc::ActorsSuspendResult> NodeService::suspend(const rpc::ActorsS
   const absl::Duration timeout =
       p.timeout_ms() > 0 ? absl::Milliseconds(p.timeout_ms()) : ActorMaintenance::kDefaultSuspend;
   const absl::Time resumes_at = absl::Now() + timeout;
-  if (absl::Status s = runtime_.maintenance().suspend(actor->handle, timeout); !s.ok()) return s;
+  if (absl::Status s = deps_.maintenance->suspend(actor->handle, timeout); !s.ok()) return s;
   rpc::ActorsSuspendResult out;
   out.set_name(p.name());
   out.set_resumes_at(rfc3339(resumes_at));
@@ -116,7 +116,7 @@ absl::StatusOr<rpc::ActorsResumeResult> NodeService::resume(const rpc::ActorsRes
   if (!actor.ok()) return actor.status();
   rpc::ActorsResumeResult out;
   out.set_name(p.name());
-  out.set_was_suspended(runtime_.maintenance().resume(actor->handle));
+  out.set_was_suspended(deps_.maintenance->resume(actor->handle));
   return out;
 }
 
@@ -134,7 +134,7 @@ absl::StatusOr<rpc::ActorsStatisticsResult> NodeService::statistics(
   out.set_messages_handled(status->messages_handled);
   out.set_mailbox_size(static_cast<uint32_t>(status->mailbox_size));
   out.set_mailbox_high_water(status->mailbox_high_water);
-  out.set_restarts(actor->name.empty() ? 0 : runtime_.registry()->restarts(actor->name));
+  out.set_restarts(actor->name.empty() ? 0 : deps_.registry->restarts(actor->name));
   if (status->last_reload_unix_ms > 0) {
     out.set_last_reload(rfc3339(absl::FromUnixMillis(status->last_reload_unix_ms)));
   }

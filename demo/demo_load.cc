@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "actors/messages.h"
+#include "actors/reloadable_actor.h"
 #include "caf/all.hpp"
 #include "core/runfiles.h"
 #include "prometheus/counter.h"
@@ -97,8 +98,8 @@ class DemoLoad::TickStream {
   std::thread thread_;
 };
 
-DemoLoad::DemoLoad(Runtime& runtime)
-    : runtime_(runtime),
+DemoLoad::DemoLoad(Deps deps)
+    : deps_(std::move(deps)),
       registry_(std::make_shared<prometheus::Registry>()),
       processed_metric_(prometheus::BuildGauge()
                             .Name("lemon_demo_messages_processed")
@@ -106,26 +107,32 @@ DemoLoad::DemoLoad(Runtime& runtime)
                             .Register(*registry_)
                             .Add({})) {}
 
-std::unique_ptr<DemoLoad> DemoLoad::start(Runtime& runtime, Options options) {
-  std::unique_ptr<DemoLoad> demo(new DemoLoad(runtime));
+caf::actor DemoLoad::spawn(const std::string& module, const std::string& name) {
+  absl::StatusOr<caf::actor> a =
+      spawn_reloadable(*deps_.system, deps_.registry, *deps_.code_server, {module, "", name, ""});
+  return a.ok() ? *a : caf::actor{};
+}
+
+std::unique_ptr<DemoLoad> DemoLoad::start(Deps deps, Options options) {
+  const CodeServer& code_server = *deps.code_server;
+  std::unique_ptr<DemoLoad> demo(new DemoLoad(std::move(deps)));
   auto& sent_metric = prometheus::BuildCounter()
                           .Name("lemon_demo_messages_sent_total")
                           .Help("Messages the demo generator sent to demo actors.")
                           .Register(*demo->registry_)
                           .Add({});
-  if (options.actors > 0 && runtime.code_server().current("counter")) {
+  if (options.actors > 0 && code_server.current("counter")) {
     for (int i = 0; i < options.actors; ++i) {
-      auto a = runtime.spawn({"counter", "", absl::StrCat("counter-", i), ""});
-      if (a.ok()) demo->actors_.push_back(*a);
-    }
-    if (runtime.code_server().current("greeter")) {
-      for (int i = 0; i < 3; ++i) {
-        (void)runtime.spawn({"greeter", "", absl::StrCat("greeter-", i), ""});
+      if (caf::actor a = demo->spawn("counter", absl::StrCat("counter-", i))) {
+        demo->actors_.push_back(a);
       }
     }
+    if (code_server.current("greeter")) {
+      for (int i = 0; i < 3; ++i) demo->spawn("greeter", absl::StrCat("greeter-", i));
+    }
     if (!demo->actors_.empty() && options.rate > 0) {
-      demo->stream_ =
-          std::make_unique<TickStream>(runtime.system(), demo->actors_, options.rate, sent_metric);
+      demo->stream_ = std::make_unique<TickStream>(*demo->deps_.system, demo->actors_, options.rate,
+                                                   sent_metric);
     }
   }
   demo->refresher_ = std::thread([d = demo.get()] { d->refresh_processed(); });
@@ -145,7 +152,7 @@ int DemoLoad::rate() const { return stream_ ? stream_->rate() : 0; }
 void DemoLoad::refresh_processed() {
   while (!stopped_.WaitForNotificationWithTimeout(absl::Seconds(5))) {
     if (!actors_.empty()) {
-      processed_metric_.Set(static_cast<double>(processed(runtime_.system(), actors_)));
+      processed_metric_.Set(static_cast<double>(processed(*deps_.system, actors_)));
     }
   }
 }
@@ -154,7 +161,7 @@ DemoLoad::Totals DemoLoad::stop() {
   halt();
   Totals totals;
   if (stream_) totals.sent = stream_->sent();
-  totals.processed = processed(runtime_.system(), actors_);
+  totals.processed = processed(*deps_.system, actors_);
   return totals;
 }
 

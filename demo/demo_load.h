@@ -3,7 +3,8 @@
 // show the stream lost nothing.
 //
 //   node_options.seeds = [](const NodeFiles& f) { return example_seeds({...}); };
-//   std::unique_ptr<DemoLoad> demo = DemoLoad::start(runtime, {2000, 20000});
+//   DemoLoad::Deps deps{&runtime.system(), runtime.registry(), &runtime.code_server()};
+//   std::unique_ptr<DemoLoad> demo = DemoLoad::start(deps, {2000, 20000});
 //   metrics.add(demo->registry());
 //   DemoLoad::Totals t = demo->stop();  // t.sent == t.processed: nothing was lost
 #ifndef LEMON_DEMO_DEMO_LOAD_H_
@@ -17,9 +18,11 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "actors/registry.h"
 #include "caf/actor.hpp"
+#include "caf/fwd.hpp"
+#include "core/code_server.h"
 #include "core/fs.h"
-#include "node/runtime.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
@@ -38,6 +41,12 @@ std::vector<SeedFile> example_seeds(const ExampleDirs& dirs);
 
 class DemoLoad {
  public:
+  // Where the demo spawns its actors; each required, and each must outlive the DemoLoad.
+  struct Deps {
+    caf::actor_system* system = nullptr;
+    std::shared_ptr<ActorRegistry> registry;
+    const CodeServer* code_server = nullptr;
+  };
   struct Options {
     int actors = 0;  // counter actors to spawn
     int rate = 0;    // ticks per second over all of them; <= 0: no stream
@@ -50,7 +59,7 @@ class DemoLoad {
   // Spawns the counter actors when the counter module is loaded, three greeter actors when the
   // greeter module is too, and the stream of ticks to the counters. Every 5 s it sets
   // lemon_demo_messages_processed from the actors' counts.
-  static std::unique_ptr<DemoLoad> start(Runtime& runtime, Options options);
+  static std::unique_ptr<DemoLoad> start(Deps deps, Options options);
   ~DemoLoad();  // stops as stop() does, without counting
 
   DemoLoad(const DemoLoad&) = delete;
@@ -67,11 +76,13 @@ class DemoLoad {
  private:
   class TickStream;
 
-  explicit DemoLoad(Runtime& runtime);
+  explicit DemoLoad(Deps deps);
+  // spawn_reloadable with the demo's deps; null when it fails.
+  caf::actor spawn(const std::string& module, const std::string& name);
   void refresh_processed();
   void halt();  // stops the stream and the gauge's refresh
 
-  Runtime& runtime_;
+  const Deps deps_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Gauge& processed_metric_;
   std::vector<caf::actor> actors_;

@@ -44,22 +44,11 @@ absl::Status prepare_directories(const Runtime::Options& options) {
   return reload_error_of(s) == ReloadError::kNotFound ? absl::OkStatus() : s;
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
-  if (options.state_dir.empty()) {
-    return reload_status(ReloadError::kInvalidArgument, "Runtime needs a state_dir");
-  }
-  if (absl::Status s = prepare_directories(options); !s.ok()) return s;
-  if (options.apps_manifest.empty() && !options.modules_dir.empty()) {
-    options.apps_manifest = options.modules_dir + "/apps.json";
-  }
-  auto scheduler = choose_scheduler(options.scheduler, std::thread::hardware_concurrency());
-  if (!scheduler.ok()) return scheduler.status();
-  options.scheduler = *scheduler;
-  std::unique_ptr<Runtime> rt(new Runtime(options));
-  rt->config_ = std::make_unique<caf::actor_system_config>();
-  caf::actor_system_config& cfg = *rt->config_;
+// The actor system's configuration for `options`: scheduler, the middleman for clustering, the
+// reload message types, then the embedding program's own settings.
+std::unique_ptr<caf::actor_system_config> actor_system_config_for(const Runtime::Options& options) {
+  auto config = std::make_unique<caf::actor_system_config>();
+  caf::actor_system_config& cfg = *config;
   if (options.scheduler_threads > 0) cfg.set("scheduler.max-threads", options.scheduler_threads);
   if (options.max_throughput > 0) cfg.set("scheduler.max-throughput", options.max_throughput);
   if (options.scheduler == "sharing") cfg.set("scheduler.policy", caf::atom("sharing"));
@@ -78,7 +67,25 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   add_reload_message_types(cfg);
   cfg.add_message_type<Message>("lemon.Message");
   if (options.configure) options.configure(cfg);
-  rt->system_ = std::make_unique<caf::actor_system>(cfg);
+  return config;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
+  if (options.state_dir.empty()) {
+    return reload_status(ReloadError::kInvalidArgument, "Runtime needs a state_dir");
+  }
+  if (absl::Status s = prepare_directories(options); !s.ok()) return s;
+  if (options.apps_manifest.empty() && !options.modules_dir.empty()) {
+    options.apps_manifest = options.modules_dir + "/apps.json";
+  }
+  auto scheduler = choose_scheduler(options.scheduler, std::thread::hardware_concurrency());
+  if (!scheduler.ok()) return scheduler.status();
+  options.scheduler = *scheduler;
+  std::unique_ptr<Runtime> rt(new Runtime(options));
+  rt->config_ = actor_system_config_for(options);
+  rt->system_ = std::make_unique<caf::actor_system>(*rt->config_);
 
   CodeServer::Options cs_options;
   cs_options.copy_dir = options.state_dir + "/modules";

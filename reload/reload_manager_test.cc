@@ -60,6 +60,17 @@ class ReloadManagerTest : public ::testing::Test {
     return out;
   }
 
+  // Prepares the module file `so` and swaps it in: the swap's result, or, when the prepare fails
+  // (a test failure), its status.
+  SwapResult swap_to(const std::string& so, const SwapOptions& options = {}) {
+    absl::StatusOr<ModuleRef> next = cs_->prepare(so);
+    EXPECT_TRUE(next.ok()) << next.status();
+    if (next.ok()) return manager_->swap(*next, options);
+    SwapResult failed;
+    failed.status = next.status();
+    return failed;
+  }
+
   template <class T, class... Ts>
   T ask(const caf::actor& a, Ts... xs) {
     T out{};
@@ -102,9 +113,7 @@ TEST_F(ReloadManagerTest, SwapUnderLoadMovesEveryActorAndLosesNothing) {
     std::this_thread::yield();
   }
   EXPECT_GT(rounds.load(), 0) << "the sender never sent";
-  auto next = cs_->prepare(counter("2"));
-  ASSERT_TRUE(next.ok()) << next.status();
-  SwapResult r = manager_->swap(*next, {});
+  SwapResult r = swap_to(counter("2"));
   stop = true;
   sender.join();
   ASSERT_TRUE(r.status.ok()) << r.status;
@@ -153,11 +162,9 @@ TEST_F(ReloadManagerTest, AnActorStuckInAHandlerTimesOutAndNothingChanges) {
   auto actors = spawn_many("slow", 5);
   // actors[0] is busy for 3 s; the deadline is 200 ms.
   (*self_)->send(actors[0], ping_atom::value, uint64_t{3000});
-  auto next = cs_->prepare(runfile("actors/testdata/libslow_v2.so"));
-  ASSERT_TRUE(next.ok());
   SwapOptions options;
   options.suspend_timeout = absl::Milliseconds(200);
-  SwapResult r = manager_->swap(*next, options);
+  SwapResult r = swap_to(runfile("actors/testdata/libslow_v2.so"), options);
   EXPECT_EQ(reload_error_of(r.status), ReloadError::kSuspendTimeout) << r.status;
   ASSERT_EQ(r.failures.size(), 1u);
   EXPECT_EQ(r.failures[0].actor_name, "slow-0");
@@ -174,9 +181,7 @@ TEST_F(ReloadManagerTest, ActorsThatExitDuringAReloadDoNotHoldIt) {
   ASSERT_TRUE(cs_->load(counter("1")).ok());
   auto actors = spawn_many("counter", 600);
   for (int i = 0; i < 600; i += 100) (*self_)->send_exit(actors[i], caf::exit_reason::kill);
-  auto next = cs_->prepare(counter("2"));
-  ASSERT_TRUE(next.ok());
-  SwapResult r = manager_->swap(*next, {});
+  SwapResult r = swap_to(counter("2"));
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(cs_->current("counter")->version(), "2");
   EXPECT_EQ(r.pause_seconds.size(), 594u) << "every live actor resumed, and only those";
@@ -255,12 +260,9 @@ TEST_F(ReloadManagerTest, ThousandActorsUnderLoadGoFromV1ToV2ToV3LosingNothing) 
   load.wait_rounds(2);
   for (const std::string v : {"2", "3"}) {
     SCOPED_TRACE(v);
-    auto next = cs_->prepare(counter(v));
-    ASSERT_TRUE(next.ok()) << next.status();
-    SwapResult r = manager_->swap(*next, {});
+    SwapResult r = swap_to(counter(v));
     ASSERT_TRUE(r.status.ok()) << r.status;
     EXPECT_EQ(r.actors, static_cast<size_t>(kActors));
-    next = ModuleRef();
     ASSERT_TRUE(cs_->soft_purge("counter").ok());
     load.wait_rounds(2);
   }
@@ -279,11 +281,9 @@ TEST_F(ReloadManagerTest, CodeChangeThrowingInOneOfAThousandActorsKeepsAllOnV1) 
   ASSERT_TRUE(cs_->load(counter("1")).ok());
   constexpr int kActors = 1000;
   auto actors = spawn_many("counter", kActors);  // actor i starts with count i
-  auto next = cs_->prepare(counter("2"));
-  ASSERT_TRUE(next.ok());
   SwapOptions options;
   options.extra = "fail-on-count:500";
-  SwapResult r = manager_->swap(*next, options);
+  SwapResult r = swap_to(counter("2"), options);
   EXPECT_EQ(reload_error_of(r.status), ReloadError::kCodeChangeFailed) << r.status;
   ASSERT_EQ(r.failures.size(), 1u);
   EXPECT_EQ(r.failures[0].actor_name, "counter-500");
@@ -308,9 +308,7 @@ TEST_F(ReloadManagerTest, SuspensionWaitsForContinuationsMadeByOldCode) {
   (*self_)->send(asker, ping_atom::value, responder, uint64_t{2000});
   ASSERT_EQ(ask<int64_t>(asker, get_atom::value), 0);
   ASSERT_EQ(ask<ActorStatus>(asker, sys_status_atom::value).pending_requests, 1u);
-  auto next = cs_->prepare(runfile("actors/testdata/libasker_v2.so"));
-  ASSERT_TRUE(next.ok());
-  SwapResult r = manager_->swap(*next, {});
+  SwapResult r = swap_to(runfile("actors/testdata/libasker_v2.so"));
   ASSERT_TRUE(r.status.ok()) << r.status;
   // The continuation ran on v1 before its state was exported, so v2 has the answer.
   auto st = ask<ActorStatus>(asker, sys_status_atom::value);
@@ -329,9 +327,7 @@ TEST_F(ReloadManagerTest, ReloadWaitsForUntrackedContinuationsToo) {
   ASSERT_TRUE(raw.ok()) << raw.status();
   (*self_)->send(*raw, ping_atom::value, responder, uint64_t{1500});
   ASSERT_EQ(ask<int64_t>(*raw, get_atom::value), 0);
-  auto next = cs_->prepare(runfile("actors/testdata/libasker_v2.so"));
-  ASSERT_TRUE(next.ok());
-  SwapResult r = manager_->swap(*next, {});
+  SwapResult r = swap_to(runfile("actors/testdata/libasker_v2.so"));
   ASSERT_TRUE(r.status.ok()) << r.status;
   auto st = ask<ActorStatus>(*raw, sys_status_atom::value);
   EXPECT_EQ(st.version, "2");
@@ -381,11 +377,9 @@ TEST_F(ReloadManagerOneWorkerTest, AReloadMeetsItsDeadlineWhileTheOnlyWorkerIsIn
   WorkerGate gate;
   ASSERT_TRUE(gate.close(*sys_));  // the only worker is taken until the gate opens
 
-  auto next = cs_->prepare(counter("2"));
-  ASSERT_TRUE(next.ok());
   SwapOptions options;
   options.suspend_timeout = absl::Seconds(5);
-  SwapResult r = manager_->swap(*next, options);
+  SwapResult r = swap_to(counter("2"), options);
   gate.open();
   EXPECT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(cs_->current("counter")->version(), "2");
@@ -441,9 +435,7 @@ TEST_F(ReloadManagerUnmapGraceTest, PurgingWhileOldCodesMessagesWaitDoesNotCrash
 
 TEST_F(ReloadManagerTest, ModuleWithoutActorsIsCommittedDirectly) {
   ASSERT_TRUE(cs_->load(counter("1")).ok());
-  auto next = cs_->prepare(counter("2"));
-  ASSERT_TRUE(next.ok());
-  SwapResult r = manager_->swap(*next, {});
+  SwapResult r = swap_to(counter("2"));
   EXPECT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.actors, 0u);
   EXPECT_EQ(cs_->current("counter")->version(), "2");

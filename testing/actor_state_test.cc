@@ -16,6 +16,7 @@
 #include "caf/all.hpp"
 #include "control_plane/json_rpc.h"
 #include "control_plane/methods.h"
+#include "control_plane/node.h"
 #include "control_plane/node_service.h"
 #include "core/reload_request.h"
 #include "core/test_support.h"
@@ -35,7 +36,7 @@ class ActorStateTest : public NodeTest {
     NodeTest::SetUp();
     install("ledger", runfile("testing/testdata/libledger_v1.so"));
     install("counter", runfile("extensions/counter/libcounter_v1.so"));
-    service_ = std::make_unique<NodeService>(*rt_, "node-a");
+    service_ = std::make_unique<NodeService>(node_service_deps(*rt_), "node-a");
     register_control_plane_methods(rpc_, *service_);
   }
 

@@ -1,7 +1,5 @@
 // actors.list on a real node: pages through the registry, asks a page's actors at once under one
 // deadline, lists an actor that does not answer, and stays within 1 s a page at 100,000 actors.
-#include <sys/stat.h>
-
 #include <map>
 #include <set>
 #include <string>
@@ -12,34 +10,31 @@
 #include "actors/messages.h"
 #include "actors/supervisor.h"
 #include "caf/all.hpp"
+#include "control_plane/node.h"
 #include "control_plane/node_service.h"
 #include "core/test_support.h"
 #include "gtest/gtest.h"
 #include "node/runtime.h"
 #include "testing/test_node.h"
 
-namespace lemon {
+namespace lemon::testing {
 namespace {
 
-using testing::install_module;
-using testing::node_options;
-using testing::runfile;
-using testing::ScratchDir;
-
-class ActorsListTest : public ::testing::Test {
+class ActorsListTest : public NodeTest {
  protected:
   void SetUp() override {
-    rt_ = std::move(Runtime::create(node_options(dir_)).value());
-    load("extensions/counter/libcounter_v1.so", "counter.so");
-    load("actors/testdata/libslow_v1.so", "slow.so");
-    service_ = std::make_unique<NodeService>(*rt_, "node-a");
+    NodeTest::SetUp();
+    install("counter", runfile("extensions/counter/libcounter_v1.so"));
+    install("slow", runfile("actors/testdata/libslow_v1.so"));
+    service_ = std::make_unique<NodeService>(node_service_deps(*rt_), "node-a");
+  }
+  void TearDown() override {
+    service_.reset();
+    NodeTest::TearDown();
   }
 
-  void load(const std::string& from, const std::string& name) {
-    ASSERT_TRUE(install_module(*rt_, runfile(from), name).ok());
-  }
-
-  void spawn(const std::string& module, int n, const std::string& prefix = "") {
+  // `n` actors of `module`, named <prefix><i>, or unnamed when `prefix` is empty.
+  void spawn_many(const std::string& module, int n, const std::string& prefix = "") {
     for (int i = 0; i < n; ++i) {
       ASSERT_TRUE(rt_->spawn({module, "", prefix.empty() ? "" : absl::StrCat(prefix, i), ""}).ok());
     }
@@ -56,14 +51,12 @@ class ActorsListTest : public ::testing::Test {
     return r.ok() ? *r : rpc::ActorsListResult();
   }
 
-  ScratchDir dir_;
-  std::unique_ptr<Runtime> rt_;
   std::unique_ptr<NodeService> service_;
 };
 
 TEST_F(ActorsListTest, PagesListEveryActorOnceUntilTheCursorComesBackEmpty) {
-  spawn("counter", 25, "c-");
-  spawn("slow", 3, "s-");
+  spawn_many("counter", 25, "c-");
+  spawn_many("slow", 3, "s-");
   struct Case {
     std::string module;
     uint32_t limit;
@@ -105,7 +98,7 @@ TEST_F(ActorsListTest, ACursorThisNodeDidNotGiveIsInvalidArgument) {
 }
 
 TEST_F(ActorsListTest, AnActorBusyPastThePageDeadlineIsListedAsUnresponsive) {
-  spawn("counter", 5, "c-");
+  spawn_many("counter", 5, "c-");
   auto busy = rt_->spawn({"slow", "", "busy", ""});
   ASSERT_TRUE(busy.ok());
   caf::anon_send(*busy, ping_atom::value, uint64_t{3000});  // the status request queues behind it
@@ -131,7 +124,7 @@ TEST_F(ActorsListTest, EachActorShowsItsSupervisorAsParent) {
   root.children = {{{"counter", "", "under-root", ""}}, supervisor_child(mid)};
   auto sup = spawn_supervisor(rt_->system(), rt_->registry(), rt_->code_server(), root);
   ASSERT_TRUE(sup.ok()) << sup.status();
-  spawn("counter", 1, "alone-");
+  spawn_many("counter", 1, "alone-");
   rpc::ActorsListResult r = page(100, "");
   std::map<std::string, std::string> parents;
   for (const rpc::ActorInfo& a : r.actors()) parents[a.name()] = a.parent();
@@ -142,7 +135,7 @@ TEST_F(ActorsListTest, EachActorShowsItsSupervisorAsParent) {
 }
 
 TEST_F(ActorsListTest, AProtoStateIsShownAsJsonThroughTheModuleSchema) {
-  load("testing/testdata/libledger_v1.so", "ledger.so");
+  install("ledger", runfile("testing/testdata/libledger_v1.so"));
   ASSERT_TRUE(rt_->spawn({"ledger", "", "books", "timer:1"}).ok());
   const absl::Time deadline = absl::Now() + absl::Minutes(1);
   std::string state;
@@ -158,7 +151,7 @@ TEST_F(ActorsListTest, AProtoStateIsShownAsJsonThroughTheModuleSchema) {
 // 1 s with 100,000 actors on the node (all of them walked, 1000 at a time, and the largest page).
 TEST_F(ActorsListTest, HundredThousandActorsAnswerWithinOneSecondAPage) {
   constexpr int kActors = 100000;
-  spawn("counter", kActors);
+  spawn_many("counter", kActors);
   std::set<std::string> names;
   std::string cursor;
   absl::Duration slowest;
@@ -188,4 +181,4 @@ TEST_F(ActorsListTest, HundredThousandActorsAnswerWithinOneSecondAPage) {
 }
 
 }  // namespace
-}  // namespace lemon
+}  // namespace lemon::testing

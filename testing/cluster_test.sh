@@ -32,6 +32,23 @@ await_all_locked() {
   done
   return 1
 }
+# stage_counter FILE: counter v3 in a's and b's modules directory, FILE in c's.
+stage_counter() {
+  cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
+  cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
+  cp "$1" "$T/c/modules/counter.so"
+}
+# await_all_released SINCE LIMIT WHY: until a, b and c all report no reload in progress; fails
+# naming the node and WHY when one still does LIMIT s after SINCE (a $SECONDS value).
+await_all_released() {
+  local since=$1 limit=$2 why=$3 n
+  for n in a b c; do
+    until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
+      [ $((SECONDS - since)) -le "$limit" ] || fail "$n still holds the lock $why"
+      sleep 0.05
+    done
+  done
+}
 # ---- membership: later nodes name the earlier ones; the agents introduce themselves. ----------
 start_node a ""
 start_node b "127.0.0.1:${CLP[a]}"
@@ -87,9 +104,7 @@ echo "(a) ok: a, b and c upgraded to counter 2 by one cluster reload; modules.li
 
 # ---- (f) c's new version's code_change throws: c's pre-flight refuses it at prepare, before any
 # actor is held, and the cluster reload is discarded everywhere ---------------------------------
-cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
-cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
-cp "$EXAMPLES/libcounter_v2_fail.so" "$T/c/modules/counter.so"
+stage_counter "$EXAMPLES/libcounter_v2_fail.so"
 cluster_reload a counter >"$T/f.json"
 jq -e '.error.code == -32003 and .error.data.report as $r | $r.status == "error"
        and $r.metadata.outcome == "discarded" and $r.metadata.failed_nodes == "c"
@@ -101,9 +116,7 @@ for n in a b c; do [ "$(versions $n)" = '["2"]' ] || fail "(f) $n runs $(version
 echo "(f) ok: c's pre-flight failed; the reload was discarded and a, b, c run counter 2"
 
 # ---- (c) c's counter.so is broken: prepare fails there, nobody changes ------------------------
-cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
-cp "$EXAMPLES/libcounter_v3.so" "$T/b/modules/counter.so"
-cp "$ROOT/core/testdata/libno_entry.so" "$T/c/modules/counter.so"
+stage_counter "$ROOT/core/testdata/libno_entry.so"
 cluster_reload a counter >"$T/c.json"
 jq -e '.error.code == -32003 and .error.data.report as $r | $r.status == "error"
        and $r.metadata.outcome == "discarded" and $r.metadata.failed_nodes == "c"
@@ -151,12 +164,7 @@ KILLED=$SECONDS
 unset 'PID[d]'
 wait $RD 2>/dev/null || true
 # Released within the lease (10 s without a renewal), with slack for a loaded machine.
-for n in a b c; do
-  until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
-    [ $((SECONDS - KILLED)) -le 25 ] || fail "(d) $n still holds the lock for the dead node"
-    sleep 0.05
-  done
-done
+await_all_released $KILLED 25 "for the dead node (d)"
 echo "(d) locks released $((SECONDS - KILLED)) s after the SIGKILL"
 for n in a b c; do wait_peers $n 2; done
 rpc a "{\"scope\":\"extension\",\"path\":\"$T/a/ext/greeter.cc\",\"cluster\":true}" system.reload \
@@ -183,12 +191,7 @@ RE=$!
 await_all_locked || fail "(e) e never held every node's lock: $(cat "$T/e.json")"
 kill -STOP "${PID[e]}"
 STOPPED=$SECONDS
-for n in a b c; do
-  until [ "$(health $n | jq '.result.reload_in_progress')" = "false" ]; do
-    [ $((SECONDS - STOPPED)) -le 30 ] || fail "(e) $n still holds the lock for the silent node"
-    sleep 0.1
-  done
-done
+await_all_released $STOPPED 30 "for the silent node (e)"
 echo "(e) locks released $((SECONDS - STOPPED)) s after the holder went silent"
 for n in a b c; do wait_peers $n 2; done
 kill -9 "${PID[e]}"

@@ -99,11 +99,8 @@ class FaultInjectionTest : public testing::NodeTest {
     NodeTest::SetUp();
     if (HasFatalFailure()) return;
     install("counter", counter_so("1"));
-    for (int i = 0; i < kActors; ++i) {
-      auto a = rt_->spawn({"counter", "", "counter-" + std::to_string(i), std::to_string(i)});
-      ASSERT_TRUE(a.ok()) << a.status();
-      actors_.push_back(*a);
-    }
+    actors_ = spawn("counter", kActors);
+    ASSERT_EQ(actors_.size(), size_t{kActors});
     load_ = std::make_unique<Load>(rt_->system(), actors_);
     load_->wait_rounds(2);
   }

@@ -35,19 +35,20 @@ class ReleaseTest : public testing::NodeTest {
                     .ok());
   }
 
-  std::vector<caf::actor> spawn(const std::string& module, int n) {
-    std::vector<caf::actor> out;
-    for (int i = 0; i < n; ++i) {
-      auto a = rt_->spawn({module, "", module + "-" + std::to_string(i), std::to_string(i)});
-      EXPECT_TRUE(a.ok()) << a.status();
-      if (a.ok()) out.push_back(*a);
-    }
-    return out;
-  }
   std::string version_of(const caf::actor& a) {
     return ask<ActorStatus>(a, sys_status_atom::value).version;
   }
   int64_t count_of(const caf::actor& a) { return ask<int64_t>(a, get_atom::value); }
+  // Counter version 1, recorded permanent, then a provisional reload (permanent = false) to 2.
+  void reload_provisionally() {
+    install("counter", counter_so("1"));
+    ASSERT_TRUE(
+        rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true).ok());
+    install("counter", counter_so("2"), false);
+    ReloadRequest req = ReloadRequest::module("counter");
+    req.permanent = false;
+    ASSERT_EQ(rt_->reloader().run(req).status, ReloadStatus::kOk);
+  }
   // A new runtime on the same directories, as after a node restart.
   void restart() {
     self_.reset();
@@ -129,13 +130,7 @@ TEST_F(ReleaseTest, ARestartBootsThePermanentVersionNotAFileWhoseReloadFailed) {
 }
 
 TEST_F(ReleaseTest, AProvisionalVersionBootsOnlyOnceMadePermanent) {
-  install("counter", counter_so("1"));
-  ASSERT_TRUE(
-      rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true).ok());
-  install("counter", counter_so("2"), false);
-  ReloadRequest req = ReloadRequest::module("counter");
-  req.permanent = false;
-  ASSERT_EQ(rt_->reloader().run(req).status, ReloadStatus::kOk);
+  ASSERT_NO_FATAL_FAILURE(reload_provisionally());
   EXPECT_EQ(current("counter"), "2");
   restart();
   auto booted = rt_->reloader().boot_module("counter", dir_.file("modules/counter.so"));
@@ -149,13 +144,7 @@ TEST_F(ReleaseTest, AProvisionalVersionBootsOnlyOnceMadePermanent) {
 }
 
 TEST_F(ReleaseTest, MakePermanentRecordsTheProvisionalVersion) {
-  install("counter", counter_so("1"));
-  ASSERT_TRUE(
-      rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true).ok());
-  install("counter", counter_so("2"), false);
-  ReloadRequest req = ReloadRequest::module("counter");
-  req.permanent = false;
-  ASSERT_EQ(rt_->reloader().run(req).status, ReloadStatus::kOk);
+  ASSERT_NO_FATAL_FAILURE(reload_provisionally());
   ASSERT_TRUE(rt_->reloader().make_permanent({"counter"}).ok());
   EXPECT_FALSE(rt_->reloader().make_permanent({"counter"}).ok()) << "nothing provisional left";
   restart();

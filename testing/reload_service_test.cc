@@ -1,8 +1,6 @@
 // The reload operations as typed CAF messages to the reload service.
 #include "node/reload_service.h"
 
-#include <sys/stat.h>
-
 #include <string>
 #include <vector>
 
@@ -15,55 +13,40 @@
 #include "node/runtime.h"
 #include "testing/test_node.h"
 
-namespace lemon {
+namespace lemon::testing {
 namespace {
 
-using testing::install_module;
-using testing::node_options;
-using testing::runfile;
-using testing::ScratchDir;
-
-class ReloadServiceTest : public ::testing::Test {
+class ReloadServiceTest : public NodeTest {
  protected:
   void SetUp() override {
-    rt_ = std::move(Runtime::create(node_options(dir_)).value());
-    ASSERT_TRUE(
-        install_module(*rt_, runfile("extensions/counter/libcounter_v1.so"), "counter.so").ok());
+    NodeTest::SetUp();
+    install("counter", runfile("extensions/counter/libcounter_v1.so"));
   }
 
-  ReloadReport ask(const ReloadRequest& req) {
-    caf::scoped_actor self{rt_->system()};
-    ReloadReport out;
-    self->request(rt_->reload_service(), std::chrono::seconds(120), reload_atom::value, req)
-        .receive([&](ReloadReport& r) { out = std::move(r); },
-                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
+  // The reload service's answer to `req`.
+  ReloadReport reload(const ReloadRequest& req) {
+    return ask<ReloadReport>(rt_->reload_service(), reload_atom::value, req);
   }
-
-  ScratchDir dir_;
-  std::unique_ptr<Runtime> rt_;
+  std::string version_of(const caf::actor& a) {
+    return ask<ActorStatus>(a, sys_status_atom::value).version;
+  }
 };
 
 TEST_F(ReloadServiceTest, ModuleReloadByMessageMovesTheActors) {
   auto a = rt_->spawn({"counter", "", "c", "7"});
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(
-      install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so", false)
-          .ok());
-  ReloadReport r = ask(ReloadRequest::module("counter"));
+  install("counter", runfile("extensions/counter/libcounter_v2.so"), false);
+  ReloadReport r = reload(ReloadRequest::module("counter"));
   EXPECT_EQ(r.status, ReloadStatus::kOk);
   EXPECT_EQ(r.reloaded, std::vector<std::string>{"counter"});
-  caf::scoped_actor self{rt_->system()};
-  self->request(*a, std::chrono::seconds(60), sys_status_atom::value)
-      .receive([](ActorStatus& s) { EXPECT_EQ(s.version, "2"); },
-               [](caf::error&) { ADD_FAILURE(); });
+  EXPECT_EQ(version_of(*a), "2");
 }
 
 TEST_F(ReloadServiceTest, BadRequestsComeBackAsErrorReports) {
   ReloadRequest unknown_op = ReloadRequest::module("counter");
   unknown_op.op = static_cast<ReloadOp>(99);
-  EXPECT_EQ(ask(unknown_op).errors.at(0).reason, ReloadError::kInvalidArgument);
-  EXPECT_EQ(ask(ReloadRequest::module("nope")).errors.at(0).reason, ReloadError::kNotFound);
+  EXPECT_EQ(reload(unknown_op).errors.at(0).reason, ReloadError::kInvalidArgument);
+  EXPECT_EQ(reload(ReloadRequest::module("nope")).errors.at(0).reason, ReloadError::kNotFound);
 }
 
 // A remote CAF program can send a ReloadRequest directly, past the control plane's checks: a
@@ -71,9 +54,7 @@ TEST_F(ReloadServiceTest, BadRequestsComeBackAsErrorReports) {
 TEST_F(ReloadServiceTest, DeadlinesOverTheirMaximumAreRefusedAndNothingReloads) {
   auto a = rt_->spawn({"counter", "", "c", "7"});
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(
-      install_module(*rt_, runfile("extensions/counter/libcounter_v2.so"), "counter.so", false)
-          .ok());
+  install("counter", runfile("extensions/counter/libcounter_v2.so"), false);
   struct Case {
     uint32_t timeout_ms;
     uint32_t lock_timeout_ms;
@@ -89,17 +70,14 @@ TEST_F(ReloadServiceTest, DeadlinesOverTheirMaximumAreRefusedAndNothingReloads) 
     ReloadRequest req = ReloadRequest::module("counter");
     req.timeout_ms = c.timeout_ms;
     req.lock_timeout_ms = c.lock_timeout_ms;
-    ReloadReport r = ask(req);
+    ReloadReport r = reload(req);
     EXPECT_EQ(r.status, ReloadStatus::kError);
     ASSERT_EQ(r.errors.size(), 1u);
     EXPECT_EQ(r.errors[0].reason, ReloadError::kInvalidArgument);
     EXPECT_NE(r.errors[0].message.find(c.field), std::string::npos) << r.errors[0].message;
     EXPECT_TRUE(r.reloaded.empty());
   }
-  caf::scoped_actor self{rt_->system()};
-  self->request(*a, std::chrono::seconds(60), sys_status_atom::value)
-      .receive([](ActorStatus& s) { EXPECT_EQ(s.version, "1"); },
-               [](caf::error&) { ADD_FAILURE(); });
+  EXPECT_EQ(version_of(*a), "1");
 }
 
 TEST_F(ReloadServiceTest, ReportsSurviveSerializationForRemoteNodes) {
@@ -131,4 +109,4 @@ TEST_F(ReloadServiceTest, ReportsSurviveSerializationForRemoteNodes) {
 }
 
 }  // namespace
-}  // namespace lemon
+}  // namespace lemon::testing

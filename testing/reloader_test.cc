@@ -54,16 +54,6 @@ std::string first_error(const ReloadReport& r) {
 
 class ReloaderTest : public testing::NodeTest {
  protected:
-  std::vector<caf::actor> spawn(const std::string& module, int n) {
-    std::vector<caf::actor> out;
-    for (int i = 0; i < n; ++i) {
-      auto a = rt_->spawn({module, "", module + "-" + std::to_string(i), std::to_string(i)});
-      EXPECT_TRUE(a.ok()) << a.status();
-      if (a.ok()) out.push_back(*a);
-    }
-    return out;
-  }
-
   ActorStatus status_of(const caf::actor& a) { return ask<ActorStatus>(a, sys_status_atom::value); }
   int64_t count_of(const caf::actor& a) { return ask<int64_t>(a, get_atom::value); }
 };

@@ -151,6 +151,25 @@ class Stream {
   std::thread thread_;
 };
 
+// The leak check: the mean of the later half of the RSS `checkpoints` against the earlier half's,
+// in percent. A leak grows the RSS with the reloads: a steady one of 10 % of the RSS over the run
+// makes the two halves' means differ by 5 %. A level the allocator settles on after the warm-up
+// does not count (with CAF's work-sharing scheduler, every worker runs every actor and the heap
+// spreads over more arenas, so RSS settles above the warm-up's level and stays there;
+// docs/reliability.md).
+double rss_trend(const std::vector<int64_t>& checkpoints) {
+  const std::size_t half = checkpoints.size() / 2;
+  double early = 0, late = 0;
+  for (std::size_t k = 0; k < checkpoints.size(); ++k) {
+    (k < half ? early : late) += static_cast<double>(checkpoints[k]);
+  }
+  early /= std::max<std::size_t>(1, half);
+  late /= std::max<std::size_t>(1, checkpoints.size() - half);
+  return half > 0 && early > 0 ? 100.0 * (late - early) / early : 0;
+}
+
+// One function, read top to bottom as the soak runs: the reload loop, the delivery check and the
+// verdict share the run's counters and RSS checkpoints.
 int run(const Config& cfg) {
   const testing::ScratchDir scratch;
   const std::string& dir = scratch.path();
@@ -269,20 +288,8 @@ int run(const Config& cfg) {
     runtime.reload_manager().await_retired();
     (void)runtime.code_server().soft_purge("counter");
     const int64_t rss_end = settled_rss_kb(runtime);
-    // The leak check: the later half of the checkpoints against the earlier half. A leak grows
-    // the RSS with the reloads: a steady one of 10 % of the RSS over the run makes the two halves'
-    // means differ by 5 %. A level the allocator settles on after the warm-up does not count
-    // (with CAF's work-sharing scheduler, every worker runs every actor and the heap spreads over
-    // more arenas, so RSS settles above the warm-up's level and stays there; docs/reliability.md).
     if (checkpoints.size() < kCheckpoints) checkpoints.push_back(rss_end);
-    const std::size_t half = checkpoints.size() / 2;
-    double early = 0, late = 0;
-    for (std::size_t k = 0; k < checkpoints.size(); ++k) {
-      (k < half ? early : late) += static_cast<double>(checkpoints[k]);
-    }
-    early /= std::max<std::size_t>(1, half);
-    late /= std::max<std::size_t>(1, checkpoints.size() - half);
-    const double trend = half > 0 && early > 0 ? 100.0 * (late - early) / early : 0;
+    const double trend = rss_trend(checkpoints);
     const int fds_end = count_entries("/proc/self/fd");
     const int copy_maps = mapped_files_under(copies);
     const int copy_files = count_entries(copies);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -66,6 +67,18 @@ class NodeTest : public ::testing::Test {
   void install(const std::string& name, const std::string& so, bool load = true) {
     absl::Status installed = install_module(*rt_, so, name + ".so", load);
     ASSERT_TRUE(installed.ok()) << installed;
+  }
+
+  // `n` actors of `module`, named <module>-<i> and started with init_arg i; a failed spawn is a
+  // test failure and is left out.
+  std::vector<caf::actor> spawn(const std::string& module, int n) {
+    std::vector<caf::actor> out;
+    for (int i = 0; i < n; ++i) {
+      auto a = rt_->spawn({module, "", module + "-" + std::to_string(i), std::to_string(i)});
+      EXPECT_TRUE(a.ok()) << a.status();
+      if (a.ok()) out.push_back(*a);
+    }
+    return out;
   }
 
   // `a`'s reply of type T to the message `xs...`, waited for at most a minute; an error reply is
