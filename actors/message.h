@@ -88,13 +88,18 @@ class Message {
   static constexpr std::size_t kInline = 40;
   static constexpr std::size_t kAlign = 8;
 
+  template <class T>
+  static constexpr bool fits_inline() {
+    return sizeof(T) <= kInline && alignof(T) <= kAlign;
+  }
+
   // The Type of generated class T, given its name and schema key.
   template <class T>
   static Type type_of(const std::string* name, uint64_t schema) {
     return Type{
         name,
         schema,
-        sizeof(T) <= kInline && alignof(T) <= kAlign,
+        fits_inline<T>(),
         [](void* from, void* to) noexcept {
           new (to) T(std::move(*static_cast<T*>(from)));
           static_cast<T*>(from)->~T();
@@ -117,7 +122,7 @@ class Message {
     static_assert(std::is_base_of_v<google::protobuf::MessageLite, U>, "a Protobuf message");
     type_ = type;
     code_ = std::move(code);
-    if (type->fits_inline) {
+    if constexpr (fits_inline<U>()) {
       new (inline_) U(std::forward<T>(object));
     } else {
       cold_ = ColdPtr::make("", "", std::make_shared<const U>(std::forward<T>(object)));

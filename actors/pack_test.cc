@@ -135,6 +135,24 @@ TEST(PackTest, SendHandsTheReceiverTheSenderObjectItself) {
 TEST(PackTest, AMessageIsOneCacheLineAndHoldsSmallObjectsInside) {
   EXPECT_EQ(sizeof(Message), 64u);
   EXPECT_TRUE(message_type<packtest::Other>()->fits_inline);
+  EXPECT_FALSE(message_type<packtest::Wide>()->fits_inline);
+}
+
+TEST(PackTest, ALargeObjectLivesOnTheHeapAndSurvivesCopiesAndMoves) {
+  packtest::Wide w;
+  w.set_e(5);
+  w.set_text(std::string(30, 'w'));
+  Message m = pack(w);
+  ASSERT_NE(m.object(schema_key<packtest::Wide>()), nullptr);
+  Message copy = m;
+  Message moved = std::move(m);
+  packtest::Wide a, b;
+  ASSERT_TRUE(unpack(copy, &a));
+  ASSERT_TRUE(unpack(moved, &b));
+  EXPECT_EQ(a.e(), 5);
+  EXPECT_EQ(b.text(), w.text());
+  EXPECT_EQ(copy.object(schema_key<packtest::Wide>()), moved.object(schema_key<packtest::Wide>()))
+      << "a copy of a large object shares it";
 }
 
 }  // namespace
