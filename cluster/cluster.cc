@@ -211,6 +211,8 @@ void run_step(caf::event_based_actor* self, std::shared_ptr<State> st, ClusterCa
       s = st->sessions[call.reload_id];
       s->busy = true;
       s->running = step;
+      // The coordinator numbers the commit once every node is locked.
+      if (step == Step::kPrepare) s->call.request.cluster_seq = call.request.cluster_seq;
     }
   }
   if (!s) {
@@ -288,6 +290,8 @@ void lock_step(caf::event_based_actor* self, std::shared_ptr<State> st, ClusterC
       r.lock_token = s->token;
       r.metadata["lock_token"] = std::to_string(s->token);
       out.lease_ms = static_cast<uint32_t>(absl::ToInt64Milliseconds(st->lease));
+      ReleaseStore* store = st->rt->reloader().releases();
+      out.cluster_seq = store ? store->highest_cluster_seq() : 0;
     }
     end_session(*st, std::move(ended), nullptr);
     r.finish();
@@ -403,6 +407,9 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::start(Runtime& runtime, Option
   st.lease = c->options_.lease;
   st.max_sessions = c->options_.max_sessions;
   st.max_remote_reloads = c->options_.max_remote_reloads;
+  st.catch_up = c->options_.catch_up;
+  st.skew_gauge = cluster_internal::register_skew_gauge(*runtime.exporter().registry(),
+                                                        runtime.options().node_name);
   st.failures = std::make_shared<cluster::AuthFailureCounter>(*runtime.exporter().registry(),
                                                               runtime.options().node_name);
   cluster::NodeAuthenticator::Options ao;
@@ -448,7 +455,13 @@ void Cluster::reap_leases() {
       std::max(std::min(options_.lease / 10, absl::Seconds(1)), absl::Milliseconds(10));
   while (!stop_.WaitForNotificationWithTimeout(tick)) {
     cluster_internal::expire_leases(*state_, absl::Now());
+    cluster_internal::refresh_skew(*state_);  // a reload may have brought a module in line
   }
+}
+
+std::vector<VersionSkew> Cluster::version_skew() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->skew;
 }
 
 double Cluster::auth_failures(cluster::AuthFailure reason) const {

@@ -36,6 +36,7 @@
 #include "caf/actor.hpp"
 #include "cluster/cluster_messages.h"
 #include "cluster/peer_auth.h"
+#include "cluster/version_skew.h"
 #include "core/reload_report.h"
 #include "node/runtime.h"
 
@@ -44,11 +45,12 @@ namespace cluster {
 class AuthenticatedClient;
 }  // namespace cluster
 
-// One live member of the cluster as this node sees it.
+// One member of the cluster as this node sees it.
 struct ClusterMember {
   std::string name;
   std::string address;  // "host:port" where its agent is published; "" if it publishes none
   bool self = false;
+  bool live = true;  // false: seen since this node started, down now
 };
 
 class Cluster {
@@ -69,6 +71,9 @@ class Cluster {
     absl::Duration lease = absl::Seconds(10);
     size_t max_sessions = 8;        // cluster reloads holding or waiting for this node's lock
     size_t max_remote_reloads = 2;  // peers' reloads of this node alone, running at once
+    // Joining a peer whose permanent version of a module comes from a later cluster commit, this
+    // node loads that version first (cluster/catch_up.cc); false: it only reports the skew.
+    bool catch_up = true;
   };
 
   // Spawns the agent and, with a port, the gate (the published actor that runs the handshake
@@ -92,12 +97,20 @@ class Cluster {
   // This node first, then the live peers by name. A peer leaves when its agent goes down (its
   // node exited, or CAF closed the connection after connection_timeout without heartbeats).
   std::vector<ClusterMember> members() const;
+  // The peers seen since this node started that are down now (live = false), by name.
+  std::vector<ClusterMember> down_members() const;
+  // The modules whose permanent version is older than the cluster's and could not be caught up
+  // (catch-up off, bytes unavailable, or the reload failed), by module; a module leaves once a
+  // reload brings it in line.
+  std::vector<VersionSkew> version_skew() const;
 
   // Runs one cluster reload coordinated by this node over every current member: lock every node
   // in name order (renewing the locks' leases until the end), prepare on all, commit on all if
   // all prepared, else discard on all; roll committed nodes back if a commit fails. Blocks. Never
-  // throws; the report (kind system, metadata cluster=true, outcome, failed_nodes) has one child
-  // per node. Timeouts above kMaxClusterTimeoutMs are refused.
+  // throws; the report (kind system, metadata cluster=true, outcome, failed_nodes,
+  // unreachable_nodes) has one child per known node: a member that is down has outcome
+  // unreachable and a skipped item with reason kUnreachable, here and at the top, which makes
+  // the status partial. Timeouts above kMaxClusterTimeoutMs are refused.
   ReloadReport reload(const ReloadRequest& request);
 
   // Every current member's loaded modules (this node first, then the peers by name), asked in

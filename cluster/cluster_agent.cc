@@ -1,16 +1,18 @@
 // The cluster agent: the one actor of a node that acts for its peers. It runs the handshake and
 // answers sealed requests only; each request is opened by the node's authenticator, checked
 // against the peer's role, and dispatched. Everything else is refused and counted.
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "cluster/cluster_internal.h"
-#include "node/reload_service.h"
 #include "caf/actor_cast.hpp"
+#include "caf/blocking_actor.hpp"
 #include "caf/event_based_actor.hpp"
+#include "cluster/cluster_internal.h"
 #include "core/reload_error.h"
+#include "node/reload_service.h"
 
 namespace lemon {
 namespace cluster_internal {
@@ -37,8 +39,9 @@ void remove_member(State& st, const caf::actor_addr& agent) {
 // A node introduces itself under the name its handshake proved. Refused under this node's own
 // name, under the name of a live member with another agent, or when the handle next to the
 // sealed hello is not the one the hello names.
-void hello(const std::shared_ptr<State>& st, const std::string& address,
-           const std::string& identity, const caf::actor& attached, Reply reply) {
+void hello(caf::event_based_actor* self, const std::shared_ptr<State>& st,
+           const std::string& address, const std::string& identity, const caf::actor& attached,
+           Reply reply) {
   const std::string& name = reply.request().peer_name;
   std::string refused;
   if (name == st->node_name) {
@@ -56,8 +59,20 @@ void hello(const std::shared_ptr<State>& st, const std::string& address,
     st->auth->refuse(AuthFailure::kForbidden, absl::StrCat("hello refused: ", refused), name);
     return reply(caf::make_message(false, refused));
   }
+  bool fresh = false;
+  {
+    absl::MutexLock lock(&st->mu);
+    fresh = st->members.count(name) == 0;
+  }
   add_member(st, name, address, attached, nullptr);
   reply(caf::make_message(true, st->node_name));
+  if (!fresh) return;
+  // This node may be the one behind (it restarted, and its peers reconnected to it). The joiner
+  // caught up before its hello; this side compares in the background, under its reload lock.
+  self->spawn<caf::detached>([st, attached](caf::blocking_actor*) {
+    auto peer = connect_member(*st, attached);
+    if (peer.ok()) catch_up_with(*st, **peer);
+  });
 }
 
 // A reload of this node alone, run by its reload service; at most max_remote_reloads at once.
@@ -80,6 +95,7 @@ void remote_reload(caf::event_based_actor* self, const std::shared_ptr<State>& s
                                " reloads for its peers, the most it takes"));
   }
   ++st->remote_reloads;
+  req.cluster_seq = 0;  // only a cluster commit, or catching up with one, numbers a release
   std::string target = req.target;
   req.owner = absl::StrCat("cluster peer ", reply.request().peer_name);
   self->request(st->rt->reload_service(), caf::infinite, reload_atom::value, std::move(req))
@@ -106,6 +122,7 @@ void dispatch(caf::event_based_actor* self, const std::shared_ptr<State>& st,
   const caf::message& m = req.content;
   if (m.match_elements<cluster_members_atom>()) return reply(members_of(*st));
   if (m.match_elements<cluster_modules_atom>()) return reply(local_modules(*st->rt));
+  if (m.match_elements<cluster_releases_atom>()) return reply(local_releases(*st->rt));
   if (m.match_elements<reload_atom, ReloadRequest>()) {
     return remote_reload(self, st, m.get_as<ReloadRequest>(1), std::move(reply));
   }
@@ -115,8 +132,12 @@ void dispatch(caf::event_based_actor* self, const std::shared_ptr<State>& st,
     return reply.refuse();
   }
   if (m.match_elements<cluster_hello_atom, std::string, std::string>()) {
-    return hello(st, m.get_as<std::string>(1), m.get_as<std::string>(2), attached,
+    return hello(self, st, m.get_as<std::string>(1), m.get_as<std::string>(2), attached,
                  std::move(reply));
+  }
+  if (m.match_elements<cluster_release_bytes_atom, std::string, std::string>()) {
+    return serve_release_bytes(self, st, m.get_as<std::string>(1), m.get_as<std::string>(2),
+                               std::move(reply));
   }
   if (!m.match_elements<caf::atom_value, ClusterCall>()) {
     st->auth->refuse(AuthFailure::kMalformed, "an operation this node does not know",
@@ -176,6 +197,21 @@ std::vector<ClusterModule> local_modules(Runtime& rt) {
   return out;
 }
 
+std::vector<KnownMember> down_members(const State& st) {
+  std::set<std::string> live;
+  for (const auto& [name, m] : st.members) live.insert(name);
+  return st.known.down(live);
+}
+
+absl::StatusOr<std::shared_ptr<cluster::AuthenticatedClient>> connect_member(
+    State& st, const caf::actor& agent) {
+  cluster::AuthenticatedClient::Options o;
+  o.secret = st.secret;
+  o.name = st.node_name;
+  o.role = cluster::PeerRole::kMember;
+  return cluster::AuthenticatedClient::connect(st.rt->system(), agent, o);
+}
+
 void add_member(const std::shared_ptr<State>& st, const std::string& name,
                 const std::string& address, const caf::actor& agent,
                 std::shared_ptr<cluster::AuthenticatedClient> client) {
@@ -187,6 +223,7 @@ void add_member(const std::shared_ptr<State>& st, const std::string& name,
       return;
     }
     st->members[name] = Member{agent, address, std::move(client)};
+    st->known.joined(name, address);
   }
   // Not a monitor: a down message is an ordinary message anyone can send to the agent.
   std::weak_ptr<State> weak = st;

@@ -72,7 +72,8 @@ struct Participant {
   bool committed = false;  // its commit succeeded
   bool rolled_back = false;
   uint32_t lease_ms = 0;
-  ReloadReport report;  // this node's change (prepare's, then commit's, then rollback's) ...
+  uint64_t cluster_seq = 0;  // the highest cluster commit it recorded (its lock reply)
+  ReloadReport report;       // this node's change (prepare's, then commit's, then rollback's) ...
   std::vector<ErrorItem> step_errors;  // ... and the errors of its other steps
 };
 
@@ -84,6 +85,7 @@ void absorb(Participant& p, ClusterStepReply reply) {
   if (r.status == ReloadStatus::kError) p.failed = true;
   if (r.lock_token != 0) p.token = r.lock_token;
   if (reply.lease_ms != 0) p.lease_ms = reply.lease_ms;
+  p.cluster_seq = std::max(p.cluster_seq, reply.cluster_seq);
   p.changes = p.changes || reply.changes;
   p.rolled_back = p.rolled_back || r.rolled_back;
   std::map<std::string, std::string> metadata = std::move(p.report.metadata);
@@ -214,9 +216,14 @@ std::string lock_all(caf::scoped_actor& self, std::vector<Participant>& nodes,
 // Phase 1 everywhere, then phase 2 everywhere if every node prepared: the outcome.
 std::string prepare_and_commit(caf::scoped_actor& self, std::vector<Participant>& nodes,
                                const ClusterCall& call) {
-  auto with_token = [&call](const Participant& p) {
+  // The commit's number: later than any commit a locked node recorded (a Lamport clock), so a
+  // node that misses it and rejoins finds itself behind (cluster/version_skew.h).
+  uint64_t seq = 0;
+  for (const Participant& p : nodes) seq = std::max(seq, p.cluster_seq);
+  auto with_token = [&call, seq = seq + 1](const Participant& p) {
     ClusterCall c = call;
     c.token = p.token;
+    c.request.cluster_seq = seq;
     return c;
   };
   // Phase 1: every node prepares its own copy; nothing runs the new code yet.
@@ -238,9 +245,21 @@ std::string prepare_and_commit(caf::scoped_actor& self, std::vector<Participant>
   return all_committed ? "committed" : "rolled_back";
 }
 
-// Each node's outcome and the report's children.
-void summarize(std::vector<Participant>& nodes, const std::string& outcome, const ClusterCall& call,
-               ReloadReport& report) {
+// The child of a known member that was down: it took no part.
+ReloadReport unreachable_report(const KnownMember& m, const ClusterCall& call) {
+  ReloadReport r = ReloadReport::begin(report_kind(call.request.op), call.request.target);
+  r.metadata["node"] = m.name;
+  r.metadata["outcome"] = "unreachable";
+  r.skipped.push_back({call.request.target, ReloadError::kUnreachable,
+                       absl::StrCat("node ", m.name, " (last at ", m.address,
+                                    ") is down: it took no part in this reload")});
+  r.finish();
+  return r;
+}
+
+// Each node's outcome and the report's children, with the known members that are down, by name.
+void summarize(std::vector<Participant>& nodes, const std::vector<KnownMember>& down,
+               const std::string& outcome, const ClusterCall& call, ReloadReport& report) {
   const bool rollback = outcome == "rolled_back";
   std::vector<std::string> failed;
   for (Participant& p : nodes) {
@@ -263,10 +282,26 @@ void summarize(std::vector<Participant>& nodes, const std::string& outcome, cons
     for (auto& e : p.step_errors) p.report.errors.push_back(std::move(e));
     if (p.failed) failed.push_back(p.name);
     p.report.finish();
+  }
+  auto next_down = down.begin();
+  for (Participant& p : nodes) {
+    for (; next_down != down.end() && next_down->name < p.name; ++next_down) {
+      report.results.push_back(unreachable_report(*next_down, call));
+    }
     report.results.push_back(std::move(p.report));
+  }
+  for (; next_down != down.end(); ++next_down) {
+    report.results.push_back(unreachable_report(*next_down, call));
+  }
+  std::vector<std::string> unreachable;
+  for (const KnownMember& m : down) {
+    unreachable.push_back(m.name);
+    report.skipped.push_back({m.name, ReloadError::kUnreachable,
+                              absl::StrCat("node ", m.name, " is down and took no part")});
   }
   report.metadata["outcome"] = outcome;
   if (!failed.empty()) report.metadata["failed_nodes"] = absl::StrJoin(failed, ",");
+  if (!unreachable.empty()) report.metadata["unreachable_nodes"] = absl::StrJoin(unreachable, ",");
 }
 
 }  // namespace
@@ -301,11 +336,7 @@ absl::StatusOr<std::shared_ptr<cluster::AuthenticatedClient>> Cluster::client_fo
     }
     if (cached && !cached->stale()) return cached;
   }
-  cluster::AuthenticatedClient::Options o;
-  o.secret = options_.secret;
-  o.name = options_.node_name;
-  o.role = cluster::PeerRole::kMember;
-  auto client = cluster::AuthenticatedClient::connect(runtime_.system(), agent, o);
+  auto client = cluster_internal::connect_member(*state_, agent);
   if (!client.ok()) return client.status();
   absl::MutexLock lock(&state_->mu);
   if (name == options_.node_name) {
@@ -317,8 +348,9 @@ absl::StatusOr<std::shared_ptr<cluster::AuthenticatedClient>> Cluster::client_fo
   return client;
 }
 
-// Connects to the gate at `address`, proves the secret, and introduces this node; the peer
-// becomes a member here too. The error says why not.
+// Connects to the gate at `address`, proves the secret, catches up with the peer's permanent
+// versions, and only then introduces this node, so that it takes part in no cluster reload before
+// it caught up; the peer becomes a member here too. The error says why not.
 absl::Status Cluster::join(const std::string& address) {
   auto [host, port] = cluster_internal::split_address(address);
   auto gate = cluster::connect_endpoint(runtime_.system(), host, port);
@@ -329,6 +361,7 @@ absl::Status Cluster::join(const std::string& address) {
   o.role = cluster::PeerRole::kMember;
   auto client = cluster::AuthenticatedClient::connect(runtime_.system(), *gate, o);
   if (!client.ok()) return client.status();
+  cluster_internal::catch_up_with(*state_, **client);
   caf::scoped_actor self{runtime_.system()};
   auto reply = (*client)->call(self.ptr(),
                                caf::make_message(cluster_hello_atom::value, state_->address,
@@ -404,6 +437,15 @@ std::vector<ClusterMember> Cluster::members() const {
   return out;
 }
 
+std::vector<ClusterMember> Cluster::down_members() const {
+  std::vector<ClusterMember> out;
+  absl::MutexLock lock(&state_->mu);
+  for (const KnownMember& m : cluster_internal::down_members(*state_)) {
+    out.push_back({m.name, m.address, false, false});
+  }
+  return out;
+}
+
 std::vector<ClusterNodeModules> Cluster::list_modules(absl::Duration deadline) {
   std::vector<std::string> names;
   {
@@ -474,12 +516,14 @@ ReloadReport Cluster::reload(const ReloadRequest& request) {
   }
   report.metadata["reload_id"] = call.reload_id;
 
-  // Every member, ordered by name: the global lock order.
+  // Every live member, ordered by name: the global lock order; and the known ones that are down.
   std::vector<Participant> nodes;
   nodes.push_back({options_.node_name, nullptr});
+  std::vector<KnownMember> down;
   {
     absl::MutexLock lock(&state_->mu);
     for (const auto& [name, m] : state_->members) nodes.push_back({name, nullptr});
+    down = cluster_internal::down_members(*state_);
   }
   std::sort(nodes.begin(), nodes.end(),
             [](const Participant& a, const Participant& b) { return a.name < b.name; });
@@ -522,7 +566,7 @@ ReloadReport Cluster::reload(const ReloadRequest& request) {
         c.token = p.token;
         return c;
       });
-  cluster_internal::summarize(nodes, outcome, call, report);
+  cluster_internal::summarize(nodes, down, outcome, call, report);
   report.finish();
   return report;
 }

@@ -5,6 +5,7 @@
 //   cluster_agent.cc        the agent: sealed requests opened, checked by role, dispatched;
 //                           membership; remote reloads; views
 //   cluster_coordinator.cc  connecting to peers, calling them, and the cluster reload
+//   catch_up.cc             a joining node's catch-up with a peer's permanent versions, skew
 #ifndef LEMON_CLUSTER_CLUSTER_INTERNAL_H_
 #define LEMON_CLUSTER_CLUSTER_INTERNAL_H_
 
@@ -25,10 +26,15 @@
 #include "cluster/authenticated_client.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_messages.h"
+#include "cluster/known_members.h"
 #include "cluster/node_authenticator.h"
+#include "cluster/version_skew.h"
 #include "core/reload_lock.h"
 #include "core/reload_report.h"
 #include "core/reloader.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 
 namespace lemon {
 namespace cluster_internal {
@@ -98,8 +104,14 @@ struct Cluster::State {
   std::shared_ptr<cluster::NodeAuthenticator> auth;
   std::shared_ptr<std::atomic<size_t>> live_sessions = std::make_shared<std::atomic<size_t>>(0);
   size_t remote_reloads = 0;  // running now; touched by the agent only
+  bool catch_up = true;       // Options::catch_up
+  // lemon_cluster_version_skew{module}; registered in the runtime's registry, which outlives this.
+  prometheus::Family<prometheus::Gauge>* skew_gauge = nullptr;
+  absl::Mutex catch_up_mu;  // one catch-up at a time
   mutable absl::Mutex mu;
   std::map<std::string, cluster_internal::Member> members ABSL_GUARDED_BY(mu);  // peers only
+  KnownMembers known ABSL_GUARDED_BY(mu);             // every peer seen since start, live or down
+  std::vector<VersionSkew> skew ABSL_GUARDED_BY(mu);  // modules not caught up, by name
   std::map<std::string, std::shared_ptr<cluster_internal::Session>> sessions ABSL_GUARDED_BY(mu);
   std::shared_ptr<cluster::AuthenticatedClient> self_client ABSL_GUARDED_BY(mu);
 };
@@ -133,6 +145,26 @@ void add_member(const std::shared_ptr<State>& st, const std::string& name,
                 const std::string& address, const caf::actor& agent,
                 std::shared_ptr<cluster::AuthenticatedClient> client);
 std::vector<ClusterModule> local_modules(Runtime& rt);
+// The known members that are down, by name.
+std::vector<KnownMember> down_members(const State& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu);
+// A channel of this node (role member) to a member's agent.
+absl::StatusOr<std::shared_ptr<cluster::AuthenticatedClient>> connect_member(
+    State& st, const caf::actor& agent);
+
+// catch_up.cc
+// This node's permanent versions, by module.
+std::vector<ClusterRelease> local_releases(Runtime& rt);
+// Answers (cluster_release_bytes, module, checksum) from a worker.
+void serve_release_bytes(caf::event_based_actor* self, const std::shared_ptr<State>& st,
+                         const std::string& module, const std::string& checksum, Reply reply);
+// Compares this node's permanent versions with `peer`'s and catches up on every module it is
+// behind on (unless st.catch_up is off); a module it cannot bring in line joins st.skew. Blocks
+// (reloads under the node's reload lock): call from a thread of its own, one at a time.
+void catch_up_with(State& st, cluster::AuthenticatedClient& peer);
+// Drops from st.skew the modules a later reload brought in line, and sets the gauge.
+void refresh_skew(State& st);
+prometheus::Family<prometheus::Gauge>* register_skew_gauge(prometheus::Registry& registry,
+                                                           const std::string& node_name);
 
 // cluster_coordinator.cc: "host:port" split; port 0 when malformed.
 std::pair<std::string, uint16_t> split_address(const std::string& address);

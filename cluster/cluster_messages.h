@@ -17,7 +17,8 @@
 //                            lease: the lock is given back unless renewed within the lease
 //   (cluster_renew, call)    extend the lease (sent by the coordinator while its reload runs)
 //   (cluster_prepare, call)  phase 1: Reloader::prepare, all or nothing: load (or compile, then
-//                            load) every new version; touch no actor
+//                            load) every new version; touch no actor. call.request.cluster_seq
+//                            numbers the commit: recorded with the versions it makes permanent
 //   (cluster_commit, call)   phase 2: Reloader::commit: every module of the change, or none
 //   (cluster_finish, call)   end the session: roll back first if call.rollback, drop what was
 //                            prepared, release the lock
@@ -29,6 +30,10 @@
 //       -> (bool accepted, name or reason)   a node introduces itself; refused under the name of
 //                                            a live member
 //   (cluster_members) -> std::vector<std::string>   "name=address" of the live members, self first
+// Catching up (cluster/version_skew.h), a node that joins -> each peer it joins (role member):
+//   (cluster_releases) -> std::vector<ClusterRelease>   the peer's permanent versions
+//   (cluster_release_bytes, module, checksum) -> (bool found, bytes or why not)
+//                                            the bytes of that release, at most kMaxReleaseBytes
 // Views and local operations (roles member and client):
 //   (cluster_modules) -> std::vector<ClusterModule>  the node's loaded modules (modules.list)
 //   (reload_atom, ReloadRequest) -> ReloadReport     a reload on that node only, run by its
@@ -36,6 +41,7 @@
 #ifndef LEMON_CLUSTER_CLUSTER_MESSAGES_H_
 #define LEMON_CLUSTER_CLUSTER_MESSAGES_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -44,6 +50,7 @@
 #include "caf/fwd.hpp"
 #include "caf/meta/type_name.hpp"
 #include "cluster/tls.h"
+#include "cluster/version_skew.h"
 #include "core/reload_report.h"
 #include "core/reload_request.h"
 #include "node/reload_service.h"
@@ -58,10 +65,14 @@ using cluster_prepare_atom = caf::atom_constant<caf::atom("lcprepare")>;
 using cluster_commit_atom = caf::atom_constant<caf::atom("lccommit")>;
 using cluster_finish_atom = caf::atom_constant<caf::atom("lcfinish")>;
 using cluster_modules_atom = caf::atom_constant<caf::atom("lcmodules")>;
+using cluster_releases_atom = caf::atom_constant<caf::atom("lcreleases")>;
+using cluster_release_bytes_atom = caf::atom_constant<caf::atom("lcbytes")>;
 
 // The largest timeout_ms and lock_timeout_ms a node accepts (10 minutes); a larger one is refused
 // with kInvalidArgument, so that deadlines computed from them stay far from overflow.
 inline constexpr uint32_t kMaxClusterTimeoutMs = 600000;
+// The largest module a node sends a peer that catches up, or takes from one (64 MiB).
+inline constexpr size_t kMaxReleaseBytes = size_t{64} << 20;
 
 // One step of one cluster reload, as sent to a node's agent.
 struct ClusterCall {
@@ -90,12 +101,15 @@ struct ClusterStepReply {
   // `report` is this node's change report as a whole (prepare's, commit's or rollback's): it
   // replaces the one before. Otherwise it adds only its errors (lock, renew, a plain finish).
   bool change_report = false;
+  // lock: the highest cluster commit this node has recorded (ReleaseStore::highest_cluster_seq);
+  // the coordinator numbers its commit one higher than every locked node's.
+  uint64_t cluster_seq = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ClusterStepReply& x) {
   return f(caf::meta::type_name("lemon.ClusterStepReply"), x.report, x.lease_ms, x.changes,
-           x.change_report);
+           x.change_report, x.cluster_seq);
 }
 
 // One loaded module as a node reports it to the cluster (the code server's view, as plain data).

@@ -56,6 +56,9 @@ ABSL_FLAG(int, cluster_timeout_ms, 5000,
 ABSL_FLAG(int, cluster_lease_ms, 10000,
           "a cluster lock held for a coordinator that has not renewed it for this long is given "
           "back (a running commit or rollback finishes first)");
+ABSL_FLAG(bool, cluster_catch_up, true,
+          "joining a peer whose permanent version of a module comes from a later cluster reload, "
+          "load that version first; false: report the module as version skew only");
 ABSL_FLAG(std::string, scheduler, "auto",
           "CAF scheduler: auto (sharing on at most 2 cores, else stealing), stealing "
           "(CAF's default) or sharing (one queue; faster on 2 cores, docs/operations.md)");
@@ -115,6 +118,7 @@ absl::StatusOr<Node::Options> node_options_from_flags() {
   o.cluster_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_cluster_timeout_ms));
   o.cluster_lease = absl::Milliseconds(absl::GetFlag(FLAGS_cluster_lease_ms));
   o.cluster_secret_file = absl::GetFlag(FLAGS_cluster_secret_file);
+  o.cluster_catch_up = absl::GetFlag(FLAGS_cluster_catch_up);
   if (o.clustered()) {
     absl::StatusOr<cluster::TlsOptions> tls = cluster_tls_from_flags();
     if (!tls.ok()) return tls.status();

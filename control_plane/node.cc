@@ -174,6 +174,7 @@ absl::Status Node::start_cluster() {
   co.bind = options_.cluster_bind;
   co.port = options_.cluster_port;
   co.peers = options_.peers;
+  co.catch_up = options_.cluster_catch_up;
   absl::StatusOr<std::unique_ptr<Cluster>> started = Cluster::start(*runtime_, co);
   if (!started.ok()) return started.status();
   cluster_ = *std::move(started);
@@ -193,6 +194,10 @@ void Node::serve_cluster_calls() {
         view.peers.push_back(absl::StrCat(m.name, "=", m.address));
       }
     }
+    for (const ClusterMember& m : c->down_members()) {
+      view.down_peers.push_back(absl::StrCat(m.name, "=", m.address));
+    }
+    view.version_skew = c->version_skew();
     return view;
   });
 }

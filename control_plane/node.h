@@ -67,6 +67,7 @@ class Node {
     // default_cluster_secret_path().
     std::string cluster_secret_file;
     cluster::TlsOptions cluster_tls;  // checked already (cluster_tls_from_flags); none: plain
+    bool cluster_catch_up = true;     // Cluster::Options::catch_up
 
     bool clustered() const { return cluster_port > 0 || !peers.empty(); }
   };

@@ -250,6 +250,16 @@ absl::StatusOr<rpc::SystemHealthResult> NodeService::health(const rpc::SystemHea
     out.set_clustered(true);
     out.set_cluster_address(view.address);
     for (const std::string& p : view.peers) out.add_peers(p);
+    for (const std::string& p : view.down_peers) out.add_down_peers(p);
+    for (const VersionSkew& s : view.version_skew) {
+      rpc::VersionSkew* v = out.add_version_skew();
+      v->set_module(s.module);
+      v->set_local_version(s.local_version);
+      v->set_local_checksum(s.local_checksum);
+      v->set_cluster_version(s.cluster_version);
+      v->set_cluster_checksum(s.cluster_checksum);
+    }
+    if (!view.version_skew.empty()) out.set_status("degraded");
   }
   return out;
 }

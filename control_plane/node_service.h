@@ -21,6 +21,7 @@
 #include "caf/actor.hpp"
 #include "caf/fwd.hpp"
 #include "cluster/cluster_messages.h"
+#include "cluster/version_skew.h"
 #include "control_plane/service.h"
 #include "core/code_server.h"
 #include "core/reload_lock.h"
@@ -54,8 +55,10 @@ class NodeService : public ControlPlaneService {
 
   // What system.health shows of the cluster: this node's agent address and its live peers.
   struct ClusterView {
-    std::string address;             // "host:port" or ""
-    std::vector<std::string> peers;  // "name=host:port", by name
+    std::string address;                    // "host:port" or ""
+    std::vector<std::string> peers;         // "name=host:port", by name
+    std::vector<std::string> down_peers;    // known members that are down, "name=host:port"
+    std::vector<VersionSkew> version_skew;  // Cluster::version_skew
   };
   // Unset: system.health shows no cluster (clustered = false).
   void set_cluster_view(std::function<ClusterView()> fn) { cluster_view_ = std::move(fn); }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -20,12 +21,16 @@ constexpr std::size_t kMaxRecordBytes = 16 << 20;
 
 nlohmann::json to_json(const std::optional<Release>& r) {
   if (!r) return nullptr;
-  return {{"version", r->version}, {"checksum", r->checksum}, {"copy", r->copy}};
+  return {{"version", r->version},
+          {"checksum", r->checksum},
+          {"copy", r->copy},
+          {"cluster_seq", r->cluster_seq}};
 }
 
 std::optional<Release> release_of(const nlohmann::json& j) {
   if (!j.is_object()) return std::nullopt;
-  return Release{j.value("version", ""), j.value("checksum", ""), j.value("copy", "")};
+  return Release{j.value("version", ""), j.value("checksum", ""), j.value("copy", ""),
+                 j.value("cluster_seq", uint64_t{0})};
 }
 
 }  // namespace
@@ -79,10 +84,10 @@ absl::Status ReleaseStore::save() {
   return absl::OkStatus();
 }
 
-absl::Status ReleaseStore::record(const LoadedModule& m, bool permanent) {
+absl::Status ReleaseStore::record(const LoadedModule& m, bool permanent, uint64_t cluster_seq) {
   // The mapped copy's bytes are those the checksum was taken of.
   Release r{m.version(), m.checksum(),
-            absl::StrCat(dir_, "/", m.name(), "-", m.checksum().substr(0, 16), ".so")};
+            absl::StrCat(dir_, "/", m.name(), "-", m.checksum().substr(0, 16), ".so"), cluster_seq};
   absl::StatusOr<bool> copied = copy_file_atomic(m.copy_path(), r.copy, 0600, /*replace=*/false);
   if (!copied.ok()) return copied.status();
   absl::MutexLock lock(&mu_);
@@ -136,6 +141,29 @@ std::vector<std::string> ReleaseStore::modules() const {
   std::vector<std::string> out;
   for (const auto& [module, e] : modules_) {
     if (e.permanent) out.push_back(module);
+  }
+  return out;
+}
+
+std::optional<Release> ReleaseStore::with_checksum(const std::string& module,
+                                                   const std::string& checksum) const {
+  absl::MutexLock lock(&mu_);
+  auto it = modules_.find(module);
+  if (it == modules_.end()) return std::nullopt;
+  const Entry& e = it->second;
+  for (const auto* r : {&e.permanent, &e.provisional, &e.previous}) {
+    if (*r && (*r)->checksum == checksum) return *r;
+  }
+  return std::nullopt;
+}
+
+uint64_t ReleaseStore::highest_cluster_seq() const {
+  absl::MutexLock lock(&mu_);
+  uint64_t out = 0;
+  for (const auto& [module, e] : modules_) {
+    for (const auto* r : {&e.permanent, &e.previous, &e.provisional}) {
+      if (*r) out = std::max(out, (*r)->cluster_seq);
+    }
   }
   return out;
 }

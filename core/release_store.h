@@ -13,6 +13,7 @@
 #ifndef LEMON_CORE_RELEASE_STORE_H_
 #define LEMON_CORE_RELEASE_STORE_H_
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,6 +31,9 @@ struct Release {
   std::string version;
   std::string checksum;  // sha256 of the bytes, hex
   std::string copy;      // the private copy of those bytes
+  // The cluster commit that made this version the cluster's (cluster/cluster.h): a logical clock,
+  // higher for later commits; 0 for a version made current outside a cluster reload.
+  uint64_t cluster_seq = 0;
 };
 
 class ReleaseStore {
@@ -39,8 +43,8 @@ class ReleaseStore {
   static absl::StatusOr<std::unique_ptr<ReleaseStore>> open(const std::string& dir);
 
   // Records `m` as its module's permanent version (the permanent one before becomes the
-  // previous one), or, unless `permanent`, as its provisional version.
-  absl::Status record(const LoadedModule& m, bool permanent);
+  // previous one), or, unless `permanent`, as its provisional version, with `cluster_seq`.
+  absl::Status record(const LoadedModule& m, bool permanent, uint64_t cluster_seq = 0);
 
   // The provisional version of `module` becomes permanent; kNotFound when it has none.
   absl::Status make_permanent(const std::string& module);
@@ -52,6 +56,11 @@ class ReleaseStore {
   std::optional<Release> rollback_target(const std::string& module) const;
   // The modules with a permanent version, by name.
   std::vector<std::string> modules() const;
+  // The release of `module` (permanent, previous or provisional) whose bytes have `checksum`.
+  std::optional<Release> with_checksum(const std::string& module,
+                                       const std::string& checksum) const;
+  // The highest cluster_seq of any release recorded (0: none came from a cluster reload).
+  uint64_t highest_cluster_seq() const;
 
  private:
   struct Entry {

@@ -54,6 +54,8 @@ const char* to_string(ReloadError e) {
       return "rolled_back";
     case ReloadError::kSchemaIncompatible:
       return "schema_incompatible";
+    case ReloadError::kUnreachable:
+      return "unreachable";
   }
   return "internal";
 }
@@ -82,6 +84,7 @@ absl::StatusCode canonical_code(ReloadError e) {
     case ReloadError::kTimeout:
       return absl::StatusCode::kDeadlineExceeded;
     case ReloadError::kReloadInProgress:
+    case ReloadError::kUnreachable:
       return absl::StatusCode::kUnavailable;
     case ReloadError::kInvalidArgument:
       return absl::StatusCode::kInvalidArgument;
@@ -111,7 +114,7 @@ ReloadError reload_error_of(const absl::Status& s) {
   auto payload = s.GetPayload(kPayloadUrl);
   int n = 0;
   if (!payload || !absl::SimpleAtoi(std::string(*payload), &n)) return ReloadError::kInternal;
-  if (n < 0 || n > static_cast<int>(ReloadError::kSchemaIncompatible)) {
+  if (n < 0 || n > static_cast<int>(kLastReloadError)) {
     return ReloadError::kInternal;
   }
   return static_cast<ReloadError>(n);

@@ -39,7 +39,11 @@ enum class ReloadError : int {
   kUnauthorized = 18,        // control plane: missing or wrong token
   kRolledBack = 19,          // undone because another part of the same app/system reload failed
   kSchemaIncompatible = 20,  // the new version's Protobuf schema breaks the current one's
+  kUnreachable = 21,         // a known cluster member was down and took no part
 };
+
+// The highest ReloadError value (for checks of numbers read back).
+inline constexpr ReloadError kLastReloadError = ReloadError::kUnreachable;
 
 // Stable snake_case name, e.g. "in_use".
 const char* to_string(ReloadError e);

@@ -6,7 +6,7 @@ namespace lemon {
 namespace {
 
 TEST(ReloadErrorTest, EveryErrorRoundTripsThroughStatus) {
-  for (int i = 1; i <= static_cast<int>(ReloadError::kSchemaIncompatible); ++i) {
+  for (int i = 1; i <= static_cast<int>(kLastReloadError); ++i) {
     auto e = static_cast<ReloadError>(i);
     SCOPED_TRACE(to_string(e));
     absl::Status s = reload_status(e, "msg");

@@ -79,6 +79,9 @@ struct ReloadRequest {
   // A successful reload's versions become the ones the node boots (core/release_store.h); false
   // keeps them provisional until made permanent.
   bool permanent = true;
+  // The cluster commit this reload belongs to (a cluster reload's, or the one a node catches up
+  // to), recorded with the versions it makes current (Release::cluster_seq); 0: none.
+  uint64_t cluster_seq = 0;
 
   static ReloadRequest module(std::string name);
   static ReloadRequest extension(std::string path);

@@ -75,7 +75,21 @@ absl::StatusOr<ModuleRef> Reloader::load_file(const std::string& path) {
   return loaded;
 }
 
-ReloadReport Reloader::run(const ReloadRequest& request) {
+ReloadReport Reloader::run(const ReloadRequest& request) { return run_from(request, ""); }
+
+ReloadReport Reloader::run_file(const ReloadRequest& request, const std::string& path) {
+  if (request.op != ReloadOp::kModule || path.empty()) {
+    ReloadReport report = ReloadReport::begin(report_kind(request.op), request.target);
+    report.add_error(request.target,
+                     reload_status(ReloadError::kInvalidArgument,
+                                   "a reload from a given file takes a module and a path"));
+    report.finish();
+    return report;
+  }
+  return run_from(request, path);
+}
+
+ReloadReport Reloader::run_from(const ReloadRequest& request, const std::string& module_file) {
   ReloadReport report = ReloadReport::begin(report_kind(request.op), request.target);
   if (absl::Status bad = check_request(request); !bad.ok()) {
     report.add_error(request.target, bad);
@@ -93,7 +107,8 @@ ReloadReport Reloader::run(const ReloadRequest& request) {
       report.add_error(request.target, guard.status());
       report.finish();
     } else {
-      std::unique_ptr<ReloadChange> change = prepare(request, /*all_or_nothing=*/false);
+      std::unique_ptr<ReloadChange> change =
+          prepare_from(request, /*all_or_nothing=*/false, module_file);
       commit_locked(*change);
       report = std::move(change->report_);
       report.lock_token = guard->token();
@@ -283,11 +298,16 @@ void Reloader::rollback(ReloadChange& change) {
   for (const Group& g : change.groups_) {
     for (const Step& s : g.steps) {
       change.report_.rolled_back &= !s.done;
-      // The version the commit replaced is what boots again.
-      if (!s.done && s.before && deps_.releases) (void)deps_.releases->record(*s.before, true);
+      if (!s.done && s.before && deps_.releases) restore_release(s.module, *s.before);
     }
   }
   emit_modules();
+}
+
+void Reloader::restore_release(const std::string& module, const LoadedModule& before) {
+  // The version the commit replaced is what boots again, with the cluster commit it came from.
+  std::optional<Release> was = deps_.releases->with_checksum(module, before.checksum());
+  (void)deps_.releases->record(before, true, was ? was->cluster_seq : 0);
 }
 
 void Reloader::code_change_target(const ReloadRequest& request, const CodeChangeTarget& target,

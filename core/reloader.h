@@ -107,6 +107,10 @@ class Reloader {
   // Checks `request` (check_request), takes the lock, prepares and commits it (a dry run is
   // prepared only), and adds it to the history.
   ReloadReport run(const ReloadRequest& request);
+  // run() of a module request whose new version is the file at `path` rather than
+  // <modules_dir>/<name>.so: what a cluster node catching up loads (bytes it fetched, or found).
+  // kInvalidArgument in the report for another operation or an empty path.
+  ReloadReport run_file(const ReloadRequest& request, const std::string& path);
 
   // The two phases, for a caller holding the reload lock. prepare loads and checks every new
   // version `request` names (module, extension, app, system, selection, rollback), then runs the
@@ -144,6 +148,13 @@ class Reloader {
  private:
   using Group = ReloadChange::Group;
   using Step = ReloadChange::Step;
+
+  // run() and prepare(), a module request's file being `module_file` unless it is empty.
+  ReloadReport run_from(const ReloadRequest& request, const std::string& module_file);
+  std::unique_ptr<ReloadChange> prepare_from(const ReloadRequest& request, bool all_or_nothing,
+                                             const std::string& module_file);
+  // Records `before` as `module`'s permanent version again after a rollback.
+  void restore_release(const std::string& module, const LoadedModule& before);
 
   void prepare_module(ReloadChange& c, Group& g, const std::string& name, std::string path,
                       std::vector<size_t> where);

@@ -57,6 +57,12 @@ bool unchanged(const CodeServer& cs, const std::string& name, const std::string&
 }  // namespace
 
 std::unique_ptr<ReloadChange> Reloader::prepare(const ReloadRequest& request, bool all_or_nothing) {
+  return prepare_from(request, all_or_nothing, "");
+}
+
+std::unique_ptr<ReloadChange> Reloader::prepare_from(const ReloadRequest& request,
+                                                     bool all_or_nothing,
+                                                     const std::string& module_file) {
   auto c = std::make_unique<ReloadChange>();
   c->request_ = request;
   c->all_or_nothing_ = all_or_nothing;
@@ -67,7 +73,7 @@ std::unique_ptr<ReloadChange> Reloader::prepare(const ReloadRequest& request, bo
              request.op == ReloadOp::kRollback) {
     Group g;
     if (request.op != ReloadOp::kExtension) {
-      prepare_module(*c, g, request.target, "", {});
+      prepare_module(*c, g, request.target, module_file, {});
     } else {
       prepare_extension(*c, g, request.target, {});
     }

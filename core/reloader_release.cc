@@ -88,7 +88,7 @@ void Reloader::record_releases(ReloadChange& c) {
   for (Group& g : c.groups_) {
     for (Step& s : g.steps) {
       if (!s.done) continue;
-      absl::Status recorded = deps_.releases->record(*s.next, permanent);
+      absl::Status recorded = deps_.releases->record(*s.next, permanent, c.request_.cluster_seq);
       ReloadReport& r = at(c.report_, s.where);
       r.metadata["release"] = permanent ? "permanent" : "provisional";
       if (!recorded.ok()) {

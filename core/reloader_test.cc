@@ -193,5 +193,76 @@ TEST_F(ReloaderTest, TheGateRefusesAnAppWhoseModuleBreaksItsSchema) {
   EXPECT_EQ(current("bank"), "1");
 }
 
+// A Reloader on the fixture's code server that records releases in `store`.
+class ReleasingReloaderTest : public ReloaderTest {
+ protected:
+  void SetUp() override {
+    ReloaderTest::SetUp();
+    auto store = ReleaseStore::open(dir_.file("releases"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    releasing_ = std::make_unique<Reloader>(
+        Reloader::Deps{cs_.get(), swapper_.get(), nullptr, &lock_, nullptr, store_.get()},
+        Reloader::Layout{dir_.file("modules"), {}, dir_.file("apps.json")});
+  }
+  // A module request numbered as cluster commit `seq`.
+  static ReloadRequest numbered(const std::string& module, uint64_t seq) {
+    ReloadRequest r = ReloadRequest::module(module);
+    r.cluster_seq = seq;
+    return r;
+  }
+
+  std::unique_ptr<ReleaseStore> store_;
+  std::unique_ptr<Reloader> releasing_;
+};
+
+TEST_F(ReleasingReloaderTest, RunFileLoadsThatFileAndRecordsItsClusterCommit) {
+  ASSERT_TRUE(releasing_->load_file(raw("raw_v1")).ok());
+  place("raw_v1", "raw");  // the modules directory still holds version 1
+  ASSERT_TRUE(make_dirs(dir_.file("fetched"), 0700).ok());
+  testing::copy_file(raw("raw_v2"), dir_.file("fetched/raw.so"));
+  ReloadReport r = releasing_->run_file(numbered("raw", 7), dir_.file("fetched/raw.so"));
+  EXPECT_EQ(r.status, ReloadStatus::kOk) << (r.errors.empty() ? "" : r.errors[0].message);
+  EXPECT_EQ(current("raw"), "2");
+  ASSERT_TRUE(store_->permanent("raw").has_value());
+  EXPECT_EQ(store_->permanent("raw")->version, "2");
+  EXPECT_EQ(store_->permanent("raw")->cluster_seq, 7u);
+  EXPECT_EQ(store_->highest_cluster_seq(), 7u);
+  // The number survives a restart of the store.
+  auto reopened = ReleaseStore::open(dir_.file("releases"));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->permanent("raw")->cluster_seq, 7u);
+  EXPECT_EQ((*reopened)->with_checksum("raw", cs_->current("raw")->checksum())->version, "2");
+}
+
+TEST_F(ReleasingReloaderTest, RunFileTakesOnlyAModuleAndAPath) {
+  ReloadReport r = releasing_->run_file(ReloadRequest::app("shop"), dir_.file("x.so"));
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].reason, ReloadError::kInvalidArgument);
+  r = releasing_->run_file(ReloadRequest::module("raw"), "");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].reason, ReloadError::kInvalidArgument);
+}
+
+TEST_F(ReleasingReloaderTest, ALocalReloadIsNoClusterCommitAndARollbackRestoresTheNumber) {
+  ASSERT_TRUE(releasing_->load_file(raw("raw_v1")).ok());
+  place("raw_v2", "raw");
+  ASSERT_EQ(releasing_->run(ReloadRequest::module("raw")).status, ReloadStatus::kOk);
+  EXPECT_EQ(store_->permanent("raw")->cluster_seq, 0u);
+  place("raw_v1", "raw");
+  ASSERT_EQ(releasing_->run(numbered("raw", 3)).status, ReloadStatus::kOk);
+  EXPECT_EQ(store_->permanent("raw")->cluster_seq, 3u);
+  // Commit 4 moves raw to 2; undone (another node failed), raw boots 1 of commit 3 again.
+  place("raw_v2", "raw");
+  auto change = releasing_->prepare(numbered("raw", 4), /*all_or_nothing=*/true);
+  ASSERT_TRUE(change->ok());
+  releasing_->commit(*change);
+  EXPECT_EQ(store_->permanent("raw")->cluster_seq, 4u);
+  releasing_->rollback(*change);
+  EXPECT_EQ(current("raw"), "1");
+  EXPECT_EQ(store_->permanent("raw")->version, "1");
+  EXPECT_EQ(store_->permanent("raw")->cluster_seq, 3u);
+}
+
 }  // namespace
 }  // namespace lemon

@@ -50,7 +50,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ReloadRequest& x) {
   return f(caf::meta::type_name("lemon.ReloadRequest"), x.op, x.target, x.selection, x.extra,
            x.timeout_ms, x.lock_timeout_ms, x.force, x.owner, x.requested_by, x.dry_run, x.sample,
-           x.permanent);
+           x.permanent, x.cluster_seq);
 }
 
 template <class Inspector>

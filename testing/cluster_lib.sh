@@ -31,6 +31,8 @@ start_node() {
   mkdir -p "$home/modules" "$home/ext"
   cp "$EXAMPLES/libcounter_v1.so" "$home/modules/counter.so"
   CLP[$name]=$(free_port)
+  # Emptied before the node starts: a restarted node's old READY line must not be read as its new.
+  : >"$T/$name.out"
   HOME="$home" "$LEMOND" --node_name="$name" --control_port=0 --metrics_port=0 \
     --cluster_port="${CLP[$name]}" --peers="$peers" --cluster_heartbeat_ms=500 \
     --cluster_timeout_ms=6000 --cluster_secret_file="${SECRET:-$T/cluster.secret}" \
