@@ -58,14 +58,19 @@ void send(const caf::actor& to, T&& m, caf::strong_actor_ptr sender = nullptr) {
   to->enqueue(caf::mailbox_element_ptr{element}, nullptr);
 }
 
-// `m` as a T: the object itself when it was made by generated code with T's schema key, else
-// parsed into `scratch`. nullptr if `m` is another type or its bytes do not parse.
+// `m`, known to be of type T, as a T: the object itself when it was made by generated code with
+// T's schema key, else parsed into `scratch`. nullptr if its bytes do not parse.
 template <class T>
-const T* view(const Message& m, std::optional<T>& scratch) {
-  if (!m.is(&type_name<T>())) return nullptr;
+const T* content_of(const Message& m, std::optional<T>& scratch) {
   if (const auto* o = m.object(schema_key<T>())) return static_cast<const T*>(o);
   scratch.emplace();
   return scratch->ParseFromString(m.bytes()) ? &*scratch : nullptr;
+}
+
+// `m` as a T (see content_of); nullptr if `m` is another type or its bytes do not parse.
+template <class T>
+const T* view(const Message& m, std::optional<T>& scratch) {
+  return m.is(&type_name<T>()) ? content_of(m, scratch) : nullptr;
 }
 
 // `m`'s content as T; false if `m` is another type or does not parse.

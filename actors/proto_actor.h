@@ -139,7 +139,7 @@ class Handlers {
         Entry{&type_name<In>(),
               [f = std::move(f)](Context& ctx, const Message& m) mutable -> caf::message {
                 std::optional<In> scratch;
-                const In* in = view(m, scratch);
+                const In* in = content_of(m, scratch);  // dispatch matched the type
                 if (in == nullptr) return ctx.host().error_reply("cannot parse " + m.type());
                 using Out = decltype(f(ctx, *in));
                 if constexpr (std::is_void_v<Out>) {
