@@ -5,8 +5,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "actors/reloadable_actor_impl.h"
 #include "caf/mailbox_element.hpp"
 #include "caf/send.hpp"
@@ -92,6 +90,7 @@ absl::Status ReloadableActor::migrate(const ModuleRef& next, const std::string& 
   }
   try {
     staged.handlers = staged.instance.behaviour->handlers(*this);
+    staged.wants_after_upgrade = staged.instance.behaviour->wants_after_upgrade();
   } catch (const std::exception& e) {
     retire(staged);
     return reload_status(ReloadError::kCodeChangeFailed,
@@ -109,13 +108,12 @@ void ReloadableActor::release(bool commit, std::size_t index, ReleaseBatch& batc
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (commit && staged_) {
-      std::string from = current_.instance.version();
+      // The hook runs in the actor's next turn: the wake-up below brings it.
+      if (staged_.wants_after_upgrade) upgraded_from_ = current_.instance.version();
       bury(current_, batch.graveyard());  // the old module's behaviour goes before it resumes
       current_ = std::move(staged_);
       current_changed();
-      last_reload_unix_ms_ = absl::ToUnixMillis(absl::Now());
-      // The hook runs in the actor's next turn: the wake-up below brings it.
-      if (current_.instance.behaviour->wants_after_upgrade()) upgraded_from_ = std::move(from);
+      last_reload_unix_ms_ = batch.unix_ms();
     }
     if (staged_) bury(staged_, batch.graveyard());
   }

@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "actors/instance.h"
 #include "actors/reloadable_actor_impl.h"
 #include "actors/system_messages.h"
@@ -345,6 +347,11 @@ ReleaseBatch::ReleaseBatch(ResumeTrackerPtr tracker, std::size_t expected)
 int64_t ReleaseBatch::now_ns() {
   if (clock_uses_++ % 16 == 0) now_ns_ = lemon::now_ns();
   return now_ns_;
+}
+
+int64_t ReleaseBatch::unix_ms() {
+  if (unix_ms_ == 0) unix_ms_ = absl::ToUnixMillis(absl::Now());
+  return unix_ms_;
 }
 
 FrontOfQueue& ReleaseBatch::front_of_queue(caf::actor_system& sys) {

@@ -72,6 +72,8 @@ class ReleaseBatch {
   // The steady clock in nanoseconds, read afresh every 16 calls (a pause is measured to within
   // the time it takes to release 16 actors).
   int64_t now_ns();
+  // The wall clock in Unix milliseconds, read once per batch (when its actors were released).
+  int64_t unix_ms();
 
   Graveyard& graveyard() { return graveyard_; }
 
@@ -89,6 +91,7 @@ class ReleaseBatch {
   std::unique_ptr<FrontOfQueue> front_;
   int64_t now_ns_ = 0;
   unsigned clock_uses_ = 0;
+  int64_t unix_ms_ = 0;
   std::size_t wake_ups_ = 0;
 };
 

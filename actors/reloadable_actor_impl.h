@@ -37,6 +37,9 @@ namespace internal {
 struct Installed {
   Instance instance;
   caf::message_handler handlers;  // may point into `instance` and the module's code
+  // The behaviour's wants_after_upgrade(), asked while it is made: a release reads only the
+  // actor's own memory, not the new behaviour's.
+  bool wants_after_upgrade = false;
 
   explicit operator bool() const { return static_cast<bool>(instance); }
 };
