@@ -12,7 +12,9 @@
 #include "caf/actor_system_config.hpp"
 #include "caf/binary_deserializer.hpp"
 #include "caf/binary_serializer.hpp"
+#include "caf/mailbox_element.hpp"
 #include "caf/scoped_actor.hpp"
+#include "core/malloc_tuning.h"
 #include "gtest/gtest.h"
 
 namespace lemon {
@@ -134,6 +136,8 @@ TEST(PackTest, SendHandsTheReceiverTheSenderObjectItself) {
 
 TEST(PackTest, AMessageIsOneCacheLineAndHoldsSmallObjectsInside) {
   EXPECT_EQ(sizeof(Message), 64u);
+  EXPECT_LE(sizeof(caf::mailbox_element_vals<Message>), kFastBinMaxRequest)
+      << "a message's mailbox element no longer fits malloc's fast bins";
   EXPECT_TRUE(message_type<packtest::Other>()->fits_inline);
   EXPECT_FALSE(message_type<packtest::Wide>()->fits_inline);
 }

@@ -45,6 +45,7 @@
 #include "caf/all.hpp"
 #include "core/code_server.h"
 #include "core/heap_trim.h"
+#include "core/malloc_tuning.h"
 #include "core/runfiles.h"
 #include "core/test_support.h"
 #include "reload/reload_manager.h"
@@ -413,6 +414,7 @@ void steady_state(caf::actor_system& sys) {
 // --state=caf|proto|both (which modules the reload lines upgrade: bench_counter, proto_counter or
 // both, default both), --proto_only (steady_state_proto alone).
 int main(int argc, char** argv) {
+  (void)lemon::raise_fast_bin_limit();  // as lemon::Runtime does, for every line alike
   std::vector<int> ns;
   std::vector<const lemon::Workload*> workloads = {&lemon::kCafState, &lemon::kProtoState};
   bool proto_only = false;

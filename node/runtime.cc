@@ -13,6 +13,7 @@
 #include "caf/io/middleman.hpp"
 #include "caf/send.hpp"
 #include "core/fs.h"
+#include "core/malloc_tuning.h"
 #include "core/reload_error.h"
 #include "core/telemetry.h"
 #include "node/reload_service.h"
@@ -83,6 +84,9 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::create(Options options) {
   auto scheduler = choose_scheduler(options.scheduler, std::thread::hardware_concurrency());
   if (!scheduler.ok()) return scheduler.status();
   options.scheduler = *scheduler;
+  // Mailbox elements of lemon::Message then go through malloc's lock-free fast bins; if glibc
+  // refuses, messages only cost more.
+  (void)raise_fast_bin_limit();
   std::unique_ptr<Runtime> rt(new Runtime(options));
   rt->config_ = actor_system_config_for(options);
   rt->system_ = std::make_unique<caf::actor_system>(*rt->config_);
