@@ -6,25 +6,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "core/glibc_heap.h"
 
 #if defined(__GLIBC__)
 #include <malloc.h>
-#endif
-
-// Under a sanitizer the sanitizer's allocator, not glibc's, owns the heap: nothing to trim.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LEMON_GLIBC_HEAP 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-#define LEMON_GLIBC_HEAP 0
-#endif
-#endif
-#if !defined(LEMON_GLIBC_HEAP) && defined(__GLIBC__)
-#define LEMON_GLIBC_HEAP 1
-#endif
-#if !defined(LEMON_GLIBC_HEAP)
-#define LEMON_GLIBC_HEAP 0
 #endif
 
 namespace lemon {

@@ -20,7 +20,8 @@ namespace lemon {
 inline constexpr std::size_t kFastBinMaxRequest = 152;
 
 // Raises glibc's fast-bin limit to its maximum (mallopt M_MXFAST). Process-wide and idempotent;
-// kInternal if glibc refuses.
+// kInternal if glibc refuses, kUnimplemented where glibc's malloc does not own the heap (under a
+// sanitizer, whose allocator replaces it).
 absl::Status raise_fast_bin_limit();
 
 }  // namespace lemon
