@@ -34,8 +34,8 @@ ClusterRelease cluster_release(const std::string& module, const Release& r) {
   return {module, r.version, r.checksum, r.cluster_seq};
 }
 
-std::optional<ClusterRelease> permanent_of(Runtime& rt, const std::string& module) {
-  ReleaseStore* store = rt.reloader().releases();
+std::optional<ClusterRelease> permanent_of(const Reloader& reloader, const std::string& module) {
+  const ReleaseStore* store = reloader.releases();
   std::optional<Release> r = store ? store->permanent(module) : std::nullopt;
   if (!r) return std::nullopt;
   return cluster_release(module, *r);
@@ -47,9 +47,9 @@ std::optional<ClusterRelease> permanent_of(Runtime& rt, const std::string& modul
 absl::StatusOr<std::string> cluster_file(State& st, caf::scoped_actor& self,
                                          cluster::AuthenticatedClient& peer, const VersionSkew& gap,
                                          std::string* fetched) {
-  const Runtime::Options& o = st.rt->options();
-  if (!o.modules_dir.empty()) {
-    const std::string own = absl::StrCat(o.modules_dir, "/", gap.module, ".so");
+  const Cluster::Deps& d = st.deps;
+  if (!d.modules_dir.empty()) {
+    const std::string own = absl::StrCat(d.modules_dir, "/", gap.module, ".so");
     absl::StatusOr<std::string> sum = sha256_file(own);
     if (sum.ok() && *sum == gap.cluster_checksum) return own;
   }
@@ -67,7 +67,7 @@ absl::StatusOr<std::string> cluster_file(State& st, caf::scoped_actor& self,
     return reload_status(ReloadError::kIoError,
                          "the bytes the peer sent do not have the cluster's checksum");
   }
-  const std::string dir = absl::StrCat(o.state_dir, "/catch_up");
+  const std::string dir = absl::StrCat(d.state_dir, "/catch_up");
   if (absl::Status s = make_dirs(dir, 0700); !s.ok()) return s;
   *fetched = absl::StrCat(dir, "/", gap.module, "-", gap.cluster_checksum.substr(0, 16), ".so");
   absl::StatusOr<bool> written = write_file_atomic(*fetched, bytes, 0600, /*replace=*/true);
@@ -86,9 +86,9 @@ absl::Status catch_up_module(State& st, caf::scoped_actor& self, cluster::Authen
   req.owner = absl::StrCat("cluster catch-up from ", peer.node_name());
   req.requested_by = req.owner;
   req.cluster_seq = gap.cluster_seq;
-  ReloadReport r = st.rt->reloader().run_file(req, *file);
+  ReloadReport r = st.deps.reloader->run_file(req, *file);
   if (!fetched.empty()) unlink(fetched.c_str());
-  std::optional<ClusterRelease> now = permanent_of(*st.rt, gap.module);
+  std::optional<ClusterRelease> now = permanent_of(*st.deps.reloader, gap.module);
   if (now && now->checksum == gap.cluster_checksum) return absl::OkStatus();
   if (!r.errors.empty()) return reload_status(r.errors[0].reason, r.errors[0].message);
   if (!r.skipped.empty()) return reload_status(r.skipped[0].reason, r.skipped[0].message);
@@ -97,12 +97,12 @@ absl::Status catch_up_module(State& st, caf::scoped_actor& self, cluster::Authen
 
 }  // namespace
 
-std::vector<ClusterRelease> local_releases(Runtime& rt) {
+std::vector<ClusterRelease> local_releases(const Reloader& reloader) {
   std::vector<ClusterRelease> out;
-  ReleaseStore* store = rt.reloader().releases();
+  const ReleaseStore* store = reloader.releases();
   if (store == nullptr) return out;
   for (const std::string& m : store->modules()) {
-    if (std::optional<ClusterRelease> r = permanent_of(rt, m)) out.push_back(std::move(*r));
+    if (std::optional<ClusterRelease> r = permanent_of(reloader, m)) out.push_back(std::move(*r));
   }
   return out;
 }
@@ -111,7 +111,7 @@ void serve_release_bytes(caf::event_based_actor* self, const std::shared_ptr<Sta
                          const std::string& module, const std::string& checksum, Reply reply) {
   // A file read: off the agent.
   self->spawn<caf::detached>([st, module, checksum, reply](caf::blocking_actor*) mutable {
-    ReleaseStore* store = st->rt->reloader().releases();
+    const ReleaseStore* store = st->deps.reloader->releases();
     std::optional<Release> r = store ? store->with_checksum(module, checksum) : std::nullopt;
     if (!r) {
       return reply(caf::make_message(
@@ -126,7 +126,7 @@ void serve_release_bytes(caf::event_based_actor* self, const std::shared_ptr<Sta
 
 void catch_up_with(State& st, cluster::AuthenticatedClient& peer) {
   absl::MutexLock serial(&st.catch_up_mu);
-  caf::scoped_actor self{st.rt->system()};
+  caf::scoped_actor self{*st.deps.system};
   absl::StatusOr<caf::message> reply =
       peer.call(self.ptr(), caf::make_message(cluster_releases_atom::value), kReleasesDeadline);
   if (!reply.ok() || !reply->match_elements<std::vector<ClusterRelease>>()) {
@@ -136,7 +136,7 @@ void catch_up_with(State& st, cluster::AuthenticatedClient& peer) {
     return;
   }
   const auto& theirs = reply->get_as<std::vector<ClusterRelease>>(0);
-  for (const VersionSkew& gap : behind(local_releases(*st.rt), theirs)) {
+  for (const VersionSkew& gap : behind(local_releases(*st.deps.reloader), theirs)) {
     absl::Status done = st.catch_up ? catch_up_module(st, self, peer, gap)
                                     : reload_status(ReloadError::kInvalidArgument,
                                                     "catch-up is off (--cluster_catch_up)");
@@ -159,7 +159,7 @@ void catch_up_with(State& st, cluster::AuthenticatedClient& peer) {
 void refresh_skew(State& st) {
   absl::MutexLock lock(&st.mu);
   for (auto it = st.skew.begin(); it != st.skew.end();) {
-    std::optional<ClusterRelease> now = permanent_of(*st.rt, it->module);
+    std::optional<ClusterRelease> now = permanent_of(*st.deps.reloader, it->module);
     const bool cleared = !now || in_line(*it, *now);
     if (st.skew_gauge != nullptr) st.skew_gauge->Add({{"module", it->module}}).Set(cleared ? 0 : 1);
     it = cleared ? st.skew.erase(it) : std::next(it);

@@ -44,7 +44,7 @@ ClusterStepReply change_reply(const State& st, const Session& s, const char* pha
 
 // Phase 1 on this node: Reloader::prepare, all or nothing; no actor is touched.
 ClusterStepReply prepare_here(State& st, Session& s) {
-  s.change = st.rt->reloader().prepare(s.call.request, /*all_or_nothing=*/true);
+  s.change = st.deps.reloader->prepare(s.call.request, /*all_or_nothing=*/true);
   ClusterStepReply out = change_reply(st, s, "prepare");
   out.changes = s.change->ok() && s.change->changes_anything();
   return out;
@@ -53,7 +53,7 @@ ClusterStepReply prepare_here(State& st, Session& s) {
 // Phase 2 on this node: every module of the change moves to its new version, or none does.
 ClusterStepReply commit_here(State& st, Session& s) {
   if (s.change && s.change->ok()) {
-    st.rt->reloader().commit(*s.change);
+    st.deps.reloader->commit(*s.change);
     s.committed = true;
   }
   return change_reply(st, s, "commit");
@@ -62,7 +62,7 @@ ClusterStepReply commit_here(State& st, Session& s) {
 // Undoes a committed phase 2 on this node (another node's commit failed).
 void rollback_here(State& st, Session& s) {
   if (!s.committed || !s.change) return;
-  st.rt->reloader().rollback(*s.change);
+  st.deps.reloader->rollback(*s.change);
   s.committed = false;
 }
 
@@ -265,7 +265,7 @@ void lock_step(caf::event_based_actor* self, std::shared_ptr<State> st, ClusterC
     ReloadReport& r = out.report;
     r = node_report(*st, s->call);
     r.metadata["phase"] = "lock";
-    auto guard = st->rt->lock().acquire(
+    auto guard = st->deps.lock->acquire(
         absl::StrCat("cluster reload ", s->call.reload_id, " by ", s->coordinator),
         absl::Milliseconds(s->call.request.lock_timeout_ms));
     std::shared_ptr<Session> ended;
@@ -290,7 +290,7 @@ void lock_step(caf::event_based_actor* self, std::shared_ptr<State> st, ClusterC
       r.lock_token = s->token;
       r.metadata["lock_token"] = std::to_string(s->token);
       out.lease_ms = static_cast<uint32_t>(absl::ToInt64Milliseconds(st->lease));
-      ReleaseStore* store = st->rt->reloader().releases();
+      ReleaseStore* store = st->deps.reloader->releases();
       out.cluster_seq = store ? store->highest_cluster_seq() : 0;
     }
     end_session(*st, std::move(ended), nullptr);
@@ -366,10 +366,10 @@ void finish_step(caf::event_based_actor* self, std::shared_ptr<State> st, Cluste
 
 using cluster_internal::Session;
 
-Cluster::Cluster(Runtime& runtime, Options options)
-    : runtime_(runtime), options_(std::move(options)), state_(std::make_shared<State>()) {}
+namespace {
 
-absl::StatusOr<std::unique_ptr<Cluster>> Cluster::start(Runtime& runtime, Options options) {
+// OK if a cluster can start on `deps` with `options`; else kInvalidArgument saying why.
+absl::Status check_start(const Cluster::Deps& deps, const Cluster::Options& options) {
   if (!cluster::valid_peer_name(options.node_name)) {
     return reload_status(ReloadError::kInvalidArgument,
                          absl::StrCat("bad cluster node name '", options.node_name,
@@ -381,7 +381,7 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::start(Runtime& runtime, Option
         absl::StrCat("the cluster secret has ", options.secret.size(), " bytes; at least ",
                      cluster::kMinSecretBytes, " are needed"));
   }
-  if (options.port < kAnyPort || options.port > 65535) {
+  if (options.port < Cluster::kAnyPort || options.port > 65535) {
     return reload_status(ReloadError::kInvalidArgument,
                          absl::StrCat("bad cluster port ", options.port));
   }
@@ -389,41 +389,53 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::start(Runtime& runtime, Option
     return reload_status(ReloadError::kInvalidArgument,
                          "a cluster node needs a positive lease and room for a session");
   }
-  if (!runtime.options().load_middleman) {
-    return reload_status(ReloadError::kInvalidArgument,
-                         "the runtime was created without load_middleman (caf::io)");
-  }
   for (const std::string& peer : options.peers) {
     if (cluster_internal::split_address(peer).second == 0) {
       return reload_status(ReloadError::kInvalidArgument,
                            absl::StrCat("bad peer address '", peer, "' (want host:port)"));
     }
   }
-  std::unique_ptr<Cluster> c(new Cluster(runtime, std::move(options)));
+  if (deps.system != nullptr && !deps.system->has_middleman()) {
+    return reload_status(ReloadError::kInvalidArgument,
+                         "the actor system was created without caf::io (load_middleman)");
+  }
+  if (deps.system == nullptr || !deps.reload_service || deps.reloader == nullptr ||
+      deps.lock == nullptr || deps.code_server == nullptr || deps.metrics == nullptr) {
+    return reload_status(ReloadError::kInvalidArgument, "a cluster node needs every part of Deps");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Cluster::Cluster(Options options)
+    : options_(std::move(options)), state_(std::make_shared<State>()) {}
+
+absl::StatusOr<std::unique_ptr<Cluster>> Cluster::start(Deps deps, Options options) {
+  if (absl::Status s = check_start(deps, options); !s.ok()) return s;
+  std::unique_ptr<Cluster> c(new Cluster(std::move(options)));
   State& st = *c->state_;
-  st.rt = &runtime;
+  st.deps = std::move(deps);
   st.node_name = c->options_.node_name;
   st.secret = c->options_.secret;
   st.lease = c->options_.lease;
   st.max_sessions = c->options_.max_sessions;
   st.max_remote_reloads = c->options_.max_remote_reloads;
   st.catch_up = c->options_.catch_up;
-  st.skew_gauge = cluster_internal::register_skew_gauge(*runtime.exporter().registry(),
-                                                        runtime.options().node_name);
-  st.failures = std::make_shared<cluster::AuthFailureCounter>(*runtime.exporter().registry(),
-                                                              runtime.options().node_name);
+  st.skew_gauge = cluster_internal::register_skew_gauge(*st.deps.metrics, st.deps.metrics_node);
+  st.failures =
+      std::make_shared<cluster::AuthFailureCounter>(*st.deps.metrics, st.deps.metrics_node);
   cluster::NodeAuthenticator::Options ao;
   ao.secret = st.secret;
   ao.node_name = st.node_name;
   ao.channel_idle = cluster::kChannelIdleLimit;
   ao.on_failure = [failures = st.failures](cluster::AuthFailure r) { failures->count(r); };
-  st.auth = std::make_shared<cluster::NodeAuthenticator>(runtime.system(), std::move(ao));
-  c->agent_ = runtime.system().spawn(cluster_internal::agent_behaviour, c->state_);
+  st.auth = std::make_shared<cluster::NodeAuthenticator>(*st.deps.system, std::move(ao));
+  c->agent_ = st.deps.system->spawn(cluster_internal::agent_behaviour, c->state_);
   if (c->options_.port != 0) {
-    c->gate_ = cluster::spawn_auth_gate(runtime.system(), st.auth, c->agent_);
+    c->gate_ = cluster::spawn_auth_gate(*st.deps.system, st.auth, c->agent_);
     const auto port_wanted = static_cast<uint16_t>(std::max(c->options_.port, 0));
-    auto port =
-        cluster::publish_endpoint(runtime.system(), c->gate_, port_wanted, c->options_.bind);
+    auto port = cluster::publish_endpoint(*st.deps.system, c->gate_, port_wanted, c->options_.bind);
     if (!port.ok()) return port.status();  // the destructor stops the gate and the agent
     c->port_ = *port;
     st.address = absl::StrCat(c->options_.bind, ":", c->port_);

@@ -4,8 +4,7 @@
 // Reloader::commit everywhere), all or nothing across the nodes. Every peer proves it holds the
 // cluster's secret before anything else, and every message after that is authenticated
 // (cluster/peer_auth.h); the port can also run over TLS (cluster/tls.h, configured in the
-// Runtime). docs/cluster.md explains the design, the security
-// model and the failure rules.
+// actor system). docs/cluster.md explains the design, the security model and the failure rules.
 //
 //   Cluster::Options o;
 //   o.node_name = "a";
@@ -15,11 +14,11 @@
 //   Runtime::Options ro;                    // load_middleman, and the cluster's types and TLS:
 //   ro.load_middleman = true;
 //   ro.configure = [tls](caf::actor_system_config& cfg) { configure_cluster(cfg, tls); };
-//   auto cluster = Cluster::start(runtime, o).value();
+//   auto cluster = Cluster::start(cluster_deps(runtime), o).value();  // cluster/cluster_deps.h
 //   ReloadReport r = cluster->reload(ReloadRequest::app("shop"));
 //   // results[]: one child per node (metadata node=<name>), each all or nothing
 //
-// The Cluster must be destroyed before its Runtime. All methods are thread-safe.
+// The Cluster must be destroyed before the parts in its Deps. All methods are thread-safe.
 #ifndef LEMON_CLUSTER_CLUSTER_H_
 #define LEMON_CLUSTER_CLUSTER_H_
 
@@ -34,11 +33,15 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "caf/actor.hpp"
+#include "caf/fwd.hpp"
 #include "cluster/cluster_messages.h"
 #include "cluster/peer_auth.h"
 #include "cluster/version_skew.h"
+#include "core/code_server.h"
+#include "core/reload_lock.h"
 #include "core/reload_report.h"
-#include "node/runtime.h"
+#include "core/reloader.h"
+#include "prometheus/registry.h"
 
 namespace lemon {
 namespace cluster {
@@ -56,6 +59,22 @@ struct ClusterMember {
 class Cluster {
  public:
   static constexpr int kAnyPort = -1;
+
+  // The parts of a node the cluster uses; the pointers and reload_service are required, and all
+  // must outlive the Cluster.
+  struct Deps {
+    caf::actor_system* system = nullptr;  // with caf::io loaded (and TLS, if wanted)
+    caf::actor reload_service;            // peers' reloads of this node alone (reload_atom)
+    Reloader* reloader = nullptr;         // the sessions' steps, catch-up, the permanent versions
+    LockService* lock = nullptr;          // this node's reload lock, held for coordinators
+    const CodeServer* code_server = nullptr;  // the modules list_modules shows for this node
+    prometheus::Registry* metrics = nullptr;  // lemon_cluster_* are registered here
+    std::string metrics_node;                 // their constant label `node`; empty: none
+    std::string modules_dir;  // catch-up looks for the cluster's <module>.so here first; may be ""
+    std::string state_dir;    // catch-up writes a peer's bytes under <state_dir>/catch_up
+    // Extensions under it are named relative to it in a cluster reload; empty: none.
+    std::string extension_root;
+  };
 
   struct Options {
     std::string node_name;  // required, unique in the cluster
@@ -78,10 +97,9 @@ class Cluster {
 
   // Spawns the agent and, with a port, the gate (the published actor that runs the handshake
   // and hands the agent only to peers that finished it); starts connecting to the peers in the
-  // background (start returns at once). kInvalidArgument for a missing name or a short secret.
-  // REQUIRES: runtime was created with load_middleman (and TLS, if wanted) and outlives the
-  // Cluster.
-  static absl::StatusOr<std::unique_ptr<Cluster>> start(Runtime& runtime, Options options);
+  // background (start returns at once). kInvalidArgument for a missing name, a short secret, a
+  // missing part or an actor system without caf::io.
+  static absl::StatusOr<std::unique_ptr<Cluster>> start(Deps deps, Options options);
   ~Cluster();
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
@@ -120,7 +138,7 @@ class Cluster {
   struct State;  // shared with the agent and its workers (cluster.cc)
 
  private:
-  Cluster(Runtime& runtime, Options options);
+  explicit Cluster(Options options);
   void connect_loop();
   absl::Status join(const std::string& address);
   void reap_leases();
@@ -128,7 +146,6 @@ class Cluster {
   // made or remade as needed; kNotFound if it is no member, or the handshake's error.
   absl::StatusOr<std::shared_ptr<cluster::AuthenticatedClient>> client_for(const std::string& name);
 
-  Runtime& runtime_;
   const Options options_;
   std::shared_ptr<State> state_;
   caf::actor agent_;

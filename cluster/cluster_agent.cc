@@ -98,7 +98,7 @@ void remote_reload(caf::event_based_actor* self, const std::shared_ptr<State>& s
   req.cluster_seq = 0;  // only a cluster commit, or catching up with one, numbers a release
   std::string target = req.target;
   req.owner = absl::StrCat("cluster peer ", reply.request().peer_name);
-  self->request(st->rt->reload_service(), caf::infinite, reload_atom::value, std::move(req))
+  self->request(st->deps.reload_service, caf::infinite, reload_atom::value, std::move(req))
       .then(
           [st, reply](ReloadReport& r) mutable {
             --st->remote_reloads;
@@ -121,8 +121,8 @@ void dispatch(caf::event_based_actor* self, const std::shared_ptr<State>& st,
   const OpenedRequest& req = reply.request();
   const caf::message& m = req.content;
   if (m.match_elements<cluster_members_atom>()) return reply(members_of(*st));
-  if (m.match_elements<cluster_modules_atom>()) return reply(local_modules(*st->rt));
-  if (m.match_elements<cluster_releases_atom>()) return reply(local_releases(*st->rt));
+  if (m.match_elements<cluster_modules_atom>()) return reply(local_modules(*st->deps.code_server));
+  if (m.match_elements<cluster_releases_atom>()) return reply(local_releases(*st->deps.reloader));
   if (m.match_elements<reload_atom, ReloadRequest>()) {
     return remote_reload(self, st, m.get_as<ReloadRequest>(1), std::move(reply));
   }
@@ -179,9 +179,9 @@ caf::result<cluster::SealedMessage> serve(caf::event_based_actor* self,
 
 }  // namespace
 
-std::vector<ClusterModule> local_modules(Runtime& rt) {
+std::vector<ClusterModule> local_modules(const CodeServer& code_server) {
   std::vector<ClusterModule> out;
-  for (const ModuleStatus& m : rt.code_server().list()) {
+  for (const ModuleStatus& m : code_server.list()) {
     ClusterModule c;
     c.name = m.name;
     c.current_version = m.current->version();
@@ -209,7 +209,7 @@ absl::StatusOr<std::shared_ptr<cluster::AuthenticatedClient>> connect_member(
   o.secret = st.secret;
   o.name = st.node_name;
   o.role = cluster::PeerRole::kMember;
-  return cluster::AuthenticatedClient::connect(st.rt->system(), agent, o);
+  return cluster::AuthenticatedClient::connect(*st.deps.system, agent, o);
 }
 
 void add_member(const std::shared_ptr<State>& st, const std::string& name,

@@ -353,16 +353,16 @@ absl::StatusOr<std::shared_ptr<cluster::AuthenticatedClient>> Cluster::client_fo
 // it caught up; the peer becomes a member here too. The error says why not.
 absl::Status Cluster::join(const std::string& address) {
   auto [host, port] = cluster_internal::split_address(address);
-  auto gate = cluster::connect_endpoint(runtime_.system(), host, port);
+  auto gate = cluster::connect_endpoint(*state_->deps.system, host, port);
   if (!gate.ok()) return gate.status();
   cluster::AuthenticatedClient::Options o;
   o.secret = options_.secret;
   o.name = options_.node_name;
   o.role = cluster::PeerRole::kMember;
-  auto client = cluster::AuthenticatedClient::connect(runtime_.system(), *gate, o);
+  auto client = cluster::AuthenticatedClient::connect(*state_->deps.system, *gate, o);
   if (!client.ok()) return client.status();
   cluster_internal::catch_up_with(*state_, **client);
-  caf::scoped_actor self{runtime_.system()};
+  caf::scoped_actor self{*state_->deps.system};
   auto reply = (*client)->call(self.ptr(),
                                caf::make_message(cluster_hello_atom::value, state_->address,
                                                  cluster::agent_identity(agent_)),
@@ -453,8 +453,9 @@ std::vector<ClusterNodeModules> Cluster::list_modules(absl::Duration deadline) {
     for (const auto& [name, m] : state_->members) names.push_back(name);
   }
   std::vector<ClusterNodeModules> out;
-  out.push_back({options_.node_name, "", cluster_internal::local_modules(runtime_)});
-  caf::scoped_actor self{runtime_.system()};
+  out.push_back(
+      {options_.node_name, "", cluster_internal::local_modules(*state_->deps.code_server)});
+  caf::scoped_actor self{*state_->deps.system};
   const auto timeout = absl::ToChronoMilliseconds(deadline);
   struct Asked {
     ClusterNodeModules node;
@@ -506,8 +507,8 @@ ReloadReport Cluster::reload(const ReloadRequest& request) {
   }
   // An extension under this node's root is named relative to it: each node compiles its own copy
   // under its own root.
-  if (!runtime_.options().extension_dirs.empty()) {
-    const std::string root = runtime_.options().extension_dirs.front() + "/";
+  if (!state_->deps.extension_root.empty()) {
+    const std::string root = state_->deps.extension_root + "/";
     auto relative = [&root](std::string& path) {
       if (path.compare(0, root.size(), root) == 0) path = path.substr(root.size());
     };
@@ -545,11 +546,11 @@ ReloadReport Cluster::reload(const ReloadRequest& request) {
   }
   report.metadata["nodes"] = absl::StrJoin(names, ",");
 
-  caf::scoped_actor self{runtime_.system()};
+  caf::scoped_actor self{*state_->deps.system};
   std::string outcome;
   {
     // Renews every node's lease while the reload runs, from the first lock to the finish.
-    cluster_internal::LeaseRenewer renewer(runtime_.system(), nodes, call, options_.lease);
+    cluster_internal::LeaseRenewer renewer(*state_->deps.system, nodes, call, options_.lease);
     outcome = cluster_internal::lock_all(self, nodes, call, renewer);
     if (outcome.empty()) outcome = cluster_internal::prepare_and_commit(self, nodes, call);
   }

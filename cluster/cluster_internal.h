@@ -93,7 +93,7 @@ class Reply {
 }  // namespace cluster_internal
 
 struct Cluster::State {
-  Runtime* rt = nullptr;
+  Cluster::Deps deps;
   std::string node_name;
   std::string address;
   std::string secret;  // for this node's own handshakes with its peers
@@ -105,7 +105,7 @@ struct Cluster::State {
   std::shared_ptr<std::atomic<size_t>> live_sessions = std::make_shared<std::atomic<size_t>>(0);
   size_t remote_reloads = 0;  // running now; touched by the agent only
   bool catch_up = true;       // Options::catch_up
-  // lemon_cluster_version_skew{module}; registered in the runtime's registry, which outlives this.
+  // lemon_cluster_version_skew{module}; registered in deps.metrics, which outlives this.
   prometheus::Family<prometheus::Gauge>* skew_gauge = nullptr;
   absl::Mutex catch_up_mu;  // one catch-up at a time
   mutable absl::Mutex mu;
@@ -144,7 +144,8 @@ caf::behavior agent_behaviour(caf::event_based_actor* self, std::shared_ptr<Stat
 void add_member(const std::shared_ptr<State>& st, const std::string& name,
                 const std::string& address, const caf::actor& agent,
                 std::shared_ptr<cluster::AuthenticatedClient> client);
-std::vector<ClusterModule> local_modules(Runtime& rt);
+// This node's loaded modules.
+std::vector<ClusterModule> local_modules(const CodeServer& code_server);
 // The known members that are down, by name.
 std::vector<KnownMember> down_members(const State& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu);
 // A channel of this node (role member) to a member's agent.
@@ -153,7 +154,7 @@ absl::StatusOr<std::shared_ptr<cluster::AuthenticatedClient>> connect_member(
 
 // catch_up.cc
 // This node's permanent versions, by module.
-std::vector<ClusterRelease> local_releases(Runtime& rt);
+std::vector<ClusterRelease> local_releases(const Reloader& reloader);
 // Answers (cluster_release_bytes, module, checksum) from a worker.
 void serve_release_bytes(caf::event_based_actor* self, const std::shared_ptr<State>& st,
                          const std::string& module, const std::string& checksum, Reply reply);

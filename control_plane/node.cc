@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "cluster/cluster_deps.h"
 #include "cluster/cluster_messages.h"
 #include "control_plane/auth.h"
 #include "control_plane/cluster_flags.h"
@@ -175,7 +176,7 @@ absl::Status Node::start_cluster() {
   co.port = options_.cluster_port;
   co.peers = options_.peers;
   co.catch_up = options_.cluster_catch_up;
-  absl::StatusOr<std::unique_ptr<Cluster>> started = Cluster::start(*runtime_, co);
+  absl::StatusOr<std::unique_ptr<Cluster>> started = Cluster::start(cluster_deps(*runtime_), co);
   if (!started.ok()) return started.status();
   cluster_ = *std::move(started);
   return absl::OkStatus();

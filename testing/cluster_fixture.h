@@ -27,6 +27,7 @@
 #include "caf/io/middleman.hpp"
 #include "cluster/auth_messages.h"
 #include "cluster/cluster.h"
+#include "cluster/cluster_deps.h"
 #include "cluster/peer_auth.h"
 #include "cluster/tls.h"
 #include "core/test_support.h"
@@ -73,7 +74,7 @@ class ClusterNode {
     co.lease = options.lease;
     co.max_sessions = options.max_sessions;
     co.max_remote_reloads = options.max_remote_reloads;
-    cluster_ = std::move(Cluster::start(*rt_, co).value());
+    cluster_ = std::move(Cluster::start(cluster_deps(*rt_), co).value());
   }
   ~ClusterNode() {
     cluster_.reset();
