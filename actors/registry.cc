@@ -217,6 +217,29 @@ std::string ActorRegistry::name_or_id(caf::actor_id id) const {
   return it->second.name;
 }
 
+void ActorRegistry::register_supervisor(SupervisorEntry entry) {
+  absl::MutexLock lock(&mu_);
+  const caf::actor_id id = entry.handle.id();
+  supervisors_[id] = std::move(entry);
+}
+
+void ActorRegistry::unregister_supervisor(caf::actor_id id) {
+  SupervisorEntry dropped;  // its handle is released after the lock
+  absl::MutexLock lock(&mu_);
+  auto it = supervisors_.find(id);
+  if (it == supervisors_.end()) return;
+  dropped = std::move(it->second);
+  supervisors_.erase(it);
+}
+
+std::vector<SupervisorEntry> ActorRegistry::supervisors() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<SupervisorEntry> out;
+  out.reserve(supervisors_.size());
+  for (const auto& [id, entry] : supervisors_) out.push_back(entry);
+  return out;
+}
+
 void ActorRegistry::count_restart(const std::string& name) {
   absl::MutexLock lock(&mu_);
   ++restarts_[name];

@@ -37,6 +37,17 @@ struct ActorEntry {
   std::string parent;
 };
 
+// A running supervisor (actors/supervisor.h). Supervisors belong to no module: they are listed
+// apart from the actors (supervisors()), so that reloads, counts and actors_of never see them.
+struct SupervisorEntry {
+  caf::actor handle;
+  std::string name;
+  std::string parent;    // the supervisor that started it; "" for a root
+  std::string strategy;  // for display: "one_for_one", "one_for_all", ...
+  int intensity = 0;
+  absl::Duration period;
+};
+
 class ActorRegistry {
  public:
   // Called with the modules whose number of actors changed and their counts now (0 when the last
@@ -95,6 +106,13 @@ class ActorRegistry {
   absl::Status mark_held(caf::actor_id id);
   void unmark_held(caf::actor_id id);
 
+  // -- Supervisors ----------------------------------------------------------------------------
+
+  // A supervisor started (called on its own thread before it handles anything) and stopped.
+  void register_supervisor(SupervisorEntry entry);
+  void unregister_supervisor(caf::actor_id id);
+  std::vector<SupervisorEntry> supervisors() const;  // by actor id
+
   // -- Restarts, per registered name (actors.statistics) --------------------------------------
 
   // A supervisor started its child registered as `name` again.
@@ -142,6 +160,7 @@ class ActorRegistry {
   std::map<std::string, std::vector<caf::actor>> gates_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::set<caf::actor_id>> held_ ABSL_GUARDED_BY(mu_);  // by module
   std::map<std::string, uint64_t> restarts_ ABSL_GUARDED_BY(mu_);             // by name
+  std::map<caf::actor_id, SupervisorEntry> supervisors_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace lemon

@@ -55,11 +55,12 @@ class SupervisorActor : public caf::event_based_actor {
  public:
   SupervisorActor(caf::actor_config& cfg, std::shared_ptr<ActorRegistry> registry,
                   const CodeServer* code_server, SupervisorSpec spec,
-                  std::vector<caf::actor> started)
+                  std::vector<caf::actor> started, std::string parent)
       : caf::event_based_actor(cfg),
         registry_(std::move(registry)),
         code_server_(*code_server),
         name_(std::move(spec.name)),
+        parent_(std::move(parent)),
         strategy_(spec.strategy),
         intensity_(spec.intensity),
         period_(spec.period) {
@@ -77,6 +78,9 @@ class SupervisorActor : public caf::event_based_actor {
   }
 
   caf::behavior make_behavior() override {
+    // Registered and unregistered (on_exit) on this actor's own thread: never out of order.
+    registry_->register_supervisor({caf::actor_cast<caf::actor>(this), name_, parent_,
+                                    strategy_name(strategy_), intensity_, period_});
     set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
     set_exit_handler([this](caf::exit_msg& em) {
       if (em.reason) shutdown(std::move(em.reason));
@@ -103,6 +107,7 @@ class SupervisorActor : public caf::event_based_actor {
   }
 
   void on_exit() override {
+    registry_->unregister_supervisor(id());
     for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
       if (it->second.handle)
         caf::anon_send_exit(it->second.handle, caf::exit_reason::user_shutdown);
@@ -384,6 +389,7 @@ class SupervisorActor : public caf::event_based_actor {
   std::shared_ptr<ActorRegistry> registry_;
   const CodeServer& code_server_;
   const std::string name_;
+  const std::string parent_;  // the supervisor that started this one; "" for a root
   const Strategy strategy_;
   const int intensity_;
   const absl::Duration period_;
@@ -406,6 +412,13 @@ class SupervisorActor : public caf::event_based_actor {
 absl::StatusOr<caf::actor> spawn_supervisor(caf::actor_system& sys,
                                             std::shared_ptr<ActorRegistry> registry,
                                             const CodeServer& code_server, SupervisorSpec spec) {
+  return spawn_nested_supervisor(sys, std::move(registry), code_server, std::move(spec), "");
+}
+
+absl::StatusOr<caf::actor> spawn_nested_supervisor(caf::actor_system& sys,
+                                                   std::shared_ptr<ActorRegistry> registry,
+                                                   const CodeServer& code_server,
+                                                   SupervisorSpec spec, std::string parent) {
   if (absl::Status valid = validate(spec); !valid.ok()) return valid;
   std::vector<caf::actor> started;
   if (spec.strategy != Strategy::kSimpleOneForOne) {
@@ -413,7 +426,21 @@ absl::StatusOr<caf::actor> spawn_supervisor(caf::actor_system& sys,
     if (!status.ok()) return status;
   }
   return sys.spawn<SupervisorActor>(std::move(registry), &code_server, std::move(spec),
-                                    std::move(started));
+                                    std::move(started), std::move(parent));
+}
+
+const char* strategy_name(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::kOneForOne:
+      return "one_for_one";
+    case Strategy::kOneForAll:
+      return "one_for_all";
+    case Strategy::kRestForOne:
+      return "rest_for_one";
+    case Strategy::kSimpleOneForOne:
+      return "simple_one_for_one";
+  }
+  return "unknown";
 }
 
 }  // namespace lemon

@@ -19,7 +19,9 @@
 // `period` make the supervisor stop every child and exit with an error whose message starts with
 // kMaxRestartIntensity: its own supervisor sees a crashed child, so the failure climbs the tree
 // until a level absorbs it. Children the supervisor stops itself never count as crashes. Workers
-// are registered with the supervisor's name as their parent. See docs/actors.md, "Supervisors".
+// are registered with the supervisor's name as their parent; a running supervisor is registered
+// too (ActorRegistry::supervisors), with the supervisor above it as its parent. See
+// docs/actors.md, "Supervisors".
 #ifndef LEMON_ACTORS_SUPERVISOR_H_
 #define LEMON_ACTORS_SUPERVISOR_H_
 
@@ -117,6 +119,9 @@ inline constexpr char kMaxRestartIntensity[] = "reached_max_restart_intensity";
 absl::StatusOr<caf::actor> spawn_supervisor(caf::actor_system& sys,
                                             std::shared_ptr<ActorRegistry> registry,
                                             const CodeServer& code_server, SupervisorSpec spec);
+
+// The strategy's name as OTP spells it ("one_for_one", ...), as supervisors.list shows it.
+const char* strategy_name(Strategy strategy);
 
 // Blocking forms of the sup_start_atom and sup_terminate_atom requests, for host threads (never
 // from inside an actor). DeadlineExceeded after `timeout`, Unavailable if `sup` is not running.

@@ -82,7 +82,9 @@ absl::StatusOr<caf::actor> spawn_child(caf::actor_system& sys,
                                        const std::shared_ptr<ActorRegistry>& registry,
                                        const CodeServer& code_server, const ChildSpec& child,
                                        const std::string& parent) {
-  if (child.supervisor) return spawn_supervisor(sys, registry, code_server, *child.supervisor);
+  if (child.supervisor) {
+    return spawn_nested_supervisor(sys, registry, code_server, *child.supervisor, parent);
+  }
   SpawnSpec spawn = child.spawn;
   spawn.parent = parent;
   return spawn_reloadable(sys, registry, code_server, std::move(spawn));

@@ -29,6 +29,12 @@ absl::StatusOr<caf::actor> spawn_child(caf::actor_system& sys,
                                        const CodeServer& code_server, const ChildSpec& child,
                                        const std::string& parent);
 
+// spawn_supervisor for a supervisor started by the supervisor named `parent` ("" for a root).
+absl::StatusOr<caf::actor> spawn_nested_supervisor(caf::actor_system& sys,
+                                                   std::shared_ptr<ActorRegistry> registry,
+                                                   const CodeServer& code_server,
+                                                   SupervisorSpec spec, std::string parent);
+
 // Starts the children of `spec` in order into `started`. If one fails, stops those started (in
 // reverse order, waiting until they are gone) and returns its error.
 absl::Status start_children(caf::actor_system& sys, const std::shared_ptr<ActorRegistry>& registry,

@@ -68,6 +68,36 @@ TEST_F(SupervisorTreeTest, NestedSupervisorRestartsAsAWholeSubtreeUnderItsParent
   EXPECT_EQ(registry_->count("counter"), 4u);
 }
 
+TEST_F(SupervisorTreeTest, RunningSupervisorsAreRegisteredUnderTheirParentUntilTheyStop) {
+  SupervisorSpec mid = supervisor(Strategy::kRestForOne, {child("m1")}, "mid");
+  mid.intensity = 7;
+  caf::actor root =
+      start(supervisor(Strategy::kOneForAll, {child("a"), supervisor_child(mid)}, "root"));
+  // A supervisor registers itself before it handles anything: once both have answered, both are
+  // there.
+  caf::actor mid_handle = children(root)[1].handle;
+  ASSERT_EQ(children(mid_handle).size(), 1u);
+  std::vector<SupervisorEntry> sups = registry_->supervisors();
+  ASSERT_EQ(sups.size(), 2u);
+  std::map<std::string, SupervisorEntry> by_name;
+  for (SupervisorEntry& e : sups) by_name[e.name] = e;
+  EXPECT_EQ(by_name["root"].handle, root);
+  EXPECT_EQ(by_name["root"].parent, "");
+  EXPECT_EQ(by_name["root"].strategy, "one_for_all");
+  EXPECT_EQ(by_name["mid"].handle, mid_handle);
+  EXPECT_EQ(by_name["mid"].parent, "root");
+  EXPECT_EQ(by_name["mid"].strategy, "rest_for_one");
+  EXPECT_EQ(by_name["mid"].intensity, 7);
+  EXPECT_EQ(registry_->list().size(), 2u) << "supervisors are not actors of a module";
+
+  (*self_)->monitor(mid_handle);
+  (*self_)->monitor(root);
+  caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+  EXPECT_EQ(await_down(root), caf::exit_reason::user_shutdown);
+  EXPECT_EQ(await_down(mid_handle), caf::exit_reason::user_shutdown);
+  EXPECT_TRUE(registry_->supervisors().empty()) << "a supervisor leaves before its down message";
+}
+
 TEST_F(SupervisorTreeTest, GrandchildCrashingAfterAReloadRestartsOnTheNewVersion) {
   SupervisorSpec mid = supervisor(Strategy::kOneForOne, {child("w")}, "mid");
   caf::actor root = start(supervisor(Strategy::kOneForOne, {supervisor_child(mid)}, "root"));

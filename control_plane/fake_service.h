@@ -69,6 +69,7 @@ class FakeService : public ControlPlaneService {
   absl::StatusOr<rpc::MakePermanentResult> make_permanent_result = rpc::MakePermanentResult();
   absl::StatusOr<rpc::ReloadReport> rollback_result = rpc::ReloadReport();
   absl::StatusOr<rpc::ReloadHistoryResult> history_result = rpc::ReloadHistoryResult();
+  absl::StatusOr<rpc::SupervisorsListResult> supervisors_result = rpc::SupervisorsListResult();
 
   // The name of the last call of these methods ("actors.suspend", ...) and its params.
   std::string last_method ABSL_GUARDED_BY(mu);
@@ -98,6 +99,11 @@ class FakeService : public ControlPlaneService {
       const rpc::ActorsStatisticsParams& p) override {
     record("actors.statistics", p);
     return statistics_result;
+  }
+  absl::StatusOr<rpc::SupervisorsListResult> list_supervisors(
+      const rpc::SupervisorsListParams& p) override {
+    record("supervisors.list", p);
+    return supervisors_result;
   }
   absl::StatusOr<rpc::MakePermanentResult> make_permanent(
       const rpc::ReleaseTargetParams& p) override {

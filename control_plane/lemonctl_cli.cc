@@ -427,6 +427,8 @@ commands:
                          hold the actor's messages until resume (or N ms, default 60000)
   resume NAME            handle the held messages, in order
   stats NAME             the actor's message, mailbox, restart and reload counters
+  supervisors            the supervision tree: each supervisor under its parent, its strategy,
+                         restart intensity and children (* a supervisor, ! being restarted)
 )";
 }
 

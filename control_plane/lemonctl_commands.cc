@@ -28,7 +28,7 @@ const std::map<std::string, std::string>& command_methods() {
       {"rollback", "system.rollback"}, {"permanent", "system.make_permanent"},
       {"history", "reload.history"},   {"state", ""},
       {"suspend", "actors.suspend"},   {"resume", "actors.resume"},
-      {"stats", "actors.statistics"},
+      {"stats", "actors.statistics"},  {"supervisors", "supervisors.list"},
   };
   return *methods;
 }
@@ -140,6 +140,30 @@ json params_of(const CommandLine& cl) {
   return params;
 }
 
+// One line per supervisor, indented under its parent (supervisors.list is depth first):
+// name, strategy, restart intensity, status, and its children (`*` a supervisor, `!` not running).
+void print_supervisors(const json& result, std::ostream& out) {
+  if (member(result, "supervisors").empty()) {
+    out << "no supervisors\n";
+    return;
+  }
+  std::map<std::string, int> depth;
+  for (const json& s : member(result, "supervisors")) {
+    auto parent = depth.find(str(s, "parent"));
+    const int d = parent == depth.end() ? 0 : parent->second + 1;
+    depth[str(s, "name")] = d;
+    std::vector<std::string> children;
+    for (const json& c : member(s, "children")) {
+      children.push_back(str(c, "name") + (c.value("supervisor", false) ? "*" : "") +
+                         (c.value("running", false) ? "" : "!"));
+    }
+    out << std::string(static_cast<size_t>(d) * 2, ' ') << str(s, "name") << "  "
+        << str(s, "strategy") << "  " << str(s, "intensity") << " restarts in "
+        << str(s, "period_ms") << " ms  " << str(s, "status") << "  ["
+        << absl::StrJoin(children, ", ") << "]\n";
+  }
+}
+
 bool print_release_or_actor(const std::string& command, const json& result, std::ostream& out) {
   if (command == "permanent") {
     if (member(result, "modules").empty()) out << "no provisional version to make permanent\n";
@@ -162,6 +186,8 @@ bool print_release_or_actor(const std::string& command, const json& result, std:
         << str(result, "name") << "\n";
   } else if (command == "stats") {
     print_fields(rpc::ActorsStatisticsResult::descriptor(), result, "", out);
+  } else if (command == "supervisors") {
+    print_supervisors(result, out);
   } else {
     return false;
   }

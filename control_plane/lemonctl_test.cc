@@ -359,6 +359,7 @@ TEST_F(LemonctlTest, ReleaseAndActorCommandsSendTheirMethodAndParams) {
        R"(name: "counter-1" timeout_ms: 3000)"},
       {{"resume", "#12"}, "actors.resume", R"(name: "#12")"},
       {{"stats", "counter-1"}, "actors.statistics", R"(name: "counter-1")"},
+      {{"supervisors"}, "supervisors.list", ""},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.method);
@@ -477,6 +478,35 @@ TEST_F(LemonctlTest, ReleaseAndActorCommandsPrintReadableSummaries) {
 
   ASSERT_EQ(run({"--json", "stats", "counter-1"}), kLemonctlOk) << err_.str();
   EXPECT_EQ(json::parse(out_.str())["messages_handled"], "42") << out_.str();
+
+  rpc::SupervisorsListResult sups;
+  rpc::SupervisorInfo* root = sups.add_supervisors();
+  root->set_name("root");
+  root->set_strategy("one_for_all");
+  root->set_intensity(3);
+  root->set_period_ms(5000);
+  root->set_status("running");
+  rpc::SupervisorChild* c = root->add_children();
+  c->set_name("accounts");
+  c->set_running(true);
+  c = root->add_children();
+  c->set_name("pool");
+  c->set_supervisor(true);
+  rpc::SupervisorInfo* pool = sups.add_supervisors();
+  pool->set_name("pool");
+  pool->set_parent("root");
+  pool->set_strategy("simple_one_for_one");
+  pool->set_intensity(10);
+  pool->set_period_ms(1000);
+  pool->set_status("unresponsive");
+  service_.supervisors_result = sups;
+  ASSERT_EQ(run({"supervisors"}), kLemonctlOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "root  one_for_all  3 restarts in 5000 ms  running  [accounts, pool*!]\n"
+            "  pool  simple_one_for_one  10 restarts in 1000 ms  unresponsive  []\n");
+  service_.supervisors_result = rpc::SupervisorsListResult();
+  ASSERT_EQ(run({"supervisors"}), kLemonctlOk) << err_.str();
+  EXPECT_EQ(out_.str(), "no supervisors\n");
 }
 
 TEST_F(LemonctlTest, ReleaseAndActorErrorsExitNonZeroWithTheCode) {

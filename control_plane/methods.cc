@@ -131,6 +131,9 @@ void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneS
   dispatcher.register_typed_method<rpc::SystemHealthParams>(
       "system.health",
       [&service](const rpc::SystemHealthParams& params) { return service.health(params); });
+  dispatcher.register_typed_method<rpc::SupervisorsListParams>(
+      "supervisors.list",
+      [&service](const rpc::SupervisorsListParams& p) { return service.list_supervisors(p); });
   register_actor_methods(dispatcher, service);
   register_release_methods(dispatcher, service);
   register_rpc_discover(dispatcher);

@@ -1,6 +1,7 @@
 #include "control_plane/node_service.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -10,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "actors/supervisor.h"
 #include "actors/system_messages.h"
 #include "caf/scoped_actor.hpp"
 #include "control_plane/actor_state.h"
@@ -50,6 +52,35 @@ std::string state_summary(const CodeServer& cs, const ActorStatus& s) {
   return nlohmann::json{{"state_type", s.state_type},
                         {"state_error", std::string(json.status().message())}}
       .dump();
+}
+
+// `sups` (by actor id) depth first: each root, then what it started, siblings by actor id. A
+// parent starts after its children (it is spawned once they run), so actor ids alone do not say.
+std::vector<SupervisorEntry> tree_order(const std::vector<SupervisorEntry>& sups) {
+  std::set<std::string> names;
+  for (const SupervisorEntry& e : sups) names.insert(e.name);
+  std::vector<SupervisorEntry> out;
+  out.reserve(sups.size());
+  std::vector<bool> taken(sups.size(), false);
+  std::function<void(const std::string&)> below = [&](const std::string& parent) {
+    for (std::size_t i = 0; i < sups.size(); ++i) {
+      if (taken[i] || sups[i].parent != parent) continue;
+      taken[i] = true;
+      out.push_back(sups[i]);
+      below(sups[i].name);
+    }
+  };
+  for (std::size_t i = 0; i < sups.size(); ++i) {
+    // A root, or one whose parent is stopping and already gone.
+    if (taken[i] || (!sups[i].parent.empty() && names.count(sups[i].parent) > 0)) continue;
+    taken[i] = true;
+    out.push_back(sups[i]);
+    below(sups[i].name);
+  }
+  for (std::size_t i = 0; i < sups.size(); ++i) {  // left over only if names repeat in a cycle
+    if (!taken[i]) out.push_back(sups[i]);
+  }
+  return out;
 }
 
 }  // namespace
@@ -233,6 +264,37 @@ absl::StatusOr<rpc::ActorsListResult> NodeService::list_actors(
     a->set_state_summary(state_summary(*deps_.code_server, s->second));
   }
   if (page.more) out.set_next_cursor(std::to_string(page.actors.back().handle.id()));
+  return out;
+}
+
+absl::StatusOr<rpc::SupervisorsListResult> NodeService::list_supervisors(
+    const rpc::SupervisorsListParams&) {
+  rpc::SupervisorsListResult out;
+  caf::scoped_actor self{*deps_.system};
+  // One deadline for the whole list: a supervisor busy restarting children answers late.
+  const absl::Time end = absl::Now() + actors_page_deadline_;
+  for (const SupervisorEntry& e : tree_order(deps_.registry->supervisors())) {
+    rpc::SupervisorInfo* info = out.add_supervisors();
+    info->set_name(e.name);
+    info->set_parent(e.parent);
+    info->set_strategy(e.strategy);
+    info->set_intensity(e.intensity);
+    info->set_period_ms(absl::ToInt64Milliseconds(e.period));
+    info->set_status("unresponsive");
+    const absl::Duration left = std::max(end - absl::Now(), absl::ZeroDuration());
+    self->request(e.handle, absl::ToChronoMilliseconds(left), sup_which_atom::value)
+        .receive(
+            [&](std::vector<SupervisedChild>& children) {
+              info->set_status("running");
+              for (const SupervisedChild& c : children) {
+                rpc::SupervisorChild* child = info->add_children();
+                child->set_name(c.name);
+                child->set_supervisor(c.supervisor);
+                child->set_running(static_cast<bool>(c.handle));
+              }
+            },
+            [](caf::error&) {});
+  }
   return out;
 }
 

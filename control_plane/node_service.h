@@ -81,6 +81,9 @@ class NodeService : public ControlPlaneService {
       const rpc::ModulesListParams& params) override;
   absl::StatusOr<rpc::ReloadReport> purge_module(const rpc::ModulesPurgeParams& params) override;
   absl::StatusOr<rpc::ActorsListResult> list_actors(const rpc::ActorsListParams& params) override;
+  // Each supervisor's children, asked within the actors.list page deadline.
+  absl::StatusOr<rpc::SupervisorsListResult> list_supervisors(
+      const rpc::SupervisorsListParams& params) override;
   absl::StatusOr<rpc::SystemHealthResult> health(const rpc::SystemHealthParams& params) override;
   absl::StatusOr<rpc::MakePermanentResult> make_permanent(
       const rpc::ReleaseTargetParams& params) override;

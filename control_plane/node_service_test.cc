@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "actors/maintenance.h"
 #include "actors/registry.h"
+#include "actors/supervisor.h"
 #include "caf/all.hpp"
 #include "core/code_server.h"
 #include "core/reload_error.h"
@@ -76,6 +77,9 @@ class NodeServiceTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    for (const caf::actor& sup : supervisors_) {
+      caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    }
     service_.reset();
     caf::anon_send_exit(reload_service_, caf::exit_reason::user_shutdown);
   }
@@ -92,6 +96,7 @@ class NodeServiceTest : public ::testing::Test {
   std::shared_ptr<ServiceLog> log_ = std::make_shared<ServiceLog>();
   caf::actor reload_service_;
   std::unique_ptr<NodeService> service_;
+  std::vector<caf::actor> supervisors_;
 };
 
 rpc::SystemReloadParams module_reload(const std::string& module) {
@@ -144,6 +149,55 @@ TEST_F(NodeServiceTest, HealthShowsAReloadInProgressOnlyWhileTheLockIsHeld) {
     EXPECT_TRUE(busy->reload_in_progress());
   }
   EXPECT_FALSE(service_->health({})->reload_in_progress());
+}
+
+TEST_F(NodeServiceTest, SupervisorsListShowsTheTreeWithEachSupervisorsChildren) {
+  SupervisorSpec pool;
+  pool.name = "pool";
+  pool.strategy = Strategy::kSimpleOneForOne;  // no child until start_child: no module needed
+  pool.children = {{{"counter", "", "", "0"}, Restart::kTemporary}};
+  SupervisorSpec root;
+  root.name = "root";
+  root.intensity = 5;
+  root.period = absl::Seconds(10);
+  root.children = {supervisor_child(pool)};
+  absl::StatusOr<caf::actor> sup = spawn_supervisor(system_, registry_, *code_server_, root);
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  supervisors_.push_back(*sup);  // stopped by TearDown if an assertion ends the test early
+  caf::scoped_actor self{system_};
+  // Once the root has answered, it and the supervisor it started are registered.
+  self->request(*sup, std::chrono::seconds(30), sup_which_atom::value)
+      .receive([](std::vector<SupervisedChild>&) {},
+               [&](caf::error& e) { FAIL() << system_.render(e); });
+
+  absl::StatusOr<rpc::SupervisorsListResult> r = service_->list_supervisors({});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->supervisors_size(), 2);
+  const rpc::SupervisorInfo& top = r->supervisors(0);
+  EXPECT_EQ(top.name(), "root");
+  EXPECT_EQ(top.parent(), "");
+  EXPECT_EQ(top.strategy(), "one_for_one");
+  EXPECT_EQ(top.intensity(), 5);
+  EXPECT_EQ(top.period_ms(), 10000);
+  EXPECT_EQ(top.status(), "running");
+  ASSERT_EQ(top.children_size(), 1);
+  EXPECT_EQ(top.children(0).name(), "pool");
+  EXPECT_TRUE(top.children(0).supervisor());
+  EXPECT_TRUE(top.children(0).running());
+  const rpc::SupervisorInfo& nested = r->supervisors(1);
+  EXPECT_EQ(nested.name(), "pool");
+  EXPECT_EQ(nested.parent(), "root");
+  EXPECT_EQ(nested.strategy(), "simple_one_for_one");
+  EXPECT_EQ(nested.status(), "running");
+  EXPECT_EQ(nested.children_size(), 0);
+
+  self->monitor(*sup);
+  self->send_exit(*sup, caf::exit_reason::user_shutdown);
+  self->receive([](caf::down_msg&) {},
+                caf::after(std::chrono::seconds(30)) >> [] { FAIL() << "the root still runs"; });
+  r = service_->list_supervisors({});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->supervisors_size(), 0) << "a stopped tree is no longer listed";
 }
 
 }  // namespace

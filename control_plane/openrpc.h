@@ -21,7 +21,7 @@ namespace lemon {
 // the minor part grows when methods or fields are added, the major part when one is removed or
 // changes meaning.
 inline constexpr char kOpenRpcVersion[] = "1.2.6";
-inline constexpr char kControlPlaneApiVersion[] = "1.0.0";
+inline constexpr char kControlPlaneApiVersion[] = "1.1.0";
 
 // The method that answers the document; it is not listed in it (OpenRPC's convention).
 inline constexpr char kRpcDiscoverMethod[] = "rpc.discover";

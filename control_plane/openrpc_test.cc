@@ -57,8 +57,8 @@ TEST_F(OpenRpcTest, ListsEveryMethodButItselfWithVersions) {
   EXPECT_EQ(names, (std::vector<std::string>{
                        "actors.get_state", "actors.list", "actors.replace_state", "actors.resume",
                        "actors.statistics", "actors.suspend", "modules.list", "modules.purge",
-                       "reload.history", "system.health", "system.make_permanent", "system.reload",
-                       "system.rollback"}));
+                       "reload.history", "supervisors.list", "system.health",
+                       "system.make_permanent", "system.reload", "system.rollback"}));
 }
 
 TEST_F(OpenRpcTest, AMethodRegisteredLaterIsListedWithItsMessages) {

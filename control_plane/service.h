@@ -47,6 +47,13 @@ class ControlPlaneService {
   virtual absl::StatusOr<rpc::ActorsStatisticsResult> statistics(
       const rpc::ActorsStatisticsParams& p) = 0;
 
+  // supervisors.list. A service without supervisors refuses it.
+  virtual absl::StatusOr<rpc::SupervisorsListResult> list_supervisors(
+      const rpc::SupervisorsListParams& params) {
+    (void)params;
+    return absl::UnimplementedError("supervisors.list is not served here");
+  }
+
   // system.make_permanent, system.rollback (a report of kind module or app) and reload.history;
   // params are validated (one of module and app; limit 1..kReloadHistoryMaxLimit). A service
   // without a release record refuses them.
