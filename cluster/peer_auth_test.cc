@@ -22,18 +22,34 @@ struct Pair {
   ChannelKeys node;
 };
 
+// The first half of a handshake at kNow: `peer`'s hello, `node`'s challenge, and `peer`'s answer
+// to it (on_challenge, which fills `finish` when it trusts the node).
+absl::StatusOr<ChannelKeys> answer_challenge(HandshakeResponder& node, HandshakeInitiator& peer,
+                                             AuthFinish& finish) {
+  absl::StatusOr<AuthChallenge> challenge = node.on_hello(peer.hello(), kNow);
+  EXPECT_TRUE(challenge.ok()) << challenge.status();
+  if (!challenge.ok()) return challenge.status();
+  return peer.on_challenge(*challenge, &finish);
+}
+
 Pair handshake(HandshakeResponder& node, const std::string& client_secret,
                PeerRole role = PeerRole::kMember) {
   HandshakeInitiator peer(client_secret, "b", role);
-  absl::StatusOr<AuthChallenge> challenge = node.on_hello(peer.hello(), kNow);
-  EXPECT_TRUE(challenge.ok()) << challenge.status();
   AuthFinish finish;
-  absl::StatusOr<ChannelKeys> client = peer.on_challenge(*challenge, &finish);
+  absl::StatusOr<ChannelKeys> client = answer_challenge(node, peer, finish);
   EXPECT_TRUE(client.ok()) << client.status();
   absl::StatusOr<ChannelKeys> server = node.on_finish(finish, kNow + absl::Seconds(1));
   EXPECT_TRUE(server.ok()) << server.status();
   return {client.value_or(ChannelKeys{}), server.value_or(ChannelKeys{})};
 }
+
+// Both ends of a channel opened by a handshake (as client "b") with node "a".
+struct OpenChannel {
+  HandshakeResponder node{kSecret, "a"};
+  Pair keys = handshake(node, kSecret);
+  InitiatorChannel client{keys.client};
+  ResponderChannel server{keys.node};
+};
 
 void expect_refused(const absl::Status& s, AuthFailure reason) {
   EXPECT_FALSE(s.ok());
@@ -80,10 +96,8 @@ TEST(PeerAuthTest, InitiatorWithWrongSecretCannotFinish) {
 TEST(PeerAuthTest, NodeWithWrongSecretIsNotTrustedByTheInitiator) {
   HandshakeResponder impostor(kOtherSecret, "a");
   HandshakeInitiator peer(kSecret, "b", PeerRole::kClient);
-  absl::StatusOr<AuthChallenge> challenge = impostor.on_hello(peer.hello(), kNow);
-  ASSERT_TRUE(challenge.ok());
   AuthFinish finish;
-  expect_refused(peer.on_challenge(*challenge, &finish).status(), AuthFailure::kBadProof);
+  expect_refused(answer_challenge(impostor, peer, finish).status(), AuthFailure::kBadProof);
 }
 
 // A finish whose fields were changed after the challenge: every field is bound by the cookie or
@@ -116,10 +130,8 @@ TEST(PeerAuthTest, TamperedFinishIsRefused) {
     SCOPED_TRACE(c.name);
     HandshakeResponder node(kSecret, "a");
     HandshakeInitiator peer(kSecret, "b", PeerRole::kClient);
-    absl::StatusOr<AuthChallenge> challenge = node.on_hello(peer.hello(), kNow);
-    ASSERT_TRUE(challenge.ok());
     AuthFinish finish;
-    ASSERT_TRUE(peer.on_challenge(*challenge, &finish).ok());
+    ASSERT_TRUE(answer_challenge(node, peer, finish).ok());
     c.tamper(finish);
     expect_refused(node.on_finish(finish, kNow).status(), c.reason);
   }
@@ -128,10 +140,8 @@ TEST(PeerAuthTest, TamperedFinishIsRefused) {
 TEST(PeerAuthTest, ReplayedOrLateFinishIsRefused) {
   HandshakeResponder node(kSecret, "a");
   HandshakeInitiator peer(kSecret, "b", PeerRole::kMember);
-  absl::StatusOr<AuthChallenge> challenge = node.on_hello(peer.hello(), kNow);
-  ASSERT_TRUE(challenge.ok());
   AuthFinish finish;
-  ASSERT_TRUE(peer.on_challenge(*challenge, &finish).ok());
+  ASSERT_TRUE(answer_challenge(node, peer, finish).ok());
   expect_refused(node.on_finish(finish, kNow + kChallengeLifetime + absl::Seconds(1)).status(),
                  AuthFailure::kExpired);
   ASSERT_TRUE(node.on_finish(finish, kNow).ok());
@@ -159,17 +169,14 @@ TEST(PeerAuthTest, GarbageHandshakeMessagesAreRefused) {
 }
 
 TEST(PeerAuthTest, SealedRequestAndReplyRoundTrip) {
-  HandshakeResponder node(kSecret, "a");
-  Pair p = handshake(node, kSecret);
-  InitiatorChannel client(p.client);
-  ResponderChannel server(p.node);
+  OpenChannel ch;
   for (int i = 0; i < 3; ++i) {
-    SealedMessage request = client.seal_request("lock counter");
-    absl::StatusOr<std::string> opened = server.open_request(request);
+    SealedMessage request = ch.client.seal_request("lock counter");
+    absl::StatusOr<std::string> opened = ch.server.open_request(request);
     ASSERT_TRUE(opened.ok()) << opened.status();
     EXPECT_EQ(*opened, "lock counter");
-    SealedMessage reply = server.seal_reply("token 7", request.seq);
-    absl::StatusOr<std::string> answer = client.open_reply(reply, request.seq);
+    SealedMessage reply = ch.server.seal_reply("token 7", request.seq);
+    absl::StatusOr<std::string> answer = ch.client.open_reply(reply, request.seq);
     ASSERT_TRUE(answer.ok()) << answer.status();
     EXPECT_EQ(*answer, "token 7");
   }
@@ -195,16 +202,13 @@ TEST(PeerAuthTest, TamperedSealedRequestIsRefused) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    HandshakeResponder node(kSecret, "a");
-    Pair p = handshake(node, kSecret);
-    InitiatorChannel client(p.client);
-    ResponderChannel server(p.node);
-    SealedMessage m = client.seal_request("hard_purge counter");
+    OpenChannel ch;
+    SealedMessage m = ch.client.seal_request("hard_purge counter");
     c.tamper(m);
-    expect_refused(server.open_request(m).status(), c.reason);
+    expect_refused(ch.server.open_request(m).status(), c.reason);
     // The untouched message still opens: a refused one consumes nothing.
-    SealedMessage fresh = client.seal_request("members");
-    EXPECT_TRUE(server.open_request(fresh).ok());
+    SealedMessage fresh = ch.client.seal_request("members");
+    EXPECT_TRUE(ch.server.open_request(fresh).ok());
   }
 }
 
@@ -231,59 +235,51 @@ TEST(PeerAuthTest, WrongSecretChannelCannotSealForTheNode) {
 }
 
 TEST(PeerAuthTest, ReplayedRequestIsRefused) {
-  HandshakeResponder node(kSecret, "a");
-  Pair p = handshake(node, kSecret);
-  InitiatorChannel client(p.client);
-  ResponderChannel server(p.node);
-  SealedMessage first = client.seal_request("lock");
-  ASSERT_TRUE(server.open_request(first).ok());
-  expect_refused(server.open_request(first).status(), AuthFailure::kReplay);
+  OpenChannel ch;
+  SealedMessage first = ch.client.seal_request("lock");
+  ASSERT_TRUE(ch.server.open_request(first).ok());
+  expect_refused(ch.server.open_request(first).status(), AuthFailure::kReplay);
   // Out of order within the window is fine, once.
   std::vector<SealedMessage> later;
-  for (int i = 0; i < 10; ++i) later.push_back(client.seal_request("renew"));
-  for (int i = 9; i >= 0; --i) EXPECT_TRUE(server.open_request(later[i]).ok()) << i;
+  for (int i = 0; i < 10; ++i) later.push_back(ch.client.seal_request("renew"));
+  for (int i = 9; i >= 0; --i) EXPECT_TRUE(ch.server.open_request(later[i]).ok()) << i;
   for (int i = 0; i < 10; ++i) {
-    expect_refused(server.open_request(later[i]).status(), AuthFailure::kReplay);
+    expect_refused(ch.server.open_request(later[i]).status(), AuthFailure::kReplay);
   }
   // Behind the window: refused even if never seen.
-  SealedMessage old = client.seal_request("old");
+  SealedMessage old = ch.client.seal_request("old");
   for (uint64_t i = 0; i < ReplayWindow::kWidth; ++i) {
-    ASSERT_TRUE(server.open_request(client.seal_request("newer")).ok());
+    ASSERT_TRUE(ch.server.open_request(ch.client.seal_request("newer")).ok());
   }
-  expect_refused(server.open_request(old).status(), AuthFailure::kReplay);
+  expect_refused(ch.server.open_request(old).status(), AuthFailure::kReplay);
 }
 
 TEST(PeerAuthTest, ReplyReplayedOrGivenToAnotherRequestIsRefused) {
-  HandshakeResponder node(kSecret, "a");
-  Pair p = handshake(node, kSecret);
-  InitiatorChannel client(p.client);
-  ResponderChannel server(p.node);
-  SealedMessage lock = client.seal_request("lock");
-  SealedMessage prepare = client.seal_request("prepare");
-  ASSERT_TRUE(server.open_request(lock).ok());
-  ASSERT_TRUE(server.open_request(prepare).ok());
-  SealedMessage lock_reply = server.seal_reply("lock_token=7", lock.seq);
+  OpenChannel ch;
+  SealedMessage lock = ch.client.seal_request("lock");
+  SealedMessage prepare = ch.client.seal_request("prepare");
+  ASSERT_TRUE(ch.server.open_request(lock).ok());
+  ASSERT_TRUE(ch.server.open_request(prepare).ok());
+  SealedMessage lock_reply = ch.server.seal_reply("lock_token=7", lock.seq);
   // The lock's reply presented as the answer to prepare.
-  expect_refused(client.open_reply(lock_reply, prepare.seq).status(), AuthFailure::kWrongReply);
+  expect_refused(ch.client.open_reply(lock_reply, prepare.seq).status(), AuthFailure::kWrongReply);
   // Re-addressed to prepare: the MAC covers reply_to.
   SealedMessage readdressed = lock_reply;
   readdressed.reply_to = prepare.seq;
-  expect_refused(client.open_reply(readdressed, prepare.seq).status(), AuthFailure::kBadMac);
-  ASSERT_TRUE(client.open_reply(lock_reply, lock.seq).ok());
-  expect_refused(client.open_reply(lock_reply, lock.seq).status(), AuthFailure::kReplay);
+  expect_refused(ch.client.open_reply(readdressed, prepare.seq).status(), AuthFailure::kBadMac);
+  ASSERT_TRUE(ch.client.open_reply(lock_reply, lock.seq).ok());
+  expect_refused(ch.client.open_reply(lock_reply, lock.seq).status(), AuthFailure::kReplay);
   // A request reflected back as if it were a reply.
   SealedMessage reflected = lock;
   reflected.reply_to = lock.seq;
-  expect_refused(client.open_reply(reflected, lock.seq).status(), AuthFailure::kBadMac);
+  expect_refused(ch.client.open_reply(reflected, lock.seq).status(), AuthFailure::kBadMac);
 }
 
 TEST(PeerAuthTest, ShortSecretNeverAuthenticates) {
   HandshakeResponder node("short", "a");
   HandshakeInitiator peer("short", "b", PeerRole::kMember);
-  absl::StatusOr<AuthChallenge> challenge = node.on_hello(peer.hello(), kNow);
-  ASSERT_TRUE(challenge.ok());
   AuthFinish finish;
-  expect_refused(peer.on_challenge(*challenge, &finish).status(), AuthFailure::kBadProof);
+  expect_refused(answer_challenge(node, peer, finish).status(), AuthFailure::kBadProof);
 }
 
 TEST(PeerAuthTest, ReplayWindowAcceptsEachNumberOnce) {

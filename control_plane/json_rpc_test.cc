@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
@@ -63,6 +64,20 @@ class JsonRpcTest : public ::testing::Test {
     return r;
   }
 
+  // A system.reload params object (JSON text) and what refusing it must name.
+  struct InvalidReloadParams {
+    const char* params;
+    const char* named;
+  };
+
+  // expect_invalid_reload_params for each case, traced by its params.
+  void expect_each_invalid_reload_params(std::initializer_list<InvalidReloadParams> cases) {
+    for (const InvalidReloadParams& c : cases) {
+      SCOPED_TRACE(c.params);
+      expect_invalid_reload_params(c.params, c.named);
+    }
+  }
+
   FakeService service_;
   JsonRpcDispatcher rpc_;
 };
@@ -114,11 +129,7 @@ TEST_F(JsonRpcTest, UnknownParamFieldIsInvalidParamsNamingTheField) {
 }
 
 TEST_F(JsonRpcTest, ParamOfWrongTypeIsInvalidParamsNamingTheField) {
-  struct Case {
-    const char* params;
-    const char* field;
-  };
-  const Case cases[] = {
+  expect_each_invalid_reload_params({
       {R"({"force":"yes"})", "force"},
       {R"({"force":"false"})", "force"},
       {R"({"force":1})", "force"},
@@ -128,11 +139,7 @@ TEST_F(JsonRpcTest, ParamOfWrongTypeIsInvalidParamsNamingTheField) {
       {R"({"timeout_ms":-1})", "timeout_ms"},
       {R"({"timeout_ms":"soon"})", "timeout_ms"},
       {R"({"scope":5})", "scope"},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.params);
-    expect_invalid_reload_params(c.params, c.field);
-  }
+  });
 }
 
 TEST_F(JsonRpcTest, CamelCaseParamNamesAreAccepted) {
@@ -349,11 +356,7 @@ TEST_F(JsonRpcTest, BatchOverTheLimitIsOneInvalidRequestAndNothingRuns) {
 }
 
 TEST_F(JsonRpcTest, NumbersOutOfRangeForTheirFieldAreInvalidParamsNamingTheField) {
-  struct Case {
-    const char* params;
-    const char* field;
-  };
-  const Case cases[] = {
+  expect_each_invalid_reload_params({
       {R"({"timeout_ms":-1})", "timeout_ms"},
       {R"({"timeout_ms":1e30})", "timeout_ms"},
       {R"({"timeout_ms":4294967296})", "timeout_ms"},
@@ -363,11 +366,7 @@ TEST_F(JsonRpcTest, NumbersOutOfRangeForTheirFieldAreInvalidParamsNamingTheField
       {R"({"lock_timeout_ms":4294327296})", "lock_timeout_ms"},
       {R"({"lock_timeout_ms":3600001})", "lock_timeout_ms"},
       {R"({"lock_timeout_ms":-1e-300})", "lock_timeout_ms"},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.params);
-    expect_invalid_reload_params(c.params, c.field);
-  }
+  });
   absl::MutexLock lock(&service_.mu);
   EXPECT_FALSE(service_.last_reload.has_value());
 }

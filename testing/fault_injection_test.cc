@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <initializer_list>
 #include <string>
 #include <thread>
 #include <vector>
@@ -142,6 +143,19 @@ void observed(const std::string& what, const ReloadReport& r) {
   std::printf("[observed] %s -> %s\n", what.c_str(), first_error(r).c_str());
 }
 
+// Prints `r` as observed for `what`, and expects it to have failed with `reason` first, in a
+// message that contains each of `mentions`.
+void expect_reload_error(const std::string& what, const ReloadReport& r, ReloadError reason,
+                         std::initializer_list<std::string> mentions) {
+  observed(what, r);
+  EXPECT_EQ(r.status, ReloadStatus::kError);
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_EQ(r.errors[0].reason, reason) << first_error(r);
+  for (const std::string& m : mentions) {
+    EXPECT_NE(r.errors[0].message.find(m), std::string::npos) << first_error(r);
+  }
+}
+
 TEST_F(FaultInjectionTest, EveryBadSharedObjectIsRefusedAndNothingRunningChanges) {
   const std::string truncated = dir_.file("truncated.so");
   const std::string v2 = read_file(counter_so("2"));
@@ -208,12 +222,8 @@ TEST_F(FaultInjectionTest, CodeChangeThatThrowsRollsEveryActorBack) {
   ReloadRequest o = ReloadRequest::module("counter");
   o.extra = "fail";
   ReloadReport r = rt_->reloader().run(o);
-  observed("code_change throws", r);
-  EXPECT_EQ(r.status, ReloadStatus::kError);
-  ASSERT_FALSE(r.errors.empty());
-  EXPECT_EQ(r.errors[0].reason, ReloadError::kCodeChangeFailed) << first_error(r);
-  EXPECT_NE(r.errors[0].message.find("code_change failed as asked"), std::string::npos)
-      << first_error(r);
+  expect_reload_error("code_change throws", r, ReloadError::kCodeChangeFailed,
+                      {"code_change failed as asked"});
   EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
   expect_actors_intact("1");
 }
@@ -221,12 +231,8 @@ TEST_F(FaultInjectionTest, CodeChangeThatThrowsRollsEveryActorBack) {
 TEST_F(FaultInjectionTest, CodeChangeThatReturnsNoBehaviourRollsEveryActorBack) {
   install("counter", fault_so("null_code_change"), false);
   ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
-  observed("code_change returns no behaviour", r);
-  EXPECT_EQ(r.status, ReloadStatus::kError);
-  ASSERT_FALSE(r.errors.empty());
-  EXPECT_EQ(r.errors[0].reason, ReloadError::kCodeChangeFailed) << first_error(r);
-  EXPECT_NE(r.errors[0].message.find("code_change returned no behaviour"), std::string::npos)
-      << first_error(r);
+  expect_reload_error("code_change returns no behaviour", r, ReloadError::kCodeChangeFailed,
+                      {"code_change returned no behaviour"});
   EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
   expect_actors_intact("1");
 }
@@ -236,15 +242,10 @@ TEST_F(FaultInjectionTest, CodeChangeLongerThanTheDeadlineTimesOutAndRollsBack) 
   ReloadRequest o = ReloadRequest::module("counter");
   o.timeout_ms = 500;
   ReloadReport r = rt_->reloader().run(o);
-  observed("slow code_change", r);
-  EXPECT_EQ(r.status, ReloadStatus::kError);
-  ASSERT_FALSE(r.errors.empty());
-  EXPECT_EQ(r.errors[0].reason, ReloadError::kSuspendTimeout) << first_error(r);
   // The reload does not wait for the 3 s code_change: it gives up a grace second after the
   // deadline.
-  EXPECT_NE(r.errors[0].message.find("has not returned 1s after the 500ms deadline"),
-            std::string::npos)
-      << first_error(r);
+  expect_reload_error("slow code_change", r, ReloadError::kSuspendTimeout,
+                      {"has not returned 1s after the 500ms deadline"});
   EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
   // The slow code_change returns late, the abandoned round aborts, every actor resumes on 1.
   expect_actors_intact("1");
@@ -263,11 +264,8 @@ TEST_F(FaultInjectionTest, AnActorStuckInAHandlerTimesOutTheSuspensionAndKeepsIt
   ReloadRequest o = ReloadRequest::module("slow");
   o.timeout_ms = 300;
   ReloadReport r = rt_->reloader().run(o);
-  observed("actor stuck in a handler", r);
-  EXPECT_EQ(r.status, ReloadStatus::kError);
-  ASSERT_FALSE(r.errors.empty());
-  EXPECT_EQ(r.errors[0].reason, ReloadError::kSuspendTimeout) << first_error(r);
-  EXPECT_NE(r.errors[0].message.find("first: slow-0"), std::string::npos) << first_error(r);
+  expect_reload_error("actor stuck in a handler", r, ReloadError::kSuspendTimeout,
+                      {"first: slow-0"});
   EXPECT_EQ(rt_->code_server().current("slow")->version(), "1");
   // The stuck handler completed (1 ping), the next one is handled on version 1.
   EXPECT_EQ(ask<uint64_t>(slow[0], ping_atom::value, uint64_t{0}), 2u);
@@ -387,12 +385,7 @@ TEST_F(FaultInjectionTest, AHangingCompilerIsKilledAtTheTimeout) {
   const auto start = std::chrono::steady_clock::now();
   ReloadReport r = reloader.run(ReloadRequest::extension(path));
   const auto took = std::chrono::steady_clock::now() - start;
-  observed("hanging compiler", r);
-  EXPECT_EQ(r.status, ReloadStatus::kError);
-  ASSERT_FALSE(r.errors.empty());
-  EXPECT_EQ(r.errors[0].reason, ReloadError::kTimeout) << first_error(r);
-  EXPECT_NE(r.errors[0].message.find("compiler killed after 1s"), std::string::npos)
-      << first_error(r);
+  expect_reload_error("hanging compiler", r, ReloadError::kTimeout, {"compiler killed after 1s"});
   EXPECT_LT(took, std::chrono::seconds(30));
   // The compiler process is gone (killed with its process group and reaped).
   const std::string pid = read_file(pid_file);
@@ -411,13 +404,8 @@ TEST_F(FaultInjectionTest, AModulesCopyDirectoryThatCannotBeWrittenIsAnIoError) 
   write_file(copy_dir(), "not a directory");
   install("counter", counter_so("2"), false);
   ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
-  observed("copy directory cannot be written", r);
-  EXPECT_EQ(r.status, ReloadStatus::kError);
-  ASSERT_FALSE(r.errors.empty());
-  EXPECT_EQ(r.errors[0].reason, ReloadError::kIoError) << first_error(r);
-  EXPECT_NE(r.errors[0].message.find("cannot create a file in " + copy_dir()), std::string::npos)
-      << first_error(r);
-  EXPECT_NE(r.errors[0].message.find("Not a directory"), std::string::npos) << first_error(r);
+  expect_reload_error("copy directory cannot be written", r, ReloadError::kIoError,
+                      {"cannot create a file in " + copy_dir(), "Not a directory"});
   EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
   // Once the directory is back, the same reload goes through.
   ASSERT_EQ(unlink(copy_dir().c_str()), 0);
@@ -447,11 +435,7 @@ TEST_F(FaultInjectionTest, ADiskThatFillsUpWhileCopyingAModuleIsAnIoErrorAndLeav
   ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
   signal(SIGXFSZ, old_handler);
-  observed("disk full while copying", r);
-  EXPECT_EQ(r.status, ReloadStatus::kError);
-  ASSERT_FALSE(r.errors.empty());
-  EXPECT_EQ(r.errors[0].reason, ReloadError::kIoError) << first_error(r);
-  EXPECT_NE(r.errors[0].message.find("File too large"), std::string::npos) << first_error(r);
+  expect_reload_error("disk full while copying", r, ReloadError::kIoError, {"File too large"});
   EXPECT_EQ(count_files(copy_dir()), files_before) << "a partial copy was left behind";
   EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
   expect_actors_intact("1");

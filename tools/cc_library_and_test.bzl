@@ -1,0 +1,38 @@
+"""cc_library_and_test: a C++ library and its unit test beside it, laid out by one convention.
+
+    cc_library_and_test(
+        name = "fs",           # :fs from fs.cc and fs.h; :fs_test from fs_test.cc
+        deps = [...],          # the library's
+        test_deps = [...],     # the test's, besides :fs and gtest_main
+        test_size = "small",   # optional, as are test_data and visibility (of the library)
+    )
+
+A library with more sources, build options or run-time data than that is declared with
+cc_library and cc_test directly.
+"""
+
+def cc_library_and_test(
+        name,
+        deps = [],
+        visibility = None,
+        test_deps = [],
+        test_data = [],
+        test_size = None):
+    """Declares :<name> (<name>.cc, <name>.h) and :<name>_test (<name>_test.cc)."""
+    native.cc_library(
+        name = name,
+        srcs = [name + ".cc"],
+        hdrs = [name + ".h"],
+        visibility = visibility,
+        deps = deps,
+    )
+    native.cc_test(
+        name = name + "_test",
+        size = test_size,
+        srcs = [name + "_test.cc"],
+        data = test_data,
+        deps = [
+            ":" + name,
+            "//third_party/gtest:gtest_main",
+        ] + test_deps,
+    )
