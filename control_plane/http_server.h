@@ -30,7 +30,9 @@ struct RpcHttpServerOptions {
 // -32001 JSON-RPC error for a missing or wrong token (the body is not read); 411 without
 // Content-Length; 413 over the body limit; 408 when the body is not complete within
 // limits.body_timeout_ms; 405 for another HTTP method. Handlers run on civetweb's threads, several
-// at once.
+// at once. Their stacks are 100 KiB (Debian's civetweb fixes the size) and a method may run a whole
+// reload: what a method reaches keeps large buffers off the stack, as a frame that overflows such
+// a stack can skip its guard page and write into another thread's memory.
 class RpcHttpServer {
  public:
   // `dispatcher` must outlive the server.

@@ -358,13 +358,17 @@ absl::Status LockedPath::write(absl::string_view data) {
 }
 
 absl::Status LockedPath::copy_from(int in, absl::string_view shown) {
-  char buf[1 << 16];
+  // On the heap: reloads run on civetweb's worker threads, whose stacks civetweb fixes at 100 KiB.
+  // A buffer this size on such a stack reaches below it, where read() writes into whatever is
+  // mapped there (no instruction touches the guard page first).
+  std::vector<char> buf(1 << 16);
   for (;;) {
-    const ssize_t n = read(in, buf, sizeof(buf));
+    const ssize_t n = read(in, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return io_error("cannot read", shown, errno);
     if (n == 0) return absl::OkStatus();
-    if (absl::Status s = write(absl::string_view(buf, static_cast<std::size_t>(n))); !s.ok()) {
+    if (absl::Status s = write(absl::string_view(buf.data(), static_cast<std::size_t>(n)));
+        !s.ok()) {
       return s;
     }
   }

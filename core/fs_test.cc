@@ -2,15 +2,18 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +49,32 @@ std::vector<std::string> entries(const std::string& dir) {
     if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.push_back(e->d_name);
   }
   return out;
+}
+
+// Runs `fn` on a thread whose stack is `stack_bytes` with inaccessible memory below it, so that
+// what the thread puts below its stack faults instead of landing in a neighbouring mapping (next to
+// a civetweb worker's stack lies another thread's memory). False if the thread could not be made.
+bool run_on_small_stack(std::size_t stack_bytes, const std::function<void()>& fn) {
+  const std::size_t below = std::size_t{1} << 20;
+  void* region = mmap(nullptr, below + stack_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED) return false;
+  char* stack = static_cast<char*>(region) + below;
+  bool ran = false;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  if (mprotect(stack, stack_bytes, PROT_READ | PROT_WRITE) == 0 &&
+      pthread_attr_setstack(&attr, stack, stack_bytes) == 0) {
+    pthread_t thread;
+    auto call = [](void* f) -> void* {
+      (*static_cast<const std::function<void()>*>(f))();
+      return nullptr;
+    };
+    ran = pthread_create(&thread, &attr, call, const_cast<std::function<void()>*>(&fn)) == 0 &&
+          pthread_join(thread, nullptr) == 0;
+  }
+  pthread_attr_destroy(&attr);
+  munmap(region, below + stack_bytes);
+  return ran;
 }
 
 // The uid of `nobody`, when this test may give files to it (it runs as root); else nullopt.
@@ -307,6 +336,20 @@ TEST_F(FsTest, AtomicWritesNeverFollowASymlinkAndLeaveNoTemporaryFile) {
   absl::Status s = copy_file_atomic(dir_ + "/fifo", dir_ + "/from_fifo", 0600, true).status();
   EXPECT_EQ(reload_error_of(s), ReloadError::kInvalidArgument) << s;
   EXPECT_FALSE(exists(dir_ + "/from_fifo"));
+}
+
+// Reloads copy modules on civetweb's worker threads, whose stacks are small (100 KiB).
+TEST_F(FsTest, CopyingAFileNeedsLittleStack) {
+  std::string bytes;
+  for (int i = 0; bytes.size() < (std::size_t{3} << 16); ++i) bytes += std::to_string(i) + ",";
+  const std::string from = dir_ + "/from.so";
+  write_file(from, bytes);
+  absl::StatusOr<bool> copied = absl::UnknownError("not run");
+  ASSERT_TRUE(run_on_small_stack(std::size_t{64} << 10, [&] {
+    copied = copy_file_atomic(from, dir_ + "/to.so", 0600, /*replace=*/false);
+  }));
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(read_file(dir_ + "/to.so"), bytes);
 }
 
 // What a process killed with SIGKILL leaves (a LockedPath file and directory) is swept; what a

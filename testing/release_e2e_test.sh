@@ -26,12 +26,15 @@ start() {
     || fail "lemond did not become ready"
   CP=$(sed -n 's/^READY control_port=\([0-9]*\) .*/\1/p' "$OUT")
 }
-# stop: SIGTERM, and wait (60 s deadline) until the process is gone.
+# stop: SIGTERM, and wait (60 s deadline) until the process is gone; it must exit 0 (a crash or a
+# sanitizer report on the way out fails the test).
 stop() {
   kill -TERM "$PID"
   timeout 60 bash -c "while kill -0 $PID 2>/dev/null; do sleep 0.1; done" || fail "lemond did not stop"
-  wait "$PID" 2>/dev/null || true
+  local status=0
+  wait "$PID" 2>/dev/null || status=$?
   PID=""
+  [ "$status" -eq 0 ] || fail "lemond exited with status $status after SIGTERM"
 }
 ctl() { "$LEMONCTL" --control_port "$CP" --token_file "$HOME/.lemon/token" "$@"; }
 versions() { ctl --json actors --module counter | jq -c '[.actors[].version] | unique'; }
