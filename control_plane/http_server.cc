@@ -1,6 +1,7 @@
 #include "control_plane/http_server.h"
 
 #include <exception>
+#include <future>
 #include <utility>
 
 #include "CivetServer.h"
@@ -113,7 +114,7 @@ class RpcHttpServer::RpcHandler : public CivetHandler {
       send_text(conn, 400, "Bad Request", "the body ended before Content-Length bytes");
       return 400;
     }
-    std::optional<std::string> reply = server_.dispatcher_.handle(body);
+    std::optional<std::string> reply = server_.dispatch(body);
     if (!reply) {
       send_http_response(conn, 204, "No Content", "application/json", "");
       return 204;
@@ -152,14 +153,32 @@ RpcHttpServer::RpcHttpServer(const JsonRpcDispatcher& dispatcher, RpcHttpServerO
 
 RpcHttpServer::~RpcHttpServer() { stop(); }
 
+std::optional<std::string> RpcHttpServer::dispatch(const std::string& body) const {
+  // On a pool thread, with a stack of the process's usual size, while this civetweb thread waits.
+  std::promise<std::optional<std::string>> done;
+  std::future<std::optional<std::string>> reply = done.get_future();
+  handler_threads_->run([&] {
+    try {
+      done.set_value(dispatcher_.handle(body));
+    } catch (...) {
+      done.set_exception(std::current_exception());
+    }
+  });
+  return reply.get();
+}
+
 absl::Status RpcHttpServer::start() {
   if (options_.token.empty()) {
     return reload_status(ReloadError::kInvalidArgument,
                          "the control plane needs a token (see load_or_create_token)");
   }
+  if (!handler_threads_) handler_threads_ = std::make_unique<ThreadPool>("lemon-rpc");
   return http_.start({{"/rpc", rpc_handler_.get()}, {"/healthz", health_handler_.get()}});
 }
 
-void RpcHttpServer::stop() { http_.stop(); }
+void RpcHttpServer::stop() {
+  http_.stop();
+  handler_threads_.reset();  // no request is left to use it
+}
 
 }  // namespace lemon

@@ -10,11 +10,13 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "control_plane/civet_http_server.h"
 #include "control_plane/json_rpc.h"
+#include "reload/thread_pool.h"
 
 namespace lemon {
 
@@ -29,10 +31,11 @@ struct RpcHttpServerOptions {
 // Responses: 200 with a JSON-RPC body; 204 when the body held notifications only; 401 with a
 // -32001 JSON-RPC error for a missing or wrong token (the body is not read); 411 without
 // Content-Length; 413 over the body limit; 408 when the body is not complete within
-// limits.body_timeout_ms; 405 for another HTTP method. Handlers run on civetweb's threads, several
-// at once. Their stacks are 100 KiB (Debian's civetweb fixes the size) and a method may run a whole
-// reload: what a method reaches keeps large buffers off the stack, as a frame that overflows such
-// a stack can skip its guard page and write into another thread's memory.
+// limits.body_timeout_ms; 405 for another HTTP method. Requests are read on civetweb's threads,
+// several at once, and each JSON-RPC body is dispatched on a thread of the server's own pool while
+// the civetweb thread waits: civetweb's stacks are 100 KiB (Debian's build fixes the size), too
+// small for a method that runs a whole reload (dlopen runs a module's static initializers), and a
+// frame that overflows such a stack can skip its guard page into another thread's memory.
 class RpcHttpServer {
  public:
   // `dispatcher` must outlive the server.
@@ -46,7 +49,8 @@ class RpcHttpServer {
   // Not thread-safe against stop().
   absl::Status start();
 
-  // Stops serving and joins civetweb's threads; in-flight requests finish first. Idempotent.
+  // Stops serving and joins civetweb's threads and the handlers'; in-flight requests finish first.
+  // Idempotent.
   void stop();
 
   // The port actually listened on (after a successful start), else 0.
@@ -56,8 +60,15 @@ class RpcHttpServer {
   class RpcHandler;
   class HealthHandler;
 
+  // dispatcher_.handle(body) on a thread of handler_threads_, waited for.
+  std::optional<std::string> dispatch(const std::string& body) const;
+
   const JsonRpcDispatcher& dispatcher_;
   const RpcHttpServerOptions options_;
+  // Grows to as many threads as requests run at once (at most limits.num_threads). Made by start()
+  // and ended by stop(): a thread that used CAF keeps a reference to the actor system's logger
+  // until it exits, and the actor system's destructor waits for that.
+  std::unique_ptr<ThreadPool> handler_threads_;
   std::unique_ptr<RpcHandler> rpc_handler_;
   std::unique_ptr<HealthHandler> health_handler_;
   CivetHttpServer http_;  // declared last: stops before the handlers go

@@ -51,6 +51,27 @@ class HttpServerTest : public ::testing::Test {
   std::unique_ptr<RpcHttpServer> server_;
 };
 
+// Touches `bytes` of stack, every page from the top down (as stack-clash protection would), so
+// that a smaller stack faults on its guard page instead of writing past it.
+__attribute__((noinline)) int use_stack(std::size_t bytes) {
+  volatile char frame[64 * 1024];
+  for (std::size_t i = sizeof(frame); i >= 4096; i -= 4096) frame[i - 1] = 1;
+  frame[0] = 1;
+  if (bytes <= sizeof(frame)) return frame[0];
+  return use_stack(bytes - sizeof(frame)) + frame[sizeof(frame) - 1];
+}
+
+TEST_F(HttpServerTest, AMethodRunsOnAStackOfTheUsualSizeNotCivetwebs) {
+  // civetweb's threads have 100 KiB: 512 KiB would run into the next thread's memory there.
+  dispatcher_.register_method("test.deep", [](const json&) -> absl::StatusOr<json> {
+    return json{{"frames", use_stack(512 * 1024)}};
+  });
+  absl::StatusOr<HttpResponse> r = post_rpc(R"({"jsonrpc":"2.0","method":"test.deep","id":1})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body)["result"]["frames"], 8) << r->body;
+}
+
 TEST_F(HttpServerTest, PortZeroListensOnARealPort) {
   EXPECT_GT(server_->port(), 0);
   EXPECT_LT(server_->port(), 65536);
