@@ -47,7 +47,9 @@ ABSL_FLAG(std::string, token_file, "",
           "bearer token file, created 0600 at first start "
           "(default ~/.lemon/token)");
 ABSL_FLAG(std::string, node_name, "", "this node's name (default lemon@<hostname>)");
-ABSL_FLAG(int, cluster_port, 0, "port this node listens on for peers (CAF io); 0: no clustering");
+ABSL_FLAG(int, cluster_port, 0,
+          "port this node listens on for peers (CAF io); -1: a free one (READY says which); 0: no "
+          "clustering");
 ABSL_FLAG(std::string, peers, "", "host:port,... of peer nodes to connect to");
 ABSL_FLAG(std::string, cluster_bind, "127.0.0.1", "address the cluster agent listens on");
 ABSL_FLAG(int, cluster_heartbeat_ms, 1000, "CAF heartbeat interval between cluster nodes");

@@ -173,7 +173,7 @@ absl::Status Node::start_cluster() {
   co.secret = *secret;
   co.lease = options_.cluster_lease;
   co.bind = options_.cluster_bind;
-  co.port = options_.cluster_port;
+  co.port = options_.cluster_port < 0 ? Cluster::kAnyPort : options_.cluster_port;
   co.peers = options_.peers;
   co.catch_up = options_.cluster_catch_up;
   absl::StatusOr<std::unique_ptr<Cluster>> started = Cluster::start(cluster_deps(*runtime_), co);

@@ -56,8 +56,8 @@ class Node {
     size_t scheduler_threads = 0;    // 0: CAF's default
     absl::Duration unmap_grace = absl::Seconds(5);
 
-    // Clustering: on when cluster_port > 0 or peers is not empty (clustered()).
-    int cluster_port = 0;            // publish this node's gate here; 0: nowhere
+    // Clustering: on when cluster_port is not 0 or peers is not empty (clustered()).
+    int cluster_port = 0;            // publish the gate here; -1: on a free port; 0: nowhere
     std::vector<std::string> peers;  // "host:port" of peers' gates
     std::string cluster_bind = "127.0.0.1";
     absl::Duration cluster_heartbeat = absl::Seconds(1);
@@ -69,7 +69,7 @@ class Node {
     cluster::TlsOptions cluster_tls;  // checked already (cluster_tls_from_flags); none: plain
     bool cluster_catch_up = true;     // Cluster::Options::catch_up
 
-    bool clustered() const { return cluster_port > 0 || !peers.empty(); }
+    bool clustered() const { return cluster_port != 0 || !peers.empty(); }
   };
 
   struct Ports {

@@ -18,10 +18,6 @@ fail() {
 cleanup() { for n in "${!PID[@]}"; do kill -9 "${PID[$n]}" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_node NAME PEERS [FLAG...]: a node with its own home, modules (counter v1) and an empty
 # extension root (so that start-up compiles nothing), given the cluster secret $SECRET (default
 # $T/cluster.secret, which the first node creates) and any further flags.
@@ -30,11 +26,10 @@ start_node() {
   shift 2
   mkdir -p "$home/modules" "$home/ext"
   cp "$EXAMPLES/libcounter_v1.so" "$home/modules/counter.so"
-  CLP[$name]=$(free_port)
   # Emptied before the node starts: a restarted node's old READY line must not be read as its new.
   : >"$T/$name.out"
   HOME="$home" "$LEMOND" --node_name="$name" --control_port=0 --metrics_port=0 \
-    --cluster_port="${CLP[$name]}" --peers="$peers" --cluster_heartbeat_ms=500 \
+    --cluster_port=-1 --peers="$peers" --cluster_heartbeat_ms=500 \
     --cluster_timeout_ms=6000 --cluster_secret_file="${SECRET:-$T/cluster.secret}" \
     --modules_dir="$home/modules" --extensions_dir="$home/ext" \
     --state_dir="$home/state" --token_file="$home/token" --demo_actors="${DEMO_ACTORS:-200}" \
@@ -44,6 +39,7 @@ start_node() {
     || fail "$name did not become ready"
   CP[$name]=$(sed -n 's/^READY control_port=\([0-9]*\) .*/\1/p' "$T/$name.out")
   MP[$name]=$(sed -n 's/^READY .*metrics_port=\([0-9]*\) .*/\1/p' "$T/$name.out")
+  CLP[$name]=$(sed -n 's/^READY .*cluster_port=\([0-9]*\)$/\1/p' "$T/$name.out")
 }
 
 # await_log NODE TEXT: until NODE's output contains TEXT (60 s deadline).
