@@ -358,9 +358,9 @@ absl::Status LockedPath::write(absl::string_view data) {
 }
 
 absl::Status LockedPath::copy_from(int in, absl::string_view shown) {
-  // On the heap: reloads run on civetweb's worker threads, whose stacks civetweb fixes at 100 KiB.
-  // A buffer this size on such a stack reaches below it, where read() writes into whatever is
-  // mapped there (no instruction touches the guard page first).
+  // On the heap: a caller may run on a small stack (an HTTP server's worker thread, say), and a
+  // buffer this size there reaches below it, where read() writes into whatever is mapped (no
+  // instruction touches the guard page first).
   std::vector<char> buf(1 << 16);
   for (;;) {
     const ssize_t n = read(in, buf.data(), buf.size());
