@@ -160,8 +160,8 @@ grep -q 'lemon_actors{node="[^"]*",module="counter"} 500' "$TEST_TMPDIR/metrics.
 grep -q '^lemon_actor_suspend_duration_seconds_count{node="[^"]*"} 504' "$TEST_TMPDIR/metrics.txt" \
   || fail "lemon_actor_suspend_duration_seconds (500 counters + 3 greeters + 1 code_change target)"
 
-# A real Prometheus server scrapes the node and answers a query about the reload.
-PROM_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A real Prometheus server scrapes the node and answers a query about the reload. It listens on a
+# free port and logs which ("Listening on" address=127.0.0.1:PORT).
 cat >"$TEST_TMPDIR/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
@@ -171,9 +171,14 @@ scrape_configs:
       - targets: ["127.0.0.1:$MP"]
 YML
 prometheus --config.file="$TEST_TMPDIR/prometheus.yml" --storage.tsdb.path="$TEST_TMPDIR/tsdb" \
-  --web.listen-address="127.0.0.1:$PROM_PORT" >"$TEST_TMPDIR/prometheus.log" 2>&1 &
+  --web.listen-address=127.0.0.1:0 >"$TEST_TMPDIR/prometheus.log" 2>&1 &
 PROM=$!
 trap 'kill -9 $PID $PROM 2>/dev/null || true' EXIT
+LISTENING='msg="Listening on" address=127.0.0.1:'
+PROM_LOG="$TEST_TMPDIR/prometheus.log"
+timeout 60 bash -c "until grep -qF '$LISTENING' '$PROM_LOG'; do kill -0 $PROM || exit 1; sleep 0.2; done" \
+  || { cat "$PROM_LOG" >&2; fail "Prometheus did not say where it listens"; }
+PROM_PORT=$(grep -F "$LISTENING" "$PROM_LOG" | head -1 | sed 's/.*address=127\.0\.0\.1:\([0-9]*\).*/\1/')
 QUERY="http://127.0.0.1:$PROM_PORT/api/v1/query?query=lemon_reload_total%7Bkind%3D%22module%22%2Cstatus%3D%22ok%22%7D"
 timeout 90 bash -c "until curl -s '$QUERY' | jq -e '.data.result[0].value[1] == \"1\"' >/dev/null 2>&1; do sleep 0.5; done" \
   || { cat "$TEST_TMPDIR/prometheus.log" >&2; fail "Prometheus never saw lemon_reload_total"; }
