@@ -4,6 +4,11 @@
 #include <map>
 
 namespace lemon {
+namespace {
+
+bool by_module(const VersionSkew& a, const VersionSkew& b) { return a.module < b.module; }
+
+}  // namespace
 
 std::vector<VersionSkew> behind(const std::vector<ClusterRelease>& local,
                                 const std::vector<ClusterRelease>& peer) {
@@ -18,8 +23,7 @@ std::vector<VersionSkew> behind(const std::vector<ClusterRelease>& local,
     out.push_back({mine.module, mine.version, mine.checksum, mine.cluster_seq, cluster.version,
                    cluster.checksum, cluster.cluster_seq});
   }
-  std::sort(out.begin(), out.end(),
-            [](const VersionSkew& a, const VersionSkew& b) { return a.module < b.module; });
+  std::sort(out.begin(), out.end(), by_module);
   return out;
 }
 
@@ -32,8 +36,7 @@ void note_skew(std::vector<VersionSkew>& skews, const VersionSkew& gap) {
                          [&gap](const VersionSkew& s) { return s.module == gap.module; });
   if (it == skews.end()) {
     skews.push_back(gap);
-    std::sort(skews.begin(), skews.end(),
-              [](const VersionSkew& a, const VersionSkew& b) { return a.module < b.module; });
+    std::sort(skews.begin(), skews.end(), by_module);
   } else if (gap.cluster_seq >= it->cluster_seq) {
     *it = gap;
   }
