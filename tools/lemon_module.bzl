@@ -56,7 +56,8 @@ def lemon_proto_library(name, srcs, deps = [], visibility = None, testonly = Fal
     static lemon::SchemaRegistration adds to the binary's lemon::LocalSchemas
     (actors/local_schemas.h): the module's schema, from which the host builds JSON and the
     compatibility gate. .proto files are named from their repository's root, as are the headers:
-    `import "demo/bank.proto";`, `#include "demo/bank.pb.h"`.
+    `import "demo/bank.proto";`, `#include "demo/bank.pb.h"`. The FileDescriptorSet is a file of
+    the package too, `<name>_descriptor_set.pb`, for tests that read a schema as modules embed it.
 
     Args:
       name: the cc_library.
