@@ -123,3 +123,28 @@ def lemon_proto_library(name, srcs, deps = [], visibility = None, testonly = Fal
         visibility = visibility,
         testonly = testonly,
     )
+
+def lemon_versioned_module(name, versions, deps = [], visibility = None):
+    """Module `name` at each of `versions`, each version in a directory of its own (docs/actors.md).
+
+        lemon_versioned_module(
+            name = "ledger",
+            versions = ["v1", "v2"],
+            deps = [...],   # every version's, besides its own .proto
+        )
+
+    declares, for each version ("v1"): the lemon_proto_library :ledger_v1_proto from
+    v1/ledger.proto, and the lemon_module :ledger_v1 (libledger_v1.so) from v1/ledger.cc.
+    """
+    for v in versions:
+        lemon_proto_library(
+            name = "%s_%s_proto" % (name, v),
+            srcs = ["%s/%s.proto" % (v, name)],
+            visibility = visibility,
+        )
+        lemon_module(
+            name = "%s_%s" % (name, v),
+            srcs = ["%s/%s.cc" % (v, name)],
+            deps = [":%s_%s_proto" % (name, v)] + deps,
+            visibility = visibility,
+        )
