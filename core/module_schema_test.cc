@@ -12,8 +12,8 @@ namespace {
 class ModuleSchemaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s =
-        ModuleSchema::create(testing::read_file(testing::runfile("core/testdata/bank_v1.schema")));
+    auto s = ModuleSchema::create(
+        testing::read_file(testing::runfile("core/testdata/bank_v1_proto_descriptor_set.pb")));
     ASSERT_TRUE(s.ok()) << s.status();
     schema_ = std::move(*s);
   }

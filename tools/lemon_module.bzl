@@ -56,7 +56,8 @@ def lemon_proto_library(name, srcs, deps = [], visibility = None, testonly = Fal
     static lemon::SchemaRegistration adds to the binary's lemon::LocalSchemas
     (actors/local_schemas.h): the module's schema, from which the host builds JSON and the
     compatibility gate. .proto files are named from their repository's root, as are the headers:
-    `import "demo/bank.proto";`, `#include "demo/bank.pb.h"`.
+    `import "demo/bank.proto";`, `#include "demo/bank.pb.h"`. The FileDescriptorSet is a file of
+    the package too, `<name>_descriptor_set.pb`, for tests that read a schema as modules embed it.
 
     Args:
       name: the cc_library.
@@ -122,3 +123,28 @@ def lemon_proto_library(name, srcs, deps = [], visibility = None, testonly = Fal
         visibility = visibility,
         testonly = testonly,
     )
+
+def lemon_versioned_module(name, versions, deps = [], visibility = None):
+    """Module `name` at each of `versions`, each version in a directory of its own (docs/actors.md).
+
+        lemon_versioned_module(
+            name = "ledger",
+            versions = ["v1", "v2"],
+            deps = [...],   # every version's, besides its own .proto
+        )
+
+    declares, for each version ("v1"): the lemon_proto_library :ledger_v1_proto from
+    v1/ledger.proto, and the lemon_module :ledger_v1 (libledger_v1.so) from v1/ledger.cc.
+    """
+    for v in versions:
+        lemon_proto_library(
+            name = "%s_%s_proto" % (name, v),
+            srcs = ["%s/%s.proto" % (v, name)],
+            visibility = visibility,
+        )
+        lemon_module(
+            name = "%s_%s" % (name, v),
+            srcs = ["%s/%s.cc" % (v, name)],
+            deps = [":%s_%s_proto" % (name, v)] + deps,
+            visibility = visibility,
+        )

@@ -1,10 +1,10 @@
 // The `bank` module: one ProtoActor whose state is bank.Account. Version 1 is built from
-// bank_v1.proto; version 2 from bank_v2_retyped.proto (Account.balance and Account.history of
+// bank_v1.proto; version 2 from bank_v2.proto (Account.balance and Account.history of
 // other types), with or without the migrations that declare those changes safe.
 #include "actors/module.h"
 #include "actors/proto_actor.h"
 
-#include BANK_PROTO  // bank_v1.pb.h or bank_v2_retyped.pb.h (BUILD.bazel)
+#include BANK_PROTO  // bank_v1.pb.h or bank_v2.pb.h (BUILD.bazel)
 
 #ifdef BANK_V2
 #define BANK_VERSION "2"
