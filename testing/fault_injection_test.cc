@@ -253,12 +253,8 @@ TEST_F(FaultInjectionTest, CodeChangeLongerThanTheDeadlineTimesOutAndRollsBack) 
 
 TEST_F(FaultInjectionTest, AnActorStuckInAHandlerTimesOutTheSuspensionAndKeepsItsWork) {
   install("slow", runfile("actors/testdata/libslow_v1.so"));
-  std::vector<caf::actor> slow;
-  for (int i = 0; i < 3; ++i) {
-    auto a = rt_->spawn({"slow", "", "slow-" + std::to_string(i), ""});
-    ASSERT_TRUE(a.ok()) << a.status();
-    slow.push_back(*a);
-  }
+  std::vector<caf::actor> slow = spawn("slow", 3);
+  ASSERT_EQ(slow.size(), 3u);
   (*self_)->send(slow[0], ping_atom::value, uint64_t{2000});  // busy for 2 s
   install("slow", runfile("actors/testdata/libslow_v2.so"), false);
   ReloadRequest o = ReloadRequest::module("slow");
