@@ -27,9 +27,7 @@ class ReloadableActorTest : public ::testing::Test {
     v1_ = cs_->load(runfile("extensions/counter/libcounter_v1.so")).value();
   }
   void TearDown() override {
-    for (const ActorEntry& e : registry_->list()) {
-      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
-    }
+    registry_->stop_all();
     self_.reset();
     sys_.reset();
     cs_.reset();

@@ -60,9 +60,7 @@ class SupervisorTest : public ::testing::Test {
       (*self_)->receive([](caf::down_msg&) {},
                         caf::after(kDeadline) >> [] { ADD_FAILURE() << "supervisor still runs"; });
     }
-    for (const ActorEntry& e : registry_->list()) {
-      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
-    }
+    registry_->stop_all();
     sups_.clear();
     self_.reset();
     manager_.reset();

@@ -40,9 +40,7 @@ class ReloadManagerTest : public ::testing::Test {
     manager_ = std::make_unique<ReloadManager>(*sys_, registry_, *cs_);
   }
   void TearDown() override {
-    for (const ActorEntry& e : registry_->list()) {
-      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
-    }
+    registry_->stop_all();
     self_.reset();
     manager_.reset();
     sys_.reset();
