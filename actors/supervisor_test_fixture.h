@@ -13,6 +13,7 @@
 
 #include "actors/reloadable_actor.h"
 #include "actors/supervisor.h"
+#include "actors/test_ask.h"
 #include "caf/all.hpp"
 #include "core/test_support.h"
 #include "gtest/gtest.h"
@@ -120,12 +121,7 @@ class SupervisorTest : public ::testing::Test {
 
   template <class T, class... Ts>
   T ask(const caf::actor& a, Ts... xs) {
-    T out{};
-    (*self_)
-        ->request(a, kDeadline, xs...)
-        .receive([&](T& x) { out = std::move(x); },
-                 [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
-    return out;
+    return ask_reply<T>(*self_, kDeadline, a, xs...);
   }
 
   testing::ScratchDir dir_;

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "actors/test_ask.h"
 #include "caf/all.hpp"
 #include "core/reloader.h"
 #include "core/test_support.h"
@@ -97,12 +98,7 @@ class NodeTest : public ::testing::Test {
   // a test failure, and T{} is returned then.
   template <class T, class... Ts>
   T ask(const caf::actor& a, Ts... xs) {
-    T out{};
-    (*self_)
-        ->request(a, std::chrono::seconds(60), xs...)
-        .receive([&](T& x) { out = std::move(x); },
-                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
+    return ask_reply<T>(*self_, std::chrono::seconds(60), a, xs...);
   }
 
   ScratchDir dir_;

@@ -1,0 +1,31 @@
+// A test's blocking ask of one actor: the typed reply, or a test failure naming the error.
+//
+//   int64_t n = lemon::ask_reply<int64_t>(self, std::chrono::seconds(60), counter,
+//   get_atom::value);
+#ifndef LEMON_ACTORS_TEST_ASK_H_
+#define LEMON_ACTORS_TEST_ASK_H_
+
+#include <utility>
+
+#include "caf/actor.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/error.hpp"
+#include "caf/scoped_actor.hpp"
+#include "gtest/gtest.h"
+
+namespace lemon {
+
+// `a`'s reply of type T to the message `xs...`, asked from `self` and waited for at most
+// `timeout`; an error reply is a test failure, and T{} is returned then.
+template <class T, class Timeout, class... Ts>
+T ask_reply(caf::scoped_actor& self, const Timeout& timeout, const caf::actor& a, Ts... xs) {
+  T out{};
+  self->request(a, timeout, xs...)
+      .receive([&](T& x) { out = std::move(x); },
+               [&](caf::error& e) { ADD_FAILURE() << self->system().render(e); });
+  return out;
+}
+
+}  // namespace lemon
+
+#endif  // LEMON_ACTORS_TEST_ASK_H_
