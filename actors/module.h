@@ -19,12 +19,12 @@
 #ifndef LEMON_ACTORS_MODULE_H_
 #define LEMON_ACTORS_MODULE_H_
 
-#include <exception>
 #include <memory>
 #include <string>
 
 #include "actors/behaviour.h"
 #include "actors/local_schemas.h"
+#include "actors/module_entry.h"
 #include "core/module_abi.h"
 
 namespace lemon {
@@ -32,16 +32,7 @@ namespace module_detail {
 
 template <class T>
 Behaviour* create(const std::string& init_arg, std::string* error) noexcept {
-  try {
-    std::unique_ptr<Behaviour> b = T::create(init_arg);
-    if (!b) *error = "create returned no behaviour";
-    return b.release();
-  } catch (const std::exception& e) {
-    *error = e.what();
-  } catch (...) {
-    *error = "create threw a non-standard exception";
-  }
-  return nullptr;
+  return hand_over("create", error, [&] { return T::create(init_arg); });
 }
 
 // Classic behaviours declare code_change(old_version, old_state, extra); ProtoActor behaviours
@@ -58,19 +49,8 @@ auto call_code_change(const StateHandoff& from, long) -> decltype(T::code_change
 
 template <class T>
 Behaviour* code_change(const StateHandoff& from, std::string* error) noexcept {
-  try {
-    std::unique_ptr<Behaviour> b = call_code_change<T>(from, 0);
-    if (!b) *error = "code_change returned no behaviour";
-    return b.release();
-  } catch (const std::exception& e) {
-    *error = e.what();
-  } catch (...) {
-    *error = "code_change threw a non-standard exception";
-  }
-  return nullptr;
+  return hand_over("code_change", error, [&] { return call_code_change<T>(from, 0); });
 }
-
-inline void destroy(Behaviour* b) noexcept { delete b; }
 
 // The module's schema: what its lemon_proto_library targets registered (nullptr if none).
 inline void schema(const char** data, size_t* size) noexcept {
@@ -95,11 +75,9 @@ struct Migrations {
 }  // namespace lemon
 
 // One entry of LEMON_MODULE's behaviour list: actor type `name` implemented by class `T`.
-#define LEMON_BEHAVIOUR(name, T)                                                       \
-  LemonBehaviourDescriptor {                                                           \
-    name, &::lemon::module_detail::create<T>, &::lemon::module_detail::code_change<T>, \
-        &::lemon::module_detail::destroy                                               \
-  }
+#define LEMON_BEHAVIOUR(name, T)                                  \
+  LEMON_BEHAVIOUR_ENTRY(name, &::lemon::module_detail::create<T>, \
+                        &::lemon::module_detail::code_change<T>)
 
 // Schema changes this version declares safe (the compatibility gate lets them through), as
 // "pkg.Message.field" (a field changed type or meaning) or "pkg.Message" (the type changed or is

@@ -44,6 +44,7 @@
 #include "actors/behaviour.h"
 #include "actors/local_schemas.h"
 #include "actors/message.h"
+#include "actors/module_entry.h"
 #include "actors/pack.h"
 #include "caf/actor.hpp"
 #include "caf/actor_addr.hpp"
@@ -313,44 +314,38 @@ struct ProtoActorAccess {
   }
 };
 
+// A ProtoActor `T` made by its default constructor, then set up or migrated.
+template <class T>
+std::unique_ptr<T> make_proto() {
+  auto b = std::make_unique<T>();
+  ProtoActorAccess::mark(*b);
+  return b;
+}
+
 template <class T>
 Behaviour* create_proto(const std::string& init_arg, std::string* error) noexcept {
-  try {
-    auto b = std::make_unique<T>();
-    ProtoActorAccess::mark(*b);
+  return hand_over("create", error, [&] {
+    std::unique_ptr<T> b = make_proto<T>();
     b->setup(init_arg);
-    return b.release();
-  } catch (const std::exception& e) {
-    *error = e.what();
-  } catch (...) {
-    *error = "create threw a non-standard exception";
-  }
-  return nullptr;
+    return b;
+  });
 }
 
 template <class T>
 Behaviour* code_change_proto(const StateHandoff& from, std::string* error) noexcept {
-  try {
-    auto b = std::make_unique<T>();
-    ProtoActorAccess::mark(*b);
+  return hand_over("code_change", error, [&] {
+    std::unique_ptr<T> b = make_proto<T>();
     b->code_change(from);
-    return b.release();
-  } catch (const std::exception& e) {
-    *error = e.what();
-  } catch (...) {
-    *error = "code_change threw a non-standard exception";
-  }
-  return nullptr;
+    return b;
+  });
 }
 
 }  // namespace module_detail
 }  // namespace lemon
 
 // One entry of LEMON_MODULE's behaviour list: actor type `name` implemented by ProtoActor `T`.
-#define LEMON_ACTOR(name, T)                                                                       \
-  LemonBehaviourDescriptor {                                                                       \
-    name, &::lemon::module_detail::create_proto<T>, &::lemon::module_detail::code_change_proto<T>, \
-        &::lemon::module_detail::destroy                                                           \
-  }
+#define LEMON_ACTOR(name, T)                                            \
+  LEMON_BEHAVIOUR_ENTRY(name, &::lemon::module_detail::create_proto<T>, \
+                        &::lemon::module_detail::code_change_proto<T>)
 
 #endif  // LEMON_ACTORS_PROTO_ACTOR_H_

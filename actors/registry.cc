@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "caf/exit_reason.hpp"
+#include "caf/send.hpp"
 #include "core/reload_error.h"
 
 namespace lemon {
@@ -131,6 +133,10 @@ std::vector<ActorEntry> ActorRegistry::list() const {
   std::vector<ActorEntry> out;
   for (const auto& [id, entry] : actors_) out.push_back(entry);
   return out;
+}
+
+void ActorRegistry::stop_all() const {
+  for (const ActorEntry& e : list()) caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
 }
 
 ActorRegistry::Page ActorRegistry::page(caf::actor_id after, std::size_t limit,

@@ -75,6 +75,8 @@ class ActorRegistry {
   caf::actor whereis(const std::string& name) const;
   std::vector<caf::actor> actors_of(const std::string& module) const;
   std::vector<ActorEntry> list() const;  // by actor id
+  // Sends every registered actor an exit (user_shutdown); does not wait for them to go.
+  void stop_all() const;
 
   // A slice of list(): at most `limit` actors with ids above `after` (0: from the start), of
   // `module` only unless it is empty; `more` when further actors match.

@@ -1,5 +1,6 @@
 #include "actors/registry.h"
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <thread>
@@ -16,9 +17,7 @@ namespace {
 class ActorRegistryTest : public ::testing::Test {
  protected:
   ~ActorRegistryTest() override {
-    for (const ActorEntry& e : registry_.list()) {
-      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
-    }
+    registry_.stop_all();
     for (const caf::actor& a : unregistered_) {
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     }
@@ -69,6 +68,22 @@ TEST_F(ActorRegistryTest, PagesWalkEveryActorOnceInIdOrder) {
       after = p.actors.back().handle.id();
     }
     EXPECT_EQ(seen, want);
+  }
+}
+
+TEST_F(ActorRegistryTest, StopAllAsksEveryRegisteredActorToExit) {
+  caf::scoped_actor self{sys_};
+  for (int i = 0; i < 3; ++i) {
+    auto a = add("counter");
+    ASSERT_TRUE(a.ok());
+    self->monitor(*a);
+  }
+  registry_.stop_all();
+  for (int i = 0; i < 3; ++i) {
+    bool down = false;
+    self->receive([&](caf::down_msg&) { down = true; },
+                  caf::after(std::chrono::seconds(60)) >> [] {});
+    EXPECT_TRUE(down) << "actor " << i << " still runs";
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include "actors/messages.h"
 #include "actors/system_messages.h"
+#include "actors/test_ask.h"
 #include "actors/turn_slots.h"
 #include "caf/all.hpp"
 #include "core/test_support.h"
@@ -27,9 +28,7 @@ class ReloadableActorTest : public ::testing::Test {
     v1_ = cs_->load(runfile("extensions/counter/libcounter_v1.so")).value();
   }
   void TearDown() override {
-    for (const ActorEntry& e : registry_->list()) {
-      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
-    }
+    registry_->stop_all();
     self_.reset();
     sys_.reset();
     cs_.reset();
@@ -50,12 +49,7 @@ class ReloadableActorTest : public ::testing::Test {
 
   template <class T, class... Ts>
   T ask(const caf::actor& a, Ts... xs) {
-    T out{};
-    (*self_)
-        ->request(a, caf::infinite, xs...)
-        .receive([&](T& x) { out = std::move(x); },
-                 [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
-    return out;
+    return ask_reply<T>(*self_, caf::infinite, a, xs...);
   }
 
   testing::ScratchDir dir_;

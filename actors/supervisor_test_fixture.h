@@ -13,6 +13,7 @@
 
 #include "actors/reloadable_actor.h"
 #include "actors/supervisor.h"
+#include "actors/test_ask.h"
 #include "caf/all.hpp"
 #include "core/test_support.h"
 #include "gtest/gtest.h"
@@ -60,9 +61,7 @@ class SupervisorTest : public ::testing::Test {
       (*self_)->receive([](caf::down_msg&) {},
                         caf::after(kDeadline) >> [] { ADD_FAILURE() << "supervisor still runs"; });
     }
-    for (const ActorEntry& e : registry_->list()) {
-      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
-    }
+    registry_->stop_all();
     sups_.clear();
     self_.reset();
     manager_.reset();
@@ -122,12 +121,7 @@ class SupervisorTest : public ::testing::Test {
 
   template <class T, class... Ts>
   T ask(const caf::actor& a, Ts... xs) {
-    T out{};
-    (*self_)
-        ->request(a, kDeadline, xs...)
-        .receive([&](T& x) { out = std::move(x); },
-                 [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
-    return out;
+    return ask_reply<T>(*self_, kDeadline, a, xs...);
   }
 
   testing::ScratchDir dir_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "actors/test_ask.h"
 #include "caf/all.hpp"
 #include "cluster/authenticated_client.h"
 #include "core/reload_error.h"
@@ -103,11 +104,7 @@ class NodeAuthenticatorTest : public ::testing::Test {
   template <class... Ts>
   bool refused(const caf::actor& to, Ts&&... xs) {
     caf::scoped_actor self{sys_};
-    bool got_refusal = false;
-    self->request(to, kTimeout, std::forward<Ts>(xs)...)
-        .receive([](const caf::message&) {},
-                 [&](caf::error& e) { got_refusal = e == refused_error(); });
-    return got_refusal;
+    return error_reply(self, kTimeout, to, std::forward<Ts>(xs)...) == refused_error();
   }
 
   Config cfg_;

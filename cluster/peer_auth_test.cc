@@ -100,15 +100,18 @@ TEST(PeerAuthTest, NodeWithWrongSecretIsNotTrustedByTheInitiator) {
   expect_refused(answer_challenge(impostor, peer, finish).status(), AuthFailure::kBadProof);
 }
 
+// One way to tamper with a `T`, and the refusal it must meet.
+template <class T>
+struct TamperCase {
+  const char* name;
+  std::function<void(T&)> tamper;
+  AuthFailure reason;
+};
+
 // A finish whose fields were changed after the challenge: every field is bound by the cookie or
 // the proof.
 TEST(PeerAuthTest, TamperedFinishIsRefused) {
-  struct Case {
-    const char* name;
-    std::function<void(AuthFinish&)> tamper;
-    AuthFailure reason;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<TamperCase<AuthFinish>> cases = {
       {"renamed initiator", [](AuthFinish& f) { f.hello.name = "c"; }, AuthFailure::kBadProof},
       {"client claims member", [](AuthFinish& f) { f.hello.role = PeerRole::kMember; },
        AuthFailure::kBadProof},
@@ -126,7 +129,7 @@ TEST(PeerAuthTest, TamperedFinishIsRefused) {
        AuthFailure::kMalformed},
       {"name with '='", [](AuthFinish& f) { f.hello.name = "a=b"; }, AuthFailure::kMalformed},
   };
-  for (const Case& c : cases) {
+  for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     HandshakeResponder node(kSecret, "a");
     HandshakeInitiator peer(kSecret, "b", PeerRole::kClient);
@@ -183,12 +186,7 @@ TEST(PeerAuthTest, SealedRequestAndReplyRoundTrip) {
 }
 
 TEST(PeerAuthTest, TamperedSealedRequestIsRefused) {
-  struct Case {
-    const char* name;
-    std::function<void(SealedMessage&)> tamper;
-    AuthFailure reason;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<TamperCase<SealedMessage>> cases = {
       {"payload byte", [](SealedMessage& m) { m.payload[0] ^= 1; }, AuthFailure::kBadMac},
       {"payload appended", [](SealedMessage& m) { m.payload += "x"; }, AuthFailure::kBadMac},
       {"payload truncated", [](SealedMessage& m) { m.payload.pop_back(); }, AuthFailure::kBadMac},
@@ -200,7 +198,7 @@ TEST(PeerAuthTest, TamperedSealedRequestIsRefused) {
       {"sequence zero", [](SealedMessage& m) { m.seq = 0; }, AuthFailure::kMalformed},
       {"other channel", [](SealedMessage& m) { m.channel += 1; }, AuthFailure::kExpired},
   };
-  for (const Case& c : cases) {
+  for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     OpenChannel ch;
     SealedMessage m = ch.client.seal_request("hard_purge counter");

@@ -29,32 +29,20 @@ class RpcHttpServer::RpcHandler : public CivetHandler {
     *status_code = serve(conn);
     return true;
   }
-  bool handleGet(CivetServer*, mg_connection* conn, int* status_code) override {
-    send_method_not_allowed(conn, status_code, "POST");
-    return true;
-  }
-  bool handleHead(CivetServer*, mg_connection* conn, int* status_code) override {
-    send_method_not_allowed(conn, status_code, "POST");
-    return true;
-  }
-  bool handlePut(CivetServer*, mg_connection* conn, int* status_code) override {
-    send_method_not_allowed(conn, status_code, "POST");
-    return true;
-  }
-  bool handleDelete(CivetServer*, mg_connection* conn, int* status_code) override {
-    send_method_not_allowed(conn, status_code, "POST");
-    return true;
-  }
-  bool handleOptions(CivetServer*, mg_connection* conn, int* status_code) override {
-    send_method_not_allowed(conn, status_code, "POST");
-    return true;
-  }
-  bool handlePatch(CivetServer*, mg_connection* conn, int* status_code) override {
+  // Every other method is refused with 405.
+  bool handleGet(CivetServer*, mg_connection* c, int* s) override { return refuse(c, s); }
+  bool handleHead(CivetServer*, mg_connection* c, int* s) override { return refuse(c, s); }
+  bool handlePut(CivetServer*, mg_connection* c, int* s) override { return refuse(c, s); }
+  bool handleDelete(CivetServer*, mg_connection* c, int* s) override { return refuse(c, s); }
+  bool handleOptions(CivetServer*, mg_connection* c, int* s) override { return refuse(c, s); }
+  bool handlePatch(CivetServer*, mg_connection* c, int* s) override { return refuse(c, s); }
+
+ private:
+  static bool refuse(mg_connection* conn, int* status_code) {
     send_method_not_allowed(conn, status_code, "POST");
     return true;
   }
 
- private:
   int serve(mg_connection* conn) {
     try {
       return serve_unchecked(conn);

@@ -21,14 +21,19 @@ void register_named(JsonRpcDispatcher& dispatcher, const std::string& method, Ca
   });
 }
 
+// The handler that passes a method's params on to `call` of `service`.
+template <typename Params, typename Result>
+auto forward_to(ControlPlaneService& service,
+                absl::StatusOr<Result> (ControlPlaneService::*call)(const Params&)) {
+  return [&service, call](const Params& p) { return (service.*call)(p); };
+}
+
 // actors.get_state, actors.replace_state, actors.suspend, actors.resume, actors.statistics.
 void register_actor_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& service) {
-  register_named<rpc::ActorsGetStateParams>(
-      dispatcher, "actors.get_state",
-      [&service](const rpc::ActorsGetStateParams& p) { return service.get_state(p); });
+  register_named<rpc::ActorsGetStateParams>(dispatcher, "actors.get_state",
+                                            forward_to(service, &ControlPlaneService::get_state));
   register_named<rpc::ActorsReplaceStateParams>(
-      dispatcher, "actors.replace_state",
-      [&service](const rpc::ActorsReplaceStateParams& p) { return service.replace_state(p); });
+      dispatcher, "actors.replace_state", forward_to(service, &ControlPlaneService::replace_state));
   register_named<rpc::ActorsSuspendParams>(
       dispatcher, "actors.suspend",
       [&service](const rpc::ActorsSuspendParams& p) -> absl::StatusOr<rpc::ActorsSuspendResult> {
@@ -38,12 +43,10 @@ void register_actor_methods(JsonRpcDispatcher& dispatcher, ControlPlaneService& 
         }
         return service.suspend(p);
       });
-  register_named<rpc::ActorsResumeParams>(
-      dispatcher, "actors.resume",
-      [&service](const rpc::ActorsResumeParams& p) { return service.resume(p); });
+  register_named<rpc::ActorsResumeParams>(dispatcher, "actors.resume",
+                                          forward_to(service, &ControlPlaneService::resume));
   register_named<rpc::ActorsStatisticsParams>(
-      dispatcher, "actors.statistics",
-      [&service](const rpc::ActorsStatisticsParams& p) { return service.statistics(p); });
+      dispatcher, "actors.statistics", forward_to(service, &ControlPlaneService::statistics));
 }
 
 }  // namespace
@@ -109,8 +112,7 @@ void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneS
         return service.reload(normalized);
       });
   dispatcher.register_typed_method<rpc::ModulesListParams>(
-      "modules.list",
-      [&service](const rpc::ModulesListParams& params) { return service.list_modules(params); });
+      "modules.list", forward_to(service, &ControlPlaneService::list_modules));
   dispatcher.register_typed_method<rpc::ModulesPurgeParams>(
       "modules.purge",
       [&service](const rpc::ModulesPurgeParams& params) -> absl::StatusOr<rpc::ReloadReport> {
@@ -129,11 +131,9 @@ void register_control_plane_methods(JsonRpcDispatcher& dispatcher, ControlPlaneS
         return service.list_actors(normalized);
       });
   dispatcher.register_typed_method<rpc::SystemHealthParams>(
-      "system.health",
-      [&service](const rpc::SystemHealthParams& params) { return service.health(params); });
+      "system.health", forward_to(service, &ControlPlaneService::health));
   dispatcher.register_typed_method<rpc::SupervisorsListParams>(
-      "supervisors.list",
-      [&service](const rpc::SupervisorsListParams& p) { return service.list_supervisors(p); });
+      "supervisors.list", forward_to(service, &ControlPlaneService::list_supervisors));
   register_actor_methods(dispatcher, service);
   register_release_methods(dispatcher, service);
   register_rpc_discover(dispatcher);

@@ -33,26 +33,6 @@ mode_t mode_of(const std::string& path) {
   return st.st_mode & 07777;
 }
 
-// Sets HOME for the life of this object (nullopt: unset), then puts it back.
-class ScopedHome {
- public:
-  explicit ScopedHome(const std::optional<std::string>& home) {
-    if (const char* old = std::getenv("HOME")) saved_ = old;
-    set(home);
-  }
-  ~ScopedHome() { set(saved_); }
-
- private:
-  static void set(const std::optional<std::string>& home) {
-    if (home) {
-      setenv("HOME", home->c_str(), 1);
-    } else {
-      unsetenv("HOME");
-    }
-  }
-  std::optional<std::string> saved_;
-};
-
 class NodeFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -71,9 +51,7 @@ class NodeFilesTest : public ::testing::Test {
 // With HOME unset or empty every default is under the password database's home, the token's
 // included: never /tmp, and never two different homes in one start.
 TEST_F(NodeFilesTest, EveryDefaultIsUnderOneHomeAlsoWithoutHome) {
-  const passwd* pw = getpwuid(geteuid());
-  ASSERT_NE(pw, nullptr);
-  const std::string from_passwd = std::string(pw->pw_dir) + "/.lemon";
+  const std::string from_passwd = testing::passwd_home() + "/.lemon";
   const struct {
     std::optional<std::string> home;
     std::string base;
@@ -84,7 +62,7 @@ TEST_F(NodeFilesTest, EveryDefaultIsUnderOneHomeAlsoWithoutHome) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.home.value_or("<unset>"));
-    ScopedHome home(c.home);
+    testing::ScopedHome home(c.home);
     absl::StatusOr<NodeFiles> files = resolve_node_files({});
     ASSERT_TRUE(files.ok()) << files.status();
     EXPECT_EQ(files->modules_dir, c.base + "/modules");

@@ -110,6 +110,12 @@ class NodeService : public ControlPlaneService {
   absl::StatusOr<ActorEntry> find_actor(const std::string& name) const;
   // Its status, asked within the actors.list page deadline; kNotFound if it is gone.
   absl::StatusOr<ActorStatus> status_of(const ActorEntry& actor) const;
+  // Both: the actor `name` names and its status, or the first of their errors.
+  struct FoundActor {
+    ActorEntry entry;
+    ActorStatus status;
+  };
+  absl::StatusOr<FoundActor> find_with_status(const std::string& name) const;
   // Its state, as actors.get_state and actors.replace_state answer.
   absl::StatusOr<rpc::ActorsStateResult> state_result(const std::string& name,
                                                       const ActorStatus& status) const;

@@ -53,6 +53,15 @@ absl::StatusOr<ActorStatus> NodeService::status_of(const ActorEntry& actor) cons
   return out;
 }
 
+absl::StatusOr<NodeService::FoundActor> NodeService::find_with_status(
+    const std::string& name) const {
+  absl::StatusOr<ActorEntry> actor = find_actor(name);
+  if (!actor.ok()) return actor.status();
+  absl::StatusOr<ActorStatus> status = status_of(*actor);
+  if (!status.ok()) return status.status();
+  return FoundActor{*std::move(actor), *std::move(status)};
+}
+
 absl::StatusOr<rpc::ActorsStateResult> NodeService::state_result(const std::string& name,
                                                                  const ActorStatus& status) const {
   absl::StatusOr<std::string> json = state_json(*deps_.code_server, status);
@@ -69,33 +78,30 @@ absl::StatusOr<rpc::ActorsStateResult> NodeService::state_result(const std::stri
 }
 
 absl::StatusOr<rpc::ActorsStateResult> NodeService::get_state(const rpc::ActorsGetStateParams& p) {
-  absl::StatusOr<ActorEntry> actor = find_actor(p.name());
-  if (!actor.ok()) return actor.status();
-  absl::StatusOr<ActorStatus> status = status_of(*actor);
-  if (!status.ok()) return status.status();
-  return state_result(p.name(), *status);
+  absl::StatusOr<FoundActor> found = find_with_status(p.name());
+  if (!found.ok()) return found.status();
+  return state_result(p.name(), found->status);
 }
 
 absl::StatusOr<rpc::ActorsStateResult> NodeService::replace_state(
     const rpc::ActorsReplaceStateParams& p) {
-  absl::StatusOr<ActorEntry> actor = find_actor(p.name());
-  if (!actor.ok()) return actor.status();
-  absl::StatusOr<ActorStatus> status = status_of(*actor);
-  if (!status.ok()) return status.status();
+  absl::StatusOr<FoundActor> found = find_with_status(p.name());
+  if (!found.ok()) return found.status();
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(p.state(), &json).ok()) {
     return reload_status(ReloadError::kInvalidArgument, "state is not a JSON object");
   }
-  absl::StatusOr<std::string> bytes = state_bytes(*deps_.code_server, *status, json);
+  absl::StatusOr<std::string> bytes = state_bytes(*deps_.code_server, found->status, json);
   if (!bytes.ok()) return bytes.status();
   // The actor checks, while held, that it still runs the version whose schema read the state.
-  if (absl::Status s = deps_.maintenance->replace_state(actor->handle, status->version, *bytes);
+  if (absl::Status s =
+          deps_.maintenance->replace_state(found->entry.handle, found->status.version, *bytes);
       !s.ok()) {
     return s;
   }
-  status = status_of(*actor);
-  if (!status.ok()) return status.status();
-  return state_result(p.name(), *status);
+  absl::StatusOr<ActorStatus> replaced = status_of(found->entry);
+  if (!replaced.ok()) return replaced.status();
+  return state_result(p.name(), *replaced);
 }
 
 absl::StatusOr<rpc::ActorsSuspendResult> NodeService::suspend(const rpc::ActorsSuspendParams& p) {
@@ -122,21 +128,21 @@ absl::StatusOr<rpc::ActorsResumeResult> NodeService::resume(const rpc::ActorsRes
 
 absl::StatusOr<rpc::ActorsStatisticsResult> NodeService::statistics(
     const rpc::ActorsStatisticsParams& p) {
-  absl::StatusOr<ActorEntry> actor = find_actor(p.name());
-  if (!actor.ok()) return actor.status();
-  absl::StatusOr<ActorStatus> status = status_of(*actor);
-  if (!status.ok()) return status.status();
+  absl::StatusOr<FoundActor> found = find_with_status(p.name());
+  if (!found.ok()) return found.status();
+  const ActorStatus& status = found->status;
+  const std::string& registered = found->entry.name;
   rpc::ActorsStatisticsResult out;
   out.set_name(p.name());
-  out.set_module(status->module);
-  out.set_version(status->version);
-  out.set_suspended(status->suspended);
-  out.set_messages_handled(status->messages_handled);
-  out.set_mailbox_size(static_cast<uint32_t>(status->mailbox_size));
-  out.set_mailbox_high_water(status->mailbox_high_water);
-  out.set_restarts(actor->name.empty() ? 0 : deps_.registry->restarts(actor->name));
-  if (status->last_reload_unix_ms > 0) {
-    out.set_last_reload(rfc3339(absl::FromUnixMillis(status->last_reload_unix_ms)));
+  out.set_module(status.module);
+  out.set_version(status.version);
+  out.set_suspended(status.suspended);
+  out.set_messages_handled(status.messages_handled);
+  out.set_mailbox_size(static_cast<uint32_t>(status.mailbox_size));
+  out.set_mailbox_high_water(status.mailbox_high_water);
+  out.set_restarts(registered.empty() ? 0 : deps_.registry->restarts(registered));
+  if (status.last_reload_unix_ms > 0) {
+    out.set_last_reload(rfc3339(absl::FromUnixMillis(status.last_reload_unix_ms)));
   }
   return out;
 }

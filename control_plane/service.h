@@ -9,6 +9,8 @@
 #ifndef LEMON_CONTROL_PLANE_SERVICE_H_
 #define LEMON_CONTROL_PLANE_SERVICE_H_
 
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "control_plane/rpc.pb.h"
 
@@ -49,27 +51,27 @@ class ControlPlaneService {
 
   // supervisors.list. A service without supervisors refuses it.
   virtual absl::StatusOr<rpc::SupervisorsListResult> list_supervisors(
-      const rpc::SupervisorsListParams& params) {
-    (void)params;
-    return absl::UnimplementedError("supervisors.list is not served here");
+      const rpc::SupervisorsListParams&) {
+    return not_served("supervisors.list");
   }
 
   // system.make_permanent, system.rollback (a report of kind module or app) and reload.history;
   // params are validated (one of module and app; limit 1..kReloadHistoryMaxLimit). A service
   // without a release record refuses them.
-  virtual absl::StatusOr<rpc::MakePermanentResult> make_permanent(
-      const rpc::ReleaseTargetParams& params) {
-    (void)params;
-    return absl::UnimplementedError("system.make_permanent is not served here");
+  virtual absl::StatusOr<rpc::MakePermanentResult> make_permanent(const rpc::ReleaseTargetParams&) {
+    return not_served("system.make_permanent");
   }
-  virtual absl::StatusOr<rpc::ReloadReport> rollback(const rpc::ReleaseTargetParams& params) {
-    (void)params;
-    return absl::UnimplementedError("system.rollback is not served here");
+  virtual absl::StatusOr<rpc::ReloadReport> rollback(const rpc::ReleaseTargetParams&) {
+    return not_served("system.rollback");
   }
-  virtual absl::StatusOr<rpc::ReloadHistoryResult> reload_history(
-      const rpc::ReloadHistoryParams& params) {
-    (void)params;
-    return absl::UnimplementedError("reload.history is not served here");
+  virtual absl::StatusOr<rpc::ReloadHistoryResult> reload_history(const rpc::ReloadHistoryParams&) {
+    return not_served("reload.history");
+  }
+
+ protected:
+  // The refusal of `method`, which this service does not serve.
+  static absl::Status not_served(const std::string& method) {
+    return absl::UnimplementedError(method + " is not served here");
   }
 };
 

@@ -16,6 +16,7 @@ EXTENSION_RUNTIME_FILES = [
     "actors/message.h",
     "actors/messages.h",
     "actors/module.h",
+    "actors/module_entry.h",
     "actors/pack.h",
     "actors/proto_actor.h",
     "core/module_abi.h",

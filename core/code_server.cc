@@ -494,31 +494,38 @@ absl::StatusOr<ModuleRef> CodeServer::load(const std::string& path,
   return prepared;
 }
 
-absl::Status CodeServer::soft_purge(absl::string_view name) {
+absl::StatusOr<CodeServer::Modules::iterator> CodeServer::find_module(absl::string_view name) {
   if (absl::Status s = check_module_name(name); !s.ok()) return s;
-  ModuleRef dropped;
-  absl::MutexLock lock(&mu_);
   auto it = modules_.find(name);
   if (it == modules_.end()) {
     return reload_status(ReloadError::kNotFound, absl::StrCat("no module ", name));
   }
+  return it;
+}
+
+absl::Status CodeServer::drop_old(Modules::iterator it, ModuleRef& dropped) {
   if (auto s = check_old_purgeable(it->first); !s.ok()) return s;
   dropped = std::move(it->second.old);
   linger(dropped);
   return absl::OkStatus();
 }
 
+absl::Status CodeServer::soft_purge(absl::string_view name) {
+  ModuleRef dropped;
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Modules::iterator> it = find_module(name);
+  if (!it.ok()) return it.status();
+  return drop_old(*it, dropped);
+}
+
 absl::StatusOr<int> CodeServer::purge(absl::string_view name) {
-  if (absl::Status s = check_module_name(name); !s.ok()) return s;
   ModuleRef old_version;
   PurgeHook hook;
   {
     absl::MutexLock lock(&mu_);
-    auto it = modules_.find(name);
-    if (it == modules_.end()) {
-      return reload_status(ReloadError::kNotFound, absl::StrCat("no module ", name));
-    }
-    old_version = it->second.old;
+    absl::StatusOr<Modules::iterator> it = find_module(name);
+    if (!it.ok()) return it.status();
+    old_version = (*it)->second.old;
     hook = purge_hook_;
   }
   if (!old_version) return 0;
@@ -536,20 +543,16 @@ absl::StatusOr<int> CodeServer::purge(absl::string_view name) {
   absl::MutexLock lock(&mu_);
   auto it = modules_.find(name);
   if (it == modules_.end() || it->second.old != old_version) return stopped;
-  if (auto s = check_old_purgeable(it->first); !s.ok()) return s;
-  dropped = std::move(it->second.old);
-  linger(dropped);
+  if (auto s = drop_old(it, dropped); !s.ok()) return s;
   return stopped;
 }
 
 absl::Status CodeServer::unload(absl::string_view name) {
-  if (absl::Status s = check_module_name(name); !s.ok()) return s;
   Entry dropped;
   absl::MutexLock lock(&mu_);
-  auto it = modules_.find(name);
-  if (it == modules_.end()) {
-    return reload_status(ReloadError::kNotFound, absl::StrCat("no module ", name));
-  }
+  absl::StatusOr<Modules::iterator> found = find_module(name);
+  if (!found.ok()) return found.status();
+  auto it = *found;
   int n = it->second.current->actor_count() + (it->second.old ? it->second.old->actor_count() : 0);
   if (n > 0) {
     return reload_status(ReloadError::kInUse,

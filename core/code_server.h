@@ -191,6 +191,15 @@ class CodeServer {
   absl::Status map(const std::string& path, MappedCopy& copy) const;
   absl::Status check_old_purgeable(const std::string& name) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  using Modules = std::map<std::string, Entry, std::less<>>;
+  // The entry of module `name`: kInvalidArgument for a name check_module_name refuses, kNotFound
+  // ("no module <name>") for one not loaded.
+  absl::StatusOr<Modules::iterator> find_module(absl::string_view name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the old version of `it` (kInUse, as check_old_purgeable, while actors run it); the
+  // version goes to `dropped` as for linger.
+  absl::Status drop_old(Modules::iterator it, ModuleRef& dropped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Loads `path` in a module_probe child process; kLoadFailed if that process does not succeed.
   absl::Status probe(const std::string& path) const;
@@ -205,7 +214,7 @@ class CodeServer {
   std::unique_ptr<ProbeServer> probe_server_;  // null without a probe binary
   std::unique_ptr<Lingering> lingering_;       // null without an unmap grace
   mutable absl::Mutex mu_;
-  std::map<std::string, Entry, std::less<>> modules_ ABSL_GUARDED_BY(mu_);
+  Modules modules_ ABSL_GUARDED_BY(mu_);
   PurgeHook purge_hook_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -21,14 +21,19 @@ constexpr char kGccJson[] =
     R"("option": "-Wunused-variable", "message": "unused variable 'y'"}])"
     "\n";
 
+// Expects every field of `d` to be that of `want`.
+void expect_diagnostic(const Diagnostic& d, const Diagnostic& want) {
+  EXPECT_EQ(d.file, want.file);
+  EXPECT_EQ(d.line, want.line);
+  EXPECT_EQ(d.column, want.column);
+  EXPECT_EQ(d.severity, want.severity);
+  EXPECT_EQ(d.message, want.message);
+}
+
 TEST(ParseCompilerDiagnostics, ReadsGccJsonWithNotesAndMapsTheFile) {
   auto d = parse_compiler_diagnostics(kGccJson, {{"/tmp/x/extension.cc", "ext/a.cc"}});
   ASSERT_EQ(d.size(), 3u);
-  EXPECT_EQ(d[0].file, "ext/a.cc");
-  EXPECT_EQ(d[0].line, 2);
-  EXPECT_EQ(d[0].column, 19);
-  EXPECT_EQ(d[0].severity, "error");
-  EXPECT_EQ(d[0].message, "expected ';' before '}' token");
+  expect_diagnostic(d[0], {"ext/a.cc", 2, 19, "error", "expected ';' before '}' token"});
   EXPECT_EQ(d[1].severity, "warning");
   EXPECT_EQ(d[1].line, 3);
   EXPECT_EQ(d[2].severity, "note");
@@ -45,11 +50,8 @@ TEST(ParseCompilerDiagnostics, ReadsTextLinesWhenThereIsNoJson) {
       "compilation terminated.\n";
   auto d = parse_compiler_diagnostics(text, {{"/tmp/x/a.cc", "ext/a.cc"}});
   ASSERT_EQ(d.size(), 3u);
-  EXPECT_EQ(d[0].file, "ext/a.cc");  // the linker and some tools name only the base name
-  EXPECT_EQ(d[0].line, 4);
-  EXPECT_EQ(d[0].column, 7);
-  EXPECT_EQ(d[0].severity, "error");
-  EXPECT_EQ(d[0].message, "'foo' was not declared in this scope");
+  // The file is mapped even though the linker and some tools name only the base name.
+  expect_diagnostic(d[0], {"ext/a.cc", 4, 7, "error", "'foo' was not declared in this scope"});
   EXPECT_EQ(d[1].line, 9);
   EXPECT_EQ(d[1].column, 0);
   EXPECT_EQ(d[2].severity, "fatal error");

@@ -210,12 +210,7 @@ TEST_F(FsTest, PathsAnotherUserOwnsAreNotTrusted) {
 }
 
 TEST(HomeDirectoryTest, AnUnsetOrEmptyHomeIsThePasswordDatabasesNeverTmp) {
-  const passwd* pw = getpwuid(geteuid());
-  ASSERT_NE(pw, nullptr);
-  const std::string from_passwd = pw->pw_dir;
-  const char* saved = std::getenv("HOME");
-  const std::optional<std::string> before =
-      saved ? std::optional<std::string>(saved) : std::nullopt;
+  const std::string from_passwd = testing::passwd_home();
   const struct {
     std::optional<std::string> home;
     std::string expected;
@@ -226,19 +221,10 @@ TEST(HomeDirectoryTest, AnUnsetOrEmptyHomeIsThePasswordDatabasesNeverTmp) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.home.value_or("<unset>"));
-    if (c.home) {
-      setenv("HOME", c.home->c_str(), 1);
-    } else {
-      unsetenv("HOME");
-    }
+    testing::ScopedHome scoped(c.home);
     absl::StatusOr<std::string> home = home_directory();
     ASSERT_TRUE(home.ok()) << home.status();
     EXPECT_EQ(*home, c.expected);
-  }
-  if (before) {
-    setenv("HOME", before->c_str(), 1);
-  } else {
-    unsetenv("HOME");
   }
 }
 

@@ -1,5 +1,8 @@
 #include "core/reload_error.h"
 
+#include <cstddef>
+#include <iterator>
+
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 
@@ -8,98 +11,67 @@ namespace {
 
 constexpr char kPayloadUrl[] = "type.lemon/ReloadError";
 
+// One row per ReloadError, in the order of their numbers (checked below): its name and the absl
+// canonical code that best matches it.
+struct ErrorInfo {
+  ReloadError error;
+  const char* name;
+  absl::StatusCode code;
+};
+
+constexpr ErrorInfo kErrors[] = {
+    {ReloadError::kOk, "ok", absl::StatusCode::kOk},
+    {ReloadError::kNotFound, "not_found", absl::StatusCode::kNotFound},
+    {ReloadError::kInUse, "in_use", absl::StatusCode::kFailedPrecondition},
+    {ReloadError::kBadAbi, "bad_abi", absl::StatusCode::kFailedPrecondition},
+    {ReloadError::kFingerprintMismatch, "fingerprint_mismatch",
+     absl::StatusCode::kFailedPrecondition},
+    {ReloadError::kCompileFailed, "compile_failed", absl::StatusCode::kFailedPrecondition},
+    {ReloadError::kUnchanged, "unchanged", absl::StatusCode::kAlreadyExists},
+    {ReloadError::kLoadFailed, "load_failed", absl::StatusCode::kFailedPrecondition},
+    {ReloadError::kNameMismatch, "name_mismatch", absl::StatusCode::kFailedPrecondition},
+    {ReloadError::kCodeChangeFailed, "code_change_failed", absl::StatusCode::kAborted},
+    {ReloadError::kSuspendTimeout, "suspend_timeout", absl::StatusCode::kDeadlineExceeded},
+    {ReloadError::kReloadInProgress, "reload_in_progress", absl::StatusCode::kUnavailable},
+    {ReloadError::kInvalidArgument, "invalid_argument", absl::StatusCode::kInvalidArgument},
+    {ReloadError::kPathNotAllowed, "path_not_allowed", absl::StatusCode::kPermissionDenied},
+    {ReloadError::kIoError, "io_error", absl::StatusCode::kUnavailable},
+    {ReloadError::kTimeout, "timeout", absl::StatusCode::kDeadlineExceeded},
+    {ReloadError::kSameVersion, "same_version", absl::StatusCode::kFailedPrecondition},
+    {ReloadError::kInternal, "internal", absl::StatusCode::kInternal},
+    {ReloadError::kUnauthorized, "unauthorized", absl::StatusCode::kUnauthenticated},
+    {ReloadError::kRolledBack, "rolled_back", absl::StatusCode::kAborted},
+    {ReloadError::kSchemaIncompatible, "schema_incompatible",
+     absl::StatusCode::kFailedPrecondition},
+    {ReloadError::kUnreachable, "unreachable", absl::StatusCode::kUnavailable},
+};
+
+constexpr bool rows_in_number_order() {
+  for (size_t i = 0; i < std::size(kErrors); ++i) {
+    if (static_cast<size_t>(kErrors[i].error) != i) return false;
+  }
+  return true;
+}
+static_assert(std::size(kErrors) == static_cast<size_t>(kLastReloadError) + 1,
+              "one row per ReloadError");
+static_assert(rows_in_number_order(), "row i is ReloadError i");
+
+// The row of `e`, or nullptr for a number outside the enum.
+const ErrorInfo* info(ReloadError e) {
+  const auto n = static_cast<size_t>(e);
+  return n < std::size(kErrors) ? &kErrors[n] : nullptr;
+}
+
 }  // namespace
 
 const char* to_string(ReloadError e) {
-  switch (e) {
-    case ReloadError::kOk:
-      return "ok";
-    case ReloadError::kNotFound:
-      return "not_found";
-    case ReloadError::kInUse:
-      return "in_use";
-    case ReloadError::kBadAbi:
-      return "bad_abi";
-    case ReloadError::kFingerprintMismatch:
-      return "fingerprint_mismatch";
-    case ReloadError::kCompileFailed:
-      return "compile_failed";
-    case ReloadError::kUnchanged:
-      return "unchanged";
-    case ReloadError::kLoadFailed:
-      return "load_failed";
-    case ReloadError::kNameMismatch:
-      return "name_mismatch";
-    case ReloadError::kCodeChangeFailed:
-      return "code_change_failed";
-    case ReloadError::kSuspendTimeout:
-      return "suspend_timeout";
-    case ReloadError::kReloadInProgress:
-      return "reload_in_progress";
-    case ReloadError::kInvalidArgument:
-      return "invalid_argument";
-    case ReloadError::kPathNotAllowed:
-      return "path_not_allowed";
-    case ReloadError::kIoError:
-      return "io_error";
-    case ReloadError::kTimeout:
-      return "timeout";
-    case ReloadError::kSameVersion:
-      return "same_version";
-    case ReloadError::kInternal:
-      return "internal";
-    case ReloadError::kUnauthorized:
-      return "unauthorized";
-    case ReloadError::kRolledBack:
-      return "rolled_back";
-    case ReloadError::kSchemaIncompatible:
-      return "schema_incompatible";
-    case ReloadError::kUnreachable:
-      return "unreachable";
-  }
-  return "internal";
+  const ErrorInfo* row = info(e);
+  return row ? row->name : "internal";
 }
 
 absl::StatusCode canonical_code(ReloadError e) {
-  switch (e) {
-    case ReloadError::kOk:
-      return absl::StatusCode::kOk;
-    case ReloadError::kNotFound:
-      return absl::StatusCode::kNotFound;
-    case ReloadError::kInUse:
-      return absl::StatusCode::kFailedPrecondition;
-    case ReloadError::kBadAbi:
-    case ReloadError::kFingerprintMismatch:
-    case ReloadError::kNameMismatch:
-    case ReloadError::kSameVersion:
-    case ReloadError::kSchemaIncompatible:
-    case ReloadError::kLoadFailed:
-    case ReloadError::kCompileFailed:
-      return absl::StatusCode::kFailedPrecondition;
-    case ReloadError::kUnchanged:
-      return absl::StatusCode::kAlreadyExists;
-    case ReloadError::kCodeChangeFailed:
-      return absl::StatusCode::kAborted;
-    case ReloadError::kSuspendTimeout:
-    case ReloadError::kTimeout:
-      return absl::StatusCode::kDeadlineExceeded;
-    case ReloadError::kReloadInProgress:
-    case ReloadError::kUnreachable:
-      return absl::StatusCode::kUnavailable;
-    case ReloadError::kInvalidArgument:
-      return absl::StatusCode::kInvalidArgument;
-    case ReloadError::kPathNotAllowed:
-      return absl::StatusCode::kPermissionDenied;
-    case ReloadError::kIoError:
-      return absl::StatusCode::kUnavailable;
-    case ReloadError::kInternal:
-      return absl::StatusCode::kInternal;
-    case ReloadError::kUnauthorized:
-      return absl::StatusCode::kUnauthenticated;
-    case ReloadError::kRolledBack:
-      return absl::StatusCode::kAborted;
-  }
-  return absl::StatusCode::kInternal;
+  const ErrorInfo* row = info(e);
+  return row ? row->code : absl::StatusCode::kInternal;
 }
 
 absl::Status reload_status(ReloadError e, absl::string_view message) {

@@ -1,6 +1,8 @@
 #include "core/test_support.h"
 
+#include <pwd.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -54,5 +56,34 @@ ScratchDir::ScratchDir() {
 }
 
 ScratchDir::~ScratchDir() { (void)remove_tree(path_); }
+
+namespace {
+
+void set_home(const std::optional<std::string>& home) {
+  if (home) {
+    setenv("HOME", home->c_str(), 1);
+  } else {
+    unsetenv("HOME");
+  }
+}
+
+}  // namespace
+
+ScopedHome::ScopedHome(const std::optional<std::string>& home) {
+  if (const char* old = std::getenv("HOME")) saved_ = old;
+  set_home(home);
+}
+
+ScopedHome::~ScopedHome() { set_home(saved_); }
+
+std::string passwd_home() {
+  const passwd* pw = getpwuid(geteuid());
+  if (pw == nullptr) {
+    std::fprintf(stderr, "passwd_home: no password database entry for uid %d\n",
+                 static_cast<int>(geteuid()));
+    std::abort();
+  }
+  return pw->pw_dir;
+}
 
 }  // namespace lemon::testing

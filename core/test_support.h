@@ -6,6 +6,7 @@
 #ifndef LEMON_CORE_TEST_SUPPORT_H_
 #define LEMON_CORE_TEST_SUPPORT_H_
 
+#include <optional>
 #include <string>
 
 namespace lemon::testing {
@@ -41,6 +42,22 @@ class ScratchDir {
  private:
   std::string path_;
 };
+
+// Sets HOME for the life of this object (nullopt: unset), then puts it back.
+class ScopedHome {
+ public:
+  explicit ScopedHome(const std::optional<std::string>& home);
+  ~ScopedHome();
+  ScopedHome(const ScopedHome&) = delete;
+  ScopedHome& operator=(const ScopedHome&) = delete;
+
+ private:
+  std::optional<std::string> saved_;
+};
+
+// The current user's home directory in the password database (what HOME falls back to); aborts
+// when there is none.
+std::string passwd_home();
 
 }  // namespace lemon::testing
 

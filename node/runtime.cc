@@ -151,9 +151,7 @@ absl::StatusOr<caf::actor> Runtime::spawn(SpawnSpec spec) {
 }
 
 void Runtime::stop_actors(absl::Duration timeout) {
-  for (const ActorEntry& e : registry_->list()) {
-    caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
-  }
+  registry_->stop_all();
   for (const ActorEntry& e : registry_->list()) registry_->await_gone(e.handle.id(), timeout);
 }
 

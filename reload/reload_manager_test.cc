@@ -11,6 +11,7 @@
 #include "actors/messages.h"
 #include "actors/reloadable_actor.h"
 #include "actors/system_messages.h"
+#include "actors/test_ask.h"
 #include "caf/all.hpp"
 #include "core/reload_error.h"
 #include "core/test_support.h"
@@ -40,9 +41,7 @@ class ReloadManagerTest : public ::testing::Test {
     manager_ = std::make_unique<ReloadManager>(*sys_, registry_, *cs_);
   }
   void TearDown() override {
-    for (const ActorEntry& e : registry_->list()) {
-      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
-    }
+    registry_->stop_all();
     self_.reset();
     manager_.reset();
     sys_.reset();
@@ -73,12 +72,7 @@ class ReloadManagerTest : public ::testing::Test {
 
   template <class T, class... Ts>
   T ask(const caf::actor& a, Ts... xs) {
-    T out{};
-    (*self_)
-        ->request(a, std::chrono::seconds(120), xs...)
-        .receive([&](T& x) { out = std::move(x); },
-                 [&](caf::error& e) { ADD_FAILURE() << sys_->render(e); });
-    return out;
+    return ask_reply<T>(*self_, std::chrono::seconds(120), a, xs...);
   }
 
   absl::Duration unmap_grace_ = absl::ZeroDuration();  // for the code server, set before SetUp

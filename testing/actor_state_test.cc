@@ -45,12 +45,6 @@ class ActorStateTest : public NodeTest {
     NodeTest::TearDown();
   }
 
-  caf::actor spawn(const std::string& module, const std::string& name) {
-    absl::StatusOr<caf::actor> a = rt_->spawn({module, "", name, ""});
-    EXPECT_TRUE(a.ok()) << a.status();
-    return a.ok() ? *a : caf::actor{};
-  }
-
   // The JSON-RPC response to `method` with `params`.
   json call(const std::string& method, const json& params) {
     std::optional<std::string> reply = rpc_.handle(

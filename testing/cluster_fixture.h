@@ -23,6 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "actors/test_ask.h"
 #include "caf/all.hpp"
 #include "caf/io/middleman.hpp"
 #include "cluster/auth_messages.h"
@@ -193,11 +194,8 @@ class RemotePeer {
   template <class... Ts>
   bool refused(const caf::actor& to, Ts&&... xs) {
     caf::scoped_actor self{sys_};
-    bool refusal = false;
-    self->request(to, kReplyTimeout, std::forward<Ts>(xs)...)
-        .receive([](const caf::message&) {},
-                 [&](caf::error& e) { refusal = e == cluster::refused_error(); });
-    return refusal;
+    return error_reply(self, kReplyTimeout, to, std::forward<Ts>(xs)...) ==
+           cluster::refused_error();
   }
 
  private:

@@ -127,6 +127,12 @@ class FaultInjectionTest : public testing::NodeTest {
     }
   }
 
+  // The reload was undone: counter `version` is still current and every actor is intact on it.
+  void expect_rolled_back_to(const std::string& version) {
+    EXPECT_EQ(rt_->code_server().current("counter")->version(), version);
+    expect_actors_intact(version);
+  }
+
   std::string copy_dir() { return dir_.file("state/modules"); }
 
   std::vector<caf::actor> actors_;
@@ -224,8 +230,7 @@ TEST_F(FaultInjectionTest, CodeChangeThatThrowsRollsEveryActorBack) {
   ReloadReport r = rt_->reloader().run(o);
   expect_reload_error("code_change throws", r, ReloadError::kCodeChangeFailed,
                       {"code_change failed as asked"});
-  EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
-  expect_actors_intact("1");
+  expect_rolled_back_to("1");
 }
 
 TEST_F(FaultInjectionTest, CodeChangeThatReturnsNoBehaviourRollsEveryActorBack) {
@@ -233,8 +238,7 @@ TEST_F(FaultInjectionTest, CodeChangeThatReturnsNoBehaviourRollsEveryActorBack) 
   ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
   expect_reload_error("code_change returns no behaviour", r, ReloadError::kCodeChangeFailed,
                       {"code_change returned no behaviour"});
-  EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
-  expect_actors_intact("1");
+  expect_rolled_back_to("1");
 }
 
 TEST_F(FaultInjectionTest, CodeChangeLongerThanTheDeadlineTimesOutAndRollsBack) {
@@ -246,19 +250,14 @@ TEST_F(FaultInjectionTest, CodeChangeLongerThanTheDeadlineTimesOutAndRollsBack) 
   // deadline.
   expect_reload_error("slow code_change", r, ReloadError::kSuspendTimeout,
                       {"has not returned 1s after the 500ms deadline"});
-  EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
   // The slow code_change returns late, the abandoned round aborts, every actor resumes on 1.
-  expect_actors_intact("1");
+  expect_rolled_back_to("1");
 }
 
 TEST_F(FaultInjectionTest, AnActorStuckInAHandlerTimesOutTheSuspensionAndKeepsItsWork) {
   install("slow", runfile("actors/testdata/libslow_v1.so"));
-  std::vector<caf::actor> slow;
-  for (int i = 0; i < 3; ++i) {
-    auto a = rt_->spawn({"slow", "", "slow-" + std::to_string(i), ""});
-    ASSERT_TRUE(a.ok()) << a.status();
-    slow.push_back(*a);
-  }
+  std::vector<caf::actor> slow = spawn("slow", 3);
+  ASSERT_EQ(slow.size(), 3u);
   (*self_)->send(slow[0], ping_atom::value, uint64_t{2000});  // busy for 2 s
   install("slow", runfile("actors/testdata/libslow_v2.so"), false);
   ReloadRequest o = ReloadRequest::module("slow");
@@ -437,8 +436,7 @@ TEST_F(FaultInjectionTest, ADiskThatFillsUpWhileCopyingAModuleIsAnIoErrorAndLeav
   signal(SIGXFSZ, old_handler);
   expect_reload_error("disk full while copying", r, ReloadError::kIoError, {"File too large"});
   EXPECT_EQ(count_files(copy_dir()), files_before) << "a partial copy was left behind";
-  EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");
-  expect_actors_intact("1");
+  expect_rolled_back_to("1");
 }
 
 }  // namespace

@@ -48,10 +48,9 @@ TEST_F(ModuleNamesTest, ABadNameIsRefusedBeforeAnyFileIsTouchedAndActorsStayAsTh
   install("counter", counter_so("1"));
   std::vector<caf::actor> actors;
   for (int i = 0; i < 3; ++i) {
-    auto a = rt_->spawn({"counter", "", "counter-" + std::to_string(i), "0"});
-    ASSERT_TRUE(a.ok()) << a.status();
-    actors.push_back(*a);
-    EXPECT_EQ(add(*a, 10 + i), 10 + i);
+    actors.push_back(spawn("counter", "counter-" + std::to_string(i), "0"));
+    ASSERT_TRUE(actors.back());
+    EXPECT_EQ(add(actors.back(), 10 + i), 10 + i);
   }
   // Version 2 where `counter\0x` and `counter\0` lead the C calls: <modules_dir>/counter.
   const std::string decoy = dir_.file("modules/counter");

@@ -71,17 +71,6 @@ class ProtoActorTest : public NodeTest {
     install("watcher", runfile("testing/testdata/libwatcher.so"));
   }
 
-  caf::actor spawn(const std::string& module, const std::string& name,
-                   const std::string& init_arg = "") {
-    SpawnSpec spec;
-    spec.module = module;
-    spec.name = name;
-    spec.init_arg = init_arg;
-    absl::StatusOr<caf::actor> a = rt_->spawn(spec);
-    EXPECT_TRUE(a.ok()) << a.status();
-    return a.ok() ? *a : caf::actor{};
-  }
-
   // Reloads module `name` from the shared object `so` (installed as <name>.so); `force` passes
   // the schema gate.
   void reload(const std::string& name, const std::string& so, bool force = false) {

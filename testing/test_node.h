@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "actors/test_ask.h"
 #include "caf/all.hpp"
 #include "core/reloader.h"
 #include "core/test_support.h"
@@ -69,14 +70,26 @@ class NodeTest : public ::testing::Test {
     ASSERT_TRUE(installed.ok()) << installed;
   }
 
+  // An actor of `module` named `name` ("": unnamed), started with `init_arg`; a failed spawn is a
+  // test failure and gives an invalid handle.
+  caf::actor spawn(const std::string& module, const std::string& name,
+                   const std::string& init_arg = "") {
+    SpawnSpec spec;
+    spec.module = module;
+    spec.name = name;
+    spec.init_arg = init_arg;
+    absl::StatusOr<caf::actor> a = rt_->spawn(spec);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? *a : caf::actor{};
+  }
+
   // `n` actors of `module`, named <module>-<i> and started with init_arg i; a failed spawn is a
   // test failure and is left out.
   std::vector<caf::actor> spawn(const std::string& module, int n) {
     std::vector<caf::actor> out;
     for (int i = 0; i < n; ++i) {
-      auto a = rt_->spawn({module, "", module + "-" + std::to_string(i), std::to_string(i)});
-      EXPECT_TRUE(a.ok()) << a.status();
-      if (a.ok()) out.push_back(*a);
+      caf::actor a = spawn(module, module + "-" + std::to_string(i), std::to_string(i));
+      if (a) out.push_back(a);
     }
     return out;
   }
@@ -85,12 +98,7 @@ class NodeTest : public ::testing::Test {
   // a test failure, and T{} is returned then.
   template <class T, class... Ts>
   T ask(const caf::actor& a, Ts... xs) {
-    T out{};
-    (*self_)
-        ->request(a, std::chrono::seconds(60), xs...)
-        .receive([&](T& x) { out = std::move(x); },
-                 [&](caf::error& e) { ADD_FAILURE() << rt_->system().render(e); });
-    return out;
+    return ask_reply<T>(*self_, std::chrono::seconds(60), a, xs...);
   }
 
   ScratchDir dir_;

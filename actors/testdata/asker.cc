@@ -11,16 +11,29 @@
 
 namespace asker_version {
 
-class Asker : public lemon::Behaviour {
+// What both behaviours share: the count of answers, their state. `Self` is the behaviour made.
+template <class Self>
+class CountsAnswers : public lemon::Behaviour {
  public:
-  static std::unique_ptr<Asker> create(const std::string&) { return std::make_unique<Asker>(); }
-  static std::unique_ptr<Asker> code_change(const std::string&, const std::string& state,
-                                            const std::string&) {
-    auto a = std::make_unique<Asker>();
+  static std::unique_ptr<Self> create(const std::string&) { return std::make_unique<Self>(); }
+  static std::unique_ptr<Self> code_change(const std::string&, const std::string& state,
+                                           const std::string&) {
+    auto a = std::make_unique<Self>();
     a->answers_ = std::stoll(state);
     return a;
   }
 
+  std::string export_state() const override { return std::to_string(answers_); }
+  std::string format_status() const override {
+    return "{\"version\":\"" ASKER_VERSION "\",\"answers\":" + std::to_string(answers_) + "}";
+  }
+
+ protected:
+  int64_t answers_ = 0;
+};
+
+class Asker : public CountsAnswers<Asker> {
+ public:
   caf::message_handler handlers(lemon::ActorContext& ctx) override {
     return {
         [this, &ctx](lemon::ping_atom, const caf::actor& responder, uint64_t ms) {
@@ -31,27 +44,10 @@ class Asker : public lemon::Behaviour {
         [this](lemon::get_atom) { return answers_; },
     };
   }
-  std::string export_state() const override { return std::to_string(answers_); }
-  std::string format_status() const override {
-    return "{\"version\":\"" ASKER_VERSION "\",\"answers\":" + std::to_string(answers_) + "}";
-  }
-
- protected:
-  int64_t answers_ = 0;
 };
 
-class RawAsker : public Asker {
+class RawAsker : public CountsAnswers<RawAsker> {
  public:
-  static std::unique_ptr<RawAsker> create(const std::string&) {
-    return std::make_unique<RawAsker>();
-  }
-  static std::unique_ptr<RawAsker> code_change(const std::string&, const std::string& state,
-                                               const std::string&) {
-    auto a = std::make_unique<RawAsker>();
-    a->answers_ = std::stoll(state);
-    return a;
-  }
-
   caf::message_handler handlers(lemon::ActorContext& ctx) override {
     return {
         [this, &ctx](lemon::ping_atom, const caf::actor& responder, uint64_t ms) {
