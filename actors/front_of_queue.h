@@ -10,7 +10,10 @@
 //
 // The jobs are handed over in batches (every 64, at flush(), and when the FrontOfQueue is
 // destroyed): one lock of the scheduler's queue and one wake-up of the workers per batch instead
-// of per job.
+// of per job. Under work stealing a batch is also one entry of a worker's queue, a job that runs
+// its jobs in turn: CAF steals the last entry of a queue by walking the whole queue under its
+// locks, so thousands of released actors queued one by one would make every steal slow and stall
+// the queue's owner.
 //
 // A reload releases the actors it held this way (the parked ones, and those that need a wake-up),
 // so that under load their pause ends when a worker is next free, not after every actor queued

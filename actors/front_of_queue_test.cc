@@ -95,6 +95,41 @@ TEST_P(FrontOfQueueTest, AnActorItWakesRunsBeforeTheActorsAlreadyWaiting) {
   EXPECT_EQ(log_.marks, (std::vector<std::string>{"woken", "a", "b", "c"}));
 }
 
+// How many entries the only worker's queue holds (work stealing): takes them out and puts them
+// back in the same order. Call with the worker held at a gate.
+std::size_t stealing_queue_length(caf::actor_system& sys) {
+  auto* stealing =
+      dynamic_cast<caf::scheduler::coordinator<caf::policy::work_stealing>*>(&sys.scheduler());
+  auto& queue = stealing->worker_by_id(0)->data().queue;
+  std::vector<caf::resumable*> jobs;
+  while (caf::resumable* job = queue.take_head()) jobs.push_back(job);
+  for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) queue.prepend(*it);
+  return jobs.size();
+}
+
+TEST_P(FrontOfQueueTest, ManyWokenActorsTakeAFewQueueEntriesAndAllRun) {
+  // A thief takes the last entry of a work-stealing queue by walking all of it under the queue's
+  // locks: one entry per woken actor would make each steal walk thousands.
+  start(std::chrono::milliseconds(10));
+  constexpr int kActors = 300;
+  std::vector<caf::actor> actors;
+  for (int i = 0; i < kActors; ++i) actors.push_back(sys_->spawn(marker, &log_, "x"));
+  for (const caf::actor& a : actors) mark(a, nullptr);  // each has started before the gate
+  ASSERT_TRUE(log_.wait_for_marks(kActors));
+  log_.marks.clear();
+
+  ASSERT_TRUE(gate_.close(*sys_));
+  {
+    FrontOfQueue front(*sys_);
+    for (const caf::actor& a : actors) mark(a, &front);
+  }
+  if (GetParam() == caf::atom("stealing")) {
+    EXPECT_LE(stealing_queue_length(*sys_), 5u);
+  }
+  gate_.open();
+  EXPECT_TRUE(log_.wait_for_marks(kActors));
+}
+
 // The name and state letter of a thread of this process ("R" running, "S" asleep, ...), from
 // /proc/self/task/<tid>/stat; empty when it cannot be read.
 std::pair<std::string, char> thread_state(const std::string& tid) {

@@ -32,9 +32,12 @@ absl::StatusOr<Instance> make_instance(const ModuleRef& module, const std::strin
   return out;
 }
 
-absl::StatusOr<Instance> code_change_instance(const ModuleRef& next, const std::string& behaviour,
-                                              const StateHandoff& handoff) {
-  const LemonBehaviourDescriptor* d = next->behaviour(behaviour);
+namespace {
+
+// code_change_instance with next's descriptor of the behaviour (nullptr: it has none) looked up.
+absl::StatusOr<Instance> code_change_with(const LemonBehaviourDescriptor* d, const ModuleRef& next,
+                                          const std::string& behaviour,
+                                          const StateHandoff& handoff) {
   if (d == nullptr) {
     return reload_status(ReloadError::kCodeChangeFailed,
                          absl::StrCat(next->name(), " version ", next->version(),
@@ -53,10 +56,18 @@ absl::StatusOr<Instance> code_change_instance(const ModuleRef& next, const std::
   return out;
 }
 
+}  // namespace
+
+absl::StatusOr<Instance> code_change_instance(const ModuleRef& next, const std::string& behaviour,
+                                              const StateHandoff& handoff) {
+  return code_change_with(next->behaviour(behaviour), next, behaviour, handoff);
+}
+
 absl::StatusOr<Instance> migrate_instance(const Instance& from, const ModuleRef& next,
                                           const std::string& behaviour, const std::string& extra,
                                           bool downgrade) {
-  if (next->behaviour(behaviour) == nullptr) return code_change_instance(next, behaviour, {});
+  const LemonBehaviourDescriptor* d = next->behaviour(behaviour);
+  if (d == nullptr) return code_change_with(d, next, behaviour, {});
   StateHandoff handoff;
   try {
     handoff.state = from.behaviour->export_state();
@@ -72,7 +83,7 @@ absl::StatusOr<Instance> migrate_instance(const Instance& from, const ModuleRef&
   handoff.state_type = from.behaviour->state_type();
   handoff.extra = extra;
   handoff.downgrade = downgrade;
-  return code_change_instance(next, behaviour, handoff);
+  return code_change_with(d, next, behaviour, handoff);
 }
 
 }  // namespace lemon

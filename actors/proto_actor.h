@@ -29,7 +29,9 @@
 #ifndef LEMON_ACTORS_PROTO_ACTOR_H_
 #define LEMON_ACTORS_PROTO_ACTOR_H_
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -135,9 +137,7 @@ class Handlers {
     using In = std::decay_t<in_ref>;
     static_assert(std::is_base_of_v<google::protobuf::MessageLite, In>,
                   "a handler takes (lemon::Context&, const SomeProtoMessage&)");
-    if (entries_.empty()) entries_.reserve(4);
-    entries_.push_back(
-        Entry{&type_name<In>(),
+    add(Entry{&type_name<In>(),
               [f = std::move(f)](Context& ctx, const Message& m) mutable -> caf::message {
                 std::optional<In> scratch;
                 const In* in = content_of(m, scratch);  // dispatch matched the type
@@ -158,11 +158,18 @@ class Handlers {
               }});
   }
 
-  void clear() { entries_.clear(); }
+  void clear() {
+    for (std::size_t i = 0; i < std::min(size_, kInline); ++i) inline_[i] = Entry();
+    more_.clear();
+    size_ = 0;
+  }
 
   // Runs the handler of `m`'s type; an error reply if there is none.
   caf::message dispatch(Context& ctx, const Message& m) {
-    for (Entry& e : entries_) {
+    for (std::size_t i = 0; i < std::min(size_, kInline); ++i) {
+      if (m.is(inline_[i].type)) return inline_[i].run(ctx, m);
+    }
+    for (Entry& e : more_) {
       if (m.is(e.type)) return e.run(ctx, m);
     }
     return ctx.host().error_reply("unexpected message " + m.type());
@@ -170,10 +177,26 @@ class Handlers {
 
  private:
   struct Entry {
-    const std::string* type;  // type_name<In>()
+    const std::string* type = nullptr;  // type_name<In>()
     std::function<caf::message(Context&, const Message&)> run;
   };
-  std::vector<Entry> entries_;
+
+  // Most behaviours handle a few types: their entries live in the behaviour, which a reload makes
+  // for every actor, rather than in an allocation of their own.
+  static constexpr std::size_t kInline = 4;
+
+  void add(Entry e) {
+    if (size_ < kInline) {
+      inline_[size_] = std::move(e);
+    } else {
+      more_.push_back(std::move(e));
+    }
+    ++size_;
+  }
+
+  Entry inline_[kInline];
+  std::vector<Entry> more_;  // the entries after the first kInline
+  std::size_t size_ = 0;
 };
 
 // What a new version's code_change gets (see ProtoActor::code_change).
