@@ -1,8 +1,8 @@
 #include "actors/front_of_queue.h"
 
-#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <utility>
 
 #include "caf/actor_system.hpp"
 #include "caf/ref_counted.hpp"
