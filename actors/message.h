@@ -114,18 +114,24 @@ class Message {
   Message(std::string type, std::string bytes)
       : cold_(ColdPtr::make(std::move(type), std::move(bytes), nullptr)) {}
 
-  // Makes `object` the content of this empty Message: `type` is T's Type (lemon::pack),
-  // `code` keeps the code that made it mapped.
+  // What a Message holding `object` is made from: `type` is T's Type (lemon::message_type), `code`
+  // keeps the code that made it mapped. One argument, so that CAF can make the Message in place in
+  // a mailbox element (lemon::send).
   template <class T>
-  void emplace(T&& object, const Type* type, CodeHold code) {
+  struct Made {
+    T&& object;
+    const Type* type;
+    CodeHold code;
+  };
+
+  template <class T>
+  explicit Message(Made<T> made) : type_(made.type), code_(std::move(made.code)) {
     using U = std::decay_t<T>;
     static_assert(std::is_base_of_v<google::protobuf::MessageLite, U>, "a Protobuf message");
-    type_ = type;
-    code_ = std::move(code);
     if constexpr (fits_inline<U>()) {
-      new (inline_) U(std::forward<T>(object));
+      new (inline_) U(std::forward<T>(made.object));
     } else {
-      cold_ = ColdPtr::make("", "", std::make_shared<const U>(std::forward<T>(object)));
+      cold_ = ColdPtr::make("", "", std::make_shared<const U>(std::forward<T>(made.object)));
     }
   }
 

@@ -13,7 +13,6 @@
 
 #include <memory>
 #include <optional>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -39,9 +38,7 @@ Message pack(T&& m, CodeHold code = {}) {
   using U = std::decay_t<T>;
   static_assert(std::is_base_of_v<google::protobuf::MessageLite, U>,
                 "T must be a Protobuf message");
-  Message out;
-  out.emplace(std::forward<T>(m), message_type<U>(), std::move(code));
-  return out;
+  return Message(Message::Made<T>{std::forward<T>(m), message_type<U>(), std::move(code)});
 }
 
 // Sends `m` to `to` from `sender` (none: an anonymous message), made in place in the receiver's
@@ -51,11 +48,11 @@ void send(const caf::actor& to, T&& m, caf::strong_actor_ptr sender = nullptr) {
   using U = std::decay_t<T>;
   static_assert(std::is_base_of_v<google::protobuf::MessageLite, U>,
                 "T must be a Protobuf message");
-  auto* element =
-      new caf::mailbox_element_vals<Message>(std::move(sender), caf::make_message_id(),
-                                             caf::mailbox_element::forwarding_stack{}, Message());
-  std::get<0>(element->data()).emplace(std::forward<T>(m), message_type<U>(), CodeHold());
-  to->enqueue(caf::mailbox_element_ptr{element}, nullptr);
+  to->enqueue(
+      caf::mailbox_element_ptr{new caf::mailbox_element_vals<Message>(
+          std::move(sender), caf::make_message_id(), caf::mailbox_element::forwarding_stack{},
+          Message::Made<T>{std::forward<T>(m), message_type<U>(), CodeHold()})},
+      nullptr);
 }
 
 // `m`, known to be of type T, as a T: the object itself when it was made by generated code with
