@@ -1,4 +1,4 @@
-"""cc_library_and_test: a C++ library and its unit test beside it, laid out by one convention.
+"""cc_library_and_test, cc_library_named: C++ libraries named after their files, by one convention.
 
     cc_library_and_test(
         name = "fs",           # :fs from fs.cc and fs.h; :fs_test from fs_test.cc
@@ -7,9 +7,24 @@
         test_size = "small",   # optional, as are test_data and visibility (of the library)
     )
 
+    cc_library_named(
+        name = "methods",      # :methods from methods.cc and methods.h, with no test beside it
+        deps = [...],          # optional, as is visibility
+    )
+
 A library with more sources, build options or run-time data than that is declared with
-cc_library and cc_test directly.
+cc_library (and cc_test) directly.
 """
+
+def cc_library_named(name, deps = [], visibility = None):
+    """Declares :<name> (<name>.cc, <name>.h)."""
+    native.cc_library(
+        name = name,
+        srcs = [name + ".cc"],
+        hdrs = [name + ".h"],
+        visibility = visibility,
+        deps = deps,
+    )
 
 def cc_library_and_test(
         name,
@@ -19,13 +34,7 @@ def cc_library_and_test(
         test_data = [],
         test_size = None):
     """Declares :<name> (<name>.cc, <name>.h) and :<name>_test (<name>_test.cc)."""
-    native.cc_library(
-        name = name,
-        srcs = [name + ".cc"],
-        hdrs = [name + ".h"],
-        visibility = visibility,
-        deps = deps,
-    )
+    cc_library_named(name = name, deps = deps, visibility = visibility)
     native.cc_test(
         name = name + "_test",
         size = test_size,
