@@ -1,4 +1,4 @@
-"""cc_library_and_test, cc_library_named: C++ libraries named after their files, by one convention.
+"""C++ libraries named after their files, by one convention.
 
     cc_library_and_test(
         name = "fs",           # :fs from fs.cc and fs.h; :fs_test from fs_test.cc
