@@ -12,6 +12,11 @@
         deps = [...],          # optional, as is visibility
     )
 
+    cc_header_library(
+        name = "pack",         # :pack from pack.h alone
+        deps = [...],          # optional, as are visibility and testonly
+    )
+
 A library with more sources, build options or run-time data than that is declared with
 cc_library (and cc_test) directly.
 """
@@ -21,6 +26,16 @@ def cc_library_named(name, deps = [], visibility = None):
     native.cc_library(
         name = name,
         srcs = [name + ".cc"],
+        hdrs = [name + ".h"],
+        visibility = visibility,
+        deps = deps,
+    )
+
+def cc_header_library(name, deps = [], visibility = None, testonly = None):
+    """Declares :<name> (<name>.h, header-only)."""
+    native.cc_library(
+        name = name,
+        testonly = testonly,
         hdrs = [name + ".h"],
         visibility = visibility,
         deps = deps,
