@@ -144,7 +144,7 @@ TEST(PackTest, AMessageIsOneCacheLineAndHoldsSmallObjectsInside) {
 
 TEST(PackTest, ALargeObjectLivesOnTheHeapAndSurvivesCopiesAndMoves) {
   packtest::Wide w;
-  w.set_e(5);
+  w.set_n(5);
   w.set_text(std::string(30, 'w'));
   Message m = pack(w);
   ASSERT_NE(m.object(schema_key<packtest::Wide>()), nullptr);
@@ -153,7 +153,7 @@ TEST(PackTest, ALargeObjectLivesOnTheHeapAndSurvivesCopiesAndMoves) {
   packtest::Wide a, b;
   ASSERT_TRUE(unpack(copy, &a));
   ASSERT_TRUE(unpack(moved, &b));
-  EXPECT_EQ(a.e(), 5);
+  EXPECT_EQ(a.n(), 5);
   EXPECT_EQ(b.text(), w.text());
   EXPECT_EQ(copy.object(schema_key<packtest::Wide>()), moved.object(schema_key<packtest::Wide>()))
       << "a copy of a large object shares it";
