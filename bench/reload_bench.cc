@@ -315,12 +315,11 @@ void send_tick(caf::scoped_actor& self, const caf::actor& a, uint64_t seq) {
   self->send(a, tick_atom::value, uint64_t{1}, seq);
 }
 
-constexpr uint64_t kPipelineMessages = 2000000;  // per pipeline run
-
-int steady_repeats_flag = 11;   // pairs of pipeline runs
-int drain_pairs_flag = 201;     // pairs of drains
-uint64_t drained_flag = 20000;  // messages per drain
-bool drain_only_flag = false;   // steady state: the drain measure only
+int steady_repeats_flag = 11;       // pairs of pipeline runs
+uint64_t pipelined_flag = 2000000;  // messages per pipeline run
+int drain_pairs_flag = 201;         // pairs of drains
+uint64_t drained_flag = 20000;      // messages per drain
+bool drain_only_flag = false;       // steady state: the drain measure only
 
 // One function: its three measures share with_actor and the code server its actors come from.
 void steady_state(caf::actor_system& sys) {
@@ -354,7 +353,7 @@ void steady_state(caf::actor_system& sys) {
     const PairSummary s = summarize(in_pairs<double>(repeats, [&](bool kind) {
       return with_actor(sys, kind ? Kind::kPlain : Kind::kReloadable,
                         [](caf::actor_system& on, const caf::actor& a) {
-                          return throughput(on, a, kPipelineMessages, send_tick, caf_count);
+                          return throughput(on, a, pipelined_flag, send_tick, caf_count);
                         });
     }));
     std::printf(
@@ -401,7 +400,7 @@ void steady_state(caf::actor_system& sys) {
   drain_against(Kind::kModuleInPlain, "steady_state_drain_module", "module_plain");
   // The same two measures for a ProtoActor module, against a plain actor with host structs.
   steady_state_proto(
-      sys, {drain_only_flag ? 0 : repeats, kPipelineMessages, drain_pairs_flag, drained_flag});
+      sys, {drain_only_flag ? 0 : repeats, pipelined_flag, drain_pairs_flag, drained_flag});
   registry->await_count("counter", 0, absl::Seconds(60));
   cs.reset();
 }
@@ -413,11 +412,12 @@ void steady_state(caf::actor_system& sys) {
 // --sharing (CAF's work-sharing scheduler), --max_throughput=K (default 50, as lemon::Runtime),
 // --repeat=K (K upgrades per N, back and forth between v2 and v1, one line each), --rate=M (the
 // sender's load in messages per second; default half of the measured capacity, msg_ns),
-// --steady_repeats=K (pairs of pipeline runs, default 11, 0: none), --drain_pairs=K (pairs of
-// drains, default 201), --drained=M (messages per drain, default 20,000), --drain_only (the drain
-// alone),
-// --state=caf|proto|both (which modules the reload lines upgrade: bench_counter, proto_counter or
-// both, default both), --proto_only (steady_state_proto alone).
+// --steady_repeats=K (pairs of pipeline runs, default 11, 0: none), --pipelined=M (messages per
+// pipeline run, default 2,000,000: the sender outruns the actor, so most of them wait in its
+// mailbox), --drain_pairs=K (pairs of drains, default 201), --drained=M (messages per drain,
+// default 20,000), --drain_only (the drain alone), --state=caf|proto|both (which modules the
+// reload lines upgrade: bench_counter, proto_counter or both, default both), --proto_only
+// (steady_state_proto alone).
 int main(int argc, char** argv) {
   (void)lemon::raise_fast_bin_limit();  // as lemon::Runtime does, for every line alike
   std::vector<int> ns;
@@ -439,6 +439,8 @@ int main(int argc, char** argv) {
       lemon::repeat_flag = std::max(1, std::atoi(arg.c_str() + 9));
     } else if (arg.rfind("--steady_repeats=", 0) == 0) {
       lemon::steady_repeats_flag = std::max(0, std::atoi(arg.c_str() + 17));
+    } else if (arg.rfind("--pipelined=", 0) == 0) {
+      lemon::pipelined_flag = std::max<uint64_t>(1, std::strtoull(arg.c_str() + 12, nullptr, 10));
     } else if (arg.rfind("--drain_pairs=", 0) == 0) {
       lemon::drain_pairs_flag = std::max(1, std::atoi(arg.c_str() + 14));
     } else if (arg.rfind("--drained=", 0) == 0) {
@@ -469,7 +471,7 @@ int main(int argc, char** argv) {
   if (max_throughput > 0) cfg.set("scheduler.max-throughput", max_throughput);
   caf::actor_system sys{cfg};
   if (proto_only) {
-    lemon::steady_state_proto(sys, {lemon::steady_repeats_flag, lemon::kPipelineMessages,
+    lemon::steady_state_proto(sys, {lemon::steady_repeats_flag, lemon::pipelined_flag,
                                     lemon::drain_pairs_flag, lemon::drained_flag});
     return 0;
   }
