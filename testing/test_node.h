@@ -70,6 +70,12 @@ class NodeTest : public ::testing::Test {
     ASSERT_TRUE(installed.ok()) << installed;
   }
 
+  // Puts `so` at <modules_dir>/<name>.so and reloads module `name` from it: the reload's report.
+  ReloadReport install_and_reload(const std::string& name, const std::string& so) {
+    install(name, so, false);
+    return rt_->reloader().run(ReloadRequest::module(name));
+  }
+
   // An actor of `module` named `name` ("": unnamed), started with `init_arg`; a failed spawn is a
   // test failure and gives an invalid handle.
   caf::actor spawn(const std::string& module, const std::string& name,
