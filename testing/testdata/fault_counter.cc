@@ -14,6 +14,7 @@
 
 #include "actors/messages.h"
 #include "actors/module.h"
+#include "actors/testdata/number_behaviour.h"
 
 #ifndef FAULT_VERSION
 #define FAULT_VERSION "2-fault"
@@ -30,13 +31,11 @@ const ThrowsWhenLoaded throws_when_loaded;
 
 namespace fault_counter {
 
-// Just what the fault cases need of a counter: its count, get and add.
-class Counter : public lemon::Behaviour {
+// Just what the fault cases need of a counter: its number is the count, with get and add.
+class Counter : public lemon::testdata::NumberBehaviour<Counter> {
  public:
   static std::unique_ptr<Counter> create(const std::string& init_arg) {
-    auto c = std::make_unique<Counter>();
-    if (!init_arg.empty()) c->count_ = std::stoll(init_arg);
-    return c;
+    return with(init_arg.empty() ? 0 : std::stoll(init_arg));
   }
 
   // Keeps the count of either counter version's state ("count=N;..." or "v2|count=N|...").
@@ -57,8 +56,7 @@ class Counter : public lemon::Behaviour {
 #endif
     const auto count = old_state.find("count=");
     if (count == std::string::npos) throw std::runtime_error("fault_counter: no count in state");
-    auto c = std::make_unique<Counter>();
-    c->count_ = std::stoll(old_state.substr(count + 6));
+    auto c = with(std::stoll(old_state.substr(count + 6)));
 #ifdef FAULT_THROW_AFTER_MIGRATION
     c->throw_next_ = true;
 #endif
@@ -70,20 +68,18 @@ class Counter : public lemon::Behaviour {
     return {
         [this](lemon::add_atom, int64_t n) {
           maybe_throw();
-          count_ += n;
-          return count_;
+          number_ += n;
+          return number_;
         },
         [this](lemon::get_atom) {
           maybe_throw();
-          return count_;
+          return number_;
         },
     };
   }
 
-  std::string export_state() const override { return "count=" + std::to_string(count_); }
-
   std::string format_status() const override {
-    return "{\"version\":\"" FAULT_VERSION "\",\"count\":" + std::to_string(count_) + "}";
+    return "{\"version\":\"" FAULT_VERSION "\",\"count\":" + std::to_string(number_) + "}";
   }
 
  private:
@@ -93,7 +89,6 @@ class Counter : public lemon::Behaviour {
     throw std::runtime_error("fault_counter: first message after migration throws");
   }
 
-  int64_t count_ = 0;
   bool throw_next_ = false;
 };
 
