@@ -32,10 +32,13 @@ using json = nlohmann::json;
 
 class ActorStateTest : public NodeTest {
  protected:
+  ActorStateTest()
+      : NodeTest({{"ledger", runfile("testing/testdata/libledger_v1.so")},
+                  {"counter", runfile("extensions/counter/libcounter_v1.so")}}) {}
+
   void SetUp() override {
     NodeTest::SetUp();
-    install("ledger", runfile("testing/testdata/libledger_v1.so"));
-    install("counter", runfile("extensions/counter/libcounter_v1.so"));
+    if (HasFatalFailure()) return;
     service_ = std::make_unique<NodeService>(node_service_deps(*rt_), "node-a");
     register_control_plane_methods(rpc_, *service_);
   }

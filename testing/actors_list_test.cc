@@ -22,10 +22,13 @@ namespace {
 
 class ActorsListTest : public NodeTest {
  protected:
+  ActorsListTest()
+      : NodeTest({{"counter", runfile("extensions/counter/libcounter_v1.so")},
+                  {"slow", runfile("actors/testdata/libslow_v1.so")}}) {}
+
   void SetUp() override {
     NodeTest::SetUp();
-    install("counter", runfile("extensions/counter/libcounter_v1.so"));
-    install("slow", runfile("actors/testdata/libslow_v1.so"));
+    if (HasFatalFailure()) return;
     service_ = std::make_unique<NodeService>(node_service_deps(*rt_), "node-a");
   }
   void TearDown() override {
