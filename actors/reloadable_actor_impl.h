@@ -96,14 +96,11 @@ void schedule(caf::resumable* job, caf::execution_unit* eu, caf::actor_system& s
 // kServe: a held actor is then scheduled and runs, serving that message and keeping the ordinary
 // ones, until the release; a claimed one is scheduled once the manager has decided.
 namespace run {
-inline constexpr uint32_t kIdle = 0;
-inline constexpr uint32_t kClaimed = 1;
-inline constexpr uint32_t kHeld = 2;
-inline constexpr uint32_t kDraining = 3;
-inline constexpr uint32_t kWakePending = 4;
-inline constexpr uint32_t kDeferred = 5;
-inline constexpr uint32_t kStarting = 6;
+// The run states, in the bits of kMask.
+enum : uint32_t { kIdle, kClaimed, kHeld, kDraining, kWakePending, kDeferred, kStarting };
 inline constexpr uint32_t kMask = 0x7;
+static_assert(kStarting <= kMask, "every run state fits in kMask");
+// Flags beside the run state.
 inline constexpr uint32_t kKept = 0x10;
 inline constexpr uint32_t kExited = 0x20;
 inline constexpr uint32_t kParked = 0x40;

@@ -13,6 +13,13 @@
 namespace lemon {
 namespace {
 
+// A supervisor of `strategy` over the counters a, b and c that allows `intensity` restarts.
+SupervisorSpec abc(Strategy strategy, int intensity = 10) {
+  SupervisorSpec spec = supervisor(strategy, {child("a"), child("b"), child("c")});
+  spec.intensity = intensity;
+  return spec;
+}
+
 TEST_F(SupervisorTest, StartsChildrenInOrderUnderTheirNames) {
   caf::actor sup = start(supervisor(Strategy::kOneForOne, {child("a"), child("b")}));
   auto kids = children(sup);
@@ -26,7 +33,7 @@ TEST_F(SupervisorTest, StartsChildrenInOrderUnderTheirNames) {
 }
 
 TEST_F(SupervisorTest, OneForOneRestartsOnlyTheCrashedChild) {
-  caf::actor sup = start(supervisor(Strategy::kOneForOne, {child("a"), child("b"), child("c")}));
+  caf::actor sup = start(abc(Strategy::kOneForOne));
   auto before = children(sup);
   ASSERT_EQ(before.size(), 3u);
   ASSERT_EQ(ask<int64_t>(before[1].handle, add_atom::value, int64_t{5}), 12);
@@ -46,20 +53,12 @@ TEST_F(SupervisorTest, OneForOneRestartsOnlyTheCrashedChild) {
 }
 
 TEST_F(SupervisorTest, OneForAllRestartsEveryChildWithoutCountingTheStopsAsCrashes) {
-  SupervisorSpec spec = supervisor(Strategy::kOneForAll, {child("a"), child("b"), child("c")});
-  spec.intensity = 1;  // the two stopped siblings would exceed it if they counted
-  caf::actor sup = start(spec);
+  // Intensity 1: the two stopped siblings would exceed it if they counted.
+  caf::actor sup = start(abc(Strategy::kOneForAll, 1));
   auto before = children(sup);
   ASSERT_EQ(before.size(), 3u);
   kill(before[1].handle);
-  for (int i = 0; i < 3; ++i) {
-    SCOPED_TRACE(i);
-    SupervisedChild report = next_report();
-    EXPECT_EQ(report.name, before[i].name) << "reports come in start order";
-    ASSERT_TRUE(report.handle);
-    EXPECT_NE(report.handle, before[i].handle);
-    EXPECT_EQ(registry_->whereis(report.name), report.handle);
-  }
+  expect_all_restarted(before);
   auto after = children(sup);
   ASSERT_EQ(after.size(), 3u);
   EXPECT_LT(after[0].handle.id(), after[1].handle.id());
@@ -68,19 +67,13 @@ TEST_F(SupervisorTest, OneForAllRestartsEveryChildWithoutCountingTheStopsAsCrash
 }
 
 TEST_F(SupervisorTest, SimultaneousCrashesAreHandledOneAfterTheOther) {
-  SupervisorSpec spec = supervisor(Strategy::kOneForAll, {child("a"), child("b"), child("c")});
-  spec.intensity = 1;  // both crashes are covered by one restart of all children
-  caf::actor sup = start(spec);
+  // Intensity 1: both crashes are covered by one restart of all children.
+  caf::actor sup = start(abc(Strategy::kOneForAll, 1));
   auto before = children(sup);
   ASSERT_EQ(before.size(), 3u);
   kill(before[0].handle);
   kill(before[2].handle);
-  for (int i = 0; i < 3; ++i) {
-    SCOPED_TRACE(i);
-    SupervisedChild report = next_report();
-    EXPECT_EQ(report.name, before[i].name);
-    EXPECT_TRUE(report.handle);
-  }
+  expect_all_restarted(before);
   auto after = children(sup);  // answered: the supervisor is still running
   ASSERT_EQ(after.size(), 3u);
   for (int i = 0; i < 3; ++i) EXPECT_NE(after[i].handle, before[i].handle);
@@ -102,7 +95,7 @@ TEST_F(SupervisorTest, SimultaneousCrashesAreHandledOneAfterTheOther) {
 }
 
 TEST_F(SupervisorTest, RestForOneRestartsTheCrashedChildAndTheLaterOnes) {
-  caf::actor sup = start(supervisor(Strategy::kRestForOne, {child("a"), child("b"), child("c")}));
+  caf::actor sup = start(abc(Strategy::kRestForOne));
   auto before = children(sup);
   ASSERT_EQ(before.size(), 3u);
   kill(before[1].handle);

@@ -102,6 +102,19 @@ class SupervisorTest : public ::testing::Test {
     return out;
   }
 
+  // Expects the reports of a restart of all of `before`: every child, in start order, started
+  // again under its name with a new handle.
+  void expect_all_restarted(const std::vector<SupervisedChild>& before) {
+    for (const SupervisedChild& old : before) {
+      SCOPED_TRACE(old.name);
+      SupervisedChild report = next_report();
+      EXPECT_EQ(report.name, old.name) << "reports come in start order";
+      EXPECT_TRUE(report.handle);
+      EXPECT_NE(report.handle, old.handle);
+      EXPECT_EQ(registry_->whereis(report.name), report.handle);
+    }
+  }
+
   // The exit reason of `a`, which must have been monitored; down messages of other actors that
   // come first are kept for their own call.
   caf::error await_down(const caf::actor& a) {

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <optional>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -51,26 +50,18 @@ class NodeFilesTest : public ::testing::Test {
 // With HOME unset or empty every default is under the password database's home, the token's
 // included: never /tmp, and never two different homes in one start.
 TEST_F(NodeFilesTest, EveryDefaultIsUnderOneHomeAlsoWithoutHome) {
-  const std::string from_passwd = testing::passwd_home() + "/.lemon";
-  const struct {
-    std::optional<std::string> home;
-    std::string base;
-  } cases[] = {
-      {std::nullopt, from_passwd},
-      {std::string(""), from_passwd},
-      {dir_, dir_ + "/.lemon"},
-  };
-  for (const auto& c : cases) {
+  for (const testing::HomeCase& c : testing::home_cases(dir_)) {
     SCOPED_TRACE(c.home.value_or("<unset>"));
     testing::ScopedHome home(c.home);
+    const std::string base = c.resolved + "/.lemon";
     absl::StatusOr<NodeFiles> files = resolve_node_files({});
     ASSERT_TRUE(files.ok()) << files.status();
-    EXPECT_EQ(files->modules_dir, c.base + "/modules");
-    EXPECT_EQ(files->examples_dir, c.base + "/examples");
-    EXPECT_EQ(files->extensions_dir, c.base + "/extensions");
-    EXPECT_EQ(files->state_dir, c.base + "/state");
-    EXPECT_EQ(files->token_file, c.base + "/token");
-    EXPECT_EQ(default_token_path().value_or(""), c.base + "/token");
+    EXPECT_EQ(files->modules_dir, base + "/modules");
+    EXPECT_EQ(files->examples_dir, base + "/examples");
+    EXPECT_EQ(files->extensions_dir, base + "/extensions");
+    EXPECT_EQ(files->state_dir, base + "/state");
+    EXPECT_EQ(files->token_file, base + "/token");
+    EXPECT_EQ(default_token_path().value_or(""), base + "/token");
     EXPECT_TRUE(files->default_modules && files->default_extensions);
   }
   // Paths given are kept as they are.

@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -257,20 +256,13 @@ absl::Status CodeServer::probe(const std::string& path) const {
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
     return reload_status(ReloadError::kIoError, absl::StrCat("pipe: ", errno_text(errno)));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  std::string probe_path = options_.probe_path;
-  std::string target = path;
-  char* argv[] = {probe_path.data(), target.data(), nullptr};
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, probe_path.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const int rc =
+      spawn_probe(options_.probe_path, path, err_pipe[1], {STDERR_FILENO}, STDOUT_FILENO, pid);
   close(err_pipe[1]);
   if (rc != 0) {
     close(err_pipe[0]);
-    return io_error("cannot start", probe_path, rc);
+    return io_error("cannot start", options_.probe_path, rc);
   }
   // Read what the probe says until it exits (its stderr closes) or the deadline passes.
   std::string said;

@@ -210,21 +210,12 @@ TEST_F(FsTest, PathsAnotherUserOwnsAreNotTrusted) {
 }
 
 TEST(HomeDirectoryTest, AnUnsetOrEmptyHomeIsThePasswordDatabasesNeverTmp) {
-  const std::string from_passwd = testing::passwd_home();
-  const struct {
-    std::optional<std::string> home;
-    std::string expected;
-  } cases[] = {
-      {std::nullopt, from_passwd},
-      {std::string(""), from_passwd},
-      {std::string("/srv/somebody"), "/srv/somebody"},
-  };
-  for (const auto& c : cases) {
+  for (const testing::HomeCase& c : testing::home_cases("/srv/somebody")) {
     SCOPED_TRACE(c.home.value_or("<unset>"));
     testing::ScopedHome scoped(c.home);
     absl::StatusOr<std::string> home = home_directory();
     ASSERT_TRUE(home.ok()) << home.status();
-    EXPECT_EQ(*home, c.expected);
+    EXPECT_EQ(*home, c.resolved);
   }
 }
 

@@ -22,6 +22,20 @@ extern char** environ;
 
 namespace lemon {
 
+int spawn_probe(const std::string& probe_path, const std::string& arg, int fd,
+                std::initializer_list<int> streams, int null_stream, pid_t& pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  for (int stream : streams) posix_spawn_file_actions_adddup2(&actions, fd, stream);
+  posix_spawn_file_actions_addopen(&actions, null_stream, "/dev/null", O_WRONLY, 0);
+  std::string program = probe_path;
+  std::string argument = arg;
+  char* argv[] = {program.data(), argument.data(), nullptr};
+  const int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc;
+}
+
 ProbeServer::~ProbeServer() {
   absl::MutexLock lock(&mu_);
   stop();
@@ -31,17 +45,9 @@ bool ProbeServer::start() {
   if (fd_ >= 0) return true;
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, sv[1], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, sv[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  std::string path = probe_path_;
-  char serve[] = "--serve";
-  char* argv[] = {path.data(), serve, nullptr};
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, path.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const int rc =
+      spawn_probe(probe_path_, "--serve", sv[1], {STDIN_FILENO, STDOUT_FILENO}, STDERR_FILENO, pid);
   close(sv[1]);
   if (rc != 0) {
     close(sv[0]);

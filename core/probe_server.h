@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <initializer_list>
 #include <string>
 #include <utility>
 
@@ -22,6 +23,12 @@
 #include "absl/time/time.h"
 
 namespace lemon {
+
+// Starts the probe program `probe_path arg` with `fd` duplicated onto each of the child's
+// `streams` (STDIN_FILENO, ...) and /dev/null, opened for writing, on `null_stream`; sets `pid`.
+// posix_spawn's result: 0, or an error number.
+int spawn_probe(const std::string& probe_path, const std::string& arg, int fd,
+                std::initializer_list<int> streams, int null_stream, pid_t& pid);
 
 class ProbeServer {
  public:

@@ -86,4 +86,8 @@ std::string passwd_home() {
   return pw->pw_dir;
 }
 
+std::vector<HomeCase> home_cases(const std::string& set) {
+  return {{std::nullopt, passwd_home()}, {std::string(""), passwd_home()}, {set, set}};
+}
+
 }  // namespace lemon::testing

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace lemon::testing {
 
@@ -58,6 +59,15 @@ class ScopedHome {
 // The current user's home directory in the password database (what HOME falls back to); aborts
 // when there is none.
 std::string passwd_home();
+
+// A HOME setting and the home directory it stands for.
+struct HomeCase {
+  std::optional<std::string> home;  // nullopt: unset
+  std::string resolved;
+};
+// The HOME settings a default path must work with: unset and empty (both stand for passwd_home(),
+// never /tmp), then `set`, which stands for itself.
+std::vector<HomeCase> home_cases(const std::string& set);
 
 }  // namespace lemon::testing
 

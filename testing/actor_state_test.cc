@@ -16,13 +16,12 @@
 #include "caf/all.hpp"
 #include "control_plane/json_rpc.h"
 #include "control_plane/methods.h"
-#include "control_plane/node.h"
 #include "control_plane/node_service.h"
 #include "core/reload_request.h"
 #include "core/test_support.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "testing/test_node.h"
+#include "testing/node_service_fixture.h"
 #include "testing/testdata/ledger_v1/ledger.pb.h"
 
 namespace lemon::testing {
@@ -30,19 +29,16 @@ namespace {
 
 using json = nlohmann::json;
 
-class ActorStateTest : public NodeTest {
+class ActorStateTest : public NodeServiceTest {
  protected:
-  void SetUp() override {
-    NodeTest::SetUp();
-    install("ledger", runfile("testing/testdata/libledger_v1.so"));
-    install("counter", runfile("extensions/counter/libcounter_v1.so"));
-    service_ = std::make_unique<NodeService>(node_service_deps(*rt_), "node-a");
-    register_control_plane_methods(rpc_, *service_);
-  }
+  ActorStateTest()
+      : NodeServiceTest({{"ledger", runfile("testing/testdata/libledger_v1.so")},
+                         {"counter", runfile("extensions/counter/libcounter_v1.so")}}) {}
 
-  void TearDown() override {
-    service_.reset();
-    NodeTest::TearDown();
+  void SetUp() override {
+    NodeServiceTest::SetUp();
+    if (HasFatalFailure()) return;
+    register_control_plane_methods(rpc_, *service_);
   }
 
   // The JSON-RPC response to `method` with `params`.
@@ -73,7 +69,6 @@ class ActorStateTest : public NodeTest {
     return a;
   }
 
-  std::unique_ptr<NodeService> service_;
   JsonRpcDispatcher rpc_;
 };
 

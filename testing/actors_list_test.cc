@@ -10,28 +10,20 @@
 #include "actors/messages.h"
 #include "actors/supervisor.h"
 #include "caf/all.hpp"
-#include "control_plane/node.h"
 #include "control_plane/node_service.h"
 #include "core/test_support.h"
 #include "gtest/gtest.h"
 #include "node/runtime.h"
-#include "testing/test_node.h"
+#include "testing/node_service_fixture.h"
 
 namespace lemon::testing {
 namespace {
 
-class ActorsListTest : public NodeTest {
+class ActorsListTest : public NodeServiceTest {
  protected:
-  void SetUp() override {
-    NodeTest::SetUp();
-    install("counter", runfile("extensions/counter/libcounter_v1.so"));
-    install("slow", runfile("actors/testdata/libslow_v1.so"));
-    service_ = std::make_unique<NodeService>(node_service_deps(*rt_), "node-a");
-  }
-  void TearDown() override {
-    service_.reset();
-    NodeTest::TearDown();
-  }
+  ActorsListTest()
+      : NodeServiceTest({{"counter", runfile("extensions/counter/libcounter_v1.so")},
+                         {"slow", runfile("actors/testdata/libslow_v1.so")}}) {}
 
   // `n` actors of `module`, named <prefix><i>, or unnamed when `prefix` is empty.
   void spawn_many(const std::string& module, int n, const std::string& prefix = "") {
@@ -50,8 +42,6 @@ class ActorsListTest : public NodeTest {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : rpc::ActorsListResult();
   }
-
-  std::unique_ptr<NodeService> service_;
 };
 
 TEST_F(ActorsListTest, PagesListEveryActorOnceUntilTheCursorComesBackEmpty) {

@@ -203,8 +203,7 @@ TEST_F(FaultInjectionTest, EveryBadSharedObjectIsRefusedAndNothingRunningChanges
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
-    install("counter", c.file, false);
-    ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
+    ReloadReport r = install_and_reload("counter", c.file);
     observed(c.what, r);
     EXPECT_EQ(r.status, ReloadStatus::kError);
     ASSERT_EQ(r.errors.size(), 1u) << first_error(r);
@@ -217,8 +216,7 @@ TEST_F(FaultInjectionTest, EveryBadSharedObjectIsRefusedAndNothingRunningChanges
   // Only the current version's copy is left in the copy directory: failed loads removed theirs.
   EXPECT_EQ(count_files(copy_dir()), 1);
   // And a good version still goes in afterwards, under the same load, taking the exact counts.
-  install("counter", counter_so("2"), false);
-  ReloadReport ok = rt_->reloader().run(ReloadRequest::module("counter"));
+  ReloadReport ok = install_and_reload("counter", counter_so("2"));
   ASSERT_EQ(ok.status, ReloadStatus::kOk) << first_error(ok);
   expect_actors_intact("2");
 }
@@ -234,8 +232,7 @@ TEST_F(FaultInjectionTest, CodeChangeThatThrowsRollsEveryActorBack) {
 }
 
 TEST_F(FaultInjectionTest, CodeChangeThatReturnsNoBehaviourRollsEveryActorBack) {
-  install("counter", fault_so("null_code_change"), false);
-  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
+  ReloadReport r = install_and_reload("counter", fault_so("null_code_change"));
   expect_reload_error("code_change returns no behaviour", r, ReloadError::kCodeChangeFailed,
                       {"code_change returned no behaviour"});
   expect_rolled_back_to("1");
@@ -291,8 +288,7 @@ TEST_F(FaultInjectionTest, NewBehaviourThatThrowsAfterResumeIsRestartedByItsSupe
   EXPECT_EQ(ask<int64_t>(child, add_atom::value, int64_t{5}), 12);
   load_->stop();  // the unsupervised load actors would die at their next tick; see below
 
-  install("counter", fault_so("throw_after_migration"), false);
-  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
+  ReloadReport r = install_and_reload("counter", fault_so("throw_after_migration"));
   ASSERT_EQ(r.status, ReloadStatus::kOk) << first_error(r);
   EXPECT_EQ(ask<ActorStatus>(child, sys_status_atom::value).version, "2-throws");
 
@@ -401,8 +397,7 @@ TEST_F(FaultInjectionTest, AModulesCopyDirectoryThatCannotBeWrittenIsAnIoError) 
   const std::string away = dir_.file("state/modules.away");
   ASSERT_EQ(rename(copy_dir().c_str(), away.c_str()), 0);
   write_file(copy_dir(), "not a directory");
-  install("counter", counter_so("2"), false);
-  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
+  ReloadReport r = install_and_reload("counter", counter_so("2"));
   expect_reload_error("copy directory cannot be written", r, ReloadError::kIoError,
                       {"cannot create a file in " + copy_dir(), "Not a directory"});
   EXPECT_EQ(rt_->code_server().current("counter")->version(), "1");

@@ -65,11 +65,9 @@ Fields decode(const std::string& bytes) {
 
 class ProtoActorTest : public NodeTest {
  protected:
-  void SetUp() override {
-    NodeTest::SetUp();
-    install("ledger", runfile("testing/testdata/libledger_v1.so"));
-    install("watcher", runfile("testing/testdata/libwatcher.so"));
-  }
+  ProtoActorTest()
+      : NodeTest({{"ledger", runfile("testing/testdata/libledger_v1.so")},
+                  {"watcher", runfile("testing/testdata/libwatcher.so")}}) {}
 
   // Reloads module `name` from the shared object `so` (installed as <name>.so); `force` passes
   // the schema gate.

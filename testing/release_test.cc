@@ -119,10 +119,8 @@ TEST_F(ReleaseTest, ARestartBootsThePermanentVersionNotAFileWhoseReloadFailed) {
   ASSERT_TRUE(
       rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true).ok());
   spawn("counter", 3);
-  install("counter", counter_so("2"), false);
-  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("counter")).status, ReloadStatus::kOk);
-  install("counter", counter_so("2_fail"), false);
-  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("counter")).status, ReloadStatus::kError);
+  ASSERT_EQ(install_and_reload("counter", counter_so("2")).status, ReloadStatus::kOk);
+  ASSERT_EQ(install_and_reload("counter", counter_so("2_fail")).status, ReloadStatus::kError);
   restart();
   auto booted = rt_->reloader().boot_module("counter", dir_.file("modules/counter.so"));
   ASSERT_TRUE(booted.ok()) << booted.status();
@@ -156,8 +154,8 @@ TEST_F(ReleaseTest, RollbackReturnsToThePreviousVersionAsADowngrade) {
   install("ledger", runfile("testing/testdata/libledger_v1.so"));
   ASSERT_TRUE(rt_->reloader().releases()->record(*rt_->code_server().current("ledger"), true).ok());
   auto ledgers = spawn("ledger", 3);
-  install("ledger", runfile("testing/testdata/libledger_v2.so"), false);
-  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("ledger")).status, ReloadStatus::kOk);
+  ASSERT_EQ(install_and_reload("ledger", runfile("testing/testdata/libledger_v2.so")).status,
+            ReloadStatus::kOk);
   ASSERT_EQ(version_of(ledgers[0]), "2");
 
   ReloadReport r = rt_->reloader().run(ReloadRequest::rollback("ledger"));
@@ -178,8 +176,7 @@ TEST_F(ReleaseTest, RollbackAfterARestartLoadsThePreviousVersionFromItsCopy) {
   install("counter", counter_so("1"));
   ASSERT_TRUE(
       rt_->reloader().releases()->record(*rt_->code_server().current("counter"), true).ok());
-  install("counter", counter_so("2"), false);
-  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("counter")).status, ReloadStatus::kOk);
+  ASSERT_EQ(install_and_reload("counter", counter_so("2")).status, ReloadStatus::kOk);
   restart();
   ASSERT_TRUE(rt_->reloader().boot_module("counter", "").ok());
   auto actors = spawn("counter", 4);

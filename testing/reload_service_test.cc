@@ -18,10 +18,7 @@ namespace {
 
 class ReloadServiceTest : public NodeTest {
  protected:
-  void SetUp() override {
-    NodeTest::SetUp();
-    install("counter", runfile("extensions/counter/libcounter_v1.so"));
-  }
+  ReloadServiceTest() : NodeTest({{"counter", runfile("extensions/counter/libcounter_v1.so")}}) {}
 
   // The reload service's answer to `req`.
   ReloadReport reload(const ReloadRequest& req) {

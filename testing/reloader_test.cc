@@ -122,10 +122,8 @@ TEST_F(ReloaderTest, BadTargetsAreErrorsWithAReason) {
 TEST_F(ReloaderTest, AnOldVersionStillInUseIsSkippedWithInUse) {
   install("counter", counter_so("1"));
   ModuleUse state_from_v1(rt_->code_server().current("counter"));  // e.g. a live state object
-  install("counter", counter_so("2"), false);
-  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("counter")).status, ReloadStatus::kOk);
-  install("counter", counter_so("2_fail"), false);
-  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
+  ASSERT_EQ(install_and_reload("counter", counter_so("2")).status, ReloadStatus::kOk);
+  ReloadReport r = install_and_reload("counter", counter_so("2_fail"));
   EXPECT_EQ(r.status, ReloadStatus::kPartial);
   ASSERT_EQ(r.skipped.size(), 1u);
   EXPECT_EQ(r.skipped[0].reason, ReloadError::kInUse);
@@ -136,8 +134,7 @@ TEST_F(ReloaderTest, AnOldVersionStillInUseIsSkippedWithInUse) {
 TEST_F(ReloaderTest, FailingCodeChangeLeavesEveryActorOnTheOldVersionAndNamesThem) {
   install("counter", counter_so("1"));
   auto actors = spawn("counter", 8);
-  install("counter", counter_so("2_fail"), false);
-  ReloadReport r = rt_->reloader().run(ReloadRequest::module("counter"));
+  ReloadReport r = install_and_reload("counter", counter_so("2_fail"));
   EXPECT_EQ(r.status, ReloadStatus::kError);
   ASSERT_GE(r.errors.size(), 2u);
   EXPECT_EQ(r.errors[0].reason, ReloadError::kCodeChangeFailed);
@@ -310,8 +307,7 @@ TEST_F(ReloaderTest, AReloadWhoseHolderThrowsReleasesTheLock) {
 TEST_F(ReloaderTest, MetricsCountReloadsAndPassPromtool) {
   install("counter", counter_so("1"));
   spawn("counter", 5);
-  install("counter", counter_so("2"), false);
-  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("counter")).status, ReloadStatus::kOk);
+  ASSERT_EQ(install_and_reload("counter", counter_so("2")).status, ReloadStatus::kOk);
   ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("nope")).status, ReloadStatus::kError);
   ASSERT_EQ(rt_->reloader().run(ReloadRequest::soft_purge("counter")).status, ReloadStatus::kOk);
   const std::string m = rt_->exporter().serialize_text();
@@ -456,8 +452,7 @@ TEST_F(ReloaderTest, AppReloadStopsAtAModuleSkippedInUseAndRollsBackTheOthers) {
   install("app_c", app_so("c", "1"));
   auto a_actors = spawn("app_a", 2);
   ModuleUse b_v1(rt_->code_server().current("app_b"));  // keeps app_b 1 in use once it is old
-  install("app_b", app_so("b", "2"), false);
-  ASSERT_EQ(rt_->reloader().run(ReloadRequest::module("app_b")).status, ReloadStatus::kOk);
+  ASSERT_EQ(install_and_reload("app_b", app_so("b", "2")).status, ReloadStatus::kOk);
   install("app_a", app_so("a", "2"), false);
   install("app_b", app_so("b", "1"), false);  // other bytes than current 2: prepare says in_use
   install("app_c", app_so("c", "2"), false);  // no actors: would load if attempted

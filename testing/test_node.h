@@ -53,11 +53,24 @@ inline absl::Status install_module(Runtime& rt, const std::string& so, const std
 // A fixture with a node of its own: rt_ runs in dir_ (node_options), self_ talks to its actors.
 class NodeTest : public ::testing::Test {
  protected:
+  // A module to install and load at SetUp: its name and its file.
+  struct Module {
+    std::string name;
+    std::string so;
+  };
+
+  // The node starts with `modules`, installed in this order.
+  explicit NodeTest(std::vector<Module> modules = {}) : modules_(std::move(modules)) {}
+
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<Runtime>> rt = Runtime::create(node_options(dir_));
     ASSERT_TRUE(rt.ok()) << rt.status();
     rt_ = std::move(*rt);
     self_ = std::make_unique<caf::scoped_actor>(rt_->system());
+    for (const Module& m : modules_) {
+      install(m.name, m.so);
+      if (HasFatalFailure()) return;
+    }
   }
   void TearDown() override {
     self_.reset();
@@ -68,6 +81,12 @@ class NodeTest : public ::testing::Test {
   void install(const std::string& name, const std::string& so, bool load = true) {
     absl::Status installed = install_module(*rt_, so, name + ".so", load);
     ASSERT_TRUE(installed.ok()) << installed;
+  }
+
+  // Puts `so` at <modules_dir>/<name>.so and reloads module `name` from it: the reload's report.
+  ReloadReport install_and_reload(const std::string& name, const std::string& so) {
+    install(name, so, false);
+    return rt_->reloader().run(ReloadRequest::module(name));
   }
 
   // An actor of `module` named `name` ("": unnamed), started with `init_arg`; a failed spawn is a
@@ -101,6 +120,7 @@ class NodeTest : public ::testing::Test {
     return ask_reply<T>(*self_, std::chrono::seconds(60), a, xs...);
   }
 
+  const std::vector<Module> modules_;
   ScratchDir dir_;
   std::unique_ptr<Runtime> rt_;
   std::unique_ptr<caf::scoped_actor> self_;

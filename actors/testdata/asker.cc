@@ -3,33 +3,21 @@
 // through CAF's own request(...).then(...). Used to show that a reload waits for continuations
 // made by old code, tracked or not, before the state is migrated.
 #include <cstdint>
-#include <memory>
 #include <string>
 
 #include "actors/messages.h"
 #include "actors/module.h"
+#include "actors/testdata/number_behaviour.h"
 
 namespace asker_version {
 
-// What both behaviours share: the count of answers, their state. `Self` is the behaviour made.
+// What both behaviours share: their number is the count of answers.
 template <class Self>
-class CountsAnswers : public lemon::Behaviour {
+class CountsAnswers : public lemon::testdata::NumberBehaviour<Self> {
  public:
-  static std::unique_ptr<Self> create(const std::string&) { return std::make_unique<Self>(); }
-  static std::unique_ptr<Self> code_change(const std::string&, const std::string& state,
-                                           const std::string&) {
-    auto a = std::make_unique<Self>();
-    a->answers_ = std::stoll(state);
-    return a;
-  }
-
-  std::string export_state() const override { return std::to_string(answers_); }
   std::string format_status() const override {
-    return "{\"version\":\"" ASKER_VERSION "\",\"answers\":" + std::to_string(answers_) + "}";
+    return "{\"version\":\"" ASKER_VERSION "\",\"answers\":" + std::to_string(this->number_) + "}";
   }
-
- protected:
-  int64_t answers_ = 0;
 };
 
 class Asker : public CountsAnswers<Asker> {
@@ -38,10 +26,10 @@ class Asker : public CountsAnswers<Asker> {
     return {
         [this, &ctx](lemon::ping_atom, const caf::actor& responder, uint64_t ms) {
           ctx.request(
-              responder, caf::infinite, [this](uint64_t) { ++answers_; }, [](caf::error&) {},
+              responder, caf::infinite, [this](uint64_t) { ++number_; }, [](caf::error&) {},
               lemon::ping_atom::value, ms);
         },
-        [this](lemon::get_atom) { return answers_; },
+        [this](lemon::get_atom) { return number_; },
     };
   }
 };
@@ -53,9 +41,9 @@ class RawAsker : public CountsAnswers<RawAsker> {
         [this, &ctx](lemon::ping_atom, const caf::actor& responder, uint64_t ms) {
           ctx.self()
               ->request(responder, caf::infinite, lemon::ping_atom::value, ms)
-              .then([this](uint64_t) { ++answers_; });
+              .then([this](uint64_t) { ++number_; });
         },
-        [this](lemon::get_atom) { return answers_; },
+        [this](lemon::get_atom) { return number_; },
     };
   }
 };

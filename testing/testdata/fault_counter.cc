@@ -1,5 +1,5 @@
-// Test module `counter` (fault injection): reads counter version 1's state like counter version 2
-// does, and is wrong in one way chosen at compile time (testing/fault_injection_test.cc):
+// Test module `counter` (fault injection): takes over the count of the example counter's actors,
+// and is wrong in one way chosen at compile time (testing/fault_injection_test.cc):
 //   FAULT_NULL_CODE_CHANGE        code_change returns no behaviour (an error, not an exception);
 //   FAULT_SLOW_CODE_CHANGE_MS=N   the first code_change of this load busy-waits N ms;
 //   FAULT_THROW_AFTER_MIGRATION   a migrated behaviour throws on its first message after resume
@@ -8,14 +8,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include "actors/messages.h"
 #include "actors/module.h"
+#include "actors/testdata/number_behaviour.h"
 
 #ifndef FAULT_VERSION
 #define FAULT_VERSION "2-fault"
@@ -32,14 +31,14 @@ const ThrowsWhenLoaded throws_when_loaded;
 
 namespace fault_counter {
 
-class Counter : public lemon::Behaviour {
+// Just what the fault cases need of a counter: its number is the count, with get and add.
+class Counter : public lemon::testdata::NumberBehaviour<Counter> {
  public:
   static std::unique_ptr<Counter> create(const std::string& init_arg) {
-    auto c = std::make_unique<Counter>();
-    if (!init_arg.empty()) c->count_ = std::stoll(init_arg);
-    return c;
+    return with(init_arg.empty() ? 0 : std::stoll(init_arg));
   }
 
+  // Keeps the count of either counter version's state ("count=N;..." or "v2|count=N|...").
   static std::unique_ptr<Counter> code_change(const std::string&, const std::string& old_state,
                                               const std::string&) {
 #ifdef FAULT_NULL_CODE_CHANGE
@@ -55,18 +54,9 @@ class Counter : public lemon::Behaviour {
       }
     }
 #endif
-    auto c = std::make_unique<Counter>();
-    std::string s = old_state.rfind("v2|", 0) == 0 ? old_state.substr(3) : old_state;
-    std::stringstream in(s);
-    std::string field;
-    while (std::getline(in, field, s.find('|') != std::string::npos ? '|' : ';')) {
-      auto eq = field.find('=');
-      if (eq == std::string::npos) throw std::runtime_error("fault_counter: bad field " + field);
-      std::string key = field.substr(0, eq), value = field.substr(eq + 1);
-      if (key == "count") c->count_ = std::stoll(value);
-      if (key == "violations") c->violations_ = std::stoll(value);
-      if (key == "seqs") c->parse_seqs(value);
-    }
+    const auto count = old_state.find("count=");
+    if (count == std::string::npos) throw std::runtime_error("fault_counter: no count in state");
+    auto c = with(std::stoll(old_state.substr(count + 6)));
 #ifdef FAULT_THROW_AFTER_MIGRATION
     c->throw_next_ = true;
 #endif
@@ -76,40 +66,20 @@ class Counter : public lemon::Behaviour {
 
   caf::message_handler handlers(lemon::ActorContext&) override {
     return {
-        [this](lemon::tick_atom, uint64_t sender, uint64_t seq) {
-          maybe_throw();
-          uint64_t& last = last_seq_[sender];
-          if (seq != last + 1) ++violations_;
-          last = seq;
-          ++count_;
-        },
         [this](lemon::add_atom, int64_t n) {
           maybe_throw();
-          count_ += n;
-          return count_;
+          number_ += n;
+          return number_;
         },
         [this](lemon::get_atom) {
           maybe_throw();
-          return count_;
+          return number_;
         },
     };
   }
 
-  std::string export_state() const override {
-    std::string out =
-        "count=" + std::to_string(count_) + ";violations=" + std::to_string(violations_) + ";seqs=";
-    bool first = true;
-    for (const auto& [sender, seq] : last_seq_) {
-      if (!first) out += ',';
-      first = false;
-      out += std::to_string(sender) + ':' + std::to_string(seq);
-    }
-    return out;
-  }
-
   std::string format_status() const override {
-    return "{\"version\":\"" FAULT_VERSION "\",\"count\":" + std::to_string(count_) +
-           ",\"order_violations\":" + std::to_string(violations_) + "}";
+    return "{\"version\":\"" FAULT_VERSION "\",\"count\":" + std::to_string(number_) + "}";
   }
 
  private:
@@ -119,20 +89,7 @@ class Counter : public lemon::Behaviour {
     throw std::runtime_error("fault_counter: first message after migration throws");
   }
 
-  void parse_seqs(const std::string& value) {
-    std::stringstream in(value);
-    std::string pair;
-    while (std::getline(in, pair, ',')) {
-      auto colon = pair.find(':');
-      if (colon == std::string::npos) throw std::runtime_error("fault_counter: bad seq " + pair);
-      last_seq_[std::stoull(pair.substr(0, colon))] = std::stoull(pair.substr(colon + 1));
-    }
-  }
-
-  int64_t count_ = 0;
-  int64_t violations_ = 0;
   bool throw_next_ = false;
-  std::map<uint64_t, uint64_t> last_seq_;
 };
 
 }  // namespace fault_counter
