@@ -256,14 +256,14 @@ absl::Status CodeServer::probe(const std::string& path) const {
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
     return reload_status(ReloadError::kIoError, absl::StrCat("pipe: ", errno_text(errno)));
   }
-  pid_t pid = 0;
-  const int rc =
-      spawn_probe(options_.probe_path, path, err_pipe[1], {STDERR_FILENO}, STDOUT_FILENO, pid);
+  const absl::StatusOr<pid_t> spawned =
+      spawn_probe(options_.probe_path, path, err_pipe[1], {STDERR_FILENO}, STDOUT_FILENO);
   close(err_pipe[1]);
-  if (rc != 0) {
+  if (!spawned.ok()) {
     close(err_pipe[0]);
-    return io_error("cannot start", options_.probe_path, rc);
+    return spawned.status();
   }
+  const pid_t pid = *spawned;
   // Read what the probe says until it exits (its stderr closes) or the deadline passes.
   std::string said;
   const auto deadline =

@@ -290,6 +290,22 @@ TEST_F(CodeServerTest, AModuleThatWouldCrashTheLoaderIsRefusedAndTheHostSurvives
   EXPECT_EQ(cs_->current("raw"), *v1);
 }
 
+TEST_F(CodeServerTest, AProbeProgramThatCannotStartRefusesTheLoadAndNamesTheProgram) {
+  // Neither the probe server nor a probe process of its own can start: nothing is loaded unprobed.
+  CodeServer::Options o;
+  o.copy_dir = dir_.file("copies_no_probe");
+  o.probe_path = dir_.file("no_such_probe");
+  auto cs = CodeServer::create(o);
+  ASSERT_TRUE(cs.ok()) << cs.status();
+  auto r = (*cs)->load(raw("raw_v1"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(reload_error_of(r.status()), ReloadError::kLoadFailed) << r.status();
+  EXPECT_NE(r.status().message().find("cannot start " + o.probe_path + ": No such file"),
+            absl::string_view::npos)
+      << r.status();
+  EXPECT_FALSE((*cs)->current("raw"));
+}
+
 // While a version loads, the file at its path flips between two versions as fast as renames go:
 // the checksum must still be that of the bytes mapped, and name the version they hold.
 TEST_F(CodeServerTest, TheChecksumIsThatOfTheBytesMappedEvenWhenTheFileChanges) {

@@ -17,13 +17,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/fs.h"
 
 extern char** environ;
 
 namespace lemon {
 
-int spawn_probe(const std::string& probe_path, const std::string& arg, int fd,
-                std::initializer_list<int> streams, int null_stream, pid_t& pid) {
+absl::StatusOr<pid_t> spawn_probe(const std::string& probe_path, const std::string& arg, int fd,
+                                  std::initializer_list<int> streams, int null_stream) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   for (int stream : streams) posix_spawn_file_actions_adddup2(&actions, fd, stream);
@@ -31,9 +32,11 @@ int spawn_probe(const std::string& probe_path, const std::string& arg, int fd,
   std::string program = probe_path;
   std::string argument = arg;
   char* argv[] = {program.data(), argument.data(), nullptr};
+  pid_t pid = 0;
   const int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
-  return rc;
+  if (rc != 0) return io_error("cannot start", probe_path, rc);
+  return pid;
 }
 
 ProbeServer::~ProbeServer() {
@@ -45,15 +48,14 @@ bool ProbeServer::start() {
   if (fd_ >= 0) return true;
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
-  pid_t pid = 0;
-  const int rc =
-      spawn_probe(probe_path_, "--serve", sv[1], {STDIN_FILENO, STDOUT_FILENO}, STDERR_FILENO, pid);
+  const absl::StatusOr<pid_t> pid =
+      spawn_probe(probe_path_, "--serve", sv[1], {STDIN_FILENO, STDOUT_FILENO}, STDERR_FILENO);
   close(sv[1]);
-  if (rc != 0) {
+  if (!pid.ok()) {
     close(sv[0]);
     return false;
   }
-  pid_ = pid;
+  pid_ = *pid;
   fd_ = sv[0];
   buffer_.clear();
   return true;

@@ -25,10 +25,10 @@
 namespace lemon {
 
 // Starts the probe program `probe_path arg` with `fd` duplicated onto each of the child's
-// `streams` (STDIN_FILENO, ...) and /dev/null, opened for writing, on `null_stream`; sets `pid`.
-// posix_spawn's result: 0, or an error number.
-int spawn_probe(const std::string& probe_path, const std::string& arg, int fd,
-                std::initializer_list<int> streams, int null_stream, pid_t& pid);
+// `streams` (STDIN_FILENO, ...) and /dev/null, opened for writing, on `null_stream`: the child's
+// pid, or an I/O error naming the program.
+absl::StatusOr<pid_t> spawn_probe(const std::string& probe_path, const std::string& arg, int fd,
+                                  std::initializer_list<int> streams, int null_stream);
 
 class ProbeServer {
  public:
