@@ -77,6 +77,25 @@ struct Participant {
   std::vector<ErrorItem> step_errors;  // ... and the errors of its other steps
 };
 
+// Node `name`'s part in a reload of `request`: its report, and the client to reach it or the error
+// that kept it from one.
+Participant make_participant(const std::string& name, const ReloadRequest& request,
+                             absl::StatusOr<std::shared_ptr<AuthenticatedClient>> client) {
+  Participant p{name, nullptr};
+  p.report = ReloadReport::begin(report_kind(request.op), request.target);
+  p.report.metadata["node"] = name;
+  if (client.ok()) {
+    p.client = *std::move(client);
+  } else {
+    p.step_errors.push_back(
+        {name,
+         reload_error_of(client.status()),
+         absl::StrCat("cannot authenticate with node ", name, ": ", client.status().message()),
+         {}});
+  }
+  return p;
+}
+
 // A node's reply to a step. The report of a prepare, commit or rollback is the node's change
 // report as a whole (it grows from step to step); the other steps add their errors.
 void absorb(Participant& p, ClusterStepReply reply) {
@@ -518,31 +537,17 @@ ReloadReport Cluster::reload(const ReloadRequest& request) {
   report.metadata["reload_id"] = call.reload_id;
 
   // Every live member, ordered by name: the global lock order; and the known ones that are down.
-  std::vector<Participant> nodes;
-  nodes.push_back({options_.node_name, nullptr});
+  std::vector<std::string> names = {options_.node_name};
   std::vector<KnownMember> down;
   {
     absl::MutexLock lock(&state_->mu);
-    for (const auto& [name, m] : state_->members) nodes.push_back({name, nullptr});
+    for (const auto& [name, m] : state_->members) names.push_back(name);
     down = cluster_internal::down_members(*state_);
   }
-  std::sort(nodes.begin(), nodes.end(),
-            [](const Participant& a, const Participant& b) { return a.name < b.name; });
-  std::vector<std::string> names;
-  for (Participant& p : nodes) {
-    names.push_back(p.name);
-    p.report = ReloadReport::begin(report_kind(request.op), request.target);
-    p.report.metadata["node"] = p.name;
-    auto client = client_for(p.name);
-    if (client.ok()) {
-      p.client = *client;
-    } else {
-      p.step_errors.push_back(
-          {p.name,
-           reload_error_of(client.status()),
-           absl::StrCat("cannot authenticate with node ", p.name, ": ", client.status().message()),
-           {}});
-    }
+  std::sort(names.begin(), names.end());
+  std::vector<Participant> nodes;
+  for (const std::string& name : names) {
+    nodes.push_back(cluster_internal::make_participant(name, request, client_for(name)));
   }
   report.metadata["nodes"] = absl::StrJoin(names, ",");
 
