@@ -412,7 +412,7 @@ TEST_F(LemonctlTest, ReleaseAndActorCommandsCheckTheirArguments) {
   EXPECT_EQ(service_.last_method, "");
 }
 
-TEST_F(LemonctlTest, ReleaseAndActorCommandsPrintReadableSummaries) {
+TEST_F(LemonctlTest, ReleaseCommandsPrintReadableSummaries) {
   rpc::MakePermanentResult permanent;
   permanent.add_modules("counter");
   permanent.add_modules("greeter");
@@ -442,7 +442,9 @@ TEST_F(LemonctlTest, ReleaseAndActorCommandsPrintReadableSummaries) {
   EXPECT_EQ(out_.str(),
             "2023-11-14T22:13:20Z error rollback counter [counter] by token:ops: no previous "
             "version\n");
+}
 
+TEST_F(LemonctlTest, ActorCommandsPrintReadableSummaries) {
   rpc::ActorsStateResult state;
   state.set_name("counter-1");
   state.set_version("2.0.0");
@@ -478,7 +480,9 @@ TEST_F(LemonctlTest, ReleaseAndActorCommandsPrintReadableSummaries) {
 
   ASSERT_EQ(run({"--json", "stats", "counter-1"}), kLemonctlOk) << err_.str();
   EXPECT_EQ(json::parse(out_.str())["messages_handled"], "42") << out_.str();
+}
 
+TEST_F(LemonctlTest, SupervisorsPrintsEachSupervisorUnderItsParent) {
   rpc::SupervisorsListResult sups;
   rpc::SupervisorInfo* root = sups.add_supervisors();
   root->set_name("root");
