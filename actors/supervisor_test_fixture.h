@@ -109,7 +109,7 @@ class SupervisorTest : public ::testing::Test {
       SCOPED_TRACE(old.name);
       SupervisedChild report = next_report();
       EXPECT_EQ(report.name, old.name) << "reports come in start order";
-      EXPECT_TRUE(report.handle);
+      ASSERT_TRUE(report.handle);
       EXPECT_NE(report.handle, old.handle);
       EXPECT_EQ(registry_->whereis(report.name), report.handle);
     }

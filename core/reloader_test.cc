@@ -69,12 +69,12 @@ class ReloaderTest : public ::testing::Test {
   void place(const std::string& lib, const std::string& name) {
     testing::copy_file(raw(lib), dir_.file("modules/" + name + ".so"));
   }
-  // With raw_v1 loaded and `lib` placed as raw.so: the all-or-nothing change that a reload of the
-  // module raw prepares.
-  std::unique_ptr<ReloadChange> prepare_raw_over_v1(const std::string& lib) {
-    EXPECT_TRUE(reloader_->load_file(raw("raw_v1")).ok());
+  // With raw_v1 loaded and `lib` placed as raw.so: sets `change` to the all-or-nothing change
+  // that a reload of the module raw prepares (call it in ASSERT_NO_FATAL_FAILURE).
+  void prepare_raw_over_v1(const std::string& lib, std::unique_ptr<ReloadChange>& change) {
+    ASSERT_TRUE(reloader_->load_file(raw("raw_v1")).ok());
     place(lib, "raw");
-    return reloader_->prepare(ReloadRequest::module("raw"), /*all_or_nothing=*/true);
+    change = reloader_->prepare(ReloadRequest::module("raw"), /*all_or_nothing=*/true);
   }
   std::string current(const std::string& name) {
     ModuleRef m = cs_->current(name);
@@ -132,7 +132,8 @@ TEST_F(ReloaderTest, AFailedSwapInAnAllOrNothingChangeUndoesWhatCameBeforeIt) {
 }
 
 TEST_F(ReloaderTest, RollbackAfterACommitReturnsToThePreviousVersions) {
-  std::unique_ptr<ReloadChange> change = prepare_raw_over_v1("raw_v2");
+  std::unique_ptr<ReloadChange> change;
+  ASSERT_NO_FATAL_FAILURE(prepare_raw_over_v1("raw_v2", change));
   ASSERT_TRUE(change->ok());
   EXPECT_TRUE(change->changes_anything());
   reloader_->commit(*change);
@@ -144,7 +145,8 @@ TEST_F(ReloaderTest, RollbackAfterACommitReturnsToThePreviousVersions) {
 }
 
 TEST_F(ReloaderTest, PrepareTouchesNothingAndAnUnchangedModuleHasNothingToCommit) {
-  std::unique_ptr<ReloadChange> change = prepare_raw_over_v1("raw_v1");
+  std::unique_ptr<ReloadChange> change;
+  ASSERT_NO_FATAL_FAILURE(prepare_raw_over_v1("raw_v1", change));
   EXPECT_TRUE(change->ok());
   EXPECT_FALSE(change->changes_anything());
   EXPECT_EQ(change->report().skipped.at(0).reason, ReloadError::kUnchanged);
