@@ -215,15 +215,17 @@ echo "(e) ok: the next cluster reload moved a, b and c to greeter 2"
 sed -i 's/#define GREETER_VERSION "2"/#define GREETER_VERSION "3"/' "$T/a/ext/greeter.cc"
 # a reloads alone, asked by another CAF program over caf::io (no HTTP): control_plane/remote_reload.
 "$ROOT/control_plane/remote_reload" --port="${CLP[a]}" --cluster_secret_file="$T/cluster.secret" \
-  --kind=extension --target="$T/a/ext/greeter.cc" >"$T/g.json" 2>&1 || fail "remote_reload on a: $(cat "$T/g.json")"
+  --kind=extension --target="$T/a/ext/greeter.cc" >"$T/g.json" 2>"$T/g.err" \
+  || fail "remote_reload on a: $(cat "$T/g.json" "$T/g.err")"
 jq -e '.status == "ok" and .reloaded == ["greeter"] and .metadata.to_version == "3"' "$T/g.json" \
-  >/dev/null || fail "remote_reload report: $(cat "$T/g.json")"
+  >/dev/null || fail "remote_reload report: $(cat "$T/g.json" "$T/g.err")"
 echo "ok: a CAF program reloaded greeter 3 on a through its cluster port (report status ok)"
 "$ROOT/control_plane/remote_reload" --port="${CLP[a]}" --cluster_secret_file="$T/cluster.secret" \
   --kind=module --target=no_such_module \
-  >"$T/g-bad.json" 2>&1 && fail "remote_reload of an unknown module exited 0: $(cat "$T/g-bad.json")"
+  >"$T/g-bad.json" 2>"$T/g-bad.err" \
+  && fail "remote_reload of an unknown module exited 0: $(cat "$T/g-bad.json" "$T/g-bad.err")"
 jq -e '.status == "error" and .errors[0].reason == "not_found"' "$T/g-bad.json" >/dev/null \
-  || fail "remote_reload unknown module: $(cat "$T/g-bad.json")"
+  || fail "remote_reload unknown module: $(cat "$T/g-bad.json" "$T/g-bad.err")"
 rpc b '{"cluster":true}' modules.list >"$T/g-modules.json"
 jq -e '.result.divergent == ["greeter"]
        and ([.result.modules[] | select(.name == "greeter") | [.node, .current_version]]

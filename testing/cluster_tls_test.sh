@@ -80,9 +80,10 @@ grep -q "cannot reach 127.0.0.1:${CLP[a]}" "$T/c-plain.out" \
   || fail "(c) remote_reload without TLS: $(cat "$T/c-plain.out")"
 cp "$EXAMPLES/libcounter_v3.so" "$T/a/modules/counter.so"
 # shellcheck disable=SC2046
-"${RR[@]}" $(tls tool) >"$T/c.json" 2>&1 || fail "(c) remote_reload over TLS: $(cat "$T/c.json")"
+"${RR[@]}" $(tls tool) >"$T/c.json" 2>"$T/c.err" \
+  || fail "(c) remote_reload over TLS: $(cat "$T/c.json" "$T/c.err")"
 jq -e '.status == "ok" and .metadata.to_version == "3"' "$T/c.json" >/dev/null \
-  || fail "(c) report: $(cat "$T/c.json")"
+  || fail "(c) report: $(cat "$T/c.json" "$T/c.err")"
 [ "$(versions a)" = '["3"]' ] || fail "(c) a runs $(versions a)"
 echo "(c) ok: remote_reload over TLS moved a to counter 3; without TLS it could not connect"
 

@@ -17,3 +17,9 @@
 extern "C" const char* __lsan_default_suppressions() {  // NOLINT: LeakSanitizer's interface
   return "leak:libcaf_io.so\n";
 }
+
+// A matched suppression would otherwise print a summary at exit, into the stderr of tools whose
+// callers may read their output as JSON.
+extern "C" const char* __lsan_default_options() {  // NOLINT: LeakSanitizer's interface
+  return "print_suppressions=0";
+}
