@@ -61,6 +61,28 @@ Millis prepare_deadline(const ClusterCall& call) {
              : kCompileDeadline;
 }
 
+// How a cluster reload ended, as a whole.
+enum class ClusterOutcome {
+  kNotStarted,  // some node's lock could not be taken: nothing was prepared
+  kDiscarded,   // some node failed to prepare: what others prepared was dropped
+  kCommitted,   // every node committed
+  kRolledBack,  // some node failed to commit: the committed nodes were rolled back
+};
+
+const char* outcome_name(ClusterOutcome o) {
+  switch (o) {
+    case ClusterOutcome::kNotStarted:
+      return "not_started";
+    case ClusterOutcome::kDiscarded:
+      return "discarded";
+    case ClusterOutcome::kCommitted:
+      return "committed";
+    case ClusterOutcome::kRolledBack:
+      return "rolled_back";
+  }
+  return "unknown";
+}
+
 // One node of a cluster reload, as the coordinator tracks it.
 struct Participant {
   std::string name;
@@ -209,9 +231,9 @@ class LeaseRenewer {
 
 // The global lock: each node's local lock, one node after the other in name order. Two
 // coordinators racing both start at the first node, so one of them waits there: no deadlock.
-// "" when every node is locked, else "not_started".
-std::string lock_all(caf::scoped_actor& self, std::vector<Participant>& nodes,
-                     const ClusterCall& call, LeaseRenewer& renewer) {
+// Whether every node is locked.
+bool lock_all(caf::scoped_actor& self, std::vector<Participant>& nodes, const ClusterCall& call,
+              LeaseRenewer& renewer) {
   for (size_t i = 0; i < nodes.size(); ++i) {
     Participant& p = nodes[i];
     if (p.client) {
@@ -227,14 +249,14 @@ std::string lock_all(caf::scoped_actor& self, std::vector<Participant>& nodes,
       }
     }
     p.failed = true;
-    return "not_started";
+    return false;
   }
-  return "";
+  return true;
 }
 
 // Phase 1 everywhere, then phase 2 everywhere if every node prepared: the outcome.
-std::string prepare_and_commit(caf::scoped_actor& self, std::vector<Participant>& nodes,
-                               const ClusterCall& call) {
+ClusterOutcome prepare_and_commit(caf::scoped_actor& self, std::vector<Participant>& nodes,
+                                  const ClusterCall& call) {
   // The commit's number: later than any commit a locked node recorded (a Lamport clock), so a
   // node that misses it and rejoins finds itself behind (cluster/version_skew.h).
   uint64_t seq = 0;
@@ -251,7 +273,7 @@ std::string prepare_and_commit(caf::scoped_actor& self, std::vector<Participant>
       [](const Participant&) { return true; }, with_token);
   bool all_prepared = true;
   for (Participant& p : nodes) all_prepared &= !p.failed;
-  if (!all_prepared) return "discarded";
+  if (!all_prepared) return ClusterOutcome::kDiscarded;
   // Phase 2: every node that prepared a new version swaps its actors.
   ask_all(
       self, nodes, swap_deadline(call), cluster_commit_atom::value, "commit",
@@ -261,7 +283,7 @@ std::string prepare_and_commit(caf::scoped_actor& self, std::vector<Participant>
     p.committed = p.changes && !p.failed;
     all_committed &= !p.failed;
   }
-  return all_committed ? "committed" : "rolled_back";
+  return all_committed ? ClusterOutcome::kCommitted : ClusterOutcome::kRolledBack;
 }
 
 // The child of a known member that was down: it took no part.
@@ -278,23 +300,25 @@ ReloadReport unreachable_report(const KnownMember& m, const ClusterCall& call) {
 
 // Each node's outcome and the report's children, with the known members that are down, by name.
 void summarize(std::vector<Participant>& nodes, const std::vector<KnownMember>& down,
-               const std::string& outcome, const ClusterCall& call, ReloadReport& report) {
-  const bool rollback = outcome == "rolled_back";
+               ClusterOutcome outcome, const ClusterCall& call, ReloadReport& report) {
   std::vector<std::string> failed;
   for (Participant& p : nodes) {
-    std::string step = "not attempted";
+    const bool attempted = p.committed || p.failed || p.locked;
+    const char* step = "not attempted";
     if (p.committed) {
       step = "committed";
-      if (rollback) step = p.rolled_back ? "rolled_back" : "rollback_failed";
+      if (outcome == ClusterOutcome::kRolledBack) {
+        step = p.rolled_back ? "rolled_back" : "rollback_failed";
+      }
     } else if (p.failed) {
       step = "failed";
-    } else if (p.locked && outcome == "committed") {
+    } else if (p.locked && outcome == ClusterOutcome::kCommitted) {
       step = "unchanged";
     } else if (p.locked) {
       step = "discarded";
     }
     p.report.metadata["outcome"] = step;
-    if (!p.failed && step == "not attempted") {
+    if (!attempted) {
       p.report.skipped.push_back({call.request.target, ReloadError::kRolledBack,
                                   "not attempted: the cluster lock was not acquired"});
     }
@@ -318,7 +342,7 @@ void summarize(std::vector<Participant>& nodes, const std::vector<KnownMember>& 
     report.skipped.push_back({m.name, ReloadError::kUnreachable,
                               absl::StrCat("node ", m.name, " is down and took no part")});
   }
-  report.metadata["outcome"] = outcome;
+  report.metadata["outcome"] = outcome_name(outcome);
   if (!failed.empty()) report.metadata["failed_nodes"] = absl::StrJoin(failed, ",");
   if (!unreachable.empty()) report.metadata["unreachable_nodes"] = absl::StrJoin(unreachable, ",");
 }
@@ -552,18 +576,19 @@ ReloadReport Cluster::reload(const ReloadRequest& request) {
   report.metadata["nodes"] = absl::StrJoin(names, ",");
 
   caf::scoped_actor self{*state_->deps.system};
-  std::string outcome;
+  cluster_internal::ClusterOutcome outcome = cluster_internal::ClusterOutcome::kNotStarted;
   {
     // Renews every node's lease while the reload runs, from the first lock to the finish.
     cluster_internal::LeaseRenewer renewer(*state_->deps.system, nodes, call, options_.lease);
-    outcome = cluster_internal::lock_all(self, nodes, call, renewer);
-    if (outcome.empty()) outcome = cluster_internal::prepare_and_commit(self, nodes, call);
+    if (cluster_internal::lock_all(self, nodes, call, renewer)) {
+      outcome = cluster_internal::prepare_and_commit(self, nodes, call);
+    }
   }
   // End every session: roll committed nodes back if the reload as a whole failed; drop what was
   // prepared; release every node's lock (a node that failed in its lock step is asked too, so
   // that a lock it takes late is given back).
   ClusterCall finish = call;
-  finish.rollback = outcome == "rolled_back";
+  finish.rollback = outcome == cluster_internal::ClusterOutcome::kRolledBack;
   cluster_internal::ask_all(
       self, nodes, cluster_internal::swap_deadline(call), cluster_finish_atom::value, "finish",
       [](const Participant& p) { return p.locked || p.failed; },
