@@ -179,24 +179,6 @@ caf::result<cluster::SealedMessage> serve(caf::event_based_actor* self,
 
 }  // namespace
 
-std::vector<ClusterModule> local_modules(const CodeServer& code_server) {
-  std::vector<ClusterModule> out;
-  for (const ModuleStatus& m : code_server.list()) {
-    ClusterModule c;
-    c.name = m.name;
-    c.current_version = m.current->version();
-    c.checksum = m.current->checksum();
-    c.actors_current = static_cast<int32_t>(m.current->actor_count());
-    c.path = m.current->source_path();
-    if (m.old) {
-      c.old_version = m.old->version();
-      c.actors_old = static_cast<int32_t>(m.old->actor_count());
-    }
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
 std::vector<KnownMember> down_members(const State& st) {
   std::set<std::string> live;
   for (const auto& [name, m] : st.members) live.insert(name);

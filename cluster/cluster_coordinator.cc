@@ -496,8 +496,7 @@ std::vector<ClusterNodeModules> Cluster::list_modules(absl::Duration deadline) {
     for (const auto& [name, m] : state_->members) names.push_back(name);
   }
   std::vector<ClusterNodeModules> out;
-  out.push_back(
-      {options_.node_name, "", cluster_internal::local_modules(*state_->deps.code_server)});
+  out.push_back({options_.node_name, "", local_modules(*state_->deps.code_server)});
   caf::scoped_actor self{*state_->deps.system};
   const auto timeout = absl::ToChronoMilliseconds(deadline);
   struct Asked {

@@ -144,8 +144,6 @@ caf::behavior agent_behaviour(caf::event_based_actor* self, std::shared_ptr<Stat
 void add_member(const std::shared_ptr<State>& st, const std::string& name,
                 const std::string& address, const caf::actor& agent,
                 std::shared_ptr<cluster::AuthenticatedClient> client);
-// This node's loaded modules.
-std::vector<ClusterModule> local_modules(const CodeServer& code_server);
 // The known members that are down, by name.
 std::vector<KnownMember> down_members(const State& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu);
 // A channel of this node (role member) to a member's agent.

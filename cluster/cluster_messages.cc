@@ -18,4 +18,22 @@ void configure_cluster(caf::actor_system_config& cfg, const cluster::TlsOptions&
   if (tls.enabled()) cluster::configure_tls(cfg, tls);
 }
 
+std::vector<ClusterModule> local_modules(const CodeServer& code_server) {
+  std::vector<ClusterModule> out;
+  for (const ModuleStatus& m : code_server.list()) {
+    ClusterModule c;
+    c.name = m.name;
+    c.current_version = m.current->version();
+    c.checksum = m.current->checksum();
+    c.actors_current = static_cast<int32_t>(m.current->actor_count());
+    c.path = m.current->source_path();
+    if (m.old) {
+      c.old_version = m.old->version();
+      c.actors_old = static_cast<int32_t>(m.old->actor_count());
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 }  // namespace lemon

@@ -51,6 +51,7 @@
 #include "caf/meta/type_name.hpp"
 #include "cluster/tls.h"
 #include "cluster/version_skew.h"
+#include "core/code_server.h"
 #include "core/reload_report.h"
 #include "core/reload_request.h"
 #include "node/reload_service.h"
@@ -128,6 +129,9 @@ typename Inspector::result_type inspect(Inspector& f, ClusterModule& x) {
   return f(caf::meta::type_name("lemon.ClusterModule"), x.name, x.current_version, x.old_version,
            x.checksum, x.actors_current, x.actors_old, x.path);
 }
+
+// The modules `code_server` has loaded.
+std::vector<ClusterModule> local_modules(const CodeServer& code_server);
 
 // One member's answer to a cluster-wide modules query.
 struct ClusterNodeModules {

@@ -83,6 +83,19 @@ std::vector<SupervisorEntry> tree_order(const std::vector<SupervisorEntry>& sups
   return out;
 }
 
+// `m` as modules.list shows it; `node` empty for this node's own list.
+void add_module_info(const ClusterModule& m, const std::string& node, rpc::ModulesListResult& out) {
+  rpc::ModuleInfo* info = out.add_modules();
+  info->set_node(node);
+  info->set_name(m.name);
+  info->set_current_version(m.current_version);
+  info->set_old_version(m.old_version);
+  info->set_checksum(m.checksum);
+  info->set_actors_current(m.actors_current);
+  info->set_actors_old(m.actors_old);
+  info->set_path(m.path);
+}
+
 }  // namespace
 
 ReloadRequest to_request(const rpc::SystemReloadParams& p) {
@@ -181,15 +194,7 @@ absl::StatusOr<rpc::ModulesListResult> NodeService::list_modules(
       }
       ++answered;
       for (const ClusterModule& m : n.modules) {
-        rpc::ModuleInfo* info = out.add_modules();
-        info->set_node(n.node);
-        info->set_name(m.name);
-        info->set_current_version(m.current_version);
-        info->set_old_version(m.old_version);
-        info->set_checksum(m.checksum);
-        info->set_actors_current(m.actors_current);
-        info->set_actors_old(m.actors_old);
-        info->set_path(m.path);
+        add_module_info(m, n.node, out);
         checksums[m.name].insert(m.checksum);
         ++present[m.name];
       }
@@ -199,18 +204,7 @@ absl::StatusOr<rpc::ModulesListResult> NodeService::list_modules(
     }
     return out;
   }
-  for (const ModuleStatus& m : deps_.code_server->list()) {
-    rpc::ModuleInfo* info = out.add_modules();
-    info->set_name(m.name);
-    info->set_current_version(m.current->version());
-    info->set_checksum(m.current->checksum());
-    info->set_actors_current(m.current->actor_count());
-    info->set_path(m.current->source_path());
-    if (m.old) {
-      info->set_old_version(m.old->version());
-      info->set_actors_old(m.old->actor_count());
-    }
-  }
+  for (const ClusterModule& m : local_modules(*deps_.code_server)) add_module_info(m, "", out);
   return out;
 }
 
