@@ -145,6 +145,19 @@ class Behaviour {
   // nothing).
   virtual caf::message_handler handlers(ActorContext& ctx) = 0;
 
+  // Whether the host hands each lemon::Message to receive_message instead of matching it against
+  // handlers() (ProtoActor: one virtual call per message instead of CAF's pattern matching).
+  // Asked once per behaviour object, after handlers().
+  virtual bool receives_messages() const { return false; }
+
+  // Handles one lemon::Message, on the actor's thread; returns the reply (empty: none, or none
+  // wanted). Called only if receives_messages().
+  virtual caf::message receive_message(ActorContext& ctx, const Message& m) {
+    (void)ctx;
+    (void)m;
+    return caf::message{};
+  }
+
   // The state in a form the next version's code_change can read without this version's code.
   virtual std::string export_state() const = 0;
 

@@ -251,6 +251,8 @@ class ProtoActor : public Behaviour {
 
   // -- The Behaviour interface, implemented once for every ProtoActor ---------
 
+  // The same table for a Message the host does not hand to receive_message (one whose CAF type
+  // information was made by other code than the host's).
   caf::message_handler handlers(ActorContext& host) final {
     handlers_.clear();
     receive(handlers_);
@@ -258,6 +260,11 @@ class ProtoActor : public Behaviour {
       Context ctx(host);
       return handlers_.dispatch(ctx, m);
     }};
+  }
+  bool receives_messages() const final { return true; }
+  caf::message receive_message(ActorContext& host, const Message& m) final {
+    Context ctx(host);
+    return handlers_.dispatch(ctx, m);
   }
   std::string export_state() const final { return state_.SerializeAsString(); }
   std::string format_status() const override { return ""; }  // shown as JSON by the host

@@ -89,8 +89,7 @@ absl::Status ReloadableActor::migrate(const ModuleRef& next, const std::string& 
     staged.instance = std::move(*migrated);
   }
   try {
-    staged.handlers = staged.instance.behaviour->handlers(*this);
-    staged.wants_after_upgrade = staged.instance.behaviour->wants_after_upgrade();
+    make_handlers(staged);
   } catch (const std::exception& e) {
     retire(staged);
     return reload_status(ReloadError::kCodeChangeFailed,

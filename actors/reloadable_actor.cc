@@ -86,7 +86,7 @@ caf::behavior ReloadableActor::make_behavior() {
       [this](caf::scheduled_actor*, caf::message_view& x) { return unmatched(x.content()); });
   route_exits();
   if (current_) {
-    current_.handlers = current_.instance.behaviour->handlers(*this);
+    make_handlers(current_);
     current_changed();
     state_.store(run::kIdle, std::memory_order_release);  // nobody else moves kStarting
     started();
@@ -320,6 +320,16 @@ bool maybe_system(const caf::type_erased_tuple& xs) {
   const caf::atom_value a = *static_cast<const caf::atom_value*>(xs.get(0));
   return a == sys_wake_atom::value || a == sys_init_atom::value || a == sys_status_atom::value ||
          a == sys_snapshot_atom::value;
+}
+
+caf::match_case::result Dispatch::receive(caf::detail::invoke_result_visitor& f, const Message& m) {
+  caf::message reply = receiver_->receive_message(*self_, m);
+  if (reply.empty() && !self_->reply_wanted()) {
+    f();  // nobody to answer: no response promise made
+  } else {
+    f(reply);
+  }
+  return caf::match_case::match;
 }
 
 caf::match_case::result Dispatch::closed(caf::detail::invoke_result_visitor& f,

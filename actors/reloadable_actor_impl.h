@@ -40,6 +40,8 @@ struct Installed {
   // The behaviour's wants_after_upgrade(), asked while it is made: a release reads only the
   // actor's own memory, not the new behaviour's.
   bool wants_after_upgrade = false;
+  // The behaviour, if it receives lemon::Messages directly (Behaviour::receives_messages).
+  Behaviour* receiver = nullptr;
 
   explicit operator bool() const { return static_cast<bool>(instance); }
 };
@@ -49,6 +51,7 @@ struct Installed {
 // would release the version first).
 inline void retire(Installed& x) {
   x.handlers = caf::message_handler{};
+  x.receiver = nullptr;
   x.instance.behaviour.reset();
   x.instance.use = ModuleUse{};
 }
@@ -133,11 +136,14 @@ struct ExitNote {
 bool maybe_system(const caf::type_erased_tuple& xs);
 
 // The actor's one and only CAF behaviour, built once at spawn. In an open turn it is the installed
-// module handlers (a tail call: no frame of its own), and a message none of them takes goes to
-// CAF's default handler, where the framework serves system messages (status, a late wake-up).
-// Otherwise it serves system messages (wake-up and init only move the run state; status takes the
-// members' mutex, so it is answered even while the actor is held), and any other message is
-// skipped (CAF keeps it, in arrival order, in its queue's cache). It allocates nothing per message.
+// module handlers (a tail call: no frame of its own; a lemon::Message for a behaviour that
+// receives Messages goes straight to its receive_message, past CAF's pattern matching, whose
+// type_info compare costs a strcmp when the handler was built in a module), and a message none of
+// them takes goes to CAF's default handler, where the framework serves system messages (status, a
+// late wake-up). Otherwise it serves system messages (wake-up and init only move the run state;
+// status takes the members' mutex, so it is answered even while the actor is held), and any other
+// message is skipped (CAF keeps it, in arrival order, in its queue's cache). It allocates nothing
+// per message.
 class Dispatch final : public caf::detail::behavior_impl {
  public:
   explicit Dispatch(ReloadableActor* self) : self_(self) {}
@@ -147,6 +153,9 @@ class Dispatch final : public caf::detail::behavior_impl {
                                  caf::type_erased_tuple& xs) override {
     if (open_) {
       ++handled_;
+      if (receiver_ != nullptr && xs.size() == 1 && xs.match_element<Message>(0)) {
+        return receive(f, *static_cast<const Message*>(xs.get(0)));
+      }
       return module_->invoke(f, xs);
     }
     return closed(f, xs);
@@ -165,7 +174,11 @@ class Dispatch final : public caf::detail::behavior_impl {
   // The installed module handlers, kept here so that the common case reads one line: set by
   // whoever changes the actor's behaviour (the actor, or the manager that holds it; the run
   // state's release and acquire publish it to the next turn).
-  void set_module(caf::detail::behavior_impl* module) { module_ = module; }
+  // `receiver`: the behaviour, if it takes lemon::Messages directly (else nullptr).
+  void set_module(caf::detail::behavior_impl* module, Behaviour* receiver) {
+    module_ = module;
+    receiver_ = receiver;
+  }
 
  private:
   // The turn is not open: system messages are served, the rest kept, unless the actor may run
@@ -173,9 +186,14 @@ class Dispatch final : public caf::detail::behavior_impl {
   [[gnu::noinline]] caf::match_case::result closed(caf::detail::invoke_result_visitor& f,
                                                    caf::type_erased_tuple& xs);
 
+  // A lemon::Message for the behaviour's receive_message; its reply goes where CAF would send a
+  // handler's result.
+  caf::match_case::result receive(caf::detail::invoke_result_visitor& f, const Message& m);
+
   ReloadableActor* self_;
   bool open_ = false;
   caf::detail::behavior_impl* module_ = nullptr;
+  Behaviour* receiver_ = nullptr;
   uint64_t handled_ = 0;  // a plain counter: only the actor's own thread touches it
 };
 
@@ -326,9 +344,19 @@ class ReloadableActor final : public caf::event_based_actor,
         std::max<int64_t>(0, now - held_at_ns_.load(std::memory_order_relaxed)));
   }
 
+  // Asks x's behaviour for its handlers and how it takes messages (may throw: module code).
+  void make_handlers(Installed& x) {
+    Behaviour& b = *x.instance.behaviour;
+    x.handlers = b.handlers(*this);
+    x.wants_after_upgrade = b.wants_after_upgrade();
+    x.receiver = b.receives_messages() ? &b : nullptr;
+  }
+
   // current_ has new handlers: the dispatch jumps to them from the next turn on (whoever changed
   // current_ publishes it with the run state, as for current_ itself).
-  void current_changed() { dispatch_->set_module(current_.handlers.as_behavior_impl().get()); }
+  void current_changed() {
+    dispatch_->set_module(current_.handlers.as_behavior_impl().get(), current_.receiver);
+  }
 
   // Answered whatever the run state: wake-up and init only move it, status takes mu_.
   caf::message_handler system_handlers();

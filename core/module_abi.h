@@ -21,7 +21,7 @@
 // (actors/message.h) or the virtual interface of lemon::Behaviour / lemon::ActorContext
 // (actors/behaviour.h) changes in any way: modules built against another ABI version are refused
 // with `bad_abi`.
-#define LEMON_MODULE_ABI_VERSION 4
+#define LEMON_MODULE_ABI_VERSION 5
 
 #define LEMON_ABI_STR2(x) #x
 #define LEMON_ABI_STR(x) LEMON_ABI_STR2(x)
