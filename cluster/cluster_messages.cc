@@ -4,6 +4,7 @@
 
 #include "caf/actor_system_config.hpp"
 #include "cluster/auth_messages.h"
+#include "core/code_server.h"
 
 namespace lemon {
 

@@ -51,12 +51,13 @@
 #include "caf/meta/type_name.hpp"
 #include "cluster/tls.h"
 #include "cluster/version_skew.h"
-#include "core/code_server.h"
 #include "core/reload_report.h"
 #include "core/reload_request.h"
 #include "node/reload_service.h"
 
 namespace lemon {
+
+class CodeServer;
 
 using cluster_hello_atom = caf::atom_constant<caf::atom("lchello")>;
 using cluster_renew_atom = caf::atom_constant<caf::atom("lcrenew")>;
