@@ -2,6 +2,11 @@
 // Protobuf messages and state. Add{amount} adds to the count and replies Total{value}; Get replies
 // Total. Version 2 also counts the Adds it handled (`seen`); the state moves between versions by
 // ProtoActor's default code_change (the old bytes parsed as the new State).
+//
+// Its second actor type, `proto_relay`, passes each Add on to the actor registered under its
+// init_arg (module-to-module traffic through lemon::Context) and drops the Totals that come back.
+#include <string>
+
 #include "actors/module.h"
 #include "actors/proto_actor.h"
 #include "bench/proto_counter.pb.h"
@@ -29,6 +34,21 @@ class ProtoCounter : public lemon::ProtoActor<benchproto::CounterState> {
   }
 };
 
+class ProtoRelay : public lemon::ProtoActor<benchproto::CounterState> {
+ public:
+  void setup(const std::string& init_arg) override { target_name_ = init_arg; }
+  void init(lemon::Context& ctx) override { target_ = ctx.whereis(target_name_); }
+  void receive(lemon::Handlers& on) override {
+    on.handle([this](lemon::Context& ctx, const benchproto::Add& a) { ctx.send(target_, a); });
+    on.handle([](lemon::Context&, const benchproto::Total&) {});
+  }
+
+ private:
+  std::string target_name_;
+  caf::actor target_;
+};
+
 }  // namespace
 
-LEMON_MODULE("proto_counter", BENCH_VERSION_STRING, LEMON_ACTOR("proto_counter", ProtoCounter))
+LEMON_MODULE("proto_counter", BENCH_VERSION_STRING, LEMON_ACTOR("proto_counter", ProtoCounter),
+             LEMON_ACTOR("proto_relay", ProtoRelay))

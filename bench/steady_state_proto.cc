@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -54,6 +55,14 @@ caf::behavior plain_counter(caf::event_based_actor*) {
   };
 }
 
+// The plain relay: passes each PlainAdd on to `target` and drops the PlainTotals that come back.
+caf::behavior plain_relay(caf::event_based_actor* self, const caf::actor& target) {
+  return {
+      [=](const PlainAdd& a) { self->send(target, a); },
+      [](const PlainTotal&) {},
+  };
+}
+
 void send_plain_add(caf::scoped_actor&, const caf::actor& to, uint64_t) {
   caf::anon_send(to, PlainAdd{1});
 }
@@ -91,6 +100,22 @@ int64_t proto_count(caf::scoped_actor& self, const caf::actor& a) {
   return count;
 }
 
+// Messages per second through `relay` to `counter`: `messages` sends to the relay from a sending
+// thread, until `count` of the counter says all of them arrived (asked every millisecond).
+template <class Send, class Count>
+double relayed(caf::actor_system& sys, const caf::actor& relay, const caf::actor& counter,
+               uint64_t messages, Send send, Count count) {
+  caf::scoped_actor self{sys};
+  auto t0 = Clock::now();
+  for (uint64_t k = 1; k <= messages; ++k) send(self, relay, k);
+  const auto deadline = Clock::now() + std::chrono::minutes(2);
+  while (count(self, counter) < static_cast<int64_t>(messages)) {
+    if (Clock::now() > deadline) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return static_cast<double>(messages) / (ms_since(t0) / 1e3);
+}
+
 void steady_state_proto(caf::actor_system& sys, const ProtoSteadyState& how) {
   const testing::ScratchDir dir;
   auto cs = std::move(CodeServer::create({dir.path()}).value());
@@ -117,6 +142,32 @@ void steady_state_proto(caf::actor_system& sys, const ProtoSteadyState& how) {
     }));
     std::printf(
         "lemon steady_state_proto plain_msgs_per_s=%.0f proto_msgs_per_s=%.0f ratio=%.3f "
+        "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
+        s.plain, s.other, s.ratio.p50, how.pipeline_pairs, s.ratio.p25, s.ratio.p50, s.ratio.p75);
+    std::fflush(stdout);
+  }
+  if (how.pipeline_pairs > 0 && how.relayed_messages > 0) {
+    const PairSummary s = summarize(in_pairs<double>(how.pipeline_pairs, [&](bool is_plain) {
+      caf::actor counter, relay;
+      if (is_plain) {
+        counter = sys.spawn(plain_counter);
+        relay = sys.spawn(plain_relay, counter);
+      } else {
+        counter = *spawn_reloadable(sys, registry, *cs, {"proto_counter", "", "relayed_counter"});
+        relay = *spawn_reloadable(sys, registry, *cs,
+                                  {"proto_counter", "proto_relay", "", "relayed_counter"});
+      }
+      const double r =
+          is_plain
+              ? relayed(sys, relay, counter, how.relayed_messages, send_plain_add, plain_count)
+              : relayed(sys, relay, counter, how.relayed_messages, send_proto_add, proto_count);
+      caf::anon_send_exit(relay, caf::exit_reason::kill);
+      caf::anon_send_exit(counter, caf::exit_reason::kill);
+      registry->await_count("proto_counter", 0, absl::Seconds(60));  // the name is free again
+      return r;
+    }));
+    std::printf(
+        "lemon steady_state_proto_relay plain_msgs_per_s=%.0f proto_msgs_per_s=%.0f ratio=%.3f "
         "pairs=%d pair_ratio_p25=%.3f pair_ratio_p50=%.3f pair_ratio_p75=%.3f\n",
         s.plain, s.other, s.ratio.p50, how.pipeline_pairs, s.ratio.p25, s.ratio.p50, s.ratio.p75);
     std::fflush(stdout);

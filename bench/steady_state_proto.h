@@ -29,10 +29,13 @@ struct ProtoSteadyState {
   uint64_t pipeline_messages = 2000000;
   int drain_pairs = 201;
   uint64_t drained = 20000;
+  uint64_t relayed_messages = 500000;  // per relay run (as many pairs as the pipeline)
 };
 
 // Prints `lemon steady_state_proto ...`: pairs of runs of Adds from a sending thread, through a
-// proto_counter actor and through the plain actor on `sys`, each followed by one Get; and
+// proto_counter actor and through the plain actor on `sys`, each followed by one Get;
+// `lemon steady_state_proto_relay ...`: the same through a relay of the same kind (a proto_relay
+// actor of the module, or a plain CAF relay) to the counter; and
 // `lemon steady_state_proto_drain ...`: the same two actors drained on a system with one worker
 // (measure.h's drain).
 void steady_state_proto(caf::actor_system& sys, const ProtoSteadyState& how);
