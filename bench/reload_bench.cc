@@ -417,7 +417,7 @@ void steady_state(caf::actor_system& sys) {
 // mailbox), --drain_pairs=K (pairs of drains, default 201), --drained=M (messages per drain,
 // default 20,000), --drain_only (the drain alone), --state=caf|proto|both (which modules the
 // reload lines upgrade: bench_counter, proto_counter or both, default both), --proto_only
-// (steady_state_proto alone).
+// (the steady_state_proto lines alone).
 int main(int argc, char** argv) {
   (void)lemon::raise_fast_bin_limit();  // as lemon::Runtime does, for every line alike
   std::vector<int> ns;
