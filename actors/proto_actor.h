@@ -251,8 +251,8 @@ class ProtoActor : public Behaviour {
 
   // -- The Behaviour interface, implemented once for every ProtoActor ---------
 
-  // The same table for a Message the host does not hand to receive_message (one whose CAF type
-  // information was made by other code than the host's).
+  // The same table as a CAF handler, for a host that matches messages itself rather than hand
+  // them to receive_message.
   caf::message_handler handlers(ActorContext& host) final {
     handlers_.clear();
     receive(handlers_);

@@ -340,10 +340,7 @@ caf::match_case::result Dispatch::closed(caf::detail::invoke_result_visitor& f,
       if (r != caf::match_case::no_match) return r;
     }
     if (self_->keep()) return caf::match_case::skip;
-    if (self_->reopen()) {
-      ++handled_;
-      return module_->invoke(f, xs);
-    }
+    if (self_->reopen()) return run(f, xs);
   }
 }
 

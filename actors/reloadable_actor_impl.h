@@ -151,13 +151,7 @@ class Dispatch final : public caf::detail::behavior_impl {
   using caf::detail::behavior_impl::invoke;
   caf::match_case::result invoke(caf::detail::invoke_result_visitor& f,
                                  caf::type_erased_tuple& xs) override {
-    if (open_) {
-      ++handled_;
-      if (receiver_ != nullptr && xs.size() == 1 && xs.match_element<Message>(0)) {
-        return receive(f, *static_cast<const Message*>(xs.get(0)));
-      }
-      return module_->invoke(f, xs);
-    }
+    if (open_) return run(f, xs);
     return closed(f, xs);
   }
 
@@ -185,6 +179,16 @@ class Dispatch final : public caf::detail::behavior_impl {
   // handlers by now (released, woken or started meanwhile): the turn opens, and `xs` runs.
   [[gnu::noinline]] caf::match_case::result closed(caf::detail::invoke_result_visitor& f,
                                                    caf::type_erased_tuple& xs);
+
+  // A message of an open turn, counted: a lemon::Message to the behaviour's receive_message if it
+  // takes them directly, anything else to the module handlers.
+  caf::match_case::result run(caf::detail::invoke_result_visitor& f, caf::type_erased_tuple& xs) {
+    ++handled_;
+    if (receiver_ != nullptr && xs.size() == 1 && xs.match_element<Message>(0)) {
+      return receive(f, *static_cast<const Message*>(xs.get(0)));
+    }
+    return module_->invoke(f, xs);
+  }
 
   // A lemon::Message for the behaviour's receive_message; its reply goes where CAF would send a
   // handler's result.
