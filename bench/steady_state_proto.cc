@@ -101,7 +101,8 @@ int64_t proto_count(caf::scoped_actor& self, const caf::actor& a) {
 }
 
 // Messages per second through `relay` to `counter`: `messages` sends to the relay from a sending
-// thread, until `count` of the counter says all of them arrived (asked every millisecond).
+// thread, until `count` of the counter says all of them arrived (asked every millisecond); 0,
+// said on stderr, if they have not after two minutes.
 template <class Send, class Count>
 double relayed(caf::actor_system& sys, const caf::actor& relay, const caf::actor& counter,
                uint64_t messages, Send send, Count count) {
@@ -110,7 +111,12 @@ double relayed(caf::actor_system& sys, const caf::actor& relay, const caf::actor
   for (uint64_t k = 1; k <= messages; ++k) send(self, relay, k);
   const auto deadline = Clock::now() + std::chrono::minutes(2);
   while (count(self, counter) < static_cast<int64_t>(messages)) {
-    if (Clock::now() > deadline) return 0;
+    if (Clock::now() > deadline) {
+      std::fprintf(stderr, "steady_state_proto_relay: %lld of %llu messages arrived in 2 min\n",
+                   static_cast<long long>(count(self, counter)),
+                   static_cast<unsigned long long>(messages));
+      return 0;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return static_cast<double>(messages) / (ms_since(t0) / 1e3);
