@@ -256,10 +256,7 @@ class ProtoActor : public Behaviour {
   caf::message_handler handlers(ActorContext& host) final {
     handlers_.clear();
     receive(handlers_);
-    return {[this, &host](const Message& m) -> caf::message {
-      Context ctx(host);
-      return handlers_.dispatch(ctx, m);
-    }};
+    return {[this, &host](const Message& m) { return receive_message(host, m); }};
   }
   bool receives_messages() const final { return true; }
   caf::message receive_message(ActorContext& host, const Message& m) final {
